@@ -1,0 +1,281 @@
+/**
+ * Reads a cluster definition: YAML (syntax errors with their line), secrets refused,
+ * schema (types, required fields, unknown keys), then the cross-field rules. Every
+ * problem is collected and thrown at once as a `ConfigError`.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+import type { Document } from "yaml";
+import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import type { z } from "zod";
+
+import type { ConfigIssue } from "./errors";
+import { ConfigError, formatPath, show } from "./errors";
+import { ClusterConfigSchema } from "./schema";
+import type { ClusterConfig, ClusterConfigInput } from "./schema";
+import { findSecrets, secretHint } from "./secrets";
+import { validateConfig } from "./validate";
+
+/** The definition used when `CLUSTER_CONFIG` is not set. */
+export const BUNDLED_EXAMPLE = resolve(__dirname, "..", "examples", "homelab.yaml");
+
+export interface LoadedConfig {
+  readonly config: ClusterConfig;
+  /** Risky or deprecated choices that are allowed. */
+  readonly warnings: readonly ConfigIssue[];
+  /** The file it came from, when it came from one. */
+  readonly file?: string;
+}
+
+/** Small edit distance, for "did you mean" on unknown keys. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(
+        row[j] + 1,
+        row[j - 1] + 1,
+        prev + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1),
+      );
+      prev = tmp;
+    }
+  }
+  return row[b.length];
+}
+
+/** The keys an object schema accepts at `path`, walking through optional/default/array. */
+function keysAt(path: ReadonlyArray<PropertyKey>): string[] {
+  // zod 4 keeps the definition on `_zod.def`; only the node kinds the schema uses are handled.
+  type Def = {
+    type: string;
+    shape?: Record<string, unknown>;
+    innerType?: unknown;
+    element?: unknown;
+    in?: unknown;
+  };
+  const def = (s: unknown): Def => (s as { _zod: { def: Def } })._zod.def;
+  const unwrap = (s: unknown): unknown => {
+    let cur = s;
+    for (;;) {
+      const d = def(cur);
+      if (d.innerType !== undefined) cur = d.innerType;
+      else if (d.type === "pipe" && d.in !== undefined) cur = d.in;
+      else return cur;
+    }
+  };
+  let cur: unknown = unwrap(ClusterConfigSchema);
+  for (const part of path) {
+    const d = def(cur);
+    if (d.type === "array" && typeof part === "number") cur = unwrap(d.element);
+    else if (d.type === "object" && d.shape && typeof part === "string" && part in d.shape)
+      cur = unwrap(d.shape[part]);
+    else return [];
+  }
+  const d = def(cur);
+  return d.type === "object" && d.shape ? Object.keys(d.shape) : [];
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  number: "a number",
+  string: "a string",
+  boolean: "true or false",
+  array: "a list",
+  object: "a mapping",
+};
+
+function typeName(value: unknown): string {
+  if (value === null || value === undefined) return "nothing";
+  if (Array.isArray(value)) return "a list";
+  return TYPE_NAMES[typeof value] ?? typeof value;
+}
+
+/** Turns one schema issue into the lines users see. */
+function describe(issue: z.core.$ZodIssue): ConfigIssue[] {
+  const path = formatPath(issue.path);
+  const input = (issue as { input?: unknown }).input;
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return issue.keys.map((key) => {
+        const known = keysAt(issue.path);
+        const best = known
+          .map((k) => [k, distance(key, k)] as const)
+          .sort((a, b) => a[1] - b[1])[0];
+        const hint =
+          best && best[1] <= Math.max(2, Math.floor(key.length / 3))
+            ? `did you mean ${JSON.stringify(best[0])}?`
+            : `known keys: ${known.join(", ")}`;
+        return { path: formatPath([...issue.path, key]), message: `unknown key; ${hint}` };
+      });
+    case "invalid_type":
+      if (input === undefined)
+        return [
+          {
+            path,
+            message: `required field is missing; add it (${TYPE_NAMES[issue.expected] ?? issue.expected})`,
+          },
+        ];
+      return [
+        {
+          path,
+          message: `expected ${(TYPE_NAMES[issue.expected] ?? issue.expected === "int") ? "a whole number" : issue.expected}, got ${typeName(input)} (${show(input)})`,
+        },
+      ];
+    case "invalid_value":
+      return [
+        {
+          path,
+          message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")} (got ${show(input)})`,
+        },
+      ];
+    case "too_small":
+      if (issue.origin === "array")
+        return [
+          {
+            path,
+            message: issue.message.startsWith("Too small")
+              ? `needs at least ${issue.minimum} entr${issue.minimum === 1 ? "y" : "ies"}`
+              : issue.message,
+          },
+        ];
+      if (issue.origin === "string") return [{ path, message: `must not be empty` }];
+      return [
+        {
+          path,
+          message: issue.message.startsWith("Too small")
+            ? `${show(input)} is below the minimum of ${issue.minimum}`
+            : issue.message,
+        },
+      ];
+    case "too_big":
+      return [
+        {
+          path,
+          message: issue.message.startsWith("Too big")
+            ? `${show(input)} is above the maximum of ${issue.maximum}`
+            : issue.message,
+        },
+      ];
+    case "invalid_format":
+      return [
+        {
+          path,
+          message: issue.message.startsWith("Invalid")
+            ? `not a valid ${issue.format} (${show(input)})`
+            : issue.message,
+        },
+      ];
+    default:
+      return [{ path, message: issue.message }];
+  }
+}
+
+/** Finds the line of a field path in the YAML document (the deepest node that exists). */
+function lineOf(doc: Document, counter: LineCounter, path: string): number | undefined {
+  const parts = path.match(/[^.[\]]+/g) ?? [];
+  let node: unknown = doc.contents;
+  let line: number | undefined;
+  const position = (n: unknown) => {
+    const range = (n as { range?: [number, number, number] }).range;
+    return range ? counter.linePos(range[0]).line : undefined;
+  };
+  line = position(node);
+  for (const part of parts) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === part);
+      if (!pair) break;
+      line = position(pair.key) ?? line;
+      node = pair.value;
+    } else if (isSeq(node) && /^\d+$/.test(part)) {
+      node = node.items[Number(part)];
+      if (!node) break;
+      line = position(node) ?? line;
+    } else break;
+  }
+  return line;
+}
+
+/**
+ * Parses and validates a definition given as a plain object (TypeScript users can build
+ * one in code). Throws a `ConfigError` with every problem.
+ */
+export function parseClusterConfig(
+  input: ClusterConfigInput | unknown,
+  locate?: (path: string) => number | undefined,
+): LoadedConfig {
+  const withLines = (issues: ConfigIssue[]) =>
+    issues.map((i) => ({ ...i, line: locate?.(i.path) }));
+  const secrets = findSecrets(input).map(({ path, what }) => ({
+    path,
+    message: `${what}: secrets are never read from the definition; ${secretHint(path)}`,
+  }));
+  const parsed = ClusterConfigSchema.safeParse(input, { reportInput: true });
+  if (!parsed.success) {
+    // A secret-looking key is also an unknown key: say it once, the clearer way.
+    const reported = new Set(secrets.map((s) => s.path));
+    const issues = parsed.error.issues.flatMap(describe).filter((i) => !reported.has(i.path));
+    // When unknown keys are the only schema problems, drop them and still run the
+    // cross-field rules, so that the user sees every problem in one go.
+    const onlyUnknownKeys = parsed.error.issues.every((i) => i.code === "unrecognized_keys");
+    const retry = onlyUnknownKeys
+      ? ClusterConfigSchema.safeParse(withoutKeys(input, parsed.error.issues))
+      : undefined;
+    const crossField = retry?.success ? validateConfig(retry.data).errors : [];
+    throw new ConfigError(withLines([...secrets, ...issues, ...crossField]));
+  }
+  const { errors, warnings } = validateConfig(parsed.data);
+  if (secrets.length > 0 || errors.length > 0)
+    throw new ConfigError(withLines([...secrets, ...errors]));
+  return { config: parsed.data, warnings: withLines(warnings) };
+}
+
+/** A deep copy of `input` without the keys the schema did not recognize. */
+function withoutKeys(input: unknown, issues: readonly z.core.$ZodIssue[]): unknown {
+  const copy = structuredClone(input) as Record<PropertyKey, unknown>;
+  for (const issue of issues) {
+    if (issue.code !== "unrecognized_keys") continue;
+    let node: unknown = copy;
+    for (const part of issue.path) node = (node as Record<PropertyKey, unknown>)[part];
+    for (const key of issue.keys) delete (node as Record<string, unknown>)[key];
+  }
+  return copy;
+}
+
+/** Reads, parses and validates a definition file. Throws a `ConfigError` naming the file. */
+export function loadClusterConfig(file: string): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(
+      [
+        {
+          path: "",
+          message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+        },
+      ],
+      file,
+    );
+  }
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => ({
+        path: "",
+        line: e.linePos?.[0].line,
+        message: `YAML syntax error: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`,
+      })),
+      file,
+    );
+  }
+  try {
+    return { ...parseClusterConfig(doc.toJS(), (path) => lineOf(doc, counter, path)), file };
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(e.issues, file);
+    throw e;
+  }
+}

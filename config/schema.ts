@@ -1,0 +1,483 @@
+/**
+ * The cluster definition schema: defined once here, and from it come the TypeScript types,
+ * the parser with its defaults, the JSON Schema for editors (`schema/cluster.schema.json`)
+ * and the field reference in `docs/configuration.md` (`npm run schema` writes both).
+ *
+ * Only what one field can check alone lives here; rules that relate fields to each other
+ * (addresses, quorum, coexistence) are in `validate.ts`.
+ */
+import { z } from "zod";
+
+import { show } from "./errors";
+import { isIpv4, parseCidr, parseIdRange, parseIpRange } from "./net";
+
+/** Kubespray releases this project knows how to drive, with the facts it needs of each. */
+export const SUPPORTED_KUBESPRAY_VERSIONS = ["v2.31.0"] as const;
+export const DEFAULT_KUBESPRAY_VERSION = "v2.31.0";
+
+const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const PROXMOX_TAG = /^[a-z0-9_][a-z0-9_.+-]*$/i;
+/** Proxmox VE accepts VM IDs from 100 to 999999999. */
+export const PROXMOX_MIN_VMID = 100;
+export const PROXMOX_MAX_VMID = 999_999_999;
+
+const dnsLabel = (what: string) =>
+  z
+    .string()
+    .max(63, {
+      error: (i) => `${what} is longer than 63 characters (${show(i.input)}); shorten it`,
+    })
+    .regex(DNS_LABEL, {
+      error: (i) =>
+        `${what} must be a DNS label: lowercase letters, digits and '-', starting with a letter (${show(i.input)})`,
+    });
+
+const ipv4 = z.string().refine(isIpv4, {
+  error: (i) => `not an IPv4 address (${show(i.input)}); write it as a.b.c.d`,
+});
+
+const cidr = z.string().refine((v) => parseCidr(v) !== undefined, {
+  error: (i) => `not an IPv4 CIDR (${show(i.input)}); write it as a.b.c.d/n`,
+});
+
+const ipRange = z.string().refine((v) => parseIpRange(v) !== undefined, {
+  error: (i) => `not an address range (${show(i.input)}); write A-B, a single address, or a CIDR`,
+});
+
+const idRange = z.union([z.int(), z.string()]).refine((v) => parseIdRange(v) !== undefined, {
+  error: (i) => `not a VM ID range (${show(i.input)}); write N-M or a single ID`,
+});
+
+const vmId = z
+  .int({ error: (i) => `must be a whole number (${show(i.input)})` })
+  .min(PROXMOX_MIN_VMID, {
+    error: (i) =>
+      `${show(i.input)} is below Proxmox's VM ID range; use ${PROXMOX_MIN_VMID} to ${PROXMOX_MAX_VMID}`,
+  })
+  .max(PROXMOX_MAX_VMID, {
+    error: (i) =>
+      `${show(i.input)} is above Proxmox's VM ID range; use ${PROXMOX_MIN_VMID} to ${PROXMOX_MAX_VMID}`,
+  });
+
+const ProxmoxSchema = z
+  .strictObject({
+    endpoint: z
+      .url({ error: (i) => `not a URL (${show(i.input)}); write https://HOST:8006/` })
+      .refine((v) => v.startsWith("https://"), {
+        error: (i) =>
+          `the Proxmox API is only reached over HTTPS (${show(i.input)}); write https://HOST:8006/`,
+      })
+      .describe("URL of the Proxmox VE API, e.g. `https://pve01.example.lan:8006/`. HTTPS only."),
+    insecure: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Accept the API's self-signed certificate. Prefer a trusted certificate in production.",
+      ),
+    hosts: z
+      .array(dnsLabel("a Proxmox node name"))
+      .min(1, { error: "at least one Proxmox node is needed; list the node names, e.g. [pve01]" })
+      .describe("Proxmox node names the VMs are spread over."),
+    template: z
+      .strictObject({
+        vmId: vmId.describe("VM ID of the cloud-init template that every node is cloned from."),
+        node: dnsLabel("a Proxmox node name")
+          .optional()
+          .describe("Node that holds the template. @default the first of `proxmox.hosts`"),
+      })
+      .describe("The cloud-init template (see docs/proxmox.md for how to prepare it)."),
+    datastore: z
+      .string()
+      .min(1)
+      .describe(
+        "Proxmox storage for the boot disks (and EFI disks of GPU nodes), e.g. `local-lvm`.",
+      ),
+    vmIdStart: vmId
+      .default(1000)
+      .describe(
+        "First VM ID of this cluster; every pool gets a block of `vmIdsPerPool` IDs from here.",
+      ),
+    vmIdsPerPool: z
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(100)
+      .describe(
+        "Size of each pool's VM ID block: pool `i` uses `vmIdStart + i * vmIdsPerPool` upward, so adding nodes or pools never renumbers a VM.",
+      ),
+    tags: z
+      .array(
+        z.string().regex(PROXMOX_TAG, {
+          error: (i) =>
+            `not a valid Proxmox tag (${show(i.input)}); use letters, digits, '_', '-', '.', '+'`,
+        }),
+      )
+      .default([])
+      .describe("Extra Proxmox tags on every VM (the cluster, pool and role are always tagged)."),
+  })
+  .describe("Where and how the VMs are created.");
+
+const NetworkSchema = z
+  .strictObject({
+    bridge: z.string().min(1).default("vmbr0").describe("Proxmox bridge the NICs attach to."),
+    vlanId: z.int().min(1).max(4094).optional().describe("VLAN tag on the NICs. @default untagged"),
+    cidr: cidr.describe("The node network, e.g. `10.10.30.0/24`. Every node address lies in it."),
+    gateway: ipv4.describe("Default gateway of the node network."),
+    dnsServers: z
+      .array(ipv4)
+      .min(1)
+      .optional()
+      .describe("DNS servers written into cloud-init. @default the gateway"),
+    searchDomain: z.string().optional().describe("DNS search domain. @default none"),
+  })
+  .describe("The network the nodes live on.");
+
+const SSH_KEY =
+  /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
+
+const SshSchema = z
+  .strictObject({
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/, {
+        error: (i) => `not a valid Linux user name (${show(i.input)})`,
+      })
+      .default("debian")
+      .describe("User created by cloud-init and used by Ansible."),
+    authorizedKeys: z
+      .array(
+        z.string().regex(SSH_KEY, {
+          error: (i) =>
+            `not an OpenSSH public key (${show(i.input)}); paste a line of ~/.ssh/id_ed25519.pub`,
+        }),
+      )
+      .min(1, { error: "at least one public key is needed, or nobody can log in" })
+      .describe("Public keys authorized for `user`."),
+    privateKeyFile: z
+      .string()
+      .min(1)
+      .default("~/.ssh/id_ed25519")
+      .describe("Path of the private key Ansible uses (a path, never the key itself)."),
+  })
+  .describe("SSH access to the nodes.");
+
+export const NodeRoleSchema = z.enum(["control-plane", "worker"]);
+
+const NodePoolSchema = z.strictObject({
+  name: dnsLabel("a pool name").describe("Pool name; nodes are named `<cluster>-<pool>-<n>`."),
+  role: NodeRoleSchema.describe("`control-plane` (runs the API server and etcd) or `worker`."),
+  count: z.int().min(0).max(1000).describe("Number of nodes in the pool."),
+  cores: z.int().min(1).max(512).default(2).describe("vCPUs per node."),
+  memoryMiB: z.int().min(512).default(4096).describe("Memory per node, MiB."),
+  diskGiB: z.int().min(1).default(40).describe("Boot disk size per node, GiB."),
+  firstIp: ipv4
+    .optional()
+    .describe(
+      "First static address; node n gets firstIp + n - 1. @default DHCP, the address read back from the guest agent",
+    ),
+  hosts: z
+    .array(dnsLabel("a Proxmox node name"))
+    .min(1)
+    .optional()
+    .describe(
+      "Restrict the pool to these Proxmox nodes (e.g. the ones with the GPU). @default all of `proxmox.hosts`",
+    ),
+  gpu: z
+    .strictObject({
+      mapping: z
+        .string()
+        .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, {
+          error: (i) => `not a Proxmox resource mapping name (${show(i.input)})`,
+        })
+        .describe("Name of the Proxmox PCI resource mapping (Datacenter > Resource Mappings)."),
+    })
+    .optional()
+    .describe("Pass a GPU through to every node of the pool. @default no GPU"),
+  labels: z.record(z.string(), z.string()).default({}).describe("Kubernetes node labels."),
+  taints: z
+    .array(z.string())
+    .default([])
+    .describe("Kubernetes node taints, `key=value:Effect` or `key:Effect`."),
+});
+
+const KubernetesSchema = z
+  .strictObject({
+    kubesprayVersion: z
+      .string()
+      .default(DEFAULT_KUBESPRAY_VERSION)
+      .describe(
+        `Kubespray release that builds the cluster. Supported: ${SUPPORTED_KUBESPRAY_VERSIONS.join(", ")}.`,
+      ),
+    version: z
+      .string()
+      .optional()
+      .describe(
+        "Kubernetes version, one the Kubespray release supports. @default the newest that release supports",
+      ),
+    networkPlugin: z
+      .enum(["calico", "cilium", "flannel", "kube-ovn", "kube-router"])
+      .default("calico")
+      .describe("CNI plugin (Kubespray's `kube_network_plugin`)."),
+    containerRuntime: z
+      .enum(["containerd", "crio"])
+      .default("containerd")
+      .describe("Container runtime."),
+    podCidr: cidr.default("10.233.64.0/18").describe("Pod network (`kube_pods_subnet`)."),
+    serviceCidr: cidr
+      .default("10.233.0.0/18")
+      .describe("Service network (`kube_service_addresses`)."),
+    nodeCidrPrefix: z
+      .int()
+      .min(16)
+      .max(28)
+      .default(24)
+      .describe("Size of each node's pod block (`kube_network_node_prefix`)."),
+    apiServerVip: ipv4
+      .optional()
+      .describe(
+        "Virtual IP for the API servers, announced by kube-vip. @default none: clients use the first control-plane node",
+      ),
+    nodeLocalDns: z.boolean().default(true).describe("Run NodeLocal DNSCache."),
+    metricsServer: z.boolean().default(true).describe("Install metrics-server."),
+    extraVars: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe(
+        "Raw Kubespray variables, merged into group_vars. Only variables the Kubespray release knows, and none the project sets itself.",
+      ),
+  })
+  .describe("The Kubernetes cluster Kubespray builds.");
+
+const KubesprayRunSchema = z
+  .strictObject({
+    dir: z
+      .string()
+      .min(1)
+      .default(".kubespray/v2.31.0")
+      .describe(
+        "Kubespray checkout of `kubernetes.kubesprayVersion` (`npm run kubespray:install` creates it).",
+      ),
+    mode: z
+      .enum(["run", "print", "container"])
+      .default("run")
+      .describe(
+        "`run` Ansible here, `print` the commands to a script, or run them in Kubespray's `container` image.",
+      ),
+    containerImage: z
+      .string()
+      .optional()
+      .describe(
+        "Image for `container` mode. @default quay.io/kubespray/kubespray:<kubesprayVersion>",
+      ),
+    venv: z
+      .string()
+      .optional()
+      .describe(
+        "Python virtualenv holding Ansible. @default `<dir>/.venv` if present, else `ansible-playbook` on PATH",
+      ),
+  })
+  .default({ dir: ".kubespray/v2.31.0", mode: "run" })
+  .describe("Where Kubespray is and how it runs.");
+
+const AddressPoolSchema = z.strictObject({
+  name: dnsLabel("an address pool name").describe("IPAddressPool name."),
+  addresses: z.array(ipRange).min(1).describe("Ranges `A-B`, single addresses or CIDRs."),
+  autoAssign: z.boolean().default(true).describe("Hand out addresses without an explicit request."),
+});
+
+const ClusterIssuerSchema = z
+  .strictObject({
+    name: dnsLabel("an issuer name").describe("ClusterIssuer name."),
+    vault: z
+      .strictObject({
+        server: z.url().describe("Vault address."),
+        path: z.string().min(1).describe("PKI signing path, e.g. `pki_int/sign/<role>`."),
+        role: z.string().min(1).describe("Vault Kubernetes-auth role cert-manager logs in with."),
+        authMount: z
+          .string()
+          .default("kubernetes")
+          .describe("Mount path of Vault's Kubernetes auth."),
+        caBundleFile: z
+          .string()
+          .optional()
+          .describe("PEM file with Vault's CA, when not publicly trusted."),
+      })
+      .optional()
+      .describe("Sign with Vault's PKI, logging in with Kubernetes auth."),
+    acme: z
+      .strictObject({
+        email: z.email().describe("Account e-mail."),
+        server: z
+          .url()
+          .default("https://acme-v02.api.letsencrypt.org/directory")
+          .describe("ACME directory URL."),
+      })
+      .optional()
+      .describe("ACME (e.g. Let's Encrypt) with HTTP-01 through the ingress."),
+    selfSigned: z.strictObject({}).optional().describe("A self-signed issuer."),
+  })
+  .refine((v) => [v.vault, v.acme, v.selfSigned].filter((x) => x !== undefined).length === 1, {
+    error: "give exactly one of vault, acme or selfSigned",
+  });
+
+const DemocraticCsiSchema = z.strictObject({
+  name: dnsLabel("a storage backend name").describe("Release and StorageClass name."),
+  driver: z
+    .enum(["freenas-iscsi", "freenas-nfs", "freenas-api-iscsi", "freenas-api-nfs"])
+    .describe("democratic-csi driver."),
+  host: z.string().min(1).describe("TrueNAS address (API and SSH)."),
+  port: z.int().min(1).max(65535).default(443).describe("TrueNAS API port."),
+  protocol: z.enum(["https", "http"]).default("https").describe("TrueNAS API protocol."),
+  allowInsecure: z.boolean().default(false).describe("Accept TrueNAS's self-signed certificate."),
+  sshUser: z.string().default("root").describe("SSH user for the `freenas-*` (SSH) drivers."),
+  datasetParent: z.string().min(1).describe("Parent dataset of the volumes."),
+  snapshotsDatasetParent: z.string().min(1).describe("Parent dataset of detached snapshots."),
+  targetPortal: z.string().optional().describe("iSCSI portal `host:port` (iSCSI drivers)."),
+  shareHost: z.string().optional().describe("NFS server address (NFS drivers)."),
+  default: z.boolean().default(false).describe("Make this the default StorageClass (at most one)."),
+  reclaimPolicy: z
+    .enum(["Delete", "Retain"])
+    .default("Delete")
+    .describe("StorageClass reclaim policy."),
+});
+
+const AddonsSchema = z
+  .strictObject({
+    metallb: z
+      .strictObject({
+        addressPools: z
+          .array(AddressPoolSchema)
+          .min(1)
+          .describe("Address pools, announced over L2."),
+      })
+      .optional()
+      .describe("MetalLB load balancer. @default not installed"),
+    ingress: z
+      .strictObject({
+        controller: z
+          .enum(["traefik", "ingress-nginx"])
+          .default("traefik")
+          .describe("`traefik` (recommended) or `ingress-nginx` (retired upstream in March 2026)."),
+        loadBalancerIp: ipv4
+          .optional()
+          .describe("Fixed address from a MetalLB pool. @default any pool address"),
+      })
+      .optional()
+      .describe("Ingress controller. @default not installed"),
+    certManager: z
+      .strictObject({
+        clusterIssuers: z
+          .array(ClusterIssuerSchema)
+          .default([])
+          .describe("ClusterIssuers to create."),
+      })
+      .optional()
+      .describe("cert-manager and its issuers. @default not installed"),
+    storage: z
+      .strictObject({
+        democraticCsi: z.array(DemocraticCsiSchema).default([]).describe("TrueNAS backends."),
+      })
+      .optional()
+      .describe("Persistent storage. @default none"),
+    argocd: z
+      .strictObject({
+        domain: z
+          .string()
+          .optional()
+          .describe("Host name of the ArgoCD UI ingress. @default no ingress"),
+        bootstrap: z
+          .strictObject({
+            repoUrl: z.string().describe("Git repository of the root Application."),
+            path: z.string().default(".").describe("Path inside the repository."),
+            revision: z.string().default("HEAD").describe("Branch, tag or commit."),
+          })
+          .optional()
+          .describe("Root Application (app of apps). @default none"),
+      })
+      .optional()
+      .describe("ArgoCD. @default not installed"),
+    vault: z
+      .strictObject({
+        address: z.url().describe("Vault address."),
+        externalSecrets: z
+          .boolean()
+          .default(true)
+          .describe("Install external-secrets with a Vault ClusterSecretStore."),
+        kubernetesAuthMount: z
+          .string()
+          .default("kubernetes")
+          .describe("Mount path of Vault's Kubernetes auth for this cluster."),
+        role: z.string().min(1).describe("Vault role external-secrets logs in with."),
+        kvPath: z.string().default("secret").describe("KV v2 mount the store reads."),
+      })
+      .optional()
+      .describe("Vault integration. @default none"),
+    monitoring: z
+      .strictObject({
+        kubePrometheusStack: z.boolean().default(false).describe("Install kube-prometheus-stack."),
+      })
+      .optional()
+      .describe("Monitoring. @default none"),
+    gpuOperator: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe("Install the NVIDIA GPU Operator on the GPU pools."),
+      })
+      .optional()
+      .describe("NVIDIA GPU Operator. @default not installed"),
+  })
+  .default({})
+  .describe("Add-ons installed with Helm by the addons stack.");
+
+const ExistingClusterSchema = z.strictObject({
+  name: z.string().min(1).describe("Name of the existing cluster (for messages)."),
+  nodeAddresses: z.array(ipRange).default([]).describe("Its node addresses."),
+  vmIds: z.array(idRange).default([]).describe("Its Proxmox VM IDs."),
+  apiServerAddress: ipv4.optional().describe("Its API server address or VIP."),
+  loadBalancerAddresses: z.array(ipRange).default([]).describe("Its load balancer ranges."),
+});
+
+export const ClusterConfigSchema = z
+  .strictObject({
+    name: dnsLabel("the cluster name").describe("Cluster name; prefixes VM names and tags."),
+    proxmox: ProxmoxSchema,
+    network: NetworkSchema,
+    ssh: SshSchema,
+    nodePools: z.array(NodePoolSchema).min(1).describe("Groups of identical nodes."),
+    kubernetes: KubernetesSchema.default({
+      kubesprayVersion: DEFAULT_KUBESPRAY_VERSION,
+      networkPlugin: "calico",
+      containerRuntime: "containerd",
+      podCidr: "10.233.64.0/18",
+      serviceCidr: "10.233.0.0/18",
+      nodeCidrPrefix: 24,
+      nodeLocalDns: true,
+      metricsServer: true,
+      extraVars: {},
+    }),
+    kubespray: KubesprayRunSchema,
+    addons: AddonsSchema,
+    coexistence: z
+      .strictObject({
+        existingClusters: z
+          .array(ExistingClusterSchema)
+          .default([])
+          .describe("Clusters this one must never collide with."),
+      })
+      .default({ existingClusters: [] })
+      .describe("Existing clusters on the same network and Proxmox (e.g. K3s during a migration)."),
+  })
+  .describe("A Kubernetes cluster on Proxmox VE, built by Kubespray.");
+
+/** A cluster definition as written (optional fields may be absent). */
+export type ClusterConfigInput = z.input<typeof ClusterConfigSchema>;
+/** A parsed cluster definition with every default filled in. */
+export type ClusterConfig = z.output<typeof ClusterConfigSchema>;
+export type NodePool = ClusterConfig["nodePools"][number];
+export type NodeRole = z.output<typeof NodeRoleSchema>;
+export type Addons = ClusterConfig["addons"];
+export type DemocraticCsiBackend = NonNullable<Addons["storage"]>["democraticCsi"][number];
+export type ClusterIssuer = NonNullable<Addons["certManager"]>["clusterIssuers"][number];
+export type ExistingCluster = ClusterConfig["coexistence"]["existingClusters"][number];

@@ -1,0 +1,78 @@
+/**
+ * Expands node pools into concrete nodes: names, VM IDs, Proxmox hosts and static
+ * addresses. Every value depends only on the pool's position, name and the node's index,
+ * never on the size of another pool, so adding a node or appending a pool never renames,
+ * renumbers or moves an existing VM.
+ */
+import { intToIp, ipToInt } from "../config/net";
+import type { ClusterConfig, NodePool, NodeRole } from "../config/schema";
+
+export interface NodeSpec {
+  /** `<cluster>-<pool>-<n>`, also the VM name and the Kubernetes node name. */
+  readonly name: string;
+  readonly pool: string;
+  readonly poolIndex: number;
+  /** 1-based index inside the pool. */
+  readonly index: number;
+  readonly role: NodeRole;
+  readonly vmId: number;
+  /** Proxmox node the VM runs on. */
+  readonly host: string;
+  /** Static IPv4 address; undefined for DHCP pools. */
+  readonly staticIp?: string;
+  readonly cores: number;
+  readonly memoryMiB: number;
+  readonly diskGiB: number;
+  readonly gpuMapping?: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly taints: readonly string[];
+}
+
+/** First VM ID of a pool's block. */
+export function poolVmIdBase(config: ClusterConfig, poolIndex: number): number {
+  return config.proxmox.vmIdStart + poolIndex * config.proxmox.vmIdsPerPool;
+}
+
+/** The static address of node `index` (1-based) of a pool, if the pool has `firstIp`. */
+export function staticIp(pool: NodePool, index: number): string | undefined {
+  return pool.firstIp === undefined ? undefined : intToIp(ipToInt(pool.firstIp) + index - 1);
+}
+
+/**
+ * Host of node `index` of a pool: round robin over the pool's hosts, starting at an offset
+ * given by the pool's position, so control-plane nodes land on distinct hosts while there
+ * are enough of them and every pool is spread evenly.
+ */
+export function placeNode(hosts: readonly string[], poolIndex: number, index: number): string {
+  return hosts[(poolIndex + index - 1) % hosts.length];
+}
+
+export function nodeName(clusterName: string, poolName: string, index: number): string {
+  return `${clusterName}-${poolName}-${index}`;
+}
+
+/** All nodes of the cluster, pool by pool in definition order, then by index. */
+export function expandNodes(config: ClusterConfig): NodeSpec[] {
+  return config.nodePools.flatMap((pool, poolIndex) => {
+    const hosts = pool.hosts ?? config.proxmox.hosts;
+    return Array.from({ length: pool.count }, (_, i): NodeSpec => {
+      const index = i + 1;
+      return {
+        name: nodeName(config.name, pool.name, index),
+        pool: pool.name,
+        poolIndex,
+        index,
+        role: pool.role,
+        vmId: poolVmIdBase(config, poolIndex) + i,
+        host: placeNode(hosts, poolIndex, index),
+        staticIp: staticIp(pool, index),
+        cores: pool.cores,
+        memoryMiB: pool.memoryMiB,
+        diskGiB: pool.diskGiB,
+        gpuMapping: pool.gpu?.mapping,
+        labels: pool.labels,
+        taints: pool.taints,
+      };
+    });
+  });
+}

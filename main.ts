@@ -1,0 +1,21 @@
+/**
+ * The cdktf app: one cluster definition (`CLUSTER_CONFIG`, default the bundled example)
+ * drives the vms, cluster and addons stacks. Deploy with `cdktf deploy vms cluster addons`.
+ */
+import { resolve } from "node:path";
+
+import { Annotations, App } from "cdktf";
+
+import { formatIssue } from "./config/errors";
+import { loadFromEnvironment } from "./lib/cli";
+import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
+
+const { config, warnings, file } = loadFromEnvironment();
+const stateDir = resolve(process.env.STATE_DIR ?? resolve(".state", config.name));
+
+const app = new App();
+const vms = new VmsStack(app, "vms", { config, stateDir });
+const cluster = new ClusterStack(app, "cluster", { config, stateDir, nodes: vms.nodes });
+new AddonsStack(app, "addons", { config, stateDir, kubeconfigPath: cluster.kubeconfigPath });
+for (const warning of warnings) Annotations.of(app).addWarning(formatIssue(warning, file));
+app.synth();

@@ -1,0 +1,25 @@
+/**
+ * `npm run validate -- FILE...`: prints `FILE: ok` (with any warnings) or every problem,
+ * one per line. Exit 0 when all files are valid, 2 otherwise.
+ */
+import { ConfigError, EXIT_INVALID_CONFIG, formatIssue } from "../config/errors";
+import { loadClusterConfig } from "../config/load";
+
+const files = process.argv.slice(2);
+if (files.length === 0) {
+  process.stderr.write("usage: npm run validate -- FILE...\n");
+  process.exit(EXIT_INVALID_CONFIG);
+}
+let failed = false;
+for (const file of files) {
+  try {
+    const { warnings } = loadClusterConfig(file);
+    process.stdout.write(`${file}: ok\n`);
+    for (const w of warnings) process.stdout.write(`warning: ${formatIssue(w, file)}\n`);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    failed = true;
+    for (const line of e.lines()) process.stdout.write(`${line}\n`);
+  }
+}
+process.exit(failed ? EXIT_INVALID_CONFIG : 0);

@@ -1,0 +1,3 @@
+export * from "./addons-stack";
+export * from "./cluster-stack";
+export * from "./vms-stack";
