@@ -8,6 +8,8 @@
  */
 import { z } from "zod";
 
+import { CHART_NAMES } from "../lib/charts";
+
 import { show } from "./errors";
 import { isIpv4, parseCidr, parseIdRange, parseIpRange } from "./net";
 
@@ -427,8 +429,32 @@ const AddonsSchema = z
       })
       .optional()
       .describe("NVIDIA GPU Operator. @default not installed"),
+    chartOverrides: z
+      .partialRecord(
+        z.enum(CHART_NAMES),
+        z.strictObject({
+          repository: z
+            .string()
+            .min(1)
+            .optional()
+            .describe("Mirror repository, `https://...` or `oci://...`. @default the pinned one"),
+          chart: z.string().min(1).optional().describe("Chart name. @default the pinned one"),
+          version: z.string().min(1).optional().describe("Chart version. @default the pinned one"),
+          path: z
+            .string()
+            .min(1)
+            .optional()
+            .describe(
+              "Local chart directory or `.tgz`, relative to where cdktf runs; wins over the fields above.",
+            ),
+        }),
+      )
+      .default({})
+      .describe(
+        "Air-gapped installs: take an add-on's chart (by its name in lib/charts.ts, e.g. `traefik`) from a mirror or a local directory.",
+      ),
   })
-  .default({})
+  .default({ chartOverrides: {} })
   .describe("Add-ons installed with Helm by the addons stack.");
 
 const ExistingClusterSchema = z.strictObject({

@@ -1,0 +1,23 @@
+import { Testing } from "cdktf";
+
+import { KubePrometheusStack } from "../../constructs/kube-prometheus-stack";
+import { resolveChart } from "../../lib/charts";
+import { release } from "../support/releases";
+
+describe("KubePrometheusStack", () => {
+  it("sets the Grafana password only through set_sensitive", () => {
+    const synth = Testing.synthScope((scope) => {
+      new KubePrometheusStack(scope, "Kps", {
+        chart: resolveChart("kube-prometheus-stack", undefined),
+        grafanaAdminPassword: "PASSWORD_TOKEN",
+      });
+    });
+    const r = release(synth, "kube-prometheus-stack");
+    expect(r).toMatchObject({ version: "88.6.2", namespace: "monitoring" });
+    expect(r.set_sensitive).toEqual([
+      { name: "grafana.adminPassword", value: "PASSWORD_TOKEN", type: "literal" },
+    ]);
+    expect(r.parsedValues.grafana.adminPassword).toBeUndefined();
+    expect(synth.match(/PASSWORD_TOKEN/g)).toHaveLength(1);
+  });
+});

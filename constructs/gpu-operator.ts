@@ -1,0 +1,61 @@
+import type { Release } from "@cdktf/provider-helm/lib/release";
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+
+import type { NodePool } from "../config/schema";
+import type { ChartSource } from "../lib/charts";
+import { poolAffinity, tolerationsForPools } from "../lib/scheduling";
+
+import { AddonRelease } from "./addon-release";
+
+export interface GpuOperatorProps {
+  /** The gpu-operator chart (`resolveChart("gpu-operator", ...)`). */
+  readonly chart: ChartSource;
+  /** Cluster name (node names are `<cluster>-<pool>-<n>`). */
+  readonly clusterName: string;
+  /** The pools with a GPU passed through; the operands run there only. */
+  readonly gpuPools: readonly NodePool[];
+  /**
+   * Let the operator build and load the NVIDIA driver in a container. NVIDIA publishes driver
+   * containers for Ubuntu and RHEL only, not for the Debian nodes of this project.
+   * @default false - the driver is installed on the node (in the VM template)
+   */
+  readonly driverEnabled?: boolean;
+  /** @default nothing */
+  readonly dependsOn?: readonly ITerraformDependable[];
+  /** @default "gpu-operator" */
+  readonly namespace?: string;
+}
+
+/**
+ * The NVIDIA GPU Operator. Node Feature Discovery runs only on the GPU pools (node affinity),
+ * so only their nodes get the NVIDIA labels the operator schedules its operands by; both
+ * tolerate exactly the taints of the GPU pools.
+ */
+export class GpuOperator extends Construct {
+  public readonly release: Release;
+
+  constructor(scope: Construct, id: string, props: GpuOperatorProps) {
+    super(scope, id);
+    if (props.gpuPools.length === 0)
+      throw new Error("the GPU Operator needs at least one GPU pool");
+    const tolerations = tolerationsForPools(props.gpuPools);
+    const affinity = poolAffinity(props.clusterName, props.gpuPools);
+    this.release = new AddonRelease(this, "Resource", {
+      name: "gpu-operator",
+      namespace: props.namespace ?? "gpu-operator",
+      chart: props.chart,
+      values: {
+        driver: { enabled: props.driverEnabled ?? false },
+        toolkit: { enabled: true },
+        daemonsets: { tolerations },
+        nfd: { enabled: true },
+        "node-feature-discovery": { worker: { tolerations, affinity } },
+      },
+      // Helm waits for the operator only; the operands come later, from its ClusterPolicy.
+      wait: true,
+      timeoutSeconds: 900,
+      dependsOn: props.dependsOn,
+    }).release;
+  }
+}

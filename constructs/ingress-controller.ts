@@ -1,0 +1,82 @@
+import type { Release } from "@cdktf/provider-helm/lib/release";
+import type { ITerraformDependable } from "cdktf";
+import { Annotations } from "cdktf";
+import { Construct } from "constructs";
+
+import type { ChartSource } from "../lib/charts";
+
+import { AddonRelease } from "./addon-release";
+
+export type IngressControllerKind = "traefik" | "ingress-nginx";
+
+export interface IngressControllerProps {
+  readonly controller: IngressControllerKind;
+  /** The controller's chart (`resolveChart(controller, ...)`). */
+  readonly chart: ChartSource;
+  /** Fixed address of the LoadBalancer Service, from a MetalLB pool. @default any pool address */
+  readonly loadBalancerIp?: string;
+  /** Installed first: MetalLB's pools, so that the Service gets an address. @default nothing */
+  readonly dependsOn?: readonly ITerraformDependable[];
+  /** @default the controller's name */
+  readonly namespace?: string;
+}
+
+/** The IngressClass name each controller registers (and is the default class). */
+export const INGRESS_CLASS: Record<IngressControllerKind, string> = {
+  traefik: "traefik",
+  "ingress-nginx": "nginx",
+};
+
+/**
+ * The ingress controller: Traefik (recommended) or ingress-nginx (retired upstream), the
+ * default IngressClass, behind a MetalLB LoadBalancer Service.
+ */
+export class IngressController extends Construct {
+  public readonly release: Release;
+  /** IngressClass to use in Ingresses and ACME HTTP-01 solvers. */
+  public readonly ingressClassName: string;
+
+  constructor(scope: Construct, id: string, props: IngressControllerProps) {
+    super(scope, id);
+    this.ingressClassName = INGRESS_CLASS[props.controller];
+    const ip = props.loadBalancerIp;
+    // MetalLB reads its annotation; spec.loadBalancerIP is deprecated but still honoured.
+    const annotations = ip === undefined ? {} : { "metallb.io/loadBalancerIPs": ip };
+    let values: Record<string, unknown>;
+    if (props.controller === "traefik") {
+      values = {
+        ingressClass: { enabled: true, isDefaultClass: true, name: this.ingressClassName },
+        providers: { kubernetesIngress: { publishedService: { enabled: true } } },
+        service: {
+          type: "LoadBalancer",
+          annotations,
+          spec: ip === undefined ? {} : { loadBalancerIP: ip },
+        },
+      };
+    } else {
+      Annotations.of(this).addWarning(
+        "ingress-nginx was retired upstream in March 2026 and gets no more fixes, not even for security issues; Traefik is recommended (addons.ingress.controller: traefik)",
+      );
+      values = {
+        controller: {
+          ingressClassResource: { name: this.ingressClassName, default: true },
+          service: {
+            type: "LoadBalancer",
+            annotations,
+            ...(ip === undefined ? {} : { loadBalancerIP: ip }),
+          },
+        },
+      };
+    }
+    this.release = new AddonRelease(this, "Resource", {
+      name: props.controller,
+      namespace: props.namespace ?? props.controller,
+      chart: props.chart,
+      values,
+      // Helm waits until the LoadBalancer Service has its address: a stuck MetalLB fails here.
+      wait: true,
+      timeoutSeconds: 600,
+      dependsOn: props.dependsOn,
+    }).release;
+  }
+}
