@@ -47,36 +47,50 @@ function distance(a: string, b: string): number {
   return row[b.length];
 }
 
-/** The keys an object schema accepts at `path`, walking through optional/default/array. */
-function keysAt(path: ReadonlyArray<PropertyKey>): string[] {
-  // zod 4 keeps the definition on `_zod.def`; only the node kinds the schema uses are handled.
-  type Def = {
-    type: string;
-    shape?: Record<string, unknown>;
-    innerType?: unknown;
-    element?: unknown;
-    in?: unknown;
-  };
-  const def = (s: unknown): Def => (s as { _zod: { def: Def } })._zod.def;
-  const unwrap = (s: unknown): unknown => {
-    let cur = s;
-    for (;;) {
-      const d = def(cur);
-      if (d.innerType !== undefined) cur = d.innerType;
-      else if (d.type === "pipe" && d.in !== undefined) cur = d.in;
-      else return cur;
-    }
-  };
-  let cur: unknown = unwrap(ClusterConfigSchema);
-  for (const part of path) {
+// zod 4 keeps the definition on `_zod.def`; only the node kinds the schema uses are handled.
+type Def = {
+  type: string;
+  shape?: Record<string, unknown>;
+  innerType?: unknown;
+  element?: unknown;
+  in?: unknown;
+};
+const def = (s: unknown): Def => (s as { _zod: { def: Def } })._zod.def;
+/** Strips optional/default/pipe wrappers down to the node that holds the shape. */
+const unwrap = (s: unknown): unknown => {
+  let cur = s;
+  for (;;) {
     const d = def(cur);
-    if (d.type === "array" && typeof part === "number") cur = unwrap(d.element);
-    else if (d.type === "object" && d.shape && typeof part === "string" && part in d.shape)
-      cur = unwrap(d.shape[part]);
-    else return [];
+    if (d.innerType !== undefined) cur = d.innerType;
+    else if (d.type === "pipe" && d.in !== undefined) cur = d.in;
+    else return cur;
   }
-  const d = def(cur);
-  return d.type === "object" && d.shape ? Object.keys(d.shape) : [];
+};
+
+/** The schema of the field at `path` (with its optional/default wrapper), if it exists. */
+function fieldAt(path: ReadonlyArray<PropertyKey>): unknown {
+  let cur: unknown = ClusterConfigSchema;
+  for (const part of path) {
+    const d = def(unwrap(cur));
+    if (d.type === "array" && typeof part === "number") cur = d.element;
+    else if (d.type === "object" && d.shape && typeof part === "string" && part in d.shape)
+      cur = d.shape[part];
+    else return undefined;
+  }
+  return cur;
+}
+
+/** The keys an object schema accepts at `path`. */
+function keysAt(path: ReadonlyArray<PropertyKey>): string[] {
+  const field = fieldAt(path);
+  const d = field === undefined ? undefined : def(unwrap(field));
+  return d?.type === "object" && d.shape ? Object.keys(d.shape) : [];
+}
+
+/** True when the field at `path` may be absent and has no default. */
+function isOptional(path: ReadonlyArray<PropertyKey>): boolean {
+  const field = fieldAt(path);
+  return field !== undefined && def(field).type === "optional";
 }
 
 const TYPE_NAMES: Record<string, string> = {
@@ -121,7 +135,7 @@ function describe(issue: z.core.$ZodIssue): ConfigIssue[] {
       return [
         {
           path,
-          message: `expected ${(TYPE_NAMES[issue.expected] ?? issue.expected === "int") ? "a whole number" : issue.expected}, got ${typeName(input)} (${show(input)})`,
+          message: `expected ${TYPE_NAMES[issue.expected] ?? (issue.expected === "int" ? "a whole number" : issue.expected)}, got ${typeName(input)} (${show(input)})`,
         },
       ];
     case "invalid_value":
@@ -179,7 +193,7 @@ function lineOf(doc: Document, counter: LineCounter, path: string): number | und
   let node: unknown = doc.contents;
   let line: number | undefined;
   const position = (n: unknown) => {
-    const range = (n as { range?: [number, number, number] }).range;
+    const range = (n as { range?: [number, number, number] } | null)?.range;
     return range ? counter.linePos(range[0]).line : undefined;
   };
   line = position(node);
@@ -217,13 +231,14 @@ export function parseClusterConfig(
     // A secret-looking key is also an unknown key: say it once, the clearer way.
     const reported = new Set(secrets.map((s) => s.path));
     const issues = parsed.error.issues.flatMap(describe).filter((i) => !reported.has(i.path));
-    // When unknown keys are the only schema problems, drop them and still run the
-    // cross-field rules, so that the user sees every problem in one go.
-    const onlyUnknownKeys = parsed.error.issues.every((i) => i.code === "unrecognized_keys");
-    const retry = onlyUnknownKeys
-      ? ClusterConfigSchema.safeParse(withoutKeys(input, parsed.error.issues))
-      : undefined;
-    const crossField = retry?.success ? validateConfig(retry.data).errors : [];
+    // Drop unknown keys and bad optional values (absent, they only turn checks off) and,
+    // when the rest parses, still run the cross-field rules, so that the user sees every
+    // problem in one go. A bad required field leaves nothing sound to check against.
+    const retry = ClusterConfigSchema.safeParse(withoutRejected(input, parsed.error.issues));
+    const said = new Set(issues.map((i) => i.path));
+    const crossField = retry.success
+      ? validateConfig(retry.data).errors.filter((i) => !said.has(i.path))
+      : [];
     throw new ConfigError(withLines([...secrets, ...issues, ...crossField]));
   }
   const { errors, warnings } = validateConfig(parsed.data);
@@ -232,14 +247,27 @@ export function parseClusterConfig(
   return { config: parsed.data, warnings: withLines(warnings) };
 }
 
-/** A deep copy of `input` without the keys the schema did not recognize. */
-function withoutKeys(input: unknown, issues: readonly z.core.$ZodIssue[]): unknown {
-  const copy = structuredClone(input) as Record<PropertyKey, unknown>;
-  for (const issue of issues) {
-    if (issue.code !== "unrecognized_keys") continue;
+/** A deep copy of `input` without its unknown keys and its rejected optional values. */
+function withoutRejected(input: unknown, issues: readonly z.core.$ZodIssue[]): unknown {
+  const copy = structuredClone(input);
+  const parentOf = (path: readonly PropertyKey[]) => {
     let node: unknown = copy;
-    for (const part of issue.path) node = (node as Record<PropertyKey, unknown>)[part];
-    for (const key of issue.keys) delete (node as Record<string, unknown>)[key];
+    for (const part of path) {
+      if (node === null || typeof node !== "object") return undefined;
+      node = (node as Record<PropertyKey, unknown>)[part];
+    }
+    return node !== null && typeof node === "object"
+      ? (node as Record<PropertyKey, unknown>)
+      : undefined;
+  };
+  for (const issue of issues) {
+    if (issue.code === "unrecognized_keys") {
+      const node = parentOf(issue.path);
+      for (const key of issue.keys) if (node) delete node[key];
+    } else if (issue.path.length > 0 && isOptional(issue.path)) {
+      const node = parentOf(issue.path.slice(0, -1));
+      if (node && !Array.isArray(node)) delete node[issue.path[issue.path.length - 1]];
+    }
   }
   return copy;
 }

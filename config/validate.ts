@@ -76,6 +76,8 @@ interface Claim {
   readonly path: string;
   readonly what: string;
   readonly range: Ipv4Range;
+  /** MetalLB ranges and the ingress IP: the ingress IP lies inside a MetalLB range on purpose. */
+  readonly kind?: "metallb" | "ingress";
 }
 
 /** Validates the relations between fields of a schema-valid definition. */
@@ -167,7 +169,7 @@ export function validateConfig(config: ClusterConfig): ValidationResult {
     if (longest.length > 63) {
       err(
         `${at}.name`,
-        `node name ${show(longest)} is longer than 63 characters; shorten the cluster or pool name`,
+        `node name ${JSON.stringify(longest)} is ${longest.length} characters, longer than 63; shorten the cluster or pool name`,
       );
     }
     if (pool.count > config.proxmox.vmIdsPerPool) {
@@ -359,6 +361,7 @@ export function validateConfig(config: ClusterConfig): ValidationResult {
           path,
           what: `MetalLB pool ${pool.name}'s range ${formatIpRange(range)}`,
           range,
+          kind: "metallb",
         });
       }
     });
@@ -377,9 +380,15 @@ export function validateConfig(config: ClusterConfig): ValidationResult {
       );
     }
     const ip = addons.ingress.loadBalancerIp;
-    if (ip !== undefined && addons.metallb) {
+    if (ip !== undefined) {
       const value = ipToInt(ip);
-      if (!metallbRanges.some((r) => value >= r.first && value <= r.last)) {
+      claims.push({
+        path: "addons.ingress.loadBalancerIp",
+        what: `the ingress IP ${ip}`,
+        range: { first: value, last: value },
+        kind: "ingress",
+      });
+      if (addons.metallb && !metallbRanges.some((r) => value >= r.first && value <= r.last)) {
         err(
           "addons.ingress.loadBalancerIp",
           `${ip} is in no MetalLB address pool; pick an address from addons.metallb.addressPools`,
@@ -429,6 +438,8 @@ export function validateConfig(config: ClusterConfig): ValidationResult {
   // Overlaps between every pair of claimed address ranges of this cluster.
   for (let a = 0; a < claims.length; a++) {
     for (let b = a + 1; b < claims.length; b++) {
+      const kinds = new Set([claims[a].kind, claims[b].kind]);
+      if (kinds.has("metallb") && kinds.has("ingress")) continue;
       if (overlaps(claims[a].range, claims[b].range)) {
         err(
           claims[b].path,

@@ -1,0 +1,154 @@
+/**
+ * The loader (config/load.ts): reference files load unchanged, YAML errors name their
+ * line, every problem is reported at once with its line, and nothing crashes.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { ConfigError } from "../../config/errors";
+import { BUNDLED_EXAMPLE, loadClusterConfig, parseClusterConfig } from "../../config/load";
+import {
+  CLOUD_FILE,
+  expectProblem,
+  FIXTURES,
+  HOMELAB_FILE,
+  homelab,
+  problems,
+} from "../fixtures/definitions";
+
+/** The lines a file is rejected with; fails the test if it loads. */
+function fileProblems(file: string): string[] {
+  try {
+    loadClusterConfig(file);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.lines();
+    throw e;
+  }
+  throw new Error(`${file} was accepted`);
+}
+
+function tempFile(name: string, text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), "config-load-")), name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe("reference definitions", () => {
+  test("homelab.yaml loads unchanged, without warnings", () => {
+    const { config, warnings, file } = loadClusterConfig(HOMELAB_FILE);
+    expect(file).toBe(HOMELAB_FILE);
+    expect(warnings).toEqual([]);
+    expect(config.name).toBe("kspray");
+    expect(config.nodePools.map((p) => [p.name, p.role, p.count, p.firstIp])).toEqual([
+      ["cp", "control-plane", 3, "10.10.30.21"],
+      ["worker", "worker", 3, "10.10.30.31"],
+    ]);
+    expect(config.coexistence.existingClusters[0].vmIds).toEqual(["101-106"]);
+  });
+
+  test("cloud-cluster.yaml loads with exactly the ingress-nginx warning, on its line", () => {
+    const { config, warnings } = loadClusterConfig(CLOUD_FILE);
+    expect(config.nodePools[2].gpu).toEqual({ mapping: "rtx-a6000" });
+    expect(warnings).toEqual([
+      {
+        path: "addons.ingress.controller",
+        line: 76,
+        message: expect.stringContaining("ingress-nginx was retired upstream in March 2026"),
+      },
+    ]);
+  });
+
+  test("the bundled example loads and is the homelab definition", () => {
+    expect(BUNDLED_EXAMPLE).toMatch(/examples[/\\]homelab\.yaml$/);
+    const bundled = loadClusterConfig(BUNDLED_EXAMPLE);
+    expect(bundled.warnings).toEqual([]);
+    expect(bundled.config).toEqual(loadClusterConfig(HOMELAB_FILE).config);
+  });
+
+  test("parseClusterConfig takes a definition built in code", () => {
+    expect(parseClusterConfig(homelab()).config.proxmox.vmIdStart).toBe(4100);
+  });
+});
+
+describe("YAML errors", () => {
+  test("rejects a syntax error, naming its line", () => {
+    const file = join(FIXTURES, "bad-syntax.yaml");
+    expect(fileProblems(file)).toEqual([
+      `${file}:7: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]`,
+    ]);
+  });
+
+  test("rejects a duplicate key, naming its line", () => {
+    const file = join(FIXTURES, "duplicate-key.yaml");
+    expect(fileProblems(file)).toEqual([`${file}:4: YAML syntax error: Map keys must be unique`]);
+  });
+
+  test("rejects a file that is not a mapping", () => {
+    const file = tempFile("list.yaml", "- name: a\n");
+    expectProblem(fileProblems(file), `${file}:1`, "expected a mapping", "got a list");
+  });
+
+  test("rejects an empty file", () => {
+    const file = tempFile("empty.yaml", "# nothing\n");
+    expect(fileProblems(file)).toEqual([expect.stringMatching(/expected a mapping, got nothing/)]);
+  });
+
+  test("rejects a missing file without a stack trace", () => {
+    const file = join(FIXTURES, "does-not-exist.yaml");
+    expect(fileProblems(file)).toEqual([`${file}: cannot read the file (ENOENT)`]);
+  });
+});
+
+describe("all problems at once", () => {
+  test("a file with three independent mistakes gives three lines, each with its line", () => {
+    const file = join(FIXTURES, "three-mistakes.yaml");
+    const lines = fileProblems(file);
+    expect(lines).toHaveLength(3);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `${file}:11: network.vlanId: 5000 is above the maximum of 4094`,
+        `${file}:20: nodePools[0].count: 2 control-plane nodes cannot keep etcd quorum; use 1, 3 or 5`,
+        `${file}:21: nodePools[0].memoryMb: unknown key; did you mean "memoryMiB"?`,
+      ]),
+    );
+  });
+
+  test("cross-field problems are reported beside schema problems of optional fields", () => {
+    const d = homelab();
+    d.network.vlanId = 0;
+    d.nodePools[1].firstIp = "10.10.30.23";
+    d.kubernetes.apiServerVip = "not-an-ip";
+    const lines = problems(d);
+    expectProblem(lines, "network.vlanId", "below the minimum of 1");
+    expectProblem(lines, "kubernetes.apiServerVip", "not an IPv4 address");
+    expectProblem(lines, "nodePools[1].firstIp", "overlaps pool cp's addresses");
+    expect(lines).toHaveLength(3);
+  });
+
+  test("one problem on many fields is one line each", () => {
+    const d = homelab();
+    d.name = "Bad_Name";
+    d.nodePools[0].name = "Bad_Pool";
+    d.proxmox.endpoint = "http://x";
+    expect(problems(d)).toHaveLength(3);
+  });
+
+  test("ConfigError carries the issues and prints one line per problem", () => {
+    const d = homelab();
+    d.nodePools[0].count = 4;
+    d.nodePools[0].cores = 1;
+    try {
+      parseClusterConfig(d);
+      throw new Error("accepted");
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const error = e as ConfigError;
+      expect(error.issues.map((i) => i.path).sort()).toEqual([
+        "nodePools[0].cores",
+        "nodePools[0].count",
+      ]);
+      expect(error.message.split("\n")).toEqual(error.lines());
+    }
+  });
+});
