@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { Annotations, App } from "cdktf";
 
 import { formatIssue } from "./config/errors";
-import { loadFromEnvironment } from "./lib/cli";
+import { exitOnConfigError, loadFromEnvironment } from "./lib/cli";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 
 const { config, warnings, file } = loadFromEnvironment();
@@ -15,7 +15,17 @@ const stateDir = resolve(process.env.STATE_DIR ?? resolve(".state", config.name)
 
 const app = new App();
 const vms = new VmsStack(app, "vms", { config, stateDir });
-const cluster = new ClusterStack(app, "cluster", { config, stateDir, nodes: vms.nodes });
-new AddonsStack(app, "addons", { config, stateDir, kubeconfigPath: cluster.kubeconfigPath });
+// A change the Kubespray planner refuses (e.g. a skipped minor version) is a ConfigError.
+const cluster = exitOnConfigError(
+  () => new ClusterStack(app, "cluster", { config, stateDir, nodes: vms.nodes }),
+);
+const addons = new AddonsStack(app, "addons", {
+  config,
+  stateDir,
+  kubeconfigPath: cluster.kubeconfigPath,
+});
+// Deploy in this order (and destroy in reverse) even where no value crosses stacks.
+cluster.addDependency(vms);
+addons.addDependency(cluster);
 for (const warning of warnings) Annotations.of(app).addWarning(formatIssue(warning, file));
 app.synth();

@@ -1,0 +1,144 @@
+import type { CommandContext, RunnerSettings } from "../../../lib/kubespray/commands";
+import {
+  nodePrepStep,
+  printScript,
+  shellQuote,
+  stepCommand,
+} from "../../../lib/kubespray/commands";
+
+const settings: RunnerSettings = {
+  clusterName: "kspray",
+  stateDir: "/state",
+  kubesprayDir: "/opt/kubespray",
+  kubesprayVersion: "v2.31.0",
+  ansibleCore: { min: "2.18.0", max: "2.19.0" },
+  pythonRequirements: ["ansible==11.13.0"],
+  mode: "run",
+  containerImage: "quay.io/kubespray/kubespray:v2.31.0",
+  apiServerPort: 6443,
+  nodePrep: { playbook: "/repo/ansible/node-prep.yml", iscsi: true, nfs: false },
+};
+const ctx: CommandContext = {
+  settings,
+  kubesprayDir: "/opt/kubespray",
+  hostsFile: "/state/inventory/hosts.yaml",
+  ansiblePlaybook: "/venv/bin/ansible-playbook",
+  sshPrivateKeyFile: "/home/me/.ssh/id_ed25519",
+};
+
+describe("stepCommand", () => {
+  it("runs ansible-playbook in the Kubespray directory with become and the limit", () => {
+    const c = stepCommand({ playbook: "scale.yml", limit: ["w-4", "w-5"] }, ctx);
+    expect(c.cwd).toBe("/opt/kubespray");
+    expect(c.argv).toEqual([
+      "/venv/bin/ansible-playbook",
+      "-i",
+      "/state/inventory/hosts.yaml",
+      "-b",
+      "scale.yml",
+      "--limit=w-4,w-5",
+    ]);
+  });
+
+  it("passes remove-node's variables as separate -e arguments", () => {
+    const c = stepCommand(
+      { playbook: "remove-node.yml", extraVars: { node: "w-2", skip_confirmation: "true" } },
+      {
+        ...ctx,
+        extraInventories: ["/tmp/local.yaml"],
+      },
+    );
+    expect(c.argv).toEqual([
+      "/venv/bin/ansible-playbook",
+      "-i",
+      "/state/inventory/hosts.yaml",
+      "-i",
+      "/tmp/local.yaml",
+      "-b",
+      "remove-node.yml",
+      "-e",
+      "node=w-2",
+      "-e",
+      "skip_confirmation=true",
+    ]);
+  });
+
+  it("passes the node-preparation switches as JSON", () => {
+    const c = stepCommand(nodePrepStep(settings, ["w-4"]), ctx);
+    expect(c.argv.slice(-4)).toEqual([
+      "/repo/ansible/node-prep.yml",
+      "--limit=w-4",
+      "-e",
+      '{"node_prep_iscsi":true,"node_prep_nfs":false}',
+    ]);
+    expect(c.label).toBe("node-prep.yml --limit=w-4");
+  });
+
+  it("builds the docker argv of container mode with the inventory and key mounted", () => {
+    const c = stepCommand(
+      { playbook: "cluster.yml" },
+      { ...ctx, settings: { ...settings, mode: "container" }, containerEngine: "podman" },
+    );
+    expect(c.argv).toEqual([
+      "podman",
+      "run",
+      "--rm",
+      "--network=host",
+      "-v",
+      "/state/inventory:/inventory",
+      "-v",
+      "/home/me/.ssh/id_ed25519:/root/.ssh/id_kubespray:ro",
+      "-v",
+      "/repo/ansible:/node-prep:ro",
+      "-w",
+      "/kubespray",
+      "quay.io/kubespray/kubespray:v2.31.0",
+      "ansible-playbook",
+      "-i",
+      "/inventory/hosts.yaml",
+      "-e",
+      "ansible_ssh_private_key_file=/root/.ssh/id_kubespray",
+      "-b",
+      "cluster.yml",
+    ]);
+  });
+
+  it("maps the node-preparation playbook into the container", () => {
+    const c = stepCommand(nodePrepStep(settings), {
+      ...ctx,
+      settings: { ...settings, mode: "container" },
+    });
+    expect(c.argv[0]).toBe("docker");
+    expect(c.argv).toContain("/node-prep/node-prep.yml");
+  });
+});
+
+describe("printScript", () => {
+  it("quotes arguments and stops at the first failure", () => {
+    const script = printScript(
+      [stepCommand(nodePrepStep(settings), ctx), stepCommand({ playbook: "cluster.yml" }, ctx)],
+      [
+        "node",
+        "/repo/dist/runner/cli.js",
+        "record",
+        "/state/runner.json",
+        "--action",
+        "cluster.yml",
+      ],
+    );
+    expect(script).toMatch(/^#!\/bin\/sh\n/);
+    expect(script).toContain("set -eu");
+    expect(script).toContain(`'{"node_prep_iscsi":true,"node_prep_nfs":false}'`);
+    expect(script).toContain(
+      "(cd /opt/kubespray && /venv/bin/ansible-playbook -i /state/inventory/hosts.yaml -b cluster.yml)",
+    );
+    expect(script.trim().split("\n").pop()).toBe(
+      "node /repo/dist/runner/cli.js record /state/runner.json --action cluster.yml",
+    );
+  });
+
+  it("shellQuote escapes single quotes", () => {
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+    expect(shellQuote("plain-arg")).toBe("plain-arg");
+  });
+});

@@ -1,0 +1,213 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { File } from "@cdktf/provider-local/lib/file";
+import { App, Testing } from "cdktf";
+import "cdktf/lib/testing/adapters/jest";
+
+import { ConfigError } from "../../config/errors";
+import { loadClusterConfig } from "../../config/load";
+import type { ClusterConfig } from "../../config/schema";
+import { groupVars } from "../../kubespray-vars/vars";
+import type { RunRecord } from "../../lib/kubespray/planner";
+import { expandNodes } from "../../lib/topology";
+import { ClusterStack } from "../../stacks/cluster-stack";
+import type { ClusterNode } from "../../stacks/vms-stack";
+
+const EXAMPLES = join(__dirname, "..", "..", "..", "shared", "examples");
+const homelab = loadClusterConfig(join(EXAMPLES, "homelab.yaml")).config;
+const cloud = loadClusterConfig(join(EXAMPLES, "cloud-cluster.yaml")).config;
+
+const staticNodes = (config: ClusterConfig): ClusterNode[] =>
+  expandNodes(config).map((n) => ({ ...n, ipv4: n.staticIp ?? "" }));
+
+interface Synth {
+  resource: {
+    local_file: Record<string, Record<string, unknown>>;
+    null_resource: Record<string, { triggers: Record<string, string>; provisioner: unknown[] }>;
+  };
+  output: Record<string, { value: string }>;
+}
+
+function synth(config: ClusterConfig, lastRun: RunRecord | null, nodes = staticNodes(config)) {
+  const app = new App({ outdir: mkdtempSync(join(tmpdir(), "cdktf-")) });
+  const stateDir = "/state/kspray";
+  const stack = new ClusterStack(app, "cluster", { config, stateDir, nodes, lastRun });
+  const json = Testing.synth(stack);
+  return { stack, json, parsed: JSON.parse(json) as Synth };
+}
+
+function recordOf(config: ClusterConfig, action = "cluster.yml"): RunRecord {
+  const nodes = expandNodes(config);
+  return {
+    kubesprayVersion: "v2.31.0",
+    hosts: nodes.map((n) => ({
+      name: n.name,
+      role: n.role,
+      address: n.staticIp,
+      labels: n.labels,
+      taints: n.taints,
+      gpu: n.gpuMapping !== undefined,
+    })),
+    controlPlaneOrder: nodes.filter((n) => n.role === "control-plane").map((n) => n.name),
+    vars: groupVars(config),
+    action,
+    completedAt: "2026-01-01T00:00:00Z",
+  };
+}
+
+describe("ClusterStack", () => {
+  it("writes the inventory and group_vars as local files with mode 0600 under the state directory", () => {
+    const { json } = synth(homelab, null);
+    expect(json).toHaveResourceWithProperties(File, {
+      filename: "/state/kspray/inventory/hosts.yaml",
+      file_permission: "0600",
+      directory_permission: "0700",
+    });
+    expect(json).toHaveResourceWithProperties(File, {
+      filename: "/state/kspray/inventory/group_vars/all/kubespray.yml",
+      file_permission: "0600",
+    });
+    expect(json).toHaveResourceWithProperties(File, {
+      filename: "/state/kspray/runner.json",
+      file_permission: "0600",
+    });
+  });
+
+  it("yamlencodes the inventory and never writes the kubeconfig contents", () => {
+    const { parsed, json } = synth(homelab, null);
+    const hosts = Object.values(parsed.resource.local_file).find(
+      (f) => f.filename === "/state/kspray/inventory/hosts.yaml",
+    );
+    expect(String(hosts?.content)).toMatch(/^\$\{yamlencode\(/);
+    expect(String(hosts?.content)).toContain("kspray-cp-1");
+    expect(json).not.toMatch(/admin\.conf"?\s*:\s*"apiVersion/);
+  });
+
+  it("triggers the runner on the file hashes, the release and the planned action", () => {
+    const { parsed, stack } = synth(homelab, null);
+    const [runner] = Object.values(parsed.resource.null_resource);
+    expect(Object.keys(runner.triggers).sort()).toEqual([
+      "action",
+      "group_vars_sha256",
+      "inventory_sha256",
+      "kubespray_release",
+      "runner",
+      "settings_sha256",
+      "state_dir",
+    ]);
+    expect(runner.triggers.inventory_sha256).toMatch(/\$\{local_file\..*\.content_sha256\}/);
+    expect(runner.triggers.kubespray_release).toBe("v2.31.0");
+    expect(runner.triggers.action).toBe("cluster.yml");
+    expect(runner.triggers.runner).toMatch(/dist\/runner\/cli\.js$/);
+    expect(stack.kubeconfigPath).toBe("/state/kspray/kubeconfig");
+    expect(parsed.output.kubeconfig_path.value).toBe("/state/kspray/kubeconfig");
+  });
+
+  it("runs the runner without a shell, and a teardown on destroy", () => {
+    const { parsed } = synth(homelab, null);
+    const [runner] = Object.values(parsed.resource.null_resource);
+    expect(runner.provisioner).toEqual([
+      {
+        "local-exec": {
+          interpreter: [
+            "node",
+            expect.stringMatching(/cli\.js$/),
+            "apply",
+            "/state/kspray/runner.json",
+            "--action",
+          ],
+          command: "cluster.yml",
+        },
+      },
+      {
+        "local-exec": {
+          when: "destroy",
+          interpreter: ["node", "${self.triggers.runner}", "teardown"],
+          command: "${self.triggers.state_dir}",
+        },
+      },
+    ]);
+  });
+
+  it("shows scale.yml for one added worker", () => {
+    const bigger = {
+      ...homelab,
+      nodePools: homelab.nodePools.map((p) => (p.name === "worker" ? { ...p, count: 4 } : p)),
+    };
+    const { stack } = synth(bigger, recordOf(homelab));
+    expect(stack.plannedAction).toBe("playbooks/facts.yml; scale.yml --limit=kspray-worker-4");
+  });
+
+  it("keeps the recorded action when nothing changed, so a redeploy plans nothing", () => {
+    const { stack } = synth(
+      homelab,
+      recordOf(homelab, "playbooks/facts.yml; scale.yml --limit=kspray-worker-3"),
+    );
+    expect(stack.plannedAction).toBe("playbooks/facts.yml; scale.yml --limit=kspray-worker-3");
+  });
+
+  it("shows remove-node.yml for a removed worker", () => {
+    const smaller = {
+      ...homelab,
+      nodePools: homelab.nodePools.map((p) => (p.name === "worker" ? { ...p, count: 2 } : p)),
+    };
+    expect(synth(smaller, recordOf(homelab)).stack.plannedAction).toBe(
+      "remove-node.yml -e node=kspray-worker-3",
+    );
+  });
+
+  it("refuses a skipped minor version as a ConfigError on kubernetes.version", () => {
+    const old = { ...homelab, kubernetes: { ...homelab.kubernetes, version: "1.33.2" } };
+    expect(() => synth(homelab, recordOf(old))).toThrow(ConfigError);
+    expect(() => synth(homelab, recordOf(old))).toThrow(
+      /kubernetes\.version: Kubernetes 1\.33\.2 to 1\.35\.4 skips a minor version/,
+    );
+  });
+
+  it("leaves DHCP addresses (tokens) out of the synth-time comparison", () => {
+    const app = Testing.app();
+    const nodes = expandNodes(cloud).map((n) => ({ ...n, ipv4: "${TfToken[TOKEN.1]}" }));
+    const stack = new ClusterStack(app, "cluster", {
+      config: cloud,
+      stateDir: "/state/cloud",
+      nodes,
+      lastRun: recordOf(cloud, "recorded"),
+    });
+    expect(stack.plannedAction).toBe("recorded");
+  });
+
+  it("writes runner settings with the release's Ansible range and the container image", () => {
+    const { parsed } = synth(homelab, null);
+    const settings = Object.values(parsed.resource.local_file).find(
+      (f) => f.filename === "/state/kspray/runner.json",
+    );
+    const content = JSON.parse(String(settings?.content)) as Record<string, unknown>;
+    expect(content).toMatchObject({
+      kubesprayVersion: "v2.31.0",
+      ansibleCore: { min: "2.18.0", max: "2.19.0" },
+      containerImage: "quay.io/kubespray/kubespray:v2.31.0",
+      apiServerVip: "10.10.30.20",
+      kubesprayDir: "~/git/kubespray",
+      nodePrep: { iscsi: true, nfs: true },
+    });
+  });
+});
+
+describe("ClusterStack, moving the first control-plane node away", () => {
+  it("renders nextControlPlaneOrder and plans cluster.yml", () => {
+    const record = {
+      ...recordOf(homelab),
+      nextControlPlaneOrder: ["kspray-cp-2", "kspray-cp-3", "kspray-cp-1"],
+    };
+    const { stack, parsed } = synth(homelab, record);
+    expect(stack.plannedAction).toBe("cluster.yml");
+    const hosts = Object.values(parsed.resource.local_file).find(
+      (f) => f.filename === "/state/kspray/inventory/hosts.yaml",
+    );
+    expect(String(hosts?.content)).toMatch(
+      /"kube_control_plane" = \{"hosts" = \{"kspray-cp-2" = \{\}, "kspray-cp-3" = \{\}, "kspray-cp-1" = \{\}\}/,
+    );
+  });
+});

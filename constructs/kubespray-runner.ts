@@ -1,0 +1,75 @@
+import { File } from "@cdktf/provider-local/lib/file";
+import { Resource } from "@cdktf/provider-null/lib/resource";
+import { Construct } from "constructs";
+
+import type { RunnerSettings } from "../lib/kubespray/commands";
+
+export interface KubesprayRunnerProps {
+  /** Where the runner settings are written (JSON, no secrets). */
+  readonly settingsFile: string;
+  readonly settings: RunnerSettings;
+  /** SHA-256 of the inventory file (a token). */
+  readonly inventorySha256: string;
+  /** SHA-256 of the group_vars file (a token). */
+  readonly groupVarsSha256: string;
+  /**
+   * The planned playbooks, shown in `cdktf diff`, e.g. `scale.yml --limit=kspray-worker-4`;
+   * unchanged when nothing changed.
+   */
+  readonly action: string;
+  /** Absolute path of the compiled runner, `dist/runner/cli.js`. */
+  readonly runnerEntry: string;
+  /**
+   * The Node.js executable that starts the runner.
+   * @default "node" - from PATH
+   */
+  readonly nodeBinary?: string;
+}
+
+/**
+ * Runs Kubespray (through our runner) when the inventory, the variables or the release
+ * change, and leaves a teardown marker when destroyed.
+ */
+export class KubesprayRunner extends Construct {
+  /** The null_resource (main child). */
+  public readonly resource: Resource;
+  public readonly settingsFile: File;
+
+  constructor(scope: Construct, id: string, props: KubesprayRunnerProps) {
+    super(scope, id);
+    const node = props.nodeBinary ?? "node";
+    this.settingsFile = new File(this, "Settings", {
+      filename: props.settingsFile,
+      content: `${JSON.stringify(props.settings, null, 2)}\n`,
+      filePermission: "0600",
+      directoryPermission: "0700",
+    });
+    this.resource = new Resource(this, "Resource", {
+      triggers: {
+        inventory_sha256: props.inventorySha256,
+        group_vars_sha256: props.groupVarsSha256,
+        settings_sha256: this.settingsFile.contentSha256,
+        kubespray_release: props.settings.kubesprayVersion,
+        action: props.action,
+        // Read back by the destroy-time provisioner, which may only use `self`.
+        state_dir: props.settings.stateDir,
+        runner: props.runnerEntry,
+      },
+      provisioners: [
+        {
+          // The interpreter takes the argv and the command is its last argument: no shell.
+          type: "local-exec",
+          interpreter: [node, props.runnerEntry, "apply", props.settingsFile, "--action"],
+          command: props.action,
+        },
+        {
+          type: "local-exec",
+          when: "destroy",
+          // Destroy-time provisioners can only reach their own attributes through `self`.
+          interpreter: [node, "${self.triggers.runner}", "teardown"],
+          command: "${self.triggers.state_dir}",
+        },
+      ],
+    });
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The exact commands the runner executes, as argv arrays (never a shell line): Ansible
+ * here (`run`), the same written to a script (`print`), or Kubespray's release image
+ * through docker or podman (`container`).
+ */
+import { basename, dirname } from "node:path";
+
+import type { PlaybookStep } from "./planner";
+
+export type RunnerMode = "run" | "print" | "container";
+
+/** What the runner needs besides the inventory: written by the cluster stack as JSON. */
+export interface RunnerSettings {
+  readonly clusterName: string;
+  readonly stateDir: string;
+  /** Absolute, or starting with `~/`. */
+  readonly kubesprayDir: string;
+  /** e.g. `v2.31.0`. */
+  readonly kubesprayVersion: string;
+  /** ansible-core must be >= min and < max. */
+  readonly ansibleCore: { readonly min: string; readonly max: string };
+  readonly pythonRequirements: readonly string[];
+  readonly mode: RunnerMode;
+  /** Virtualenv holding Ansible. @default `<kubesprayDir>/.venv` if present, else PATH */
+  readonly venv?: string;
+  readonly containerImage: string;
+  readonly apiServerVip?: string;
+  readonly apiServerPort: number;
+  readonly nodePrep: {
+    /** Absolute path of ansible/node-prep.yml. */
+    readonly playbook: string;
+    readonly iscsi: boolean;
+    readonly nfs: boolean;
+  };
+}
+
+/** One process to start. */
+export interface Command {
+  readonly argv: readonly string[];
+  readonly cwd: string;
+  /** What it is, for logs and the record. */
+  readonly label: string;
+}
+
+export interface CommandContext {
+  readonly settings: RunnerSettings;
+  /** Kubespray directory with `~` expanded. */
+  readonly kubesprayDir: string;
+  readonly hostsFile: string;
+  /** Further inventories (tests inject `ansible_connection=local` this way). */
+  readonly extraInventories?: readonly string[];
+  /** `ansible-playbook`, or the venv's. */
+  readonly ansiblePlaybook: string;
+  /** Private key with `~` expanded (container mode mounts it). */
+  readonly sshPrivateKeyFile: string;
+  /** `docker` or `podman` (container mode). */
+  readonly containerEngine?: string;
+}
+
+/** Our node-preparation playbook, limited like the Kubespray step it precedes. */
+export function nodePrepStep(settings: RunnerSettings, limit?: readonly string[]): PlaybookStep {
+  return { playbook: settings.nodePrep.playbook, limit };
+}
+
+function playbookArgs(
+  step: PlaybookStep,
+  playbookPath: string,
+  nodePrepVars: string | undefined,
+): string[] {
+  const args = [playbookPath];
+  if (step.limit && step.limit.length > 0) args.push(`--limit=${step.limit.join(",")}`);
+  for (const [k, v] of Object.entries(step.extraVars ?? {})) args.push("-e", `${k}=${v}`);
+  if (nodePrepVars !== undefined) args.push("-e", nodePrepVars);
+  return args;
+}
+
+const CONTAINER_INVENTORY = "/inventory";
+const CONTAINER_KEY = "/root/.ssh/id_kubespray";
+const CONTAINER_NODE_PREP = "/node-prep";
+const CONTAINER_KUBESPRAY = "/kubespray";
+
+/** The command for one step. */
+export function stepCommand(step: PlaybookStep, ctx: CommandContext): Command {
+  const s = ctx.settings;
+  const isNodePrep = step.playbook === s.nodePrep.playbook;
+  const nodePrepVars = isNodePrep
+    ? JSON.stringify({ node_prep_iscsi: s.nodePrep.iscsi, node_prep_nfs: s.nodePrep.nfs })
+    : undefined;
+  const label = isNodePrep
+    ? `node-prep.yml${step.limit?.length ? ` --limit=${step.limit.join(",")}` : ""}`
+    : undefined;
+  if (s.mode === "container") {
+    const engine = ctx.containerEngine ?? "docker";
+    const inventoryDir = dirname(ctx.hostsFile);
+    const playbook = isNodePrep
+      ? `${CONTAINER_NODE_PREP}/${basename(step.playbook)}`
+      : step.playbook;
+    const argv = [
+      engine,
+      "run",
+      "--rm",
+      "--network=host",
+      "-v",
+      `${inventoryDir}:${CONTAINER_INVENTORY}`,
+      "-v",
+      `${ctx.sshPrivateKeyFile}:${CONTAINER_KEY}:ro`,
+      "-v",
+      `${dirname(s.nodePrep.playbook)}:${CONTAINER_NODE_PREP}:ro`,
+      "-w",
+      CONTAINER_KUBESPRAY,
+      s.containerImage,
+      "ansible-playbook",
+      "-i",
+      `${CONTAINER_INVENTORY}/${basename(ctx.hostsFile)}`,
+      "-e",
+      `ansible_ssh_private_key_file=${CONTAINER_KEY}`,
+      "-b",
+      ...playbookArgs(step, playbook, nodePrepVars),
+    ];
+    return { argv, cwd: ctx.settings.stateDir, label: label ?? describeForLog(step) };
+  }
+  const inventories = [ctx.hostsFile, ...(ctx.extraInventories ?? [])].flatMap((i) => ["-i", i]);
+  const argv = [
+    ctx.ansiblePlaybook,
+    ...inventories,
+    "-b",
+    ...playbookArgs(step, step.playbook, nodePrepVars),
+  ];
+  return { argv, cwd: ctx.kubesprayDir, label: label ?? describeForLog(step) };
+}
+
+function describeForLog(step: PlaybookStep): string {
+  return [step.playbook, ...(step.limit?.length ? [`--limit=${step.limit.join(",")}`] : [])].join(
+    " ",
+  );
+}
+
+/** Quotes one argument for a POSIX shell (print mode writes a script). */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_./:=@,+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The script print mode writes: every command, in order, stopping at the first failure. */
+export function printScript(commands: readonly Command[], after: readonly string[]): string {
+  const lines = ["#!/bin/sh", "# Written by the cluster stack's runner (print mode).", "set -eu"];
+  for (const c of commands) {
+    lines.push(`# ${c.label}`, `(cd ${shellQuote(c.cwd)} && ${c.argv.map(shellQuote).join(" ")})`);
+  }
+  lines.push(
+    "# Record the run as done and copy the kubeconfig",
+    after.map(shellQuote).join(" "),
+    "",
+  );
+  return lines.join("\n");
+}

@@ -1,0 +1,161 @@
+/**
+ * The Kubespray inventory in the YAML form Kubespray v2.31.0 documents
+ * (docs/ansible/inventory.md, docs/operations/nodes.md): every host under `all.hosts`
+ * with `ansible_host`, `ip` and `access_ip`; groups `kube_control_plane`, `etcd` (the
+ * control-plane nodes), `kube_node` (the workers), `k8s_cluster` and `calico_rr`; and our
+ * own `gpu_nodes` group for the node-preparation playbook.
+ */
+import { isMap, parse, parseDocument } from "yaml";
+
+import type { NodeRole } from "../../config/schema";
+
+/** Group of GPU nodes; read by ansible/node-prep.yml, ignored by Kubespray. */
+export const GPU_GROUP = "gpu_nodes";
+
+export interface InventoryHost {
+  readonly name: string;
+  readonly role: NodeRole;
+  /** The node's address: a literal, or a token resolved at apply time. */
+  readonly address: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly taints: readonly string[];
+  readonly gpu: boolean;
+}
+
+export interface InventoryInput {
+  /** In definition order. */
+  readonly hosts: readonly InventoryHost[];
+  readonly sshUser: string;
+  readonly sshPrivateKeyFile: string;
+  /**
+   * Control-plane order of the last successful run: those nodes keep their places and new
+   * ones go to the end (Kubespray cannot change its first control-plane node).
+   * @default - definition order
+   */
+  readonly previousControlPlaneOrder?: readonly string[];
+}
+
+type HostMap = Record<string, Record<string, never>>;
+
+export interface KubesprayInventory {
+  readonly all: {
+    readonly vars: { readonly ansible_user: string; readonly ansible_ssh_private_key_file: string };
+    readonly hosts: Record<string, Record<string, unknown>>;
+    readonly children: {
+      readonly kube_control_plane: { readonly hosts: HostMap };
+      readonly etcd: { readonly hosts: HostMap };
+      readonly kube_node: { readonly hosts: HostMap };
+      readonly k8s_cluster: {
+        readonly children: { readonly kube_control_plane: object; readonly kube_node: object };
+      };
+      readonly calico_rr: { readonly hosts: HostMap };
+      readonly [GPU_GROUP]: { readonly hosts: HostMap };
+    };
+  };
+}
+
+/** Previous order first (minus nodes that left), then new nodes in definition order. */
+export function controlPlaneOrder(
+  controlPlanes: readonly string[],
+  previous: readonly string[] = [],
+): string[] {
+  const kept = previous.filter((n) => controlPlanes.includes(n));
+  return [...kept, ...controlPlanes.filter((n) => !kept.includes(n))];
+}
+
+const hostMap = (names: readonly string[]): HostMap =>
+  Object.fromEntries(names.map((n) => [n, {}]));
+
+/** The inventory as a plain object, ready for the `yaml` library or `Fn.yamlencode`. */
+export function buildInventory(input: InventoryInput): KubesprayInventory {
+  const cps = controlPlaneOrder(
+    input.hosts.filter((h) => h.role === "control-plane").map((h) => h.name),
+    input.previousControlPlaneOrder,
+  );
+  const workers = input.hosts.filter((h) => h.role === "worker").map((h) => h.name);
+  const hosts = Object.fromEntries(
+    input.hosts.map((h) => {
+      const vars: Record<string, unknown> = {
+        ansible_host: h.address,
+        ip: h.address,
+        access_ip: h.address,
+      };
+      if (Object.keys(h.labels).length > 0) vars.node_labels = { ...h.labels };
+      if (h.taints.length > 0) vars.node_taints = [...h.taints];
+      return [h.name, vars];
+    }),
+  );
+  return {
+    all: {
+      vars: {
+        ansible_user: input.sshUser,
+        ansible_ssh_private_key_file: input.sshPrivateKeyFile,
+      },
+      hosts,
+      children: {
+        kube_control_plane: { hosts: hostMap(cps) },
+        etcd: { hosts: hostMap(cps) },
+        // Without workers the control plane runs the workloads too.
+        kube_node: { hosts: hostMap(workers.length > 0 ? workers : cps) },
+        k8s_cluster: { children: { kube_control_plane: {}, kube_node: {} } },
+        calico_rr: { hosts: {} },
+        [GPU_GROUP]: { hosts: hostMap(input.hosts.filter((h) => h.gpu).map((h) => h.name)) },
+      },
+    },
+  };
+}
+
+/** A host as read back from an inventory file. */
+export interface ParsedHost {
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly address: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly taints: readonly string[];
+  readonly gpu: boolean;
+}
+
+export interface ParsedInventory {
+  readonly hosts: readonly ParsedHost[];
+  readonly controlPlaneOrder: readonly string[];
+  readonly sshPrivateKeyFile: string;
+}
+
+/** Reads an inventory this module wrote (the runner's view of the desired cluster). */
+export function parseInventory(text: string): ParsedInventory {
+  const doc = parse(text) as KubesprayInventory | null;
+  const all = doc?.all;
+  if (!all?.hosts || !all.children) throw new Error("not a Kubespray inventory written by us");
+  const names = (m: HostMap | null | undefined) => Object.keys(m ?? {});
+  const cps = names(all.children.kube_control_plane?.hosts);
+  const gpu = names(all.children[GPU_GROUP]?.hosts);
+  const hosts = Object.entries(all.hosts).map(([name, v]): ParsedHost => {
+    const vars = v ?? {};
+    return {
+      name,
+      role: cps.includes(name) ? "control-plane" : "worker",
+      address: String(vars.ansible_host ?? ""),
+      labels: (vars.node_labels as Record<string, string> | undefined) ?? {},
+      taints: (vars.node_taints as string[] | undefined) ?? [],
+      gpu: gpu.includes(name),
+    };
+  });
+  return {
+    hosts,
+    controlPlaneOrder: cps,
+    sshPrivateKeyFile: String(all.vars?.ansible_ssh_private_key_file ?? ""),
+  };
+}
+
+/** The inventory text without one host (the record's copy, after the node left). */
+export function withoutHost(text: string, node: string): string {
+  const doc = parseDocument(text);
+  doc.deleteIn(["all", "hosts", node]);
+  const children = doc.getIn(["all", "children"]);
+  if (isMap(children))
+    for (const group of children.items) {
+      const hosts = doc.getIn(["all", "children", String(group.key), "hosts"]);
+      if (isMap(hosts)) hosts.delete(node);
+    }
+  return doc.toString();
+}

@@ -1,0 +1,13 @@
+/** The admin kubeconfig the addons stack uses, from Kubespray's artifacts/admin.conf. */
+import { parseDocument } from "yaml";
+
+/** Points every cluster's `server:` at the API server VIP, when there is one. */
+export function pointAtVip(adminConf: string, vip: string | undefined, port: number): string {
+  if (vip === undefined) return adminConf;
+  const doc = parseDocument(adminConf);
+  const clusters = doc.toJS() as { clusters?: unknown[] };
+  (clusters.clusters ?? []).forEach((_, i) => {
+    doc.setIn(["clusters", i, "cluster", "server"], `https://${vip}:${port}`);
+  });
+  return doc.toString();
+}

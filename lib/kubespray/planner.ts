@@ -1,0 +1,226 @@
+/**
+ * Decides which Kubespray playbooks a change needs, by comparing the desired cluster with
+ * the record of the last successful run. Pure: the cluster stack calls it at synth time
+ * (to show the action in `cdktf diff`) and the runner at apply time (to run it).
+ * Playbooks and their order follow Kubespray v2.31.0's docs/operations/nodes.md and
+ * docs/operations/upgrades.md.
+ */
+import { isDeepStrictEqual } from "node:util";
+
+import semver from "semver";
+
+import type { NodeRole } from "../../config/schema";
+
+/** The runbook that users are pointed to when a change cannot be done automatically. */
+export const RUNBOOK = "docs/operations.md";
+
+export interface HostState {
+  readonly name: string;
+  readonly role: NodeRole;
+  /** Undefined when not known yet (a DHCP address at synth time): not compared. */
+  readonly address?: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly taints: readonly string[];
+  readonly gpu: boolean;
+}
+
+/** What Kubespray is asked to build. */
+export interface ClusterState {
+  readonly kubesprayVersion: string;
+  /** In inventory order. */
+  readonly hosts: readonly HostState[];
+  readonly controlPlaneOrder: readonly string[];
+  /** The group_vars (Kubespray variables), `kube_version` included. */
+  readonly vars: Readonly<Record<string, unknown>>;
+}
+
+/** The state of the last successful run, and what that run did. */
+export interface RunRecord extends ClusterState {
+  /** Description of the playbooks of the last run that changed something. */
+  readonly action: string;
+  readonly completedAt: string;
+  /**
+   * A control-plane order for the next run, set by hand to move the first control-plane
+   * node away (docs/operations.md, "Replacing the first control-plane node").
+   */
+  readonly nextControlPlaneOrder?: readonly string[];
+}
+
+/** The control-plane order the next inventory starts from. */
+export function previousControlPlaneOrder(
+  record: RunRecord | undefined,
+): readonly string[] | undefined {
+  return record?.nextControlPlaneOrder ?? record?.controlPlaneOrder;
+}
+
+export interface PlaybookStep {
+  /** Path relative to the Kubespray directory. */
+  readonly playbook: string;
+  readonly limit?: readonly string[];
+  readonly extraVars?: Readonly<Record<string, string>>;
+}
+
+export interface Plan {
+  /** Playbooks in order; empty when nothing changed. */
+  readonly steps: readonly PlaybookStep[];
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  /** Human-readable form of `steps`, e.g. `playbooks/facts.yml; scale.yml --limit=w-4`. */
+  readonly description: string;
+}
+
+/** A change the planner refuses, with what to do instead. */
+export class PlanError extends Error {
+  constructor(
+    message: string,
+    /** The definition field the change is about. */
+    readonly field: string,
+  ) {
+    super(message);
+    this.name = "PlanError";
+  }
+}
+
+export const CLUSTER = "cluster.yml";
+export const SCALE = "scale.yml";
+export const FACTS = "playbooks/facts.yml";
+export const UPGRADE = "upgrade-cluster.yml";
+export const REMOVE_NODE = "remove-node.yml";
+/** The description used when there is nothing to do and no earlier run to name. */
+export const NOTHING = "nothing";
+
+export function describeStep(step: PlaybookStep): string {
+  const parts = [step.playbook];
+  if (step.limit && step.limit.length > 0) parts.push(`--limit=${step.limit.join(",")}`);
+  for (const [k, v] of Object.entries(step.extraVars ?? {})) parts.push(`-e ${k}=${v}`);
+  return parts.join(" ");
+}
+
+export function describeSteps(steps: readonly PlaybookStep[]): string {
+  return steps.length === 0 ? NOTHING : steps.map(describeStep).join("; ");
+}
+
+/** The step that removes one node (still in the inventory) from the cluster. */
+export function removeNodeStep(node: string): PlaybookStep {
+  return { playbook: REMOVE_NODE, extraVars: { node } };
+}
+
+/**
+ * Refuses to remove the first control-plane node, which Kubespray cannot remove.
+ * `order` is the control-plane order of the last successful run.
+ */
+export function checkRemovable(node: string, order: readonly string[]): void {
+  if (order[0] === node)
+    throw new PlanError(
+      `${node} is the first control-plane node, which Kubespray cannot remove; ` +
+        `follow "Replacing the first control-plane node" in ${RUNBOOK}`,
+      "nodePools",
+    );
+}
+
+/** Checks a Kubernetes version change: no downgrade, no skipped minor. */
+export function checkUpgrade(from: string, to: string): void {
+  const a = semver.parse(from);
+  const b = semver.parse(to);
+  if (!a || !b) return;
+  if (semver.lt(b, a))
+    throw new PlanError(
+      `Kubernetes ${to} is older than the running ${from}; Kubespray cannot downgrade. ` +
+        `Set kubernetes.version back to ${from} (or a newer version)`,
+      "kubernetes.version",
+    );
+  if (b.major !== a.major || b.minor > a.minor + 1)
+    throw new PlanError(
+      `Kubernetes ${from} to ${to} skips a minor version; upgrade one minor at a time: ` +
+        `first to ${a.major}.${a.minor + 1}.x, deploy, then to ${to}`,
+      "kubernetes.version",
+    );
+}
+
+function sameHost(a: HostState, b: HostState): boolean {
+  const addressKnown = a.address !== undefined && b.address !== undefined;
+  return (
+    a.role === b.role &&
+    (!addressKnown || a.address === b.address) &&
+    a.gpu === b.gpu &&
+    isDeepStrictEqual({ ...a.labels }, { ...b.labels }) &&
+    isDeepStrictEqual([...a.taints], [...b.taints])
+  );
+}
+
+const withoutVersion = (vars: Readonly<Record<string, unknown>>) => {
+  const rest: Record<string, unknown> = { ...vars };
+  delete rest.kube_version;
+  return rest;
+};
+
+/**
+ * The playbooks that take the cluster from `record` to `desired`:
+ * - no record: `cluster.yml`;
+ * - removed nodes: `remove-node.yml -e node=<name>` each, first (never the first
+ *   control-plane node);
+ * - only new workers: `playbooks/facts.yml`, then `scale.yml --limit=<new workers>`;
+ * - new control-plane nodes, or any other change: `cluster.yml`;
+ * - a new Kubernetes version: `upgrade-cluster.yml`, one minor at a time, alone;
+ * - nothing changed: nothing.
+ */
+export function planChanges(desired: ClusterState, record: RunRecord | undefined): Plan {
+  const names = desired.hosts.map((h) => h.name);
+  if (record === undefined) {
+    const steps = [{ playbook: CLUSTER }];
+    return { steps, added: names, removed: [], description: describeSteps(steps) };
+  }
+  const before = new Map(record.hosts.map((h) => [h.name, h]));
+  const removed = record.hosts.map((h) => h.name).filter((n) => !names.includes(n));
+  const added = desired.hosts.filter((h) => !before.has(h.name));
+  for (const node of removed) checkRemovable(node, record.controlPlaneOrder);
+
+  const steps: PlaybookStep[] = removed.map(removeNodeStep);
+  const fromVersion = String(record.vars.kube_version ?? "");
+  const toVersion = String(desired.vars.kube_version ?? "");
+  const kept = desired.hosts.filter((h) => before.has(h.name));
+  const keptOrder = desired.controlPlaneOrder.filter((n) => before.has(n));
+  const recordOrder = record.controlPlaneOrder.filter((n) => names.includes(n));
+  const otherChange =
+    !isDeepStrictEqual(withoutVersion(desired.vars), withoutVersion(record.vars)) ||
+    kept.some((h) => !sameHost(h, before.get(h.name) as HostState)) ||
+    !isDeepStrictEqual(keptOrder, recordOrder);
+
+  if (fromVersion !== toVersion) {
+    checkUpgrade(fromVersion, toVersion);
+    if (added.length > 0 || otherChange)
+      throw new PlanError(
+        `upgrading Kubernetes ${fromVersion} to ${toVersion} must be the only change of a deploy; ` +
+          `deploy the version change first, then the other changes (${RUNBOOK}, "Upgrading Kubernetes")`,
+        "kubernetes.version",
+      );
+    steps.push({ playbook: UPGRADE });
+  } else if (record.kubesprayVersion !== desired.kubesprayVersion) {
+    // A new Kubespray release is rolled out with its upgrade playbook (docs/operations/upgrades.md).
+    if (added.length > 0 || otherChange)
+      throw new PlanError(
+        `moving to Kubespray ${desired.kubesprayVersion} must be the only change of a deploy`,
+        "kubernetes.kubesprayVersion",
+      );
+    steps.push({ playbook: UPGRADE });
+  } else if (otherChange || added.some((h) => h.role === "control-plane")) {
+    steps.push({ playbook: CLUSTER });
+  } else if (added.length > 0) {
+    steps.push({ playbook: FACTS }, { playbook: SCALE, limit: added.map((h) => h.name) });
+  }
+  return {
+    steps,
+    added: added.map((h) => h.name),
+    removed,
+    description: describeSteps(steps),
+  };
+}
+
+/**
+ * The action shown in the runner's trigger: the planned playbooks, or, when nothing is
+ * planned, the action of the last run, so that a redeploy without changes plans nothing.
+ */
+export function triggerAction(plan: Plan, record: RunRecord | undefined): string {
+  if (plan.steps.length > 0) return plan.description;
+  return record?.action ?? NOTHING;
+}

@@ -1,0 +1,56 @@
+/**
+ * The cluster stack's runner (compiled to dist/runner/cli.js, called by local-exec):
+ *   cli.js apply SETTINGS [--action TEXT]    plan against the record and run Kubespray
+ *   cli.js record SETTINGS [--action TEXT]   mark a printed run as done
+ *   cli.js remove-node STATE_DIR NODE        take a node out before its VM is deleted
+ *   cli.js teardown STATE_DIR                the cluster stack is being destroyed
+ * Environment (tests): KSPRAY_SSH_PORT, KSPRAY_SSH_TIMEOUT_SECONDS, KSPRAY_EXTRA_INVENTORY
+ * (colon-separated extra inventories), KSPRAY_CONTAINER_ENGINE.
+ */
+import { PlanError } from "../lib/kubespray/planner";
+
+import { RunnerError } from "./checks";
+import { apply, markDone, readSettings, removeNode, runnerEnv, teardown } from "./run";
+
+const USAGE = `usage: cli.js apply|record SETTINGS [--action TEXT]
+       cli.js remove-node STATE_DIR NODE
+       cli.js teardown STATE_DIR`;
+
+function option(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function main(args: string[]): Promise<void> {
+  const env = runnerEnv(process.env, __filename);
+  const [command, first, second] = args;
+  switch (command) {
+    case "apply":
+    case "record": {
+      if (!first) throw new RunnerError(USAGE);
+      const settings = readSettings(first);
+      const action = option(args, "--action");
+      if (command === "apply") await apply(settings, env, { action });
+      else markDone(settings, env, { action });
+      return;
+    }
+    case "remove-node":
+      if (!first || !second) throw new RunnerError(USAGE);
+      return removeNode(first, second, env);
+    case "teardown":
+      if (!first) throw new RunnerError(USAGE);
+      return teardown(first, env);
+    default:
+      throw new RunnerError(USAGE);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof RunnerError || e instanceof PlanError) {
+    process.stderr.write(`[kubespray-runner] error: ${e.message}\n`);
+  } else {
+    process.stderr.write(`[kubespray-runner] unexpected error: ${String(e)}\n`);
+    if (e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  }
+  process.exit(1);
+});

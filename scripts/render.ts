@@ -1,0 +1,25 @@
+/**
+ * `npm run render -- FILE OUTDIR`: writes the Kubespray inventory (OUTDIR/hosts.yaml) and
+ * group_vars (OUTDIR/group_vars/all/kubespray.yml) of a definition with static addresses,
+ * exactly as the cluster stack writes them, for review or for running Kubespray by hand.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+import { EXIT_INVALID_CONFIG } from "../config/errors";
+import { loadClusterConfig } from "../config/load";
+import { exitOnConfigError } from "../lib/cli";
+import { renderFiles } from "../lib/kubespray/render";
+
+const [file, outDir] = process.argv.slice(2);
+if (!file || !outDir) {
+  process.stderr.write("usage: npm run render -- FILE OUTDIR\n");
+  process.exit(EXIT_INVALID_CONFIG);
+}
+const { files } = exitOnConfigError(() => renderFiles(loadClusterConfig(file).config));
+for (const [relative, content] of Object.entries(files)) {
+  const target = join(outDir, relative);
+  mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+  writeFileSync(target, content, { mode: 0o600 });
+  process.stdout.write(`${target}\n`);
+}
