@@ -14,7 +14,7 @@ const { config, warnings, file } = loadFromEnvironment();
 const stateDir = resolve(process.env.STATE_DIR ?? resolve(".state", config.name));
 
 const app = new App();
-const vms = new VmsStack(app, "vms", { config, stateDir });
+const vms = new VmsStack(app, "vms", { config, stateDir, definitionFile: file });
 // A change the Kubespray planner refuses (e.g. a skipped minor version) is a ConfigError.
 const cluster = exitOnConfigError(
   () => new ClusterStack(app, "cluster", { config, stateDir, nodes: vms.nodes }),

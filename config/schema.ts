@@ -107,6 +107,15 @@ const ProxmoxSchema = z
       .describe(
         "Size of each pool's VM ID block: pool `i` uses `vmIdStart + i * vmIdsPerPool` upward, so adding nodes or pools never renumbers a VM.",
       ),
+    agentTimeout: z
+      .string()
+      .regex(/^\d+(s|m|h)$/, {
+        error: (i) => `not a duration (${show(i.input)}); write e.g. 15m, 90s or 1h`,
+      })
+      .default("15m")
+      .describe(
+        "How long to wait for the QEMU guest agent to report a DHCP node's address before the deploy fails.",
+      ),
     tags: z
       .array(
         z.string().regex(PROXMOX_TAG, {

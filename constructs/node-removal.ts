@@ -1,16 +1,17 @@
 import { Resource } from "@cdktf/provider-null/lib/resource";
 import type { ITerraformDependable } from "cdktf";
+import { TerraformIterator } from "cdktf";
 import { Construct } from "constructs";
 
 import { RUNNER_ENTRY } from "../lib/kubespray/project";
 
 export interface NodeRemovalProps {
-  /** Kubernetes node name (= inventory host name). */
-  readonly nodeName: string;
+  /** Kubernetes node names (= inventory host names) of every node of the cluster. */
+  readonly nodeNames: readonly string[];
   /** The cluster's state directory (record, runner settings, teardown marker). */
   readonly stateDir: string;
-  /** The node's VM: the removal is destroyed (and so runs) before it. */
-  readonly vm: ITerraformDependable;
+  /** The nodes' VMs: a removal is destroyed (and so runs) before them. */
+  readonly vms: readonly ITerraformDependable[];
   /**
    * Absolute path of the compiled runner.
    * @default dist/runner/cli.js of this project
@@ -25,54 +26,41 @@ export interface NodeRemovalProps {
 
 /**
  * Takes a node out of the Kubernetes cluster (Kubespray's remove-node.yml) before its VM
- * is deleted. A null_resource that depends on the VM, so Terraform destroys it first; its
- * destroy-time provisioner runs the runner's `remove-node`, which does nothing during a
- * full teardown. The stack holding it needs a `NullProvider`.
+ * is deleted: one null_resource instance per node (`for_each` over the node names), each
+ * depending on the VMs, so Terraform destroys the instance of a removed node first and
+ * its destroy-time provisioner runs the runner's `remove-node`.
+ *
+ * `for_each` matters: Terraform runs a destroy-time provisioner only while its resource
+ * block is still in the configuration, which holds for an instance leaving the map but
+ * not for a resource deleted from the code. The instance key is the node name, and
+ * nothing else is a trigger, so no change but the node's own removal can replace it.
+ * During a full teardown the runner sees the cluster stack's marker and does nothing.
+ * The stack holding it needs a `NullProvider`.
  */
 export class NodeRemoval extends Construct {
   public readonly resource: Resource;
 
   constructor(scope: Construct, id: string, props: NodeRemovalProps) {
     super(scope, id);
+    const nodes = TerraformIterator.fromMap(Object.fromEntries(props.nodeNames.map((n) => [n, n])));
     this.resource = new Resource(this, "Resource", {
-      dependsOn: [props.vm],
-      triggers: {
-        // Read back by the destroy-time provisioner, which may only use `self`.
-        node: props.nodeName,
-        state_dir: props.stateDir,
-        runner: props.runnerEntry ?? RUNNER_ENTRY,
-      },
+      forEach: nodes,
+      dependsOn: [...props.vms],
+      triggers: { node: nodes.key },
       provisioners: [
         {
           type: "local-exec",
           when: "destroy",
+          // Destroy-time provisioners may only refer to `self`; the rest are literals.
           interpreter: [
             props.nodeBinary ?? "node",
-            "${self.triggers.runner}",
+            props.runnerEntry ?? RUNNER_ENTRY,
             "remove-node",
-            "${self.triggers.state_dir}",
+            props.stateDir,
           ],
           command: "${self.triggers.node}",
         },
       ],
     });
   }
-}
-
-/**
- * What the vms stack calls next to each VM:
- * `addNodeRemoval(this, node, vm, { stateDir })` (construct id `<node>-removal`).
- */
-export function addNodeRemoval(
-  scope: Construct,
-  node: { readonly name: string },
-  vm: ITerraformDependable,
-  opts: { readonly stateDir: string; readonly runnerEntry?: string },
-): NodeRemoval {
-  return new NodeRemoval(scope, `${node.name}-removal`, {
-    nodeName: node.name,
-    stateDir: opts.stateDir,
-    vm,
-    runnerEntry: opts.runnerEntry,
-  });
 }

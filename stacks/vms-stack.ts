@@ -1,9 +1,14 @@
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
-import { LocalBackend, TerraformStack } from "cdktf";
+import { NullProvider } from "@cdktf/provider-null/lib/provider";
+import { LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 
+import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";
+import { parseCidr } from "../config/net";
 import type { ClusterConfig } from "../config/schema";
+import { NodeRemoval } from "../constructs/node-removal";
+import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
 import type { NodeSpec } from "../lib/topology";
 import { expandNodes } from "../lib/topology";
 
@@ -11,6 +16,11 @@ export interface VmsStackProps {
   readonly config: ClusterConfig;
   /** Folder for this cluster's Terraform state and generated files. */
   readonly stateDir: string;
+  /**
+   * The definition file, named in each VM's description.
+   * @default - the description names only the cluster
+   */
+  readonly definitionFile?: string;
 }
 
 /** A node as the other stacks see it: its spec plus its address (a token for DHCP). */
@@ -19,14 +29,67 @@ export interface ClusterNode extends NodeSpec {
   readonly ipv4: string;
 }
 
-/** The Proxmox VMs of the cluster. */
+/**
+ * The Proxmox VMs of the cluster, one per node, and the per-node removal that drains a
+ * node out of Kubernetes before its VM is deleted. Credentials come only from the
+ * environment (`PROXMOX_VE_API_TOKEN`, or `PROXMOX_VE_USERNAME`/`PROXMOX_VE_PASSWORD`),
+ * read by the provider itself, so none reaches the synthesized output.
+ */
 export class VmsStack extends TerraformStack {
   public readonly nodes: readonly ClusterNode[];
 
   constructor(scope: Construct, id: string, props: VmsStackProps) {
     super(scope, id);
+    const { config } = props;
     new LocalBackend(this, { path: join(props.stateDir, `${id}.tfstate`) });
-    // Filled in by the vms issue: provider, one ProxmoxNodeVm per node, outputs.
-    this.nodes = expandNodes(props.config).map((n) => ({ ...n, ipv4: n.staticIp ?? "" }));
+    new ProxmoxProvider(this, "proxmox", {
+      endpoint: config.proxmox.endpoint,
+      insecure: config.proxmox.insecure,
+    });
+    new NullProvider(this, "null");
+
+    const network = parseCidr(config.network.cidr);
+    if (!network)
+      throw new Error(`network.cidr ${config.network.cidr} passed validation but does not parse`);
+    const source = props.definitionFile ? ` (${basename(props.definitionFile)})` : "";
+    const specs = expandNodes(config);
+    const vms = specs.map(
+      (node) =>
+        // The construct ID is part of the state: pool name and index, never a position.
+        new ProxmoxNodeVm(this, `${node.pool}-${node.index}`, {
+          node,
+          clusterName: config.name,
+          templateVmId: config.proxmox.template.vmId,
+          templateNode: config.proxmox.template.node ?? config.proxmox.hosts[0],
+          datastore: config.proxmox.datastore,
+          bridge: config.network.bridge,
+          vlanId: config.network.vlanId,
+          prefixLength: network.prefix,
+          gateway: config.network.gateway,
+          dnsServers: config.network.dnsServers ?? [config.network.gateway],
+          searchDomain: config.network.searchDomain,
+          sshUser: config.ssh.user,
+          authorizedKeys: config.ssh.authorizedKeys,
+          tags: config.proxmox.tags,
+          agentTimeout: config.proxmox.agentTimeout,
+          description: `Kubernetes node ${node.name} of cluster ${config.name}${source}, pool ${node.pool} (${node.role}). Managed by proxmox-kubespray-cdktf: changes made by hand are reverted on the next deploy.`,
+        }),
+    );
+    new NodeRemoval(this, "NodeRemoval", {
+      nodeNames: specs.map((n) => n.name),
+      stateDir: props.stateDir,
+      vms: vms.map((v) => v.resource),
+    });
+
+    this.nodes = specs.map((spec, i) => ({ ...spec, ipv4: vms[i].ipv4Address }));
+    new TerraformOutput(this, "nodes", {
+      description: "Every node: name, pool, role, VM ID, Proxmox host and IPv4 address",
+      value: Object.fromEntries(
+        this.nodes.map((n) => [
+          n.name,
+          { name: n.name, pool: n.pool, role: n.role, vm_id: n.vmId, host: n.host, ipv4: n.ipv4 },
+        ]),
+      ),
+    });
   }
 }

@@ -1,0 +1,136 @@
+import { Fn } from "cdktf";
+import { Construct } from "constructs";
+
+import { VirtualEnvironmentVm } from "../.gen/providers/proxmox/virtual-environment-vm";
+import type { NodeSpec } from "../lib/topology";
+
+export interface ProxmoxNodeVmProps {
+  /** The node this VM is: name, VM ID, host, sizes, static address, GPU. */
+  readonly node: NodeSpec;
+  readonly clusterName: string;
+  /** VM ID of the cloud-init template to clone. */
+  readonly templateVmId: number;
+  /** Proxmox node that holds the template. */
+  readonly templateNode: string;
+  /** Storage for the boot disk, the cloud-init drive and the EFI disk. */
+  readonly datastore: string;
+  readonly bridge: string;
+  /** @default - untagged */
+  readonly vlanId?: number;
+  /** Prefix length of the node network, for the static address. */
+  readonly prefixLength: number;
+  readonly gateway: string;
+  readonly dnsServers: readonly string[];
+  /** @default - none */
+  readonly searchDomain?: string;
+  readonly sshUser: string;
+  readonly authorizedKeys: readonly string[];
+  /** Extra Proxmox tags; the cluster, pool and role are always added. */
+  readonly tags: readonly string[];
+  /** Text shown in the Proxmox UI, saying what manages the VM. */
+  readonly description: string;
+  /**
+   * How long to wait for the guest agent to report an address (DHCP nodes), as a Go duration.
+   * @default "15m"
+   */
+  readonly agentTimeout?: string;
+}
+
+/**
+ * One Kubernetes node as a Proxmox VM: a full clone of the cloud-init template, resized,
+ * on the cluster network, with the guest agent on, and for GPU pools a q35/OVMF machine
+ * with the PCI resource mapping passed through as PCIe.
+ */
+export class ProxmoxNodeVm extends Construct {
+  public readonly resource: VirtualEnvironmentVm;
+  /** The node's IPv4 address: the static one, or the first non-loopback one the agent reports. */
+  public readonly ipv4Address: string;
+
+  constructor(scope: Construct, id: string, props: ProxmoxNodeVmProps) {
+    super(scope, id);
+    const { node } = props;
+    const gpu = node.gpuMapping !== undefined;
+    const tags = [...new Set([props.clusterName, node.pool, node.role, ...props.tags])].sort();
+
+    this.resource = new VirtualEnvironmentVm(this, "Resource", {
+      name: node.name,
+      nodeName: node.host,
+      vmId: node.vmId,
+      description: props.description,
+      tags,
+      onBoot: true,
+      started: true,
+      // A node being deleted is already drained and removed from Kubernetes.
+      stopOnDestroy: true,
+      clone: {
+        vmId: props.templateVmId,
+        nodeName: props.templateNode,
+        full: true,
+        datastoreId: props.datastore,
+      },
+      cpu: { cores: node.cores, type: gpu ? "host" : "x86-64-v2-AES" },
+      memory: { dedicated: node.memoryMiB },
+      disk: [
+        {
+          interface: "scsi0",
+          datastoreId: props.datastore,
+          size: node.diskGiB,
+          discard: "on",
+          iothread: true,
+        },
+      ],
+      scsiHardware: "virtio-scsi-single",
+      operatingSystem: { type: "l26" },
+      agent: {
+        enabled: true,
+        timeout: props.agentTimeout ?? "15m",
+        // Static nodes need no address from the agent; DHCP nodes wait for an IPv4 one.
+        waitForIp: node.staticIp === undefined ? { ipv4: true } : { disabled: true },
+      },
+      initialization: {
+        datastoreId: props.datastore,
+        userAccount: { username: props.sshUser, keys: [...props.authorizedKeys] },
+        ipConfig: [
+          {
+            ipv4:
+              node.staticIp === undefined
+                ? { address: "dhcp" }
+                : { address: `${node.staticIp}/${props.prefixLength}`, gateway: props.gateway },
+          },
+        ],
+        dns: { servers: [...props.dnsServers], domain: props.searchDomain },
+      },
+      ...(gpu
+        ? {
+            machine: "q35",
+            bios: "ovmf",
+            efiDisk: { datastoreId: props.datastore, type: "4m" },
+            hostpci: [{ device: "hostpci0", mapping: node.gpuMapping, pcie: true }],
+          }
+        : {}),
+    });
+
+    // `network_device` is an attribute (not a block) in the provider schema, and OpenTofu's
+    // JSON syntax wants every key of such an object: null leaves one unset, as HCL would.
+    const nic: Record<string, string | number | boolean | null> = {
+      bridge: props.bridge,
+      model: "virtio",
+      vlan_id: props.vlanId ?? null,
+      enabled: null,
+      firewall: false,
+      disconnected: false,
+      mac_address: null,
+      mtu: null,
+      queues: null,
+      rate_limit: null,
+      trunks: null,
+    };
+    this.resource.addOverride("network_device", [nic]);
+
+    // The agent lists interfaces in kernel order: `lo` first, then the NIC cloud-init set up;
+    // interfaces Kubernetes adds later (CNI, kube-ipvs0) come after it, so this stays stable.
+    const addresses = this.resource.ipv4Addresses;
+    this.ipv4Address =
+      node.staticIp ?? Fn.element(Fn.flatten(Fn.slice(addresses, 1, Fn.lengthOf(addresses))), 0);
+  }
+}
