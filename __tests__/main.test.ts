@@ -1,0 +1,71 @@
+/**
+ * The whole app as users run it: main.ts for both reference definitions, every stack
+ * validated by OpenTofu with the real providers, and a bad definition refused with its
+ * lines and exit code 2.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { CLOUD_FILE, HOMELAB_FILE } from "./fixtures/definitions";
+import { stackDir, synthApp, tofuValidate } from "./support/synth-app";
+import { describeWithToolchain, REPO_ROOT } from "./support/toolchain";
+
+function runMain(env: NodeJS.ProcessEnv) {
+  const out = mkdtempSync(join(tmpdir(), "main-"));
+  return spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "main.ts")], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      CHECKPOINT_DISABLE: "1",
+      CDKTF_OUTDIR: out,
+      STATE_DIR: join(out, "state"),
+      ...env,
+    },
+  });
+}
+
+describe("main.ts", () => {
+  jest.setTimeout(120_000);
+
+  it("uses the bundled example with a one-line notice when CLUSTER_CONFIG is unset", () => {
+    const run = runMain({ CLUSTER_CONFIG: "" });
+    expect(run.status).toBe(0);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(
+        /^CLUSTER_CONFIG is not set; using the bundled example .*examples\/homelab\.yaml$/,
+      ),
+    ]);
+  });
+
+  it("refuses an invalid definition with one line per problem and exit code 2", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bad-"));
+    const file = join(dir, "bad.yaml");
+    writeFileSync(file, "name: Bad_Name\nproxmox: {}\n");
+    const run = runMain({ CLUSTER_CONFIG: file });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`${file}:1: name: the cluster name must be a DNS label`);
+    expect(run.stderr).toMatch(/proxmox\.endpoint: required field is missing/);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+describeWithToolchain(["tofu"])("every stack with OpenTofu and the real providers", () => {
+  jest.setTimeout(600_000);
+  it.each([
+    ["homelab", HOMELAB_FILE],
+    ["cloud-cluster", CLOUD_FILE],
+  ])("passes tofu validate for %s", (_name, file) => {
+    const { outDir } = synthApp(file, mkdtempSync(join(tmpdir(), "synth-")));
+    for (const stack of ["vms", "cluster", "addons"]) {
+      const report = tofuValidate(stackDir(outDir, stack));
+      expect({ stack, errors: report.diagnostics.filter((d) => d.severity === "error") }).toEqual({
+        stack,
+        errors: [],
+      });
+      expect(report.valid).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,162 @@
+import { Testing } from "cdktf";
+
+import { parseClusterConfig } from "../../config/load";
+import type { ClusterConfig } from "../../config/schema";
+import { VmsStack } from "../../stacks/vms-stack";
+import { cloud, homelab } from "../fixtures/definitions";
+import type { Definition } from "../fixtures/definitions";
+
+type Vm = Record<string, unknown> & {
+  name: string;
+  node_name: string;
+  vm_id: number;
+  tags: string[];
+};
+interface Synthesized {
+  resource: { proxmox_virtual_environment_vm: Record<string, Vm> };
+  provider: { proxmox: Record<string, unknown>[] };
+  output: Record<string, { value: unknown }>;
+}
+
+function config(definition: Definition): ClusterConfig {
+  return parseClusterConfig(definition).config;
+}
+
+function synth(definition: Definition): { stack: VmsStack; json: Synthesized; text: string } {
+  const app = Testing.app();
+  const stack = new VmsStack(app, "vms", { config: config(definition), stateDir: "/state/x" });
+  const text = Testing.synth(stack);
+  return { stack, json: JSON.parse(text) as Synthesized, text };
+}
+
+/** The VMs keyed by their name, with the construct ID prefix of each resource key. */
+function vmsByName(json: Synthesized): Map<string, Vm & { key: string }> {
+  return new Map(
+    Object.entries(json.resource.proxmox_virtual_environment_vm).map(([key, vm]) => [
+      vm.name,
+      { ...vm, key },
+    ]),
+  );
+}
+
+describe("VmsStack", () => {
+  it("creates one full clone per node, named <cluster>-<pool>-<n> with IDs from vmIdStart", () => {
+    const vms = vmsByName(synth(homelab()).json);
+    expect([...vms.keys()]).toEqual([
+      "kspray-cp-1",
+      "kspray-cp-2",
+      "kspray-cp-3",
+      "kspray-worker-1",
+      "kspray-worker-2",
+      "kspray-worker-3",
+    ]);
+    expect(vms.get("kspray-cp-1")).toMatchObject({
+      vm_id: 4100,
+      clone: { vm_id: 9000, full: true, datastore_id: "local-lvm", node_name: "pve01" },
+      cpu: { cores: 4 },
+      memory: { dedicated: 8192 },
+      disk: [{ interface: "scsi0", size: 40, datastore_id: "local-lvm" }],
+      network_device: [{ bridge: "vmbr0", vlan_id: 30, model: "virtio" }],
+      agent: { enabled: true },
+      on_boot: true,
+      initialization: {
+        user_account: { username: "debian", keys: [expect.stringMatching(/^ssh-ed25519 /)] },
+        ip_config: [{ ipv4: { address: "10.10.30.21/24", gateway: "10.10.30.1" } }],
+        dns: { servers: ["10.10.30.1"], domain: "home.lan" },
+      },
+    });
+    expect(vms.get("kspray-worker-1")?.vm_id).toBe(4200);
+    expect(vms.get("kspray-worker-3")?.vm_id).toBe(4202);
+  });
+
+  it("tags each VM with the cluster, pool, role and the user's tags", () => {
+    const vm = vmsByName(synth(homelab()).json).get("kspray-worker-2");
+    expect(vm?.tags).toEqual(["homelab", "kspray", "kubespray", "worker"]);
+    expect(vm?.description).toMatch(/cluster kspray/);
+  });
+
+  it("never puts two control-plane nodes on one host while there are enough hosts", () => {
+    const vms = [...vmsByName(synth(homelab()).json).values()];
+    const cpHosts = vms.filter((v) => v.tags.includes("control-plane")).map((v) => v.node_name);
+    expect(new Set(cpHosts).size).toBe(3);
+    const workerHosts = vms.filter((v) => v.tags.includes("worker")).map((v) => v.node_name);
+    expect(new Set(workerHosts).size).toBe(3);
+  });
+
+  it("uses DHCP and waits for the agent's IPv4 address when a pool has no firstIp", () => {
+    const vm = vmsByName(synth(cloud()).json).get("cloud-cpu-worker-1");
+    expect(vm?.initialization).toMatchObject({ ip_config: [{ ipv4: { address: "dhcp" } }] });
+    expect(vm?.agent).toMatchObject({ enabled: true, wait_for_ip: { ipv4: true } });
+  });
+
+  it("passes the GPU mapping through as PCIe on a q35/OVMF machine with an EFI disk", () => {
+    const vms = vmsByName(synth(cloud()).json);
+    expect(vms.get("cloud-gpu-worker-1")).toMatchObject({
+      machine: "q35",
+      bios: "ovmf",
+      efi_disk: { datastore_id: "local-zfs", type: "4m" },
+      cpu: { type: "host" },
+      hostpci: [{ device: "hostpci0", mapping: "rtx-a6000", pcie: true }],
+    });
+    expect(vms.get("cloud-cpu-worker-1")).not.toHaveProperty("hostpci");
+    expect(vms.get("cloud-cpu-worker-1")).not.toHaveProperty("machine");
+  });
+
+  it("adding a worker or appending a pool keeps every existing VM's ID, name and construct ID", () => {
+    const before = vmsByName(synth(homelab()).json);
+    const grown = homelab();
+    grown.nodePools[1].count = 4;
+    grown.nodePools.push({ ...grown.nodePools[1], name: "big", count: 1, firstIp: "10.10.30.41" });
+    const after = vmsByName(synth(grown).json);
+    expect(after.size).toBe(before.size + 2);
+    for (const [name, vm] of before) {
+      expect(after.get(name)).toEqual(vm);
+    }
+    expect(after.get("kspray-worker-4")).toMatchObject({ vm_id: 4203 });
+    expect(after.get("kspray-big-1")).toMatchObject({ vm_id: 4300 });
+  });
+
+  it("configures the provider from the definition and takes no credential from it", () => {
+    const previous = process.env.PROXMOX_VE_API_TOKEN;
+    process.env.PROXMOX_VE_API_TOKEN = "root@pam!leak=11111111-2222-3333-4444-555555555555";
+    try {
+      const { json, text } = synth(homelab());
+      expect(json.provider.proxmox).toEqual([
+        { endpoint: "https://pve01.home.lan:8006/", insecure: true },
+      ]);
+      expect(text).not.toContain("11111111-2222-3333-4444-555555555555");
+    } finally {
+      if (previous === undefined) delete process.env.PROXMOX_VE_API_TOKEN;
+      else process.env.PROXMOX_VE_API_TOKEN = previous;
+    }
+  });
+
+  it("outputs every node with its pool, role, VM ID, host and address", () => {
+    const { json, stack } = synth(homelab());
+    const nodes = json.output.nodes.value as Record<string, Record<string, unknown>>;
+    expect(nodes["kspray-worker-1"]).toEqual({
+      name: "kspray-worker-1",
+      pool: "worker",
+      role: "worker",
+      vm_id: 4200,
+      host: "pve02",
+      ipv4: "10.10.30.31",
+    });
+    expect(stack.nodes.map((n) => n.ipv4)).toEqual([
+      "10.10.30.21",
+      "10.10.30.22",
+      "10.10.30.23",
+      "10.10.30.31",
+      "10.10.30.32",
+      "10.10.30.33",
+    ]);
+  });
+
+  it("reads a DHCP node's address from the guest agent, skipping the loopback interface", () => {
+    const { json } = synth(cloud());
+    const nodes = json.output.nodes.value as Record<string, Record<string, string>>;
+    expect(nodes["cloud-controller-1"].ipv4).toMatch(
+      /^\$\{element\(flatten\(slice\(proxmox_virtual_environment_vm\.controller-1_\w+\.ipv4_addresses, 1, length\(proxmox_virtual_environment_vm\.controller-1_\w+\.ipv4_addresses\)\)\), 0\)\}$/,
+    );
+  });
+});
