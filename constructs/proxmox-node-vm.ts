@@ -4,6 +4,13 @@ import { Construct } from "constructs";
 import { VirtualEnvironmentVm } from "../.gen/providers/proxmox/virtual-environment-vm";
 import type { NodeSpec } from "../lib/topology";
 
+/**
+ * True once the agent reported an IPv4 address beyond loopback. Lifecycle conditions can
+ * only see their own resource as `self`, which cdktf has no typed reference for.
+ */
+const HAS_AGENT_IPV4 =
+  "${length(flatten(slice(self.ipv4_addresses, 1, length(self.ipv4_addresses)))) > 0}";
+
 export interface ProxmoxNodeVmProps {
   /** The node this VM is: name, VM ID, host, sizes, static address, GPU. */
   readonly node: NodeSpec;
@@ -100,12 +107,27 @@ export class ProxmoxNodeVm extends Construct {
         ],
         dns: { servers: [...props.dnsServers], domain: props.searchDomain },
       },
+      // The provider does not fail when the agent reports no address within the timeout:
+      // it returns an empty list. Fail here, with a message saying what to check.
+      ...(node.staticIp === undefined
+        ? {
+            lifecycle: {
+              postcondition: [
+                {
+                  condition: HAS_AGENT_IPV4,
+                  errorMessage: `${node.name}: the QEMU guest agent reported no IPv4 address within ${props.agentTimeout ?? "15m"} (proxmox.agentTimeout). Check that qemu-guest-agent runs in the template and that DHCP answers on ${props.bridge}${props.vlanId === undefined ? "" : ` VLAN ${props.vlanId}`}.`,
+                },
+              ],
+            },
+          }
+        : {}),
       ...(gpu
         ? {
             machine: "q35",
             bios: "ovmf",
             efiDisk: { datastoreId: props.datastore, type: "4m" },
-            hostpci: [{ device: "hostpci0", mapping: node.gpuMapping, pcie: true }],
+            // rombar is sent as 0 unless set, which hides the GPU's option ROM from the guest.
+            hostpci: [{ device: "hostpci0", mapping: node.gpuMapping, pcie: true, rombar: true }],
           }
         : {}),
     });
