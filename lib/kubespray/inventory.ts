@@ -105,15 +105,8 @@ export function buildInventory(input: InventoryInput): KubesprayInventory {
   };
 }
 
-/** A host as read back from an inventory file. */
-export interface ParsedHost {
-  readonly name: string;
-  readonly role: NodeRole;
-  readonly address: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly taints: readonly string[];
-  readonly gpu: boolean;
-}
+/** A host as read back from an inventory file: what was written. */
+export type ParsedHost = InventoryHost;
 
 export interface ParsedInventory {
   readonly hosts: readonly ParsedHost[];
