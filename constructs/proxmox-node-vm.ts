@@ -6,10 +6,12 @@ import type { NodeSpec } from "../lib/topology";
 
 /**
  * True once the agent reported an IPv4 address beyond loopback. Lifecycle conditions can
- * only see their own resource as `self`, which cdktf has no typed reference for.
+ * only see their own resource as `self`, which cdktf has no typed reference for. When the
+ * agent never answers, the provider leaves the list empty and `slice(..., 1, 0)` is an
+ * error (which would hide the message below): `try` turns that into false.
  */
 const HAS_AGENT_IPV4 =
-  "${length(flatten(slice(self.ipv4_addresses, 1, length(self.ipv4_addresses)))) > 0}";
+  "${try(length(flatten(slice(self.ipv4_addresses, 1, length(self.ipv4_addresses)))) > 0, false)}";
 
 export interface ProxmoxNodeVmProps {
   /** The node this VM is: name, VM ID, host, sizes, static address, GPU. */

@@ -214,7 +214,10 @@ describe("the synthesized app", () => {
 
     it("stops with the name of a missing secret variable", () => {
       const dir = stackDir(join(out, "homelab"), "addons");
-      tofuValidate(dir);
+      // plan needs the (local) backend initialized, unlike validate.
+      const init = tofu(dir, ["init", "-input=false", "-no-color", "-reconfigure"]);
+      expect(init.stderr).toBe("");
+      expect(init.status).toBe(0);
       const env = Object.fromEntries(Object.keys(markers).map((k) => [k, ""]));
       delete env.TF_VAR_grafana_admin_password;
       const plan = tofu(dir, ["plan", "-input=false", "-no-color", "-refresh=false"], env);
