@@ -4,13 +4,24 @@
  *   cli.js record SETTINGS [--action TEXT]   mark a printed run as done
  *   cli.js remove-node STATE_DIR NODE        take a node out before its VM is deleted
  *   cli.js teardown STATE_DIR                the cluster stack is being destroyed
- * Environment (tests): KSPRAY_SSH_PORT, KSPRAY_SSH_TIMEOUT_SECONDS, KSPRAY_EXTRA_INVENTORY
- * (colon-separated extra inventories), KSPRAY_CONTAINER_ENGINE.
+ * Environment (tests): KSPRAY_SSH_PORT, KSPRAY_SSH_HOST (every SSH check goes there),
+ * KSPRAY_SSH_TIMEOUT_SECONDS, KSPRAY_EXTRA_INVENTORY (colon-separated extra inventories),
+ * KSPRAY_NODE_PREP_PLAYBOOK (instead of ansible/node-prep.yml), KSPRAY_CONTAINER_ENGINE.
  */
+import { existsSync } from "node:fs";
+
 import { PlanError } from "../lib/kubespray/planner";
 
 import { RunnerError } from "./checks";
-import { apply, markDone, readSettings, removeNode, runnerEnv, teardown } from "./run";
+import {
+  apply,
+  markDone,
+  readSettings,
+  removeNode,
+  runnerEnv,
+  teardown,
+  withStateLock,
+} from "./run";
 
 const USAGE = `usage: cli.js apply|record SETTINGS [--action TEXT]
        cli.js remove-node STATE_DIR NODE
@@ -28,15 +39,19 @@ async function main(args: string[]): Promise<void> {
     case "apply":
     case "record": {
       if (!first) throw new RunnerError(USAGE);
-      const settings = readSettings(first);
+      const settings = readSettings(first, env);
       const action = option(args, "--action");
-      if (command === "apply") await apply(settings, env, { action });
-      else markDone(settings, env, { action });
-      return;
+      return withStateLock(settings.stateDir, env, () =>
+        command === "apply"
+          ? apply(settings, env, { action })
+          : markDone(settings, env, { action }),
+      );
     }
     case "remove-node":
       if (!first || !second) throw new RunnerError(USAGE);
-      return removeNode(first, second, env);
+      // Nothing was ever deployed there: nothing to remove, and no directory to create.
+      if (!existsSync(first)) return removeNode(first, second, env);
+      return withStateLock(first, env, () => removeNode(first, second, env));
     case "teardown":
       if (!first) throw new RunnerError(USAGE);
       return teardown(first, env);

@@ -4,10 +4,11 @@
  * cluster stack is destroyed) and `record` (after running a printed script by hand).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
+import { lock } from "proper-lockfile";
 import { parse } from "yaml";
 
 import type { Command, CommandContext, RunnerSettings } from "../lib/kubespray/commands";
@@ -38,6 +39,18 @@ import {
 export interface RunnerEnv {
   /** @default 22 */
   readonly sshPort: number;
+  /**
+   * Where every SSH check connects instead of the node's own address (tests whose nodes
+   * are not reachable point it at a loopback listener).
+   * @default - each node's address
+   */
+  readonly sshHost?: string;
+  /**
+   * A node-preparation playbook to run instead of the project's (tests use the stand-in's,
+   * which only records the call).
+   * @default - the playbook named in the runner settings
+   */
+  readonly nodePrepPlaybook?: string;
   /** How long to wait for SSH on every host. @default 600 s */
   readonly sshTimeoutMs: number;
   readonly extraInventories: readonly string[];
@@ -50,6 +63,8 @@ export interface RunnerEnv {
 export function runnerEnv(env: NodeJS.ProcessEnv, self: string): RunnerEnv {
   return {
     sshPort: Number(env.KSPRAY_SSH_PORT ?? 22),
+    sshHost: env.KSPRAY_SSH_HOST || undefined,
+    nodePrepPlaybook: env.KSPRAY_NODE_PREP_PLAYBOOK || undefined,
     sshTimeoutMs: Number(env.KSPRAY_SSH_TIMEOUT_SECONDS ?? 600) * 1000,
     extraInventories: (env.KSPRAY_EXTRA_INVENTORY ?? "").split(":").filter((p) => p !== ""),
     containerEngine: env.KSPRAY_CONTAINER_ENGINE,
@@ -62,10 +77,62 @@ export function expandHome(path: string): string {
   return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : path;
 }
 
-export function readSettings(file: string): RunnerSettings {
+export function readSettings(file: string, env?: RunnerEnv): RunnerSettings {
   if (!existsSync(file))
     throw new RunnerError(`no runner settings at ${file}; deploy the cluster stack first`);
-  return JSON.parse(readFileSync(file, "utf8")) as RunnerSettings;
+  const settings = JSON.parse(readFileSync(file, "utf8")) as RunnerSettings;
+  return env?.nodePrepPlaybook === undefined
+    ? settings
+    : { ...settings, nodePrep: { ...settings.nodePrep, playbook: env.nodePrepPlaybook } };
+}
+
+/** How long a runner waits for another one on the same state directory. @default 2 h */
+const LOCK_WAIT_SECONDS = 7200;
+
+/**
+ * Runs `fn` holding the state directory's lock. Terraform destroys the instances of the
+ * vms stack's node removal in parallel (a teardown, or several nodes removed at once), and
+ * each runner reads and rewrites the record: one at a time, or the record is lost. It
+ * also keeps two Kubespray runs off the same cluster.
+ */
+export async function withStateLock<T>(
+  stateDir: string,
+  env: RunnerEnv,
+  fn: () => Promise<T> | T,
+): Promise<T> {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const lockfilePath = join(stateDir, "runner.lock");
+  const options = {
+    realpath: false,
+    lockfilePath,
+    // A holder refreshes the lock every few seconds; one not refreshed for 30 s is dead.
+    stale: 30_000,
+    onCompromised: (e: Error) => {
+      throw new RunnerError(`lost the lock ${lockfilePath}: ${e.message}`);
+    },
+  };
+  const release = await lock(stateDir, options).catch(async (e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code !== "ELOCKED") throw e;
+    env.log(`waiting for another runner holding ${lockfilePath}`);
+    return lock(stateDir, {
+      ...options,
+      retries: { retries: LOCK_WAIT_SECONDS, factor: 1, minTimeout: 1000, maxTimeout: 1000 },
+    }).catch((e2: unknown) => {
+      throw new RunnerError(
+        `another runner still holds ${lockfilePath} after ${LOCK_WAIT_SECONDS} s: ${(e2 as Error).message}`,
+      );
+    });
+  });
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
+
+/** The address the SSH checks use for a node. */
+function sshAddress(env: RunnerEnv, address: string | undefined): string | undefined {
+  return address === undefined || address === "" ? undefined : (env.sshHost ?? address);
 }
 
 /** The desired cluster from the files the cluster stack wrote. */
@@ -210,7 +277,7 @@ export async function apply(
 
   const remaining = desired.hosts.filter((h) => !removing.has(h.name));
   await waitForSsh(
-    remaining.map((h) => ({ name: h.name, address: h.address ?? "" })),
+    remaining.map((h) => ({ name: h.name, address: sshAddress(env, h.address) ?? "" })),
     env.sshPort,
     env.sshTimeoutMs,
     env.log,
@@ -254,11 +321,11 @@ async function removeNodeWith(
 ): Promise<void> {
   const paths = statePaths(settings.stateDir);
   const hostsFile = existsSync(paths.recordHostsFile) ? paths.recordHostsFile : paths.hostsFile;
-  const address = parseInventory(readFileSync(hostsFile, "utf8")).hosts.find(
-    (h) => h.name === node,
-  )?.address;
-  const reachable =
-    address !== undefined && address !== "" && (await canConnect(address, env.sshPort, 5000));
+  const address = sshAddress(
+    env,
+    parseInventory(readFileSync(hostsFile, "utf8")).hosts.find((h) => h.name === node)?.address,
+  );
+  const reachable = address !== undefined && (await canConnect(address, env.sshPort, 5000));
   const extraVars: Record<string, string> = { node, skip_confirmation: "true" };
   if (!reachable) {
     env.log(`${node} does not answer on SSH: removing it without draining or resetting it`);
@@ -323,7 +390,7 @@ export async function removeNode(stateDir: string, node: string, env: RunnerEnv)
     if (e instanceof PlanError) throw new RunnerError(e.message);
     throw e;
   }
-  await removeNodeWith(readSettings(paths.settingsFile), env, node, record);
+  await removeNodeWith(readSettings(paths.settingsFile, env), env, node, record);
 }
 
 /** `teardown`: the cluster stack is being destroyed; later node removals are no-ops. */

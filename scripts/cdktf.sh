@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/toolchain-env.sh
 source scripts/toolchain-env.sh
+# A missing secret variable fails with its name instead of waiting for typed input.
+export TF_INPUT=0
 command="${1:?usage: scripts/cdktf.sh COMMAND [ARGS...]}"
 shift
 case "$command" in

@@ -224,6 +224,7 @@ export class E2eEnvironment {
       ...toolchainEnv(base),
       CHECKPOINT_DISABLE: "1",
       TF_IN_AUTOMATION: "1",
+      TF_INPUT: "0", // a missing variable fails instead of waiting for input
       NO_COLOR: "1",
       FORCE_COLOR: "0",
       CI: base.CI ?? "true", // cdktf: no interactive UI
