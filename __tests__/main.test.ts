@@ -33,7 +33,8 @@ describe("main.ts", () => {
   it("uses the bundled example with a one-line notice when CLUSTER_CONFIG is unset", () => {
     const run = runMain({ CLUSTER_CONFIG: "" });
     expect(run.status).toBe(0);
-    expect(run.stderr.trim().split("\n")).toEqual([
+    expect(run.stderr).toBe("");
+    expect(run.stdout.trim().split("\n")).toEqual([
       expect.stringMatching(
         /^CLUSTER_CONFIG is not set; using the bundled example .*examples\/homelab\.yaml$/,
       ),

@@ -23,7 +23,8 @@ export function exitOnConfigError<T>(fn: () => T): T {
 export function loadFromEnvironment(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const file = env.CLUSTER_CONFIG;
   if (file === undefined || file === "") {
-    process.stderr.write(
+    // On stdout: cdktf shows whatever an app writes to stderr as errors.
+    process.stdout.write(
       `CLUSTER_CONFIG is not set; using the bundled example ${BUNDLED_EXAMPLE}\n`,
     );
     return exitOnConfigError(() => loadClusterConfig(BUNDLED_EXAMPLE));
