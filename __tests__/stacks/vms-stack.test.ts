@@ -89,6 +89,27 @@ describe("VmsStack", () => {
     expect(vm?.agent).toMatchObject({ enabled: true, wait_for_ip: { ipv4: true } });
   });
 
+  it("fails a DHCP node whose agent reports no address, naming the node and the timeout", () => {
+    const definition = cloud();
+    definition.proxmox.agentTimeout = "90s";
+    const vms = vmsByName(synth(definition).json);
+    expect(vms.get("cloud-cpu-worker-1")?.lifecycle).toEqual({
+      postcondition: [
+        {
+          condition: expect.stringMatching(
+            /^\$\{try\(length\(.*self\.ipv4_addresses.*\) > 0, false\)\}$/,
+          ),
+          error_message: expect.stringMatching(
+            /^cloud-cpu-worker-1: the QEMU guest agent reported no IPv4 address within 90s \(proxmox\.agentTimeout\)/,
+          ),
+        },
+      ],
+    });
+    expect(vms.get("cloud-cpu-worker-1")?.agent).toMatchObject({ timeout: "90s" });
+    // Static nodes do not wait for the agent, so they carry no such condition.
+    expect(vmsByName(synth(homelab()).json).get("kspray-cp-1")).not.toHaveProperty("lifecycle");
+  });
+
   it("passes the GPU mapping through as PCIe on a q35/OVMF machine with an EFI disk", () => {
     const vms = vmsByName(synth(cloud()).json);
     expect(vms.get("cloud-gpu-worker-1")).toMatchObject({
