@@ -264,7 +264,7 @@ const KubesprayRunSchema = z
     dir: z
       .string()
       .min(1)
-      .default(".kubespray/v2.31.0")
+      .default(`.kubespray/${DEFAULT_KUBESPRAY_VERSION}`)
       .describe(
         "Kubespray checkout of `kubernetes.kubesprayVersion` (`npm run kubespray:install` creates it).",
       ),
@@ -287,7 +287,7 @@ const KubesprayRunSchema = z
         "Python virtualenv holding Ansible. @default `<dir>/.venv` if present, else `ansible-playbook` on PATH",
       ),
   })
-  .default({ dir: ".kubespray/v2.31.0", mode: "run" })
+  .prefault({})
   .describe("Where Kubespray is and how it runs.");
 
 const AddressPoolSchema = z.strictObject({
@@ -463,7 +463,7 @@ const AddonsSchema = z
         "Air-gapped installs: take an add-on's chart (by its name in lib/charts.ts, e.g. `traefik`) from a mirror or a local directory.",
       ),
   })
-  .default({ chartOverrides: {} })
+  .prefault({})
   .describe("Add-ons installed with Helm by the addons stack.");
 
 const ExistingClusterSchema = z.strictObject({
@@ -481,17 +481,8 @@ export const ClusterConfigSchema = z
     network: NetworkSchema,
     ssh: SshSchema,
     nodePools: z.array(NodePoolSchema).min(1).describe("Groups of identical nodes."),
-    kubernetes: KubernetesSchema.default({
-      kubesprayVersion: DEFAULT_KUBESPRAY_VERSION,
-      networkPlugin: "calico",
-      containerRuntime: "containerd",
-      podCidr: "10.233.64.0/18",
-      serviceCidr: "10.233.0.0/18",
-      nodeCidrPrefix: 24,
-      nodeLocalDns: true,
-      metricsServer: true,
-      extraVars: {},
-    }),
+    // prefault: the default is parsed, so every field's own default applies (no copy here).
+    kubernetes: KubernetesSchema.prefault({}),
     kubespray: KubesprayRunSchema,
     addons: AddonsSchema,
     coexistence: z
@@ -501,7 +492,7 @@ export const ClusterConfigSchema = z
           .default([])
           .describe("Clusters this one must never collide with."),
       })
-      .default({ existingClusters: [] })
+      .prefault({})
       .describe("Existing clusters on the same network and Proxmox (e.g. K3s during a migration)."),
   })
   .describe("A Kubernetes cluster on Proxmox VE, built by Kubespray.");
