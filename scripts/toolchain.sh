@@ -54,7 +54,10 @@ HELM_PROVIDER_COMMIT="1cbf08f6a306ab3cdff6079b87a61c7641b64f3b"
 
 PROXMOX_VERSION="0.111.1"             # github.com/bpg/terraform-provider-proxmox
 
-HELM_CLI_VERSION="3.22.0"             # helm.sh/helm/v3 (latest v3.x on the proxy)
+# The helm CLI renders charts in tests: it must be the Helm library that the helm provider
+# embeds (helm.sh/helm/v3 in terraform-provider-helm's go.mod at the pinned tag), so that a
+# chart that renders in a test renders on a deploy. Checked when the provider is built.
+HELM_CLI_VERSION="3.18.4"
 # =============================================================================
 
 # Provider table: one entry per provider, fields separated by '|':
@@ -83,10 +86,12 @@ STAMP_DIR="${TOOLCHAIN_DIR}/stamps"
 LOG_DIR="${TOOLCHAIN_DIR}/logs"
 TMP_ROOT="${TOOLCHAIN_DIR}/tmp"
 TOFURC="${TOOLCHAIN_DIR}/tofurc"
-# Colon-separated folders holding local git copies of upstream repositories, as
-# OWNER+REPO/repo (the layout of a workplace's repository mirror) or REPO: used
-# only when the Go proxy does not serve a pinned commit.
-PROVIDER_SOURCES="${PROVIDER_SOURCES:-${REPO_ROOT}/../.mirror:/work/.mirror}"
+# Colon-separated folders holding git copies (bare or not) of the upstream
+# provider repositories, each named after its repository (REPO or REPO/.git):
+# used only when the Go proxy does not serve a pinned commit. The default is the
+# project's shared artifacts folder beside the clone (../shared/provider-sources),
+# which holds the three hashicorp providers at their release tags.
+PROVIDER_SOURCES="${PROVIDER_SOURCES:-${REPO_ROOT}/../shared/provider-sources}"
 
 WITH_HELM=1
 CHECK_ONLY=0
@@ -166,10 +171,10 @@ module_dir() {
 # local_git_copy OWNER/REPO COMMIT -> prints the git dir of a local copy of the
 # upstream repository (searched in PROVIDER_SOURCES) that holds COMMIT.
 local_git_copy() {
-  local owner="${1%%/*}" repo="${1#*/}" base candidate
+  local repo="${1#*/}" base candidate
   local IFS=:
   for base in ${PROVIDER_SOURCES}; do
-    for candidate in "${base}/${owner}+${repo}/repo" "${base}/${repo}/.git" "${base}/${repo}"; do
+    for candidate in "${base}/${repo}/.git" "${base}/${repo}"; do
       if [[ -d "${candidate}" ]] && git --git-dir "${candidate}" cat-file -e "$2^{commit}" 2>/dev/null; then
         printf '%s\n' "${candidate}"
         return 0
@@ -265,7 +270,13 @@ build_provider() { # build_provider "table entry"
     mkdir -p "${src}"
     git --git-dir "${git_dir}" archive "${modref##*@}" | tar -x -C "${src}"
   else
-    die "cannot get ${modref} from the Go proxy (see ${log}), and no local git copy of ${upstream:-it} holds that commit in PROVIDER_SOURCES=${PROVIDER_SOURCES}"
+    die "cannot get ${modref} from the Go proxy (see ${log}), and no git copy of ${upstream:-it} in PROVIDER_SOURCES=${PROVIDER_SOURCES} holds that commit. Offline, put the project's shared artifacts folder beside the clone (../shared/provider-sources) or point PROVIDER_SOURCES at folders holding git copies of the provider repositories; online, check that the Go module proxy is reachable (go env GOPROXY)"
+  fi
+  if [[ "${nt}" == "hashicorp/helm" ]]; then
+    local embedded
+    embedded="$(awk '$1 == "helm.sh/helm/v3" { print $2; exit }' "${src}/go.mod")"
+    [[ "${embedded}" == "v${HELM_CLI_VERSION}" ]] ||
+      die "hashicorp/helm ${ver} embeds Helm ${embedded:-?}, but HELM_CLI_VERSION is ${HELM_CLI_VERSION}: set it to ${embedded#v}"
   fi
   if grep -q '^[[:space:]]*replace' "${src}/go.mod"; then
     echo "note: go.mod has replace directives (fine: built as main module)" >>"${log}"
