@@ -2,9 +2,11 @@
  * The loader (config/load.ts): reference files load unchanged, YAML errors name their
  * line, every problem is reported at once with its line, and nothing crashes.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+import { parse } from "yaml";
 
 import { ConfigError } from "../../config/errors";
 import { BUNDLED_EXAMPLE, loadClusterConfig, parseClusterConfig } from "../../config/load";
@@ -12,9 +14,11 @@ import {
   CLOUD_FILE,
   expectProblem,
   FIXTURES,
+  EXAMPLES,
   HOMELAB_FILE,
   homelab,
   problems,
+  SHARED_EXAMPLES,
 } from "../fixtures/definitions";
 
 /** The lines a file is rejected with; fails the test if it loads. */
@@ -65,6 +69,21 @@ describe("reference definitions", () => {
     expect(bundled.warnings).toEqual([]);
     expect(bundled.config).toEqual(loadClusterConfig(HOMELAB_FILE).config);
   });
+
+  // Users' reference files are kept beside the clone; the repository's copies (which the
+  // other tests use, so that a clone without ../shared is tested too) must mean the same.
+  const sharedFiles = existsSync(SHARED_EXAMPLES)
+    ? readdirSync(SHARED_EXAMPLES).filter((f) => f.endsWith(".yaml"))
+    : [];
+  (sharedFiles.length > 0 ? test.each(sharedFiles) : test.skip.each(["(no ../shared/examples)"]))(
+    "../shared/examples/%s loads unchanged and equals the repository's copy",
+    (name) => {
+      const shared = join(SHARED_EXAMPLES, name);
+      const copy = join(EXAMPLES, name);
+      expect(parse(readFileSync(copy, "utf8"))).toEqual(parse(readFileSync(shared, "utf8")));
+      expect(loadClusterConfig(shared).config).toEqual(loadClusterConfig(copy).config);
+    },
+  );
 
   test("parseClusterConfig takes a definition built in code", () => {
     expect(parseClusterConfig(homelab()).config.proxmox.vmIdStart).toBe(4100);

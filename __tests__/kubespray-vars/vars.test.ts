@@ -8,7 +8,7 @@ import { kubesprayRelease } from "../../kubespray-vars/releases";
 import { groupVars, kubesprayVariables } from "../../kubespray-vars/vars";
 import { renderFiles } from "../../lib/kubespray/render";
 
-const EXAMPLES = join(__dirname, "..", "..", "..", "shared", "examples");
+const EXAMPLES = join(__dirname, "..", "..", "examples");
 const homelab = loadClusterConfig(join(EXAMPLES, "homelab.yaml")).config;
 const cloud = loadClusterConfig(join(EXAMPLES, "cloud-cluster.yaml")).config;
 const cloudAddresses = {

@@ -18,7 +18,7 @@ import { readRecord } from "../../lib/kubespray/record";
 import { renderFiles } from "../../lib/kubespray/render";
 import { ANSIBLE_VENV, describeWithAnsible, ROOT, STANDIN } from "../support/ansible";
 
-const HOMELAB = join(ROOT, "..", "shared", "examples", "homelab.yaml");
+const HOMELAB = join(ROOT, "examples", "homelab.yaml");
 const CLI = join(ROOT, "dist", "runner", "cli.js");
 
 interface Call {

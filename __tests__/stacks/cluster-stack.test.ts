@@ -15,7 +15,7 @@ import { expandNodes } from "../../lib/topology";
 import { ClusterStack } from "../../stacks/cluster-stack";
 import type { ClusterNode } from "../../stacks/vms-stack";
 
-const EXAMPLES = join(__dirname, "..", "..", "..", "shared", "examples");
+const EXAMPLES = join(__dirname, "..", "..", "examples");
 const homelab = loadClusterConfig(join(EXAMPLES, "homelab.yaml")).config;
 const cloud = loadClusterConfig(join(EXAMPLES, "cloud-cluster.yaml")).config;
 

@@ -16,8 +16,8 @@ import {
 import { renderFiles } from "../../../lib/kubespray/render";
 import { describeWithAnsible, ANSIBLE_BIN } from "../../support/ansible";
 
-const HOMELAB = join(__dirname, "..", "..", "..", "..", "shared", "examples", "homelab.yaml");
-const CLOUD = join(__dirname, "..", "..", "..", "..", "shared", "examples", "cloud-cluster.yaml");
+const HOMELAB = join(__dirname, "..", "..", "..", "examples", "homelab.yaml");
+const CLOUD = join(__dirname, "..", "..", "..", "examples", "cloud-cluster.yaml");
 const CLOUD_ADDRESSES = {
   "cloud-controller-1": "192.168.100.11",
   "cloud-cpu-worker-1": "192.168.100.12",
