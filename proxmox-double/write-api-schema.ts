@@ -1,0 +1,64 @@
+/**
+ * Regenerates `api-schema.json`, the double's copy of the Proxmox VE API description for
+ * the endpoints it serves, from the shared, fuller description:
+ *
+ *   npx tsx proxmox-double/write-api-schema.ts [../shared/proxmox/api-schema.json]
+ *
+ * Kept: every method's `parameters` and `permissions` for the paths the double routes
+ * (version, nodes, qemu, storage, tasks, cluster status/resources/nextid, PCI mappings,
+ * HA resources, pools). Dropped: `returns` and every other path, so the double (and a user
+ * running it) never needs the shared file.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+import { format, resolveConfig } from "prettier";
+
+const KEEP: readonly RegExp[] = [
+  /^\/version$/,
+  /^\/nodes$/,
+  /^\/nodes\/\{node\}$/,
+  /^\/nodes\/\{node\}\/status$/,
+  /^\/nodes\/\{node\}\/qemu(\/|$)/,
+  /^\/nodes\/\{node\}\/storage(\/|$)/,
+  /^\/nodes\/\{node\}\/tasks(\/|$)/,
+  /^\/cluster\/(status|resources|nextid)$/,
+  /^\/cluster\/mapping\/pci(\/|$)/,
+  /^\/cluster\/ha\/resources(\/|$)/,
+  /^\/pools(\/|$)/,
+];
+
+interface Method {
+  readonly parameters?: unknown;
+  readonly permissions?: unknown;
+}
+
+export function trimApiSchema(full: {
+  readonly source?: string;
+  readonly paths: Record<string, Record<string, Method>>;
+}): Record<string, unknown> {
+  const paths: Record<string, Record<string, Method>> = {};
+  for (const path of Object.keys(full.paths).sort()) {
+    if (!KEEP.some((re) => re.test(path))) continue;
+    paths[path] = {};
+    for (const [method, def] of Object.entries(full.paths[path])) {
+      paths[path][method] = { parameters: def.parameters, permissions: def.permissions };
+    }
+  }
+  return { source: `${full.source ?? "api-schema.json"}; trimmed for proxmox-double`, paths };
+}
+
+async function main(): Promise<void> {
+  const from = resolve(
+    process.argv[2] ?? resolve(__dirname, "..", "..", "shared", "proxmox", "api-schema.json"),
+  );
+  const to = resolve(__dirname, "api-schema.json");
+  const trimmed = trimApiSchema(JSON.parse(readFileSync(from, "utf8")));
+  writeFileSync(
+    to,
+    await format(JSON.stringify(trimmed), { ...(await resolveConfig(to)), filepath: to }),
+  );
+  console.log(`${to}: ${Object.keys(trimmed.paths as object).length} paths from ${from}`);
+}
+
+if (require.main === module) void main();
