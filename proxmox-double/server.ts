@@ -76,6 +76,7 @@ import type { AddressInfo } from "node:net";
 
 import { generate } from "selfsigned";
 
+import { ApiSchema } from "./api-schema";
 import { PveCluster, PveError } from "./model";
 import type { Faults, Params, Task, VmView } from "./model";
 import { resolveSeed } from "./seed";
@@ -108,9 +109,15 @@ export interface RequestRecord {
   readonly method: string;
   readonly path: string;
   readonly status: number;
+  /** The API description's path (`/nodes/{node}/qemu/{vmid}/config`), if it has one. */
+  readonly template?: string;
+  /** Query and body parameters as received (path parameters not included). */
+  readonly params?: Readonly<Record<string, string>>;
 }
 
 const TOKEN_ID = "root@pam!double";
+/** Loaded once: the API description of every endpoint the double serves. */
+let apiSchema: ApiSchema | undefined;
 const API_PREFIX = "/api2/json";
 
 type Handler = (ctx: RouteContext) => unknown;
@@ -749,6 +756,24 @@ export class ProxmoxDouble {
       );
     }
 
+    // Like pve-api-daemon: parameters (path ones included) are verified before a handler.
+    apiSchema ??= ApiSchema.load();
+    const endpoint = apiSchema.endpoint(method, rawPath);
+    const record = { template: endpoint?.template, params };
+    if (endpoint) {
+      const errors = ApiSchema.verify(endpoint.schema, { ...params, ...endpoint.pathParams });
+      if (Object.keys(errors).length > 0) {
+        return this.reply(
+          method,
+          path,
+          res,
+          new PveError(400, "Parameter verification failed.", errors),
+          undefined,
+          record,
+        );
+      }
+    }
+
     for (const r of ROUTES) {
       if (r.method !== method) continue;
       const m = r.regex.exec(rawPath);
@@ -757,9 +782,9 @@ export class ProxmoxDouble {
       r.keys.forEach((k, i) => (pathParams[k] = decode(m[i + 1])));
       try {
         const data = r.handler({ params, path: pathParams, cluster: this.cluster });
-        return this.reply(method, path, res, undefined, data ?? null);
+        return this.reply(method, path, res, undefined, data ?? null, record);
       } catch (e) {
-        if (e instanceof PveError) return this.reply(method, path, res, e);
+        if (e instanceof PveError) return this.reply(method, path, res, e, undefined, record);
         throw e;
       }
     }
@@ -769,6 +794,8 @@ export class ProxmoxDouble {
       path,
       res,
       new PveError(501, `Method '${method} ${path}' not implemented`),
+      undefined,
+      record,
     );
   }
 
@@ -778,8 +805,9 @@ export class ProxmoxDouble {
     res: ServerResponse,
     err?: PveError,
     data?: unknown,
+    extra?: Pick<RequestRecord, "template" | "params">,
   ): void {
-    this.log.push({ method, path, status: err ? err.status : 200 });
+    this.log.push({ method, path, status: err ? err.status : 200, ...extra });
     if (err) return sendError(res, err);
     send(res, 200, { data });
   }
