@@ -40,18 +40,17 @@ export class IngressController extends Construct {
     super(scope, id);
     this.ingressClassName = INGRESS_CLASS[props.controller];
     const ip = props.loadBalancerIp;
-    // MetalLB reads its annotation; spec.loadBalancerIP is deprecated but still honoured.
-    const annotations = ip === undefined ? {} : { "metallb.io/loadBalancerIPs": ip };
+    // The address comes from MetalLB's annotation alone: MetalLB refuses a Service that has
+    // both it and the deprecated spec.loadBalancerIP ("service can not have both ...").
+    const annotations =
+      ip === undefined ? {} : { annotations: { "metallb.io/loadBalancerIPs": ip } };
     let values: Record<string, unknown>;
     if (props.controller === "traefik") {
       values = {
         ingressClass: { enabled: true, isDefaultClass: true, name: this.ingressClassName },
         providers: { kubernetesIngress: { publishedService: { enabled: true } } },
-        service: {
-          type: "LoadBalancer",
-          annotations,
-          spec: ip === undefined ? {} : { loadBalancerIP: ip },
-        },
+        // The chart merges service.spec into the Service's spec.
+        service: { ...annotations, spec: { type: "LoadBalancer" } },
       };
     } else {
       Annotations.of(this).addWarning(
@@ -60,11 +59,7 @@ export class IngressController extends Construct {
       values = {
         controller: {
           ingressClassResource: { name: this.ingressClassName, default: true },
-          service: {
-            type: "LoadBalancer",
-            annotations,
-            ...(ip === undefined ? {} : { loadBalancerIP: ip }),
-          },
+          service: { type: "LoadBalancer", ...annotations },
         },
       };
     }

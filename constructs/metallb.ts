@@ -39,8 +39,10 @@ export class MetalLb extends Construct {
       name: "metallb",
       namespace: this.namespace,
       chart: props.chart,
-      // L2 announcements only: the FRR (BGP) sidecars are not needed.
-      values: { speaker: { frr: { enabled: false } } },
+      // L2 announcements only: no BGP backend. Since 0.15 the chart's BGP backend is the
+      // FRR-K8s sub-chart (a DaemonSet of its own), switched by frrk8s.enabled; the older
+      // speaker.frr sidecar mode is already off by default.
+      values: { frrk8s: { enabled: false } },
       // Wait for the controller: its webhook must answer before pools can be created.
       wait: true,
       timeoutSeconds: 300,

@@ -1,7 +1,10 @@
 /**
  * The one place where the add-ons' Helm charts are pinned: repository, chart name and exact
  * version of every third-party chart, and the location of our own small charts in `charts/`.
- * Bump a version here (and read the chart's upgrade notes) to upgrade an add-on.
+ * Every version here is one whose real chart the test suite renders with the values we set
+ * (`__tests__/charts/upstream-charts.test.ts`). To upgrade an add-on, bump its version here,
+ * read the chart's upgrade notes, and run the tests with the new chart archive in the folder
+ * of upstream charts (`UPSTREAM_CHARTS`, default `../shared/charts`), or online.
  */
 import { isAbsolute, resolve } from "node:path";
 
@@ -15,8 +18,8 @@ export interface RemoteChart {
 
 /** Third-party charts, by the name used in `addons.chartOverrides`. */
 export const CHARTS = {
-  metallb: { repository: "https://metallb.github.io/metallb", chart: "metallb", version: "0.16.0" },
-  traefik: { repository: "https://traefik.github.io/charts", chart: "traefik", version: "41.5.0" },
+  metallb: { repository: "https://metallb.github.io/metallb", chart: "metallb", version: "0.16.1" },
+  traefik: { repository: "https://traefik.github.io/charts", chart: "traefik", version: "41.3.0" },
   // Retired upstream in March 2026: 4.15 is its last chart line.
   "ingress-nginx": {
     repository: "https://kubernetes.github.io/ingress-nginx",
@@ -26,33 +29,33 @@ export const CHARTS = {
   "cert-manager": {
     repository: "https://charts.jetstack.io",
     chart: "cert-manager",
-    version: "v1.21.2",
+    version: "v1.21.1",
   },
   // The CSI snapshot CRDs and controller; Kubespray does not install them by default.
   "snapshot-controller": {
     repository: "https://piraeus.io/helm-charts/",
     chart: "snapshot-controller",
-    version: "5.1.1",
+    version: "5.2.0",
   },
   "democratic-csi": {
     repository: "https://democratic-csi.github.io/charts/",
     chart: "democratic-csi",
-    version: "0.15.0",
+    version: "0.15.1",
   },
   "argo-cd": {
     repository: "https://argoproj.github.io/argo-helm",
     chart: "argo-cd",
-    version: "10.1.3",
+    version: "10.1.1",
   },
   "argocd-apps": {
     repository: "https://argoproj.github.io/argo-helm",
     chart: "argocd-apps",
-    version: "2.0.7",
+    version: "2.0.5",
   },
   "gpu-operator": {
     repository: "https://helm.ngc.nvidia.com/nvidia",
     chart: "gpu-operator",
-    version: "v26.7.2",
+    version: "v26.7.0",
   },
   "external-secrets": {
     repository: "https://charts.external-secrets.io",
@@ -62,7 +65,7 @@ export const CHARTS = {
   "kube-prometheus-stack": {
     repository: "https://prometheus-community.github.io/helm-charts",
     chart: "kube-prometheus-stack",
-    version: "88.6.2",
+    version: "88.5.3",
   },
 } as const satisfies Record<string, RemoteChart>;
 

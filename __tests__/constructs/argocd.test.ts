@@ -2,7 +2,7 @@ import { Testing } from "cdktf";
 
 import type { ArgoCdProps } from "../../constructs/argocd";
 import { ArgoCd } from "../../constructs/argocd";
-import { resolveChart } from "../../lib/charts";
+import { CHARTS, resolveChart } from "../../lib/charts";
 import { address, release, releases } from "../support/releases";
 
 function synth(props: Partial<ArgoCdProps>) {
@@ -48,7 +48,11 @@ describe("ArgoCd", () => {
   it("creates the root Application from the bootstrap repository, after ArgoCD", () => {
     const s = synth({ bootstrap });
     const root = release(s, "argocd-bootstrap");
-    expect(root).toMatchObject({ chart: "argocd-apps", version: "2.0.7", namespace: "argocd" });
+    expect(root).toMatchObject({
+      chart: "argocd-apps",
+      version: CHARTS["argocd-apps"].version,
+      namespace: "argocd",
+    });
     expect(root.depends_on).toEqual([address(release(s, "argocd"))]);
     const app = root.parsedValues.applications.root;
     expect(app.source).toEqual({

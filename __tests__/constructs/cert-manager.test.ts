@@ -2,7 +2,7 @@ import { Testing } from "cdktf";
 
 import type { ClusterIssuer } from "../../config/schema";
 import { CertManager } from "../../constructs/cert-manager";
-import { resolveChart } from "../../lib/charts";
+import { CHARTS, resolveChart } from "../../lib/charts";
 import { address, release, releases } from "../support/releases";
 
 const vault: ClusterIssuer = {
@@ -34,7 +34,11 @@ function synth(issuers: ClusterIssuer[], caBundles?: Record<string, string>) {
 describe("CertManager", () => {
   it("installs cert-manager with its CRDs and waits for the webhook", () => {
     const r = release(synth([]), "cert-manager");
-    expect(r).toMatchObject({ chart: "cert-manager", version: "v1.21.2", wait: true });
+    expect(r).toMatchObject({
+      chart: "cert-manager",
+      version: CHARTS["cert-manager"].version,
+      wait: true,
+    });
     expect(r.parsedValues.crds).toEqual({ enabled: true, keep: true });
   });
 

@@ -2,7 +2,7 @@ import { Testing } from "cdktf";
 
 import { parseClusterConfig } from "../../config/load";
 import { GpuOperator } from "../../constructs/gpu-operator";
-import { resolveChart } from "../../lib/charts";
+import { CHARTS, resolveChart } from "../../lib/charts";
 import { gpuPools } from "../../lib/scheduling";
 import { cloud } from "../fixtures/definitions";
 import type { Definition } from "../fixtures/definitions";
@@ -58,7 +58,7 @@ describe("GpuOperator", () => {
     const r = release(synth(cloud()), "gpu-operator");
     expect(r).toMatchObject({
       chart: "gpu-operator",
-      version: "v26.7.2",
+      version: CHARTS["gpu-operator"].version,
       namespace: "gpu-operator",
     });
     expect(r.parsedValues.driver).toEqual({ enabled: false });

@@ -2,7 +2,7 @@ import { AnnotationMetadataEntryType, TerraformStack, Testing } from "cdktf";
 
 import type { IngressControllerKind } from "../../constructs/ingress-controller";
 import { IngressController } from "../../constructs/ingress-controller";
-import { resolveChart } from "../../lib/charts";
+import { CHARTS, resolveChart } from "../../lib/charts";
 import { release } from "../support/releases";
 
 function build(controller: IngressControllerKind, loadBalancerIp?: string) {
@@ -16,9 +16,13 @@ function build(controller: IngressControllerKind, loadBalancerIp?: string) {
 }
 
 describe("IngressController", () => {
-  it("installs Traefik as the default IngressClass with its Service on the fixed address", () => {
+  it("installs Traefik as the default IngressClass, its address from MetalLB's annotation alone", () => {
     const r = release(build("traefik", "10.10.30.200"), "traefik");
-    expect(r).toMatchObject({ chart: "traefik", version: "41.5.0", namespace: "traefik" });
+    expect(r).toMatchObject({
+      chart: "traefik",
+      version: CHARTS.traefik.version,
+      namespace: "traefik",
+    });
     expect(r.timeout).toBeGreaterThanOrEqual(300);
     expect(r.wait).toBe(true);
     expect(r.parsedValues.ingressClass).toEqual({
@@ -26,24 +30,23 @@ describe("IngressController", () => {
       isDefaultClass: true,
       name: "traefik",
     });
-    expect(r.parsedValues.service.spec.loadBalancerIP).toBe("10.10.30.200");
-    expect(r.parsedValues.service.annotations).toEqual({
-      "metallb.io/loadBalancerIPs": "10.10.30.200",
+    // MetalLB refuses a Service with both the annotation and spec.loadBalancerIP.
+    expect(r.parsedValues.service).toEqual({
+      annotations: { "metallb.io/loadBalancerIPs": "10.10.30.200" },
+      spec: { type: "LoadBalancer" },
     });
   });
 
   it("leaves the address to MetalLB without loadBalancerIp", () => {
     const r = release(build("traefik"), "traefik");
-    expect(r.parsedValues.service.spec).toEqual({});
-    expect(r.parsedValues.service.annotations).toEqual({});
+    expect(r.parsedValues.service).toEqual({ spec: { type: "LoadBalancer" } });
   });
 
-  it("installs ingress-nginx with the fixed address on the controller Service", () => {
+  it("installs ingress-nginx with the fixed address in MetalLB's annotation alone", () => {
     const r = release(build("ingress-nginx", "192.168.100.240"), "ingress-nginx");
-    expect(r).toMatchObject({ chart: "ingress-nginx", version: "4.15.1" });
-    expect(r.parsedValues.controller.service).toMatchObject({
+    expect(r).toMatchObject({ chart: "ingress-nginx", version: CHARTS["ingress-nginx"].version });
+    expect(r.parsedValues.controller.service).toEqual({
       type: "LoadBalancer",
-      loadBalancerIP: "192.168.100.240",
       annotations: { "metallb.io/loadBalancerIPs": "192.168.100.240" },
     });
     expect(r.parsedValues.controller.ingressClassResource).toEqual({

@@ -1,7 +1,7 @@
 import { Testing } from "cdktf";
 
 import { KubePrometheusStack } from "../../constructs/kube-prometheus-stack";
-import { resolveChart } from "../../lib/charts";
+import { CHARTS, resolveChart } from "../../lib/charts";
 import { release } from "../support/releases";
 
 describe("KubePrometheusStack", () => {
@@ -13,7 +13,10 @@ describe("KubePrometheusStack", () => {
       });
     });
     const r = release(synth, "kube-prometheus-stack");
-    expect(r).toMatchObject({ version: "88.6.2", namespace: "monitoring" });
+    expect(r).toMatchObject({
+      version: CHARTS["kube-prometheus-stack"].version,
+      namespace: "monitoring",
+    });
     expect(r.set_sensitive).toEqual([
       { name: "grafana.adminPassword", value: "PASSWORD_TOKEN", type: "literal" },
     ]);

@@ -1,7 +1,7 @@
 import { Testing } from "cdktf";
 
 import { MetalLb } from "../../constructs/metallb";
-import { resolveChart } from "../../lib/charts";
+import { CHARTS, resolveChart } from "../../lib/charts";
 import { address, release } from "../support/releases";
 
 function synth() {
@@ -20,10 +20,14 @@ describe("MetalLb", () => {
   it("installs the pinned MetalLB chart in metallb-system, waiting for its webhook", () => {
     expect(release(synth(), "metallb")).toMatchObject({
       chart: "metallb",
-      version: "0.16.0",
+      version: CHARTS.metallb.version,
       namespace: "metallb-system",
       wait: true,
     });
+  });
+
+  it("switches off the BGP backend (the FRR-K8s DaemonSet): L2 only", () => {
+    expect(release(synth(), "metallb").parsedValues).toEqual({ frrk8s: { enabled: false } });
   });
 
   it("creates one pool entry per configured pool in our chart", () => {

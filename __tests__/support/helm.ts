@@ -1,0 +1,162 @@
+/**
+ * The real upstream charts and the helm CLI, for tests that render what a user installs.
+ *
+ * Charts come from a folder of packaged charts (`UPSTREAM_CHARTS`, default the project's
+ * `../shared/charts` beside the clone); where a chart is not there, `helm pull` fetches it
+ * from its repository (an online machine). Neither: the test fails saying so, never a skip.
+ * Unpacked charts are cached by name and version under `.toolchain/charts`.
+ *
+ * The helm CLI is the one `scripts/toolchain.sh` builds at the version of the Helm library
+ * that the helm provider embeds, so that a render here is what a deploy renders.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+import { stringify } from "yaml";
+
+import { REPO_ROOT, TOOLCHAIN_DIR, toolchainEnv, toolPath } from "./toolchain";
+
+export const UPSTREAM_CHARTS = resolve(
+  process.env.UPSTREAM_CHARTS ?? join(REPO_ROOT, "..", "shared", "charts"),
+);
+const CACHE = join(TOOLCHAIN_DIR, "charts");
+const HELM_HOME = mkdtempSync(join(tmpdir(), "helm-home-"));
+
+function helmEnv(): NodeJS.ProcessEnv {
+  return {
+    ...toolchainEnv(),
+    HELM_CACHE_HOME: HELM_HOME,
+    HELM_CONFIG_HOME: HELM_HOME,
+    HELM_DATA_HOME: HELM_HOME,
+  };
+}
+
+function unpack(archive: string, into: string): void {
+  mkdirSync(into, { recursive: true });
+  const r = spawnSync("tar", ["-xzf", archive, "-C", into], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`cannot unpack ${archive}: ${r.stderr}`);
+  // Sub-charts packaged as archives inside charts/: unpack them in place.
+  const walk = (dir: string) => {
+    const sub = join(dir, "charts");
+    if (!existsSync(sub)) return;
+    for (const f of readdirSync(sub)) {
+      if (f.endsWith(".tgz")) {
+        unpack(join(sub, f), sub);
+        rmSync(join(sub, f));
+      }
+    }
+    for (const f of readdirSync(sub)) walk(join(sub, f));
+  };
+  for (const f of readdirSync(into)) walk(join(into, f));
+}
+
+/**
+ * The unpacked directory of an upstream chart at an exact version: from `UPSTREAM_CHARTS`,
+ * else pulled from `repository`. Throws with both reasons when neither works.
+ */
+export function upstreamChart(chart: string, version: string, repository: string): string {
+  const dir = join(CACHE, `${chart}-${version}`);
+  if (existsSync(join(dir, chart, "Chart.yaml"))) return join(dir, chart);
+  const staging = `${dir}.tmp-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  const archive = join(UPSTREAM_CHARTS, `${chart}-${version}.tgz`);
+  if (existsSync(archive)) {
+    unpack(archive, staging);
+  } else {
+    const ref = repository.startsWith("oci://")
+      ? [`${repository}/${chart}`]
+      : [chart, "--repo", repository];
+    const pulled = spawnSync(
+      toolPath("helm"),
+      ["pull", ...ref, "--version", version, "--untar", "--untardir", staging],
+      { encoding: "utf8", env: helmEnv(), timeout: 120_000 },
+    );
+    if (pulled.status !== 0) {
+      throw new Error(
+        `chart ${chart} ${version}: no ${archive} (set UPSTREAM_CHARTS to a folder of packaged charts), ` +
+          `and helm pull from ${repository} failed: ${(pulled.stderr || String(pulled.error)).trim()}`,
+      );
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(staging, dir);
+  return join(dir, chart);
+}
+
+export interface RenderRequest {
+  readonly chartDir: string;
+  readonly release: string;
+  readonly namespace: string;
+  /** `1.35.4`: what `.Capabilities.KubeVersion` says, as on the cluster. */
+  readonly kubeVersion: string;
+  readonly values: Readonly<Record<string, unknown>>;
+  /** `set_sensitive` entries of type literal: `--set-literal path=value`. */
+  readonly literals?: readonly { readonly path: string; readonly value: string }[];
+  /** Also print the chart's `crds/` files. @default false */
+  readonly includeCrds?: boolean;
+}
+
+export interface RenderResult {
+  readonly ok: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+// At most two helm processes at once: the machines have two cores.
+let running = 0;
+const waiting: (() => void)[] = [];
+async function slot<T>(job: () => Promise<T>): Promise<T> {
+  if (running >= 2) await new Promise<void>((r) => waiting.push(r));
+  running++;
+  try {
+    return await job();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+/** `helm template` with exactly what a release passes (values file, then literal sets). */
+export function helmTemplate(req: RenderRequest): Promise<RenderResult> {
+  return slot(
+    () =>
+      new Promise<RenderResult>((done, fail) => {
+        const dir = mkdtempSync(join(HELM_HOME, "render-"));
+        const valuesFile = join(dir, "values.yaml");
+        writeFileSync(valuesFile, stringify(req.values, { lineWidth: 0 }));
+        const args = [
+          "template",
+          req.release,
+          req.chartDir,
+          "--namespace",
+          req.namespace,
+          "--kube-version",
+          req.kubeVersion,
+          "-f",
+          valuesFile,
+          ...(req.literals ?? []).flatMap((l) => ["--set-literal", `${l.path}=${l.value}`]),
+          ...(req.includeCrds ? ["--include-crds"] : []),
+        ];
+        const child = spawn(toolPath("helm"), args, { env: helmEnv() });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.on("error", fail);
+        child.on("close", (code) => {
+          rmSync(dir, { recursive: true, force: true });
+          done({ ok: code === 0, stdout, stderr });
+        });
+      }),
+  );
+}
