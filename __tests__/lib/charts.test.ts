@@ -1,6 +1,10 @@
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { parse } from "yaml";
+
 import { CHART_NAMES, CHARTS, localChart, resolveChart } from "../../lib/charts";
+import { UPSTREAM_CHARTS } from "../support/helm";
 
 describe("the chart catalog", () => {
   it("pins every chart to an exact version of the required release line", () => {
@@ -20,6 +24,24 @@ describe("the chart catalog", () => {
     expect(new Set(CHART_NAMES)).toEqual(new Set(Object.keys(lines)));
     for (const name of CHART_NAMES) expect(CHARTS[name].version).toMatch(lines[name]);
   });
+
+  // The folder of real upstream charts that the tests render (upstream-charts.test.ts):
+  // a pin that is not there is a pin nobody here has rendered.
+  const index = join(UPSTREAM_CHARTS, "index.yaml");
+  (existsSync(index) ? it : it.skip)(
+    `pins exactly the versions in ${UPSTREAM_CHARTS}/index.yaml`,
+    () => {
+      const entries = (
+        parse(readFileSync(index, "utf8")) as {
+          entries: Record<string, { version: string }[]>;
+        }
+      ).entries;
+      const pinned = CHART_NAMES.map((n) => [n, CHARTS[n].chart, CHARTS[n].version]);
+      expect(pinned).toEqual(
+        CHART_NAMES.map((n) => [n, CHARTS[n].chart, entries[CHARTS[n].chart]?.[0]?.version]),
+      );
+    },
+  );
 
   it("uses HTTPS or OCI repositories only", () => {
     for (const name of CHART_NAMES) expect(CHARTS[name].repository).toMatch(/^(https|oci):\/\//);

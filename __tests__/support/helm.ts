@@ -30,14 +30,23 @@ export const UPSTREAM_CHARTS = resolve(
   process.env.UPSTREAM_CHARTS ?? join(REPO_ROOT, "..", "shared", "charts"),
 );
 const CACHE = join(TOOLCHAIN_DIR, "charts");
-const HELM_HOME = mkdtempSync(join(tmpdir(), "helm-home-"));
+let home: string | undefined;
+/** A throwaway HELM_*_HOME, so that no user's repositories or cache take part. */
+function helmHome(): string {
+  if (home === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), "helm-home-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    home = dir;
+  }
+  return home;
+}
 
 function helmEnv(): NodeJS.ProcessEnv {
   return {
     ...toolchainEnv(),
-    HELM_CACHE_HOME: HELM_HOME,
-    HELM_CONFIG_HOME: HELM_HOME,
-    HELM_DATA_HOME: HELM_HOME,
+    HELM_CACHE_HOME: helmHome(),
+    HELM_CONFIG_HOME: helmHome(),
+    HELM_DATA_HOME: helmHome(),
   };
 }
 
@@ -131,7 +140,7 @@ export function helmTemplate(req: RenderRequest): Promise<RenderResult> {
   return slot(
     () =>
       new Promise<RenderResult>((done, fail) => {
-        const dir = mkdtempSync(join(HELM_HOME, "render-"));
+        const dir = mkdtempSync(join(helmHome(), "render-"));
         const valuesFile = join(dir, "values.yaml");
         writeFileSync(valuesFile, stringify(req.values, { lineWidth: 0 }));
         const args = [
