@@ -591,6 +591,17 @@ export class PveCluster {
     return vol;
   }
 
+  /**
+   * Why `size` more bytes do not fit on `storage` as seen from `node` (what `lvcreate` or
+   * `qemu-img` would fail with), or undefined when they fit.
+   */
+  private noSpaceFor(node: string, storage: string, size: number): string | undefined {
+    const status = this.storageStatus(node, storage);
+    const avail = Number(status.avail);
+    if (size <= avail) return undefined;
+    return `unable to allocate ${formatSize(size)} on storage '${storage}' (node '${node}'): only ${formatSize(avail)} free`;
+  }
+
   private freeVolume(vol: Volume): void {
     this.volumes.delete(PveCluster.key(vol.scope, vol.storage, vol.name));
   }
@@ -680,7 +691,15 @@ export class PveCluster {
   }
 
   private static normalizeTags(value: string): string {
-    const tags = [...new Set(value.split(/[;,\s]+/).filter((t) => t !== ""))];
+    // qemu-server lower-cases tags (case-insensitive tag style, the default).
+    const tags = [
+      ...new Set(
+        value
+          .toLowerCase()
+          .split(/[;,\s]+/)
+          .filter((t) => t !== ""),
+      ),
+    ];
     for (const t of tags) {
       if (!TAG.test(t)) throw paramError({ tags: `invalid format - invalid tag '${t}'` });
     }
@@ -736,9 +755,6 @@ export class PveCluster {
       const mapping = props.get("mapping");
       if (mapping === undefined && props.get("host") === undefined) {
         throw paramError({ [key]: "either 'host' or 'mapping' must be set." });
-      }
-      if (mapping !== undefined && !this.pciMappings.has(mapping)) {
-        throw fail(`PCI mapping '${mapping}' does not exist`);
       }
       if (mapping === undefined && user !== "root@pam") {
         throw fail(`only root can set '${key}' config for non-mapped devices`);
@@ -935,33 +951,44 @@ export class PveCluster {
     }
   }
 
+  /**
+   * POST clone, with qemu-server's checks in its order (`PVE/API2/Qemu.pm`, `clone_vm`):
+   * target storage (shared when the target is another node), source lock, linked-clone
+   * limits, local disks of a cross-node clone, the new ID; then a `qmclone` task.
+   */
   clone(node: string, vmid: number, params: Params): string {
     const src = this.vmOn(node, vmid);
     const newid = PveCluster.vmidArg(params.newid, "newid");
-    const existing = this.vms.get(newid);
-    if (existing) throw fail(`VM ${newid} already exists on node '${existing.node}'`);
-    const target = params.target ?? node;
-    if (!this.nodes.has(target)) throw paramError({ target: `no such cluster node '${target}'` });
-    const template = this.isTemplate(src);
-    const full = params.full !== undefined ? isTrue(params.full) : !template;
-    if (!full && !template)
-      throw fail("linked clones are only possible from templates (use full=1)");
-    if (!full && params.storage !== undefined)
-      throw fail("parameter 'storage' not allowed for linked clones");
-    if (!template) this.assertUnlocked(src);
-    if (params.name !== undefined) PveCluster.checkValue("name", params.name);
-    if (params.pool !== undefined && !this.pools.has(params.pool))
-      throw fail(`pool '${params.pool}' does not exist`);
-    if (params.storage !== undefined) this.storageOn(target, params.storage);
-
-    const drives = [...src.config].filter(([k]) => DRIVE_KEY.test(k));
-    if (target !== node) {
-      for (const [, v] of drives) {
-        const vol = this.volume(node, parseDrive(v).get("file") ?? "");
-        if (vol && vol.scope !== "*")
-          throw fail(`can't clone VM to node '${target}' (VM uses local storage)`);
+    const target = params.target === undefined || params.target === node ? node : params.target;
+    if (!this.nodes.has(target)) throw fail(`no such cluster node '${target}'`);
+    if (params.storage !== undefined) {
+      const def = this.storageOn(target, params.storage);
+      if (target !== node && !def.shared) {
+        throw fail(`can't clone to non-shared storage '${params.storage}'`);
       }
     }
+    this.assertUnlocked(src);
+    const template = this.isTemplate(src);
+    const full = params.full !== undefined ? isTrue(params.full) : !template;
+    if (!full && params.storage !== undefined)
+      throw fail("parameter 'storage' not allowed for linked clones");
+    if (!full && params.format !== undefined)
+      throw fail("parameter 'format' not allowed for linked clones");
+    if (params.pool !== undefined && !this.pools.has(params.pool))
+      throw fail(`pool '${params.pool}' does not exist`);
+
+    const drives = [...src.config].filter(([k]) => DRIVE_KEY.test(k));
+    for (const [k, v] of drives) {
+      const props = parseDrive(v);
+      const vol = this.volume(node, props.get("file") ?? "");
+      if (!vol) continue;
+      if (target !== node && vol.scope !== "*" && props.get("media") !== "cdrom")
+        throw fail(`can't clone VM to node '${target}' (VM uses local storage)`);
+      // Linked clones need a base volume (a template's) on a storage that can clone.
+      if (!full && !/cloudinit/.test(vol.name) && (!template || !vol.name.includes("base-")))
+        throw fail(`Linked clone feature is not supported for drive '${k}'`);
+    }
+    if (this.vms.has(newid)) throw fail(`unable to create VM ${newid}: config file already exists`);
 
     // The new VM exists at once, locked, with the source's options but none of its disks.
     const config = new Map<string, string>([["lock", "clone"]]);
@@ -991,6 +1018,7 @@ export class PveCluster {
     const copied: string[] = [];
     const newDrives: Array<[string, Props]> = [];
     const allocated: Volume[] = [];
+    let noSpace: string | undefined;
     try {
       for (const [k, v] of drives) {
         const props = parseDrive(v);
@@ -1005,6 +1033,7 @@ export class PveCluster {
           vol = this.allocate(target, storage, newid, "cloudinit", srcVol.size, params.format);
         } else if (full) {
           log.push(`create full clone of drive ${k} (${this.volid(srcVol)})`);
+          noSpace ??= this.noSpaceFor(target, storage, srcVol.size);
           vol = this.allocate(
             target,
             storage,
@@ -1037,7 +1066,7 @@ export class PveCluster {
     const ordinal = this.cloneCount;
     const forced = this.faults.failClones?.includes(ordinal)
       ? `clone failed: injected fault (proxmox-double failClones: clone #${ordinal})`
-      : undefined;
+      : noSpace;
     return this.startTask({
       node,
       type: "qmclone",
@@ -1089,17 +1118,18 @@ export class PveCluster {
 
   destroy(node: string, vmid: number, params: Params): string {
     const vm = this.vmOn(node, vmid);
-    this.assertUnlocked(vm, isTrue(params.skiplock));
-    if (vm.status === "running") throw fail(`VM ${vmid} is running - destroy failed`);
     if (vm.config.get("protection") === "1")
       throw fail(`can't remove VM ${vmid} - protection mode enabled`);
-    vm.config.set("lock", "destroyed");
     const unreferenced = isTrue(params["destroy-unreferenced-disks"]);
+    const skiplock = isTrue(params.skiplock);
     return this.startTask({
       node,
       type: "qmdestroy",
       id: vmid,
       work: () => {
+        // Checked in the worker, under the config lock, like qemu-server.
+        this.assertUnlocked(vm, skiplock);
+        if (vm.status === "running") throw new Error(`VM ${vmid} is running - destroy failed`);
         const lines: string[] = [];
         for (const vol of this.ownedVolumes(vm)) {
           lines.push(`  Logical volume "${vol.name}" successfully removed.`);
@@ -1115,7 +1145,6 @@ export class PveCluster {
         this.removeVm(vm);
         return lines;
       },
-      onFail: () => vm.config.delete("lock"),
     });
   }
 
@@ -1130,23 +1159,27 @@ export class PveCluster {
       throw paramError({ disk: "property is missing and it is not optional" });
     if (params.size === undefined)
       throw paramError({ size: "property is missing and it is not optional" });
-    this.assertUnlocked(vm, isTrue(params.skiplock));
-    const current = vm.config.get(disk);
-    if (!DISK_BUS_KEY.test(disk) || current === undefined)
-      throw fail(`disk '${disk}' does not exist`);
-    const props = parseDrive(current);
-    const vol = this.volume(vm.node, props.get("file") ?? "");
-    if (!vol || props.get("media") === "cdrom") throw fail(`you can't resize a cdrom`);
     const m = /^(\+)?(\d+(?:\.\d+)?[KMGT]?)$/i.exec(params.size);
     if (!m) throw paramError({ size: `value does not match the regex pattern` });
-    const delta = parseSize(m[2]);
-    const newSize = m[1] ? vol.size + delta : delta;
-    if (newSize < vol.size) throw fail("shrinking disks is not supported");
+    const skiplock = isTrue(params.skiplock);
+    // qemu-server checks all of this in the worker: the task fails, the request does not.
     return this.startTask({
       node,
       type: "resize",
       id: vmid,
       work: () => {
+        this.assertUnlocked(vm, skiplock);
+        const current = vm.config.get(disk);
+        if (!DISK_BUS_KEY.test(disk) || current === undefined)
+          throw new Error(`disk '${disk}' does not exist`);
+        const props = parseDrive(current);
+        const vol = this.volume(vm.node, props.get("file") ?? "");
+        if (!vol || props.get("media") === "cdrom") throw new Error(`you can't resize a cdrom`);
+        const delta = parseSize(m[2]);
+        const newSize = m[1] ? vol.size + delta : delta;
+        if (newSize < vol.size) throw new Error("shrinking disks is not supported");
+        const noSpace = this.noSpaceFor(vm.node, vol.storage, newSize - vol.size);
+        if (noSpace !== undefined) throw new Error(noSpace);
         vol.size = newSize;
         const now = vm.config.get(disk);
         if (now === undefined) throw new Error(`disk '${disk}' was removed`);
@@ -1204,6 +1237,8 @@ export class PveCluster {
   private startChecks(vm: Vm): string[] {
     const node = this.node(vm.node);
     const warnings: string[] = [];
+    const vcpus = Number(vm.config.get("cores") ?? 1) * Number(vm.config.get("sockets") ?? 1);
+    if (vcpus > node.cpus) throw new Error(`MAX ${node.cpus} vcpus allowed per VM on this node`);
     for (const [k, v] of vm.config) {
       if (NET_KEY.test(k)) {
         const bridge = parseNet(v).get("bridge");
@@ -1219,8 +1254,7 @@ export class PveCluster {
         const mapping = props.get("mapping");
         if (mapping !== undefined) {
           const entry = this.pciMappings.get(mapping)?.map.find((e) => e.node === vm.node);
-          if (!entry)
-            throw new Error(`PCI device mapping '${mapping}' has no entry for node '${vm.node}'`);
+          if (!entry) throw new Error(`PCI device mapping not found for '${mapping}'`);
           const holder = [...this.vms.values()].find(
             (o) =>
               o !== vm &&
@@ -1260,10 +1294,19 @@ export class PveCluster {
 
   start(node: string, vmid: number, params: Params): string {
     const vm = this.vmOn(node, vmid);
-    if (this.isTemplate(vm)) throw fail("you can't start a vm if it's a template");
-    this.assertUnlocked(vm, isTrue(params.skiplock));
-    if (vm.status === "running") throw fail(`VM ${vmid} already running`);
-    return this.startTask({ node, type: "qmstart", id: vmid, work: () => this.powerOn(vm) });
+    const skiplock = isTrue(params.skiplock);
+    // Everything is checked by vm_start in the worker: the task fails, the request does not.
+    return this.startTask({
+      node,
+      type: "qmstart",
+      id: vmid,
+      work: () => {
+        if (this.isTemplate(vm)) throw new Error("you can't start a vm if it's a template");
+        this.assertUnlocked(vm, skiplock);
+        if (vm.status === "running") throw new Error(`VM ${vmid} already running`);
+        return this.powerOn(vm);
+      },
+    });
   }
 
   stop(node: string, vmid: number, params: Params): string {
@@ -1354,8 +1397,8 @@ export class PveCluster {
     const target = params.target;
     if (target === undefined)
       throw paramError({ target: "property is missing and it is not optional" });
-    if (!this.nodes.has(target)) throw paramError({ target: `no such cluster node '${target}'` });
-    if (target === node) throw fail(`target is local node.`);
+    if (target === node) throw paramError({ target: "target is local node." });
+    if (!this.nodes.has(target)) throw fail(`no such cluster node '${target}'`);
     this.assertUnlocked(vm);
     if (vm.status === "running" && !isTrue(params.online)) {
       throw fail("can't migrate running VM without --online");
@@ -1367,9 +1410,8 @@ export class PveCluster {
       const vol = this.volume(node, props.get("file") ?? "");
       if (vol && vol.scope !== "*") local.push([k, props, vol]);
     }
-    if (local.length > 0 && !isTrue(params["with-local-disks"])) {
-      throw fail(`can't migrate local disk '${this.volid(local[0][2])}': use --with-local-disks`);
-    }
+    // Offline, qemu-server copies local disks itself (`with-local-disks` is for online
+    // migration); a disk whose storage the target lacks needs `targetstorage`.
     const targetStorage = (s: string): string => {
       const spec = params.targetstorage;
       if (spec === undefined || spec === "1") return s;
@@ -1380,7 +1422,12 @@ export class PveCluster {
       }
       return s;
     };
-    for (const [, , vol] of local) this.storageOn(target, targetStorage(vol.storage));
+    for (const [, , vol] of local) {
+      const dest = targetStorage(vol.storage);
+      const def = this.storages.get(dest);
+      if (!def || (def.nodes !== undefined && !def.nodes.includes(target)))
+        throw fail(`storage '${dest}' is not available on node '${target}'`);
+    }
     vm.config.set("lock", "migrate");
     return this.startTask({
       node,
