@@ -25,4 +25,6 @@ rm -rf "$VENV"
 mkdir -p "$(dirname "$VENV")"
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check "${REQS[@]}"
-"$VENV/bin/ansible-playbook" --version | head -1
+# Not `| head -1`: under pipefail, ansible dies of the closed pipe and fails the script.
+version="$("$VENV/bin/ansible-playbook" --version)"
+echo "${version%%$'\n'*}"

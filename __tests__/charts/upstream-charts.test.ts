@@ -23,7 +23,7 @@ import { kubernetesVersion } from "../../kubespray-vars/vars";
 import { CHARTS } from "../../lib/charts";
 import { AddonsStack } from "../../stacks/addons-stack";
 import type { Definition } from "../fixtures/definitions";
-import { cloud, everyOption, homelab } from "../fixtures/definitions";
+import { cloud, everyOption, FIXTURES, homelab } from "../fixtures/definitions";
 import {
   formatPath,
   readChart,
@@ -347,6 +347,20 @@ describeWithToolchain(["helm"])("the add-ons, rendered with their real charts", 
         nfs.metadata.annotations?.["storageclass.kubernetes.io/is-default-class"] ?? "false",
       ).toBe("false");
       expect(iscsi.provisioner).toBe("org.democratic-csi.truenas-iscsi");
+    });
+
+    it("every-option: each kind of ClusterIssuer, the Vault one trusting caBundleFile's CA", async () => {
+      const issuers = (await renderedObjects("every-option: cluster-issuers")).filter(
+        (o) => o.kind === "ClusterIssuer",
+      );
+      expect(issuers.map((i) => [i.metadata.name, Object.keys(i.spec)])).toEqual([
+        ["vault-pki", ["vault"]],
+        ["letsencrypt", ["acme"]],
+        ["self-signed", ["selfSigned"]],
+      ]);
+      const pem = readFileSync(join(FIXTURES, "vault-ca.pem"), "utf8");
+      expect(Buffer.from(issuers[0].spec.vault.caBundle, "base64").toString()).toBe(pem);
+      expect(issuers[1].spec.acme.solvers[0].http01.ingress.ingressClassName).toBe("nginx");
     });
 
     it("homelab: Grafana's admin password comes from the sensitive variable", async () => {
