@@ -86,6 +86,12 @@ const ProxmoxSchema = z
         node: dnsLabel("a Proxmox node name")
           .optional()
           .describe("Node that holds the template. @default the first of `proxmox.hosts`"),
+        storage: z
+          .enum(["shared", "local"])
+          .default("shared")
+          .describe(
+            "Where the template's disks are: `shared` storage every host sees (NFS, Ceph), or the template node's `local` storage. It decides how a VM for another host is cloned (see docs/proxmox.md).",
+          ),
       })
       .describe("The cloud-init template (see docs/proxmox.md for how to prepare it)."),
     datastore: z

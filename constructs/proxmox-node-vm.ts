@@ -21,6 +21,15 @@ export interface ProxmoxNodeVmProps {
   readonly templateVmId: number;
   /** Proxmox node that holds the template. */
   readonly templateNode: string;
+  /**
+   * Where the template's disks are: `shared` storage every host sees, or the template
+   * node's `local` storage. Proxmox refuses a full clone to another node onto non-shared
+   * storage, so with `shared` a VM for another host is cloned straight there onto the
+   * template's storage and its disk moved to `datastore` afterwards; with `local` the
+   * provider clones on the template node onto `datastore` and migrates the VM.
+   * @default "shared"
+   */
+  readonly templateStorage?: "shared" | "local";
   /** Storage for the boot disk, the cloud-init drive and the EFI disk. */
   readonly datastore: string;
   readonly bridge: string;
@@ -60,6 +69,10 @@ export class ProxmoxNodeVm extends Construct {
     const { node } = props;
     const gpu = node.gpuMapping !== undefined;
     const tags = [...new Set([props.clusterName, node.pool, node.role, ...props.tags])].sort();
+    // `clone.datastore_id` becomes the clone's target storage: only valid where the clone
+    // is made on the template's node (same host, or clone-then-migrate from local storage).
+    const cloneOntoDatastore =
+      node.host === props.templateNode || (props.templateStorage ?? "shared") === "local";
 
     this.resource = new VirtualEnvironmentVm(this, "Resource", {
       name: node.name,
@@ -75,7 +88,7 @@ export class ProxmoxNodeVm extends Construct {
         vmId: props.templateVmId,
         nodeName: props.templateNode,
         full: true,
-        datastoreId: props.datastore,
+        ...(cloneOntoDatastore ? { datastoreId: props.datastore } : {}),
       },
       cpu: { cores: node.cores, type: gpu ? "host" : "x86-64-v2-AES" },
       memory: { dedicated: node.memoryMiB },

@@ -61,6 +61,7 @@ export class VmsStack extends TerraformStack {
           clusterName: config.name,
           templateVmId: config.proxmox.template.vmId,
           templateNode: config.proxmox.template.node ?? config.proxmox.hosts[0],
+          templateStorage: config.proxmox.template.storage,
           datastore: config.proxmox.datastore,
           bridge: config.network.bridge,
           vlanId: config.network.vlanId,

@@ -69,6 +69,31 @@ describe("VmsStack", () => {
     expect(vms.get("kspray-worker-3")?.vm_id).toBe(4202);
   });
 
+  it("clones a shared-storage template straight to other hosts without a non-shared target storage", () => {
+    const vms = vmsByName(synth(homelab()).json);
+    // cp-1 is on pve01, the template's node: cloned directly onto the datastore.
+    expect(vms.get("kspray-cp-1")?.node_name).toBe("pve01");
+    expect(vms.get("kspray-cp-1")?.clone).toMatchObject({ datastore_id: "local-lvm" });
+    // cp-2 is on pve02: Proxmox refuses "can't clone to non-shared storage 'local-lvm'", so
+    // the clone lands on the template's shared storage and the disk block moves it.
+    const cp2 = vms.get("kspray-cp-2");
+    expect(cp2?.node_name).toBe("pve02");
+    expect(cp2?.clone).toEqual({ vm_id: 9000, full: true, node_name: "pve01" });
+    expect(cp2?.disk).toMatchObject([{ interface: "scsi0", datastore_id: "local-lvm" }]);
+  });
+
+  it("clones a local-storage template on its node onto the datastore, to be migrated", () => {
+    const def = homelab();
+    def.proxmox = { ...def.proxmox, template: { ...def.proxmox.template, storage: "local" } };
+    const vms = vmsByName(synth(def).json);
+    for (const vm of vms.values()) {
+      expect(vm.clone).toMatchObject({ node_name: "pve01", datastore_id: "local-lvm" });
+    }
+    expect(new Set([...vms.values()].map((v) => v.node_name))).toEqual(
+      new Set(["pve01", "pve02", "pve03"]),
+    );
+  });
+
   it("tags each VM with the cluster, pool, role and the user's tags", () => {
     const vm = vmsByName(synth(homelab()).json).get("kspray-worker-2");
     expect(vm?.tags).toEqual(["homelab", "kspray", "kubespray", "worker"]);
