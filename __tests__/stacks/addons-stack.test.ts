@@ -82,8 +82,10 @@ describe("AddonsStack", () => {
     it("external-secrets, then its store", () => after("cluster-secret-store", "external-secrets"));
   });
 
-  it("puts the ingress Service on loadBalancerIp", () => {
-    expect(release(h, "traefik").parsedValues.service.spec.loadBalancerIP).toBe("10.10.30.200");
+  it("asks MetalLB for loadBalancerIp through the Service annotation alone", () => {
+    const service = release(h, "traefik").parsedValues.service;
+    expect(service.annotations).toEqual({ "metallb.io/loadBalancerIPs": "10.10.30.200" });
+    expect(service.spec.loadBalancerIP).toBeUndefined();
   });
 
   it("makes exactly one default StorageClass", () => {
