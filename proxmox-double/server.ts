@@ -76,6 +76,8 @@ import type { AddressInfo } from "node:net";
 
 import { generate } from "selfsigned";
 
+import { Privileges } from "./acl";
+import type { Acl } from "./acl";
 import { ApiSchema } from "./api-schema";
 import { PveCluster, PveError } from "./model";
 import type { Faults, Params, Task, VmView } from "./model";
@@ -97,6 +99,12 @@ export interface ProxmoxDoubleOptions {
   readonly taskDurationMs?: number;
   /** Delay between a VM's start and its guest agent answering. @default 1500 */
   readonly agentDelayMs?: number;
+  /**
+   * Privileges of the token by ACL path (propagating), e.g. `{"/": ["VM.Audit", ...]}` for
+   * `pveum aclmod / -role ...`; requests lacking one get 403 naming it.
+   * @default - every privilege (no ACL checks)
+   */
+  readonly acl?: Acl;
 }
 
 /** A request the double does not implement (answered 501). */
@@ -580,6 +588,8 @@ export class ProxmoxDouble {
   /** PEM of the self-signed server certificate. */
   readonly certificate: string;
   private readonly unknown: UnknownRequest[] = [];
+  /** Undefined: every privilege. */
+  privileges: Privileges | undefined;
   private readonly log: RequestRecord[] = [];
 
   private constructor(
@@ -641,6 +651,7 @@ export class ProxmoxDouble {
       });
     });
     const double: ProxmoxDouble = new ProxmoxDouble(server, cluster, token, pems.cert);
+    if (opts.acl) double.setAcl(opts.acl);
     await new Promise<void>((resolvePromise, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? 0, "127.0.0.1", () => {
@@ -675,6 +686,11 @@ export class ProxmoxDouble {
   /** Every API request, in order, with the status it got. */
   requests(): readonly RequestRecord[] {
     return [...this.log];
+  }
+
+  /** Replaces the token's privileges (`undefined`: every privilege). */
+  setAcl(acl: Acl | undefined): void {
+    this.privileges = acl === undefined ? undefined : new Privileges(acl);
   }
 
   get faults(): Faults {
@@ -761,7 +777,11 @@ export class ProxmoxDouble {
     const endpoint = apiSchema.endpoint(method, rawPath);
     const record = { template: endpoint?.template, params };
     if (endpoint) {
-      const errors = ApiSchema.verify(endpoint.schema, { ...params, ...endpoint.pathParams });
+      const all = { ...params, ...endpoint.pathParams };
+      // pve-api-daemon checks the method's permissions first, then verifies parameters.
+      const forbidden = this.privileges?.checkSchema(endpoint.schema.permissions, all);
+      if (forbidden) return this.reply(method, path, res, forbidden, undefined, record);
+      const errors = ApiSchema.verify(endpoint.schema, all);
       if (Object.keys(errors).length > 0) {
         return this.reply(
           method,
@@ -772,6 +792,8 @@ export class ProxmoxDouble {
           record,
         );
       }
+      const refused = this.privileges?.checkHandler(method, endpoint.template, all);
+      if (refused) return this.reply(method, path, res, refused, undefined, record);
     }
 
     for (const r of ROUTES) {
