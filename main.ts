@@ -7,25 +7,26 @@ import { resolve } from "node:path";
 import { Annotations, App } from "cdktf";
 
 import { formatIssue } from "./config/errors";
-import { exitOnConfigError, loadFromEnvironment } from "./lib/cli";
+import { exitOnUserError, loadFromEnvironment } from "./lib/cli";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 
-const { config, warnings, file } = loadFromEnvironment();
-const stateDir = resolve(process.env.STATE_DIR ?? resolve(".state", config.name));
+// Every mistake in the user's input (the definition, a file it names, a change the
+// Kubespray planner refuses) is a UserError: its lines and exit code 2, no stack trace.
+exitOnUserError(() => {
+  const { config, warnings, file } = loadFromEnvironment();
+  const stateDir = resolve(process.env.STATE_DIR ?? resolve(".state", config.name));
 
-const app = new App();
-const vms = new VmsStack(app, "vms", { config, stateDir, definitionFile: file });
-// A change the Kubespray planner refuses (e.g. a skipped minor version) is a ConfigError.
-const cluster = exitOnConfigError(
-  () => new ClusterStack(app, "cluster", { config, stateDir, nodes: vms.nodes }),
-);
-const addons = new AddonsStack(app, "addons", {
-  config,
-  stateDir,
-  kubeconfigPath: cluster.kubeconfigPath,
+  const app = new App();
+  const vms = new VmsStack(app, "vms", { config, stateDir, definitionFile: file });
+  const cluster = new ClusterStack(app, "cluster", { config, stateDir, nodes: vms.nodes });
+  const addons = new AddonsStack(app, "addons", {
+    config,
+    stateDir,
+    kubeconfigPath: cluster.kubeconfigPath,
+  });
+  // Deploy in this order (and destroy in reverse) even where no value crosses stacks.
+  cluster.addDependency(vms);
+  addons.addDependency(cluster);
+  for (const warning of warnings) Annotations.of(app).addWarning(formatIssue(warning, file));
+  app.synth();
 });
-// Deploy in this order (and destroy in reverse) even where no value crosses stacks.
-cluster.addDependency(vms);
-addons.addDependency(cluster);
-for (const warning of warnings) Annotations.of(app).addWarning(formatIssue(warning, file));
-app.synth();

@@ -8,7 +8,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { CLOUD_FILE, HOMELAB_FILE } from "./fixtures/definitions";
+import { stringify } from "yaml";
+
+import { CLOUD_FILE, homelab, HOMELAB_FILE } from "./fixtures/definitions";
 import { stackDir, synthApp, tofuValidate } from "./support/synth-app";
 import { describeWithToolchain, REPO_ROOT } from "./support/toolchain";
 
@@ -50,6 +52,21 @@ describe("main.ts", () => {
     expect(run.stderr).toContain(`${file}:1: name: the cluster name must be a DNS label`);
     expect(run.stderr).toMatch(/proxmox\.endpoint: required field is missing/);
     expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it("refuses a Vault CA bundle file that does not exist with its field, exit code 2 and no stack trace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ca-"));
+    const definition = homelab();
+    definition.addons.certManager.clusterIssuers[0].vault.caBundleFile = join(dir, "missing.pem");
+    const file = join(dir, "cluster.yaml");
+    writeFileSync(file, stringify(definition));
+    const run = runMain({ CLUSTER_CONFIG: file });
+    expect(run.status).toBe(2);
+    const lines = run.stderr.trim().split("\n");
+    expect(lines).toEqual([
+      `addons.certManager.clusterIssuers[0].vault.caBundleFile: cannot read ${JSON.stringify(join(dir, "missing.pem"))} (ENOENT); give the path of a PEM file`,
+    ]);
+    expect(run.stderr + run.stdout).not.toMatch(/^\s+at /m);
   });
 });
 

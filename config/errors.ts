@@ -1,6 +1,8 @@
 /**
- * The one place that owns the error types a user can see. A `ConfigError` carries every
- * problem found in a cluster definition at once, each naming the field it is about.
+ * The one place that owns the error types a user can see. A `UserError` is a mistake the
+ * user fixes (a missing Kubespray checkout, an unreachable node); entry points print its
+ * lines without a stack trace. A `ConfigError` is the kind about the cluster definition: it
+ * carries every problem found at once, each naming the field it is about.
  */
 
 /** One problem in a cluster definition, tied to the field it is about. */
@@ -30,8 +32,21 @@ export function formatIssue(issue: ConfigIssue, file?: string): string {
   return `${where}${path}${issue.message}`;
 }
 
+/** A mistake the user fixes: printed as its lines, never with a stack trace. */
+export class UserError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UserError";
+  }
+
+  /** The lines to print. */
+  lines(): string[] {
+    return this.message.split("\n");
+  }
+}
+
 /** Thrown when a cluster definition has one or more problems. */
-export class ConfigError extends Error {
+export class ConfigError extends UserError {
   constructor(
     readonly issues: readonly ConfigIssue[],
     readonly file?: string,
@@ -40,8 +55,13 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 
+  /** One problem with one field, e.g. a change the Kubespray planner refuses. */
+  static at(path: string, message: string): ConfigError {
+    return new ConfigError([{ path, message }]);
+  }
+
   /** The lines to print, one per problem. */
-  lines(): string[] {
+  override lines(): string[] {
     return this.issues.map((i) => formatIssue(i, this.file));
   }
 }

@@ -220,6 +220,15 @@ export function parseClusterConfig(
   input: ClusterConfigInput | unknown,
   locate?: (path: string) => number | undefined,
 ): LoadedConfig {
+  return check(input, locate);
+}
+
+/** Parses and validates; the problems name `file` (and their line) when given. */
+function check(
+  input: unknown,
+  locate?: (path: string) => number | undefined,
+  file?: string,
+): LoadedConfig {
   const withLines = (issues: ConfigIssue[]) =>
     issues.map((i) => ({ ...i, line: locate?.(i.path) }));
   const secrets = findSecrets(input).map(({ path, what }) => ({
@@ -239,12 +248,12 @@ export function parseClusterConfig(
     const crossField = retry.success
       ? validateConfig(retry.data).errors.filter((i) => !said.has(i.path))
       : [];
-    throw new ConfigError(withLines([...secrets, ...issues, ...crossField]));
+    throw new ConfigError(withLines([...secrets, ...issues, ...crossField]), file);
   }
   const { errors, warnings } = validateConfig(parsed.data);
   if (secrets.length > 0 || errors.length > 0)
-    throw new ConfigError(withLines([...secrets, ...errors]));
-  return { config: parsed.data, warnings: withLines(warnings) };
+    throw new ConfigError(withLines([...secrets, ...errors]), file);
+  return { config: parsed.data, warnings: withLines(warnings), file };
 }
 
 /** A deep copy of `input` without its unknown keys and its rejected optional values. */
@@ -300,10 +309,5 @@ export function loadClusterConfig(file: string): LoadedConfig {
       file,
     );
   }
-  try {
-    return { ...parseClusterConfig(doc.toJS(), (path) => lineOf(doc, counter, path)), file };
-  } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(e.issues, file);
-    throw e;
-  }
+  return check(doc.toJS(), (path) => lineOf(doc, counter, path), file);
 }

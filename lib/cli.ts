@@ -1,17 +1,17 @@
 /**
- * How the command-line entry points (the cdktf app, `npm run validate`, `npm run render`)
- * turn a user's mistake into lines and exit code 2, never a stack trace.
+ * How the command-line entry points (the cdktf app, `npm run render`) turn a user's mistake
+ * into lines and exit code 2, never a stack trace.
  */
-import { ConfigError, EXIT_INVALID_CONFIG } from "../config/errors";
+import { EXIT_INVALID_CONFIG, UserError } from "../config/errors";
 import type { LoadedConfig } from "../config/load";
 import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
 
-/** Runs `fn`; a `ConfigError` is printed line by line to stderr and exits with code 2. */
-export function exitOnConfigError<T>(fn: () => T): T {
+/** Runs `fn`; a `UserError` is printed line by line to stderr and exits with code 2. */
+export function exitOnUserError<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof ConfigError) {
+    if (e instanceof UserError) {
       for (const line of e.lines()) process.stderr.write(`${line}\n`);
       process.exit(EXIT_INVALID_CONFIG);
     }
@@ -27,7 +27,7 @@ export function loadFromEnvironment(env: NodeJS.ProcessEnv = process.env): Loade
     process.stdout.write(
       `CLUSTER_CONFIG is not set; using the bundled example ${BUNDLED_EXAMPLE}\n`,
     );
-    return exitOnConfigError(() => loadClusterConfig(BUNDLED_EXAMPLE));
+    return loadClusterConfig(BUNDLED_EXAMPLE);
   }
-  return exitOnConfigError(() => loadClusterConfig(file));
+  return loadClusterConfig(file);
 }

@@ -7,15 +7,8 @@ import { join } from "node:path";
 import semver from "semver";
 import { parse } from "yaml";
 
+import { UserError } from "../config/errors";
 import type { RunnerSettings } from "../lib/kubespray/commands";
-
-/** A problem the user fixes; printed without a stack trace. */
-export class RunnerError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "RunnerError";
-  }
-}
 
 const installHint = (s: RunnerSettings, dir: string) =>
   `run: npm run kubespray:install -- --dir ${dir} --version ${s.kubesprayVersion}`;
@@ -24,12 +17,12 @@ const installHint = (s: RunnerSettings, dir: string) =>
 export function checkKubesprayDir(settings: RunnerSettings, dir: string): void {
   const galaxy = join(dir, "galaxy.yml");
   if (!existsSync(galaxy))
-    throw new RunnerError(
+    throw new UserError(
       `kubespray.dir ${dir} is not a Kubespray checkout (no galaxy.yml); ${installHint(settings, dir)}`,
     );
   const version = String((parse(readFileSync(galaxy, "utf8")) as { version?: unknown }).version);
   if (`v${version}` !== settings.kubesprayVersion)
-    throw new RunnerError(
+    throw new UserError(
       `kubespray.dir ${dir} holds Kubespray v${version}, not ${settings.kubesprayVersion}; ${installHint(settings, dir)}`,
     );
 }
@@ -47,11 +40,11 @@ export function checkAnsible(settings: RunnerSettings, dir: string, ansiblePlayb
     `install the release's requirements: python3 -m venv ${venv} && ` +
     `${venv}/bin/pip install -r ${join(dir, "requirements.txt")} (or npm run kubespray:install)`;
   const out = spawnSync(ansiblePlaybook, ["--version"], { encoding: "utf8" });
-  if (out.error || out.status !== 0) throw new RunnerError(`cannot run ${ansiblePlaybook}; ${fix}`);
+  if (out.error || out.status !== 0) throw new UserError(`cannot run ${ansiblePlaybook}; ${fix}`);
   const version = /core ([0-9]+\.[0-9]+\.[0-9]+)/.exec(out.stdout)?.[1];
   const { min, max } = settings.ansibleCore;
   if (!version || semver.lt(version, min) || semver.gte(version, max))
-    throw new RunnerError(
+    throw new UserError(
       `Kubespray ${settings.kubesprayVersion} needs ansible-core >= ${min} and < ${max}, ` +
         `${ansiblePlaybook} is ${version ?? "unknown"}; ${fix}`,
     );
@@ -87,7 +80,7 @@ export async function waitForSsh(
     pending = pending.filter((_, i) => !results[i]);
     if (pending.length === 0) return;
     if (Date.now() >= deadline)
-      throw new RunnerError(
+      throw new UserError(
         `no SSH answer on port ${port} from ${pending.map((h) => `${h.name} (${h.address})`).join(", ")} ` +
           `after ${Math.round(timeoutMs / 1000)} s; check that the VM runs and its network (docs/operations.md, "An unreachable node")`,
       );

@@ -10,9 +10,8 @@
  */
 import { existsSync } from "node:fs";
 
-import { PlanError } from "../lib/kubespray/planner";
+import { UserError } from "../config/errors";
 
-import { RunnerError } from "./checks";
 import {
   apply,
   markDone,
@@ -38,7 +37,7 @@ async function main(args: string[]): Promise<void> {
   switch (command) {
     case "apply":
     case "record": {
-      if (!first) throw new RunnerError(USAGE);
+      if (!first) throw new UserError(USAGE);
       const settings = readSettings(first, env);
       const action = option(args, "--action");
       return withStateLock(settings.stateDir, env, () =>
@@ -48,21 +47,21 @@ async function main(args: string[]): Promise<void> {
       );
     }
     case "remove-node":
-      if (!first || !second) throw new RunnerError(USAGE);
+      if (!first || !second) throw new UserError(USAGE);
       // Nothing was ever deployed there: nothing to remove, and no directory to create.
       if (!existsSync(first)) return removeNode(first, second, env);
       return withStateLock(first, env, () => removeNode(first, second, env));
     case "teardown":
-      if (!first) throw new RunnerError(USAGE);
+      if (!first) throw new UserError(USAGE);
       return teardown(first, env);
     default:
-      throw new RunnerError(USAGE);
+      throw new UserError(USAGE);
   }
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof RunnerError || e instanceof PlanError) {
-    process.stderr.write(`[kubespray-runner] error: ${e.message}\n`);
+  if (e instanceof UserError) {
+    for (const line of e.lines()) process.stderr.write(`[kubespray-runner] error: ${line}\n`);
   } else {
     process.stderr.write(`[kubespray-runner] unexpected error: ${String(e)}\n`);
     if (e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { lock } from "proper-lockfile";
 import { parse } from "yaml";
 
+import { UserError } from "../config/errors";
 import type { Command, CommandContext, RunnerSettings } from "../lib/kubespray/commands";
 import { nodePrepStep, printScript, stepCommand } from "../lib/kubespray/commands";
 import { parseInventory, withoutHost } from "../lib/kubespray/inventory";
@@ -19,7 +20,6 @@ import type { ClusterState, PlaybookStep, RunRecord } from "../lib/kubespray/pla
 import {
   checkRemovable,
   describeStep,
-  PlanError,
   planChanges,
   REMOVE_NODE,
   removeNodeStep,
@@ -32,7 +32,6 @@ import {
   checkAnsible,
   checkKubesprayDir,
   findAnsiblePlaybook,
-  RunnerError,
   waitForSsh,
 } from "./checks";
 
@@ -79,7 +78,7 @@ export function expandHome(path: string): string {
 
 export function readSettings(file: string, env?: RunnerEnv): RunnerSettings {
   if (!existsSync(file))
-    throw new RunnerError(`no runner settings at ${file}; deploy the cluster stack first`);
+    throw new UserError(`no runner settings at ${file}; deploy the cluster stack first`);
   const settings = JSON.parse(readFileSync(file, "utf8")) as RunnerSettings;
   return env?.nodePrepPlaybook === undefined
     ? settings
@@ -108,7 +107,7 @@ export async function withStateLock<T>(
     // A holder refreshes the lock every few seconds; one not refreshed for 30 s is dead.
     stale: 30_000,
     onCompromised: (e: Error) => {
-      throw new RunnerError(`lost the lock ${lockfilePath}: ${e.message}`);
+      throw new UserError(`lost the lock ${lockfilePath}: ${e.message}`);
     },
   };
   const release = await lock(stateDir, options).catch(async (e: unknown) => {
@@ -118,7 +117,7 @@ export async function withStateLock<T>(
       ...options,
       retries: { retries: LOCK_WAIT_SECONDS, factor: 1, minTimeout: 1000, maxTimeout: 1000 },
     }).catch((e2: unknown) => {
-      throw new RunnerError(
+      throw new UserError(
         `another runner still holds ${lockfilePath} after ${LOCK_WAIT_SECONDS} s: ${(e2 as Error).message}`,
       );
     });
@@ -147,7 +146,7 @@ function containerEngine(env: RunnerEnv): string {
   if (env.containerEngine) return env.containerEngine;
   for (const engine of ["docker", "podman"])
     if (!spawnSync(engine, ["--version"]).error) return engine;
-  throw new RunnerError("container mode needs docker or podman on PATH");
+  throw new UserError("container mode needs docker or podman on PATH");
 }
 
 /** Checks what the mode needs and returns how to build its commands. */
@@ -182,13 +181,13 @@ export function execute(command: Command, log: (line: string) => void): Promise<
       stdio: "inherit",
     });
     child.once("error", (e) =>
-      reject(new RunnerError(`cannot start ${command.argv[0]}: ${e.message}`)),
+      reject(new UserError(`cannot start ${command.argv[0]}: ${e.message}`)),
     );
     child.once("exit", (code, signal) =>
       code === 0
         ? resolve()
         : reject(
-            new RunnerError(
+            new UserError(
               `${command.label} failed (${signal ?? `exit ${code}`}); the record is unchanged, ` +
                 `so the next deploy retries (docs/operations.md, "A failed Kubespray run")`,
             ),
@@ -337,7 +336,7 @@ async function removeNodeWith(
   if (settings.mode === "print") {
     const script = printScript([stepCommand(step, ctx)], []);
     writeFileSync(paths.printScript, script, { mode: 0o700 });
-    throw new RunnerError(
+    throw new UserError(
       `print mode: run ${paths.printScript} to remove ${node}, then deploy again`,
     );
   }
@@ -384,12 +383,7 @@ export async function removeNode(stateDir: string, node: string, env: RunnerEnv)
     forgetNode(stateDir, record, node, record.action);
     return;
   }
-  try {
-    checkRemovable(node, record.controlPlaneOrder);
-  } catch (e) {
-    if (e instanceof PlanError) throw new RunnerError(e.message);
-    throw e;
-  }
+  checkRemovable(node, record.controlPlaneOrder);
   await removeNodeWith(readSettings(paths.settingsFile, env), env, node, record);
 }
 

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 
 import { EXIT_INVALID_CONFIG } from "../config/errors";
 import { loadClusterConfig } from "../config/load";
-import { exitOnConfigError } from "../lib/cli";
+import { exitOnUserError } from "../lib/cli";
 import { renderFiles } from "../lib/kubespray/render";
 
 const [file, outDir] = process.argv.slice(2);
@@ -16,7 +16,7 @@ if (!file || !outDir) {
   process.stderr.write("usage: npm run render -- FILE OUTDIR\n");
   process.exit(EXIT_INVALID_CONFIG);
 }
-const { files } = exitOnConfigError(() => renderFiles(loadClusterConfig(file).config));
+const { files } = exitOnUserError(() => renderFiles(loadClusterConfig(file).config));
 for (const [relative, content] of Object.entries(files)) {
   const target = join(outDir, relative);
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });

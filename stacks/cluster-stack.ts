@@ -5,7 +5,6 @@ import { NullProvider } from "@cdktf/provider-null/lib/provider";
 import { LocalBackend, TerraformOutput, TerraformStack, Token } from "cdktf";
 import type { Construct } from "constructs";
 
-import { ConfigError } from "../config/errors";
 import type { ClusterConfig } from "../config/schema";
 import { KubesprayInventory } from "../constructs/kubespray-inventory";
 import { KubesprayRunner } from "../constructs/kubespray-runner";
@@ -15,7 +14,6 @@ import type { RunnerSettings } from "../lib/kubespray/commands";
 import { buildInventory } from "../lib/kubespray/inventory";
 import type { RunRecord } from "../lib/kubespray/planner";
 import {
-  PlanError,
   planChanges,
   previousControlPlaneOrder,
   triggerAction,
@@ -72,13 +70,8 @@ export class ClusterStack extends TerraformStack {
       previousControlPlaneOrder(record),
       (a) => a !== "" && !Token.isUnresolved(a),
     );
-    let action: string;
-    try {
-      action = triggerAction(planChanges(desired, record), record);
-    } catch (e) {
-      if (e instanceof PlanError) throw new ConfigError([{ path: e.field, message: e.message }]);
-      throw e;
-    }
+    // A change the planner refuses (e.g. a skipped minor version) throws a ConfigError.
+    const action = triggerAction(planChanges(desired, record), record);
     this.plannedAction = action;
 
     const files = new KubesprayInventory(this, "inventory", {

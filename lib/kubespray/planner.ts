@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from "node:util";
 
 import semver from "semver";
 
+import { ConfigError } from "../../config/errors";
 import type { NodeRole } from "../../config/schema";
 
 /** The runbook that users are pointed to when a change cannot be done automatically. */
@@ -69,18 +70,6 @@ export interface Plan {
   readonly description: string;
 }
 
-/** A change the planner refuses, with what to do instead. */
-export class PlanError extends Error {
-  constructor(
-    message: string,
-    /** The definition field the change is about. */
-    readonly field: string,
-  ) {
-    super(message);
-    this.name = "PlanError";
-  }
-}
-
 export const CLUSTER = "cluster.yml";
 export const SCALE = "scale.yml";
 export const FACTS = "playbooks/facts.yml";
@@ -111,10 +100,10 @@ export function removeNodeStep(node: string): PlaybookStep {
  */
 export function checkRemovable(node: string, order: readonly string[]): void {
   if (order[0] === node)
-    throw new PlanError(
+    throw ConfigError.at(
+      "nodePools",
       `${node} is the first control-plane node, which Kubespray cannot remove; ` +
         `follow "Replacing the first control-plane node" in ${RUNBOOK}`,
-      "nodePools",
     );
 }
 
@@ -124,16 +113,16 @@ export function checkUpgrade(from: string, to: string): void {
   const b = semver.parse(to);
   if (!a || !b) return;
   if (semver.lt(b, a))
-    throw new PlanError(
+    throw ConfigError.at(
+      "kubernetes.version",
       `Kubernetes ${to} is older than the running ${from}; Kubespray cannot downgrade. ` +
         `Set kubernetes.version back to ${from} (or a newer version)`,
-      "kubernetes.version",
     );
   if (b.major !== a.major || b.minor > a.minor + 1)
-    throw new PlanError(
+    throw ConfigError.at(
+      "kubernetes.version",
       `Kubernetes ${from} to ${to} skips a minor version; upgrade one minor at a time: ` +
         `first to ${a.major}.${a.minor + 1}.x, deploy, then to ${to}`,
-      "kubernetes.version",
     );
 }
 
@@ -189,18 +178,18 @@ export function planChanges(desired: ClusterState, record: RunRecord | undefined
   if (fromVersion !== toVersion) {
     checkUpgrade(fromVersion, toVersion);
     if (added.length > 0 || otherChange)
-      throw new PlanError(
+      throw ConfigError.at(
+        "kubernetes.version",
         `upgrading Kubernetes ${fromVersion} to ${toVersion} must be the only change of a deploy; ` +
           `deploy the version change first, then the other changes (${RUNBOOK}, "Upgrading Kubernetes")`,
-        "kubernetes.version",
       );
     steps.push({ playbook: UPGRADE });
   } else if (record.kubesprayVersion !== desired.kubesprayVersion) {
     // A new Kubespray release is rolled out with its upgrade playbook (docs/operations/upgrades.md).
     if (added.length > 0 || otherChange)
-      throw new PlanError(
-        `moving to Kubespray ${desired.kubesprayVersion} must be the only change of a deploy`,
+      throw ConfigError.at(
         "kubernetes.kubesprayVersion",
+        `moving to Kubespray ${desired.kubesprayVersion} must be the only change of a deploy`,
       );
     steps.push({ playbook: UPGRADE });
   } else if (otherChange || added.some((h) => h.role === "control-plane")) {

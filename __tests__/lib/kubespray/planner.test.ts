@@ -1,11 +1,6 @@
+import { ConfigError } from "../../../config/errors";
 import type { ClusterState, HostState, RunRecord } from "../../../lib/kubespray/planner";
-import {
-  checkUpgrade,
-  NOTHING,
-  PlanError,
-  planChanges,
-  triggerAction,
-} from "../../../lib/kubespray/planner";
+import { checkUpgrade, NOTHING, planChanges, triggerAction } from "../../../lib/kubespray/planner";
 
 const host = (
   name: string,
@@ -132,7 +127,7 @@ describe("planChanges", () => {
 
   it("refuses to remove the first control-plane node, pointing to the runbook", () => {
     const desired = withHosts(base.hosts.filter((h) => h.name !== "cp-1"));
-    expect(() => planChanges(desired, recorded(base))).toThrow(PlanError);
+    expect(() => planChanges(desired, recorded(base))).toThrow(ConfigError);
     expect(() => planChanges(desired, recorded(base))).toThrow(
       /cp-1 is the first control-plane node.*docs\/operations\.md/,
     );
@@ -173,11 +168,11 @@ describe("planChanges", () => {
       try {
         planChanges(desired, recorded(base));
       } catch (e) {
-        return e as PlanError;
+        return e as ConfigError;
       }
       return undefined;
     })();
-    expect(err?.field).toBe("kubernetes.version");
+    expect(err?.issues.map((i) => i.path)).toEqual(["kubernetes.version"]);
   });
 
   it("runs upgrade-cluster.yml for a new Kubespray release", () => {
