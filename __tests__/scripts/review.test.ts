@@ -1,0 +1,144 @@
+/**
+ * `npm run diff` (scripts/review.ts): one synth, a real `tofu plan` of each stack, a report
+ * per stack and the exit code of `tofu plan -detailed-exitcode`. The stacks here are planned
+ * with no state and no Proxmox: the cluster stack (local files and the runner) plans for
+ * real, the others stop on what the environment lacks, named.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { deployOrder, exitCode, explainError, settle } from "../../scripts/review";
+import type { StackReview } from "../../scripts/review";
+import { HOMELAB_FILE } from "../fixtures/definitions";
+import { describeWithToolchain, REPO_ROOT } from "../support/toolchain";
+
+const MANIFEST = {
+  stacks: {
+    addons: { workingDirectory: "stacks/addons", dependencies: ["cluster"] },
+    vms: { workingDirectory: "stacks/vms", dependencies: [] },
+    cluster: { workingDirectory: "stacks/cluster", dependencies: ["vms"] },
+  },
+};
+
+const review = (stack: string, outcome: StackReview["outcome"], missing?: string[]) => ({
+  stack,
+  outcome,
+  lines: ["Error: Unsupported attribute"],
+  missingEnvironment: missing,
+});
+
+describe("the review's logic", () => {
+  it("orders stacks as they deploy", () => {
+    expect(deployOrder(MANIFEST)).toEqual(["vms", "cluster", "addons"]);
+  });
+
+  it("shows a stack that fails on values an earlier stack will produce as pending, not failed", () => {
+    const settled = settle(
+      [review("vms", "changes"), review("cluster", "error"), review("addons", "error")],
+      MANIFEST,
+    );
+    expect(settled.map((r) => r.outcome)).toEqual([
+      "changes",
+      "after-dependencies",
+      "after-dependencies",
+    ]);
+    expect(settled[1].lines[0]).toBe(
+      "reads values that vms will produce: planned when they are applied",
+    );
+    expect(exitCode(settled)).toBe(2);
+  });
+
+  it("keeps an error when nothing before it changes, or when it misses a variable", () => {
+    expect(
+      settle([review("vms", "no-changes"), review("cluster", "error")], MANIFEST)[1].outcome,
+    ).toBe("error");
+    const missing = review("addons", "error", ["TF_VAR_x"]);
+    expect(settle([review("cluster", "changes"), missing], MANIFEST)[1].outcome).toBe("error");
+    expect(exitCode([review("vms", "changes"), missing])).toBe(1);
+  });
+
+  it("exits 0 only when no stack changes", () => {
+    expect(exitCode([review("vms", "no-changes"), review("cluster", "no-changes")])).toBe(0);
+    expect(exitCode([review("vms", "no-changes"), review("cluster", "changes")])).toBe(2);
+  });
+
+  it("names each missing secret once, even where tofu wraps the line", () => {
+    const stderr = [
+      '│ The root module input variable "grafana_admin_password" is not set, and has no',
+      "│ default value.",
+      "│ The root module input variable",
+      '│ "truenas_api_key_nas" is not set, and has no default value.',
+      '│ The root module input variable "grafana_admin_password" is not set',
+    ].join("\n");
+    expect(explainError(stderr).lines).toEqual([
+      "set TF_VAR_grafana_admin_password in the environment",
+      "set TF_VAR_truenas_api_key_nas in the environment",
+    ]);
+  });
+});
+
+interface Result {
+  status: number | null;
+  out: string;
+}
+
+function reviewCommand(args: string[], env: NodeJS.ProcessEnv): Promise<Result> {
+  return new Promise((done) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(REPO_ROOT, "scripts", "review.ts"), ...args],
+      { cwd: REPO_ROOT, env: { ...process.env, ...env } },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("close", (status) => done({ status, out }));
+  });
+}
+
+describeWithToolchain()("npm run diff, with the real tofu", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "review-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const env = () => {
+    const e: NodeJS.ProcessEnv = {
+      CLUSTER_CONFIG: HOMELAB_FILE,
+      STATE_DIR: join(dir, "state"),
+      CDKTF_OUTDIR: join(dir, "out"),
+    };
+    for (const k of Object.keys(process.env)) {
+      if (k.startsWith("TF_VAR_") || k.startsWith("PROXMOX_VE_")) e[k] = "";
+    }
+    return e;
+  };
+
+  it("plans the whole cluster at once, naming what each stack lacks, and exits 1", async () => {
+    const r = await reviewCommand([], env());
+    expect(r.status).toBe(1);
+    const lines = r.out.split("\n");
+    expect(lines).toContain("vms: ERROR");
+    expect(lines).toContain("  set PROXMOX_VE_API_TOKEN in the environment");
+    expect(lines).toContain("cluster: changes");
+    expect(lines).toContain("  Kubespray will run: cluster.yml");
+    expect(lines).toContain("addons: ERROR");
+    expect(lines).toContain("  set TF_VAR_grafana_admin_password in the environment");
+  }, 120_000);
+
+  it("reviews the stacks named, exiting 2 for changes", async () => {
+    const r = await reviewCommand(["cluster"], env());
+    expect(r.status).toBe(2);
+    expect(r.out).toMatch(/^cluster: changes$/m);
+    expect(r.out).not.toMatch(/^vms:/m);
+    expect(r.out).toMatch(/^\s+\+ null_resource\.runner_/m);
+  }, 120_000);
+
+  it("refuses a stack that does not exist", async () => {
+    const r = await reviewCommand(["vm"], env());
+    expect(r.status).toBe(1);
+    expect(r.out).toContain("no stack vm; the stacks are vms, cluster, addons");
+  }, 120_000);
+});

@@ -1,0 +1,279 @@
+/**
+ * `npm run diff [-- STACK...]`: the review of a change to the whole cluster, before a deploy.
+ *
+ * Synthesizes the app once, then plans every stack (or the ones named) with OpenTofu, side
+ * by side, and says for each what would change, and which Kubespray playbooks the cluster
+ * stack would run. A stack that reads values an earlier stack has yet to produce is shown
+ * as such instead of failing. Exit code as `tofu plan -detailed-exitcode`: 0 nothing to
+ * change, 2 changes, 1 an error.
+ *
+ * Environment: CLUSTER_CONFIG, STATE_DIR and the secrets as for `npm run deploy`;
+ * CDKTF_OUTDIR (default `cdktf.out`). The offline toolchain must be built (`npm run
+ * toolchain`).
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { delimiter, join, resolve } from "node:path";
+
+const ROOT = resolve(__dirname, "..");
+const TOOLCHAIN = join(ROOT, ".toolchain");
+
+/** Exit codes, as `tofu plan -detailed-exitcode`. */
+export const NO_CHANGES = 0;
+export const ERROR = 1;
+export const CHANGES = 2;
+
+interface Run {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(
+  cmd: string,
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Run> {
+  return new Promise((done) => {
+    const child = spawn(cmd, [...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", (e) => done({ status: 127, stdout, stderr: `${stderr}${e.message}\n` }));
+    child.on("close", (code) => done({ status: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** The environment of `scripts/toolchain-env.sh`, without a shell. */
+function toolchainEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    ...base,
+    TF_CLI_CONFIG_FILE: join(TOOLCHAIN, "tofurc"),
+    TF_IN_AUTOMATION: "1",
+    TF_INPUT: "0",
+    CHECKPOINT_DISABLE: "1",
+    PATH: `${join(TOOLCHAIN, "bin")}${delimiter}${base.PATH ?? ""}`,
+  };
+}
+
+interface Manifest {
+  readonly stacks: Record<
+    string,
+    { readonly workingDirectory: string; readonly dependencies: string[] }
+  >;
+}
+
+/** One resource change of a plan (`tofu show -json`'s resource_changes). */
+interface ResourceChange {
+  readonly address: string;
+  readonly change: {
+    readonly actions: string[];
+    readonly after?: Record<string, unknown> | null;
+    readonly before?: Record<string, unknown> | null;
+  };
+}
+
+interface PlanJson {
+  readonly resource_changes?: ResourceChange[];
+  readonly output_changes?: Record<
+    string,
+    { actions: string[]; after?: unknown; after_unknown?: unknown }
+  >;
+  readonly planned_values?: { outputs?: Record<string, { value?: unknown }> };
+}
+
+export interface StackReview {
+  readonly stack: string;
+  readonly outcome: "no-changes" | "changes" | "after-dependencies" | "error";
+  /** Human lines, indented under the stack's line. */
+  readonly lines: string[];
+  /** Environment variables an error asks for: such an error is never settled. */
+  readonly missingEnvironment?: string[];
+}
+
+const SYMBOL: Record<string, string> = {
+  create: "+",
+  delete: "-",
+  update: "~",
+  "delete,create": "-/+",
+  "create,delete": "+/-",
+};
+
+/** The changes of a plan, a line each; the Kubespray action when the runner would run. */
+export function describePlan(plan: PlanJson): string[] {
+  const changes = (plan.resource_changes ?? []).filter(
+    (c) => !c.change.actions.every((a) => a === "no-op" || a === "read"),
+  );
+  const lines = changes.map((c) => {
+    const symbol = SYMBOL[c.change.actions.join(",")] ?? c.change.actions.join(",");
+    const name = (c.change.after ?? c.change.before)?.name;
+    return `${symbol} ${c.address}${typeof name === "string" ? ` (${name})` : ""}`;
+  });
+  const runner = changes.find(
+    (c) => c.address.startsWith("null_resource.") && typeof c.change.after?.triggers === "object",
+  );
+  const action = (runner?.change.after?.triggers as Record<string, unknown> | undefined)?.action;
+  if (typeof action === "string") lines.push(`Kubespray will run: ${action}`);
+  return lines;
+}
+
+/** Environment variables whose absence tofu reports in the provider's words. */
+const HINTS: readonly [RegExp, string][] = [
+  [/must provide either username and password, an API token/, "PROXMOX_VE_API_TOKEN"],
+];
+
+/**
+ * tofu's error output as lines; where it misses environment variables (a secret, the
+ * Proxmox token), only what to set, once each.
+ */
+export function explainError(output: string): { lines: string[]; missing: string[] } {
+  // Without the box tofu draws around a diagnostic, so that a wrapped line reads on.
+  const stderr = output.replace(/^[│╷╵] ?/gm, "");
+  const missing = [
+    ...new Set([...stderr.matchAll(/input variable\s+"([^"]+)"/g)].map((m) => `TF_VAR_${m[1]}`)),
+    ...HINTS.filter(([re]) => re.test(stderr)).map(([, variable]) => variable),
+  ];
+  if (missing.length > 0)
+    return { lines: missing.map((v) => `set ${v} in the environment`), missing };
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== "");
+  return { lines, missing };
+}
+
+function failed(stack: string, output: string): StackReview {
+  const { lines, missing } = explainError(output);
+  return { stack, outcome: "error", lines, missingEnvironment: missing };
+}
+
+async function reviewStack(
+  stack: string,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+): Promise<StackReview> {
+  const init = await run("tofu", ["init", "-input=false", "-no-color"], dir, env);
+  if (init.status !== 0) return failed(stack, init.stderr || init.stdout);
+  const plan = await run(
+    "tofu",
+    [
+      "plan",
+      "-input=false",
+      "-no-color",
+      "-detailed-exitcode",
+      "-lock-timeout=0s",
+      "-out=review.tfplan",
+    ],
+    dir,
+    env,
+  );
+  if (plan.status === 0) return { stack, outcome: "no-changes", lines: [] };
+  if (plan.status !== 2) return failed(stack, plan.stderr || plan.stdout);
+  const shown = await run("tofu", ["show", "-json", "-no-color", "review.tfplan"], dir, env);
+  if (shown.status !== 0) return failed(stack, shown.stderr);
+  return { stack, outcome: "changes", lines: describePlan(JSON.parse(shown.stdout) as PlanJson) };
+}
+
+/** Stacks in deploy order: each after the ones it depends on. */
+export function deployOrder(manifest: Manifest): string[] {
+  const order: string[] = [];
+  const visit = (name: string) => {
+    if (order.includes(name)) return;
+    for (const d of manifest.stacks[name]?.dependencies ?? []) visit(d);
+    order.push(name);
+  };
+  for (const name of Object.keys(manifest.stacks)) visit(name);
+  return order;
+}
+
+/**
+ * A stack whose plan failed while a stack it depends on has changes still to apply reads
+ * values that do not exist yet: it is planned for real once those are applied.
+ */
+export function settle(reviews: StackReview[], manifest: Manifest): StackReview[] {
+  const byName = new Map(reviews.map((r) => [r.stack, r]));
+  const pending = (name: string): string[] =>
+    (manifest.stacks[name]?.dependencies ?? []).flatMap((d) => {
+      const r = byName.get(d);
+      return r && (r.outcome === "changes" || r.outcome === "after-dependencies")
+        ? [d]
+        : pending(d);
+    });
+  return reviews.map((r) => {
+    if (r.outcome !== "error" || (r.missingEnvironment ?? []).length > 0) return r;
+    const waiting = pending(r.stack);
+    if (waiting.length === 0) return r;
+    const settled: StackReview = {
+      stack: r.stack,
+      outcome: "after-dependencies",
+      lines: [
+        `reads values that ${waiting.join(" and ")} will produce: planned when they are applied`,
+        ...r.lines.slice(0, 3).map((l) => `(${l})`),
+      ],
+    };
+    byName.set(r.stack, settled);
+    return settled;
+  });
+}
+
+export function exitCode(reviews: readonly StackReview[]): number {
+  if (reviews.some((r) => r.outcome === "error")) return ERROR;
+  return reviews.every((r) => r.outcome === "no-changes") ? NO_CHANGES : CHANGES;
+}
+
+export function report(reviews: readonly StackReview[]): string {
+  const head: Record<StackReview["outcome"], string> = {
+    "no-changes": "no changes",
+    changes: "changes",
+    "after-dependencies": "changes after its dependencies apply",
+    error: "ERROR",
+  };
+  return reviews
+    .flatMap((r) => [`${r.stack}: ${head[r.outcome]}`, ...r.lines.map((l) => `  ${l}`)])
+    .join("\n");
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
+  if (!existsSync(join(TOOLCHAIN, "bin", "tofu"))) {
+    process.stderr.write("the offline toolchain is not built: run npm run toolchain\n");
+    return ERROR;
+  }
+  const synth = await run(process.execPath, ["--import", "tsx", join(ROOT, "main.ts")], ROOT, {
+    ...process.env,
+    CDKTF_OUTDIR: outdir,
+    CHECKPOINT_DISABLE: "1",
+  });
+  process.stdout.write(synth.stdout);
+  if (synth.status !== 0) {
+    process.stderr.write(synth.stderr);
+    return ERROR;
+  }
+  const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as Manifest;
+  const all = deployOrder(manifest);
+  const unknown = argv.filter((s) => !all.includes(s));
+  if (unknown.length > 0) {
+    process.stderr.write(`no stack ${unknown.join(", ")}; the stacks are ${all.join(", ")}\n`);
+    return ERROR;
+  }
+  const stacks = argv.length > 0 ? all.filter((s) => argv.includes(s)) : all;
+  const env = toolchainEnv(process.env);
+  const reviews = await Promise.all(
+    stacks.map((s) => reviewStack(s, join(outdir, manifest.stacks[s].workingDirectory), env)),
+  );
+  const settled = settle(reviews, manifest);
+  process.stdout.write(`${report(settled)}\n`);
+  return exitCode(settled);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(ERROR);
+    },
+  );
+}
