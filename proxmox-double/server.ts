@@ -15,9 +15,13 @@
  *   `400 Parameter verification failed.` with per-parameter `errors`), which the provider
  *   maps to "does not exist" / "already exists" like against a real host.
  * - Auth: one API token, `Authorization: PVEAPIToken=root@pam!double=<uuid>`; anything
- *   else is 401. The token has every privilege (no ACLs are modelled) but is not
- *   `root@pam` itself, so root-only options fail as on PVE (`hostpci` with raw `host=` IDs
- *   instead of a resource mapping, `arch`).
+ *   else is 401. By default the token has every privilege; with `acl` (privileges by path)
+ *   it has only those, checked from the API description's `permissions` and qemu-server's
+ *   per-option checks (`acl.ts`): 403 `Permission check failed (<path>, <privilege>)`. It
+ *   is not `root@pam` itself, so root-only options fail as on PVE (`hostpci` with raw
+ *   `host=` IDs instead of a resource mapping, `arch`).
+ * - Parameters: every request is verified against Proxmox's API description
+ *   (`api-schema.json`, `api-schema.ts`) before its handler, as pve-api-daemon does.
  * - Cluster: `/version`, `/nodes`, `/cluster/status`, `/cluster/resources` (vm, node,
  *   storage, pool), `/cluster/nextid` (with and without `vmid`), `/cluster/mapping/pci`,
  *   `/cluster/ha/resources` (always empty), `/pools`.
@@ -55,7 +59,7 @@
  *   gaps are visible), `GET /_double/requests` (every API call, in order).
  *
  * ## Known gaps
- * - No ticket auth (`/access/ticket`), users, ACLs or privilege separation; no SSH. The
+ * - No ticket auth (`/access/ticket`), users or privilege separation; no SSH. The
  *   provider needs SSH (and so a real host) only for disks with `file_id`, cloud-init
  *   snippets (`user_data_file_id`...) and file uploads; the project's VM settings use none.
  * - No LXC containers, snapshots, backups/restore (`archive`), HA groups, SDN, firewall,
@@ -63,8 +67,9 @@
  * - Config changes on a running VM apply at once; qemu-server would keep non-hotpluggable
  *   ones as pending until the next power cycle (GET config returns the new values either
  *   way, which is what the provider reads).
- * - Option values are only checked for what the provider can get wrong (types, names,
- *   tags, drives, NICs, ipconfig, hostpci); most property strings are stored as sent.
+ * - Named formats the VM lifecycle does not use are accepted unchecked
+ *   (`uncheckedFormats()` lists the ones met); `/cluster/resources` is not filtered by
+ *   the token's privileges.
  * - The guest is not real: nothing boots, cloud-init user data is only stored, the agent
  *   reports addresses from the config rather than from a guest.
  */
@@ -121,6 +126,8 @@ export interface RequestRecord {
   readonly template?: string;
   /** Query and body parameters as received (path parameters not included). */
   readonly params?: Readonly<Record<string, string>>;
+  /** The path as received, still URL-encoded (a volume ID in it keeps its `%2F`). */
+  readonly rawPath?: string;
 }
 
 const TOKEN_ID = "root@pam!double";
@@ -775,7 +782,7 @@ export class ProxmoxDouble {
     // Like pve-api-daemon: parameters (path ones included) are verified before a handler.
     apiSchema ??= ApiSchema.load();
     const endpoint = apiSchema.endpoint(method, rawPath);
-    const record = { template: endpoint?.template, params };
+    const record = { template: endpoint?.template, params, rawPath };
     if (endpoint) {
       const all = { ...params, ...endpoint.pathParams };
       // pve-api-daemon checks the method's permissions first, then verifies parameters.
@@ -827,7 +834,7 @@ export class ProxmoxDouble {
     res: ServerResponse,
     err?: PveError,
     data?: unknown,
-    extra?: Pick<RequestRecord, "template" | "params">,
+    extra?: Pick<RequestRecord, "template" | "params" | "rawPath">,
   ): void {
     this.log.push({ method, path, status: err ? err.status : 200, ...extra });
     if (err) return sendError(res, err);

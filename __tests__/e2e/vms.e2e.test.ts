@@ -7,12 +7,16 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, sep } from "node:path";
 
+import { parse } from "yaml";
+
 import type { VmView } from "../../proxmox-double";
+import type { SeedInput } from "../../proxmox-double/seed";
 import type { Definition } from "../fixtures/definitions";
 import { cloud, homelab } from "../fixtures/definitions";
 
 import type { E2eEnvironment, PlannedChange } from "./support/harness";
-import { describeE2e, expectSuccess, oneLine, startEnvironment } from "./support/harness";
+import { describeE2e, expectSuccess, oneLine, SEEDS, startEnvironment } from "./support/harness";
+import { documentedAcl } from "./support/role";
 
 const VM = "proxmox_virtual_environment_vm";
 
@@ -181,8 +185,17 @@ describeE2e("vms stack end to end: homelab (static addresses, three hosts)", () 
       expect(vm.config.machine).toBeUndefined();
       expect(vm.config.bios).toBeUndefined();
     }
-    // Every VM is a full clone of template 9000 (on pve01's view of the shared storage).
+    // Every VM is a full clone of template 9000 (on pve01's view of the shared storage),
+    // straight to its host; only pve01's clones name a target storage (non-shared
+    // local-lvm, which Proxmox refuses for a clone to another node).
     expect(cloneRequests(env)).toEqual(Array(6).fill("/nodes/pve01/qemu/9000/clone"));
+    for (const r of env.double.requests().filter((q) => q.path.endsWith("/9000/clone"))) {
+      const target = r.params?.target ?? "pve01";
+      expect([target, r.params?.storage]).toEqual([
+        target,
+        target === "pve01" ? "local-lvm" : undefined,
+      ]);
+    }
 
     // Placement: one control-plane node per host, and the workers spread over all three.
     const hostsOf = (prefix: string) =>
@@ -293,6 +306,10 @@ describeE2e("vms stack end to end: homelab (static addresses, three hosts)", () 
     expect(env.double.vms()).toEqual(seedVms);
     expect(env.double.state().volumes).toEqual(seedVolumes);
     expect(env.state("vms")?.resources ?? []).toEqual([]);
+  });
+
+  it("sent only requests real Proxmox accepts, with exactly the documented role", () => {
+    expect(env.trafficViolations()).toEqual([]);
   });
 });
 
@@ -411,5 +428,78 @@ describeE2e("vms stack end to end: cloud-cluster (DHCP, a GPU worker)", () => {
     expect(env.double.vms()).toEqual(seedVms);
     expect(env.double.vms().map((v) => v.vmid)).toEqual([9100]);
     expect(env.double.state().volumes).toEqual(seedVolumes);
+  });
+
+  it("sent only requests real Proxmox accepts, with exactly the documented role", () => {
+    expect(env.trafficViolations()).toEqual([]);
+  });
+});
+
+/** The homelab seed with template 9000 on pve01's local-lvm instead of shared NFS. */
+function homelabLocalTemplateSeed(): SeedInput {
+  const seed = parse(readFileSync(SEEDS.homelab, "utf8")) as SeedInput;
+  const template = seed.vms?.find((v) => v.vmid === 9000);
+  if (!template?.config) throw new Error("homelab seed: no template 9000");
+  template.config.scsi0 = "local-lvm:base-9000-disk-0,iothread=1,size=3G";
+  template.config.ide2 = "local-lvm:vm-9000-cloudinit,media=cdrom";
+  return seed;
+}
+
+describeE2e("vms stack end to end: homelab with the template on pve01's local storage", () => {
+  let env: E2eEnvironment;
+
+  beforeAll(async () => {
+    const definition = homelab();
+    definition.proxmox.template = { ...definition.proxmox.template, storage: "local" };
+    env = await startEnvironment({ definition, seed: homelabLocalTemplateSeed() });
+  });
+
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it("clones every VM on pve01 onto local-lvm and migrates the others to their host", async () => {
+    await deploy(env);
+    const vms = env.clusterVms();
+    expect(vms).toHaveLength(6);
+    for (const vm of vms) {
+      expect(vm.config.scsi0).toMatch(new RegExp(`^local-lvm:vm-${vm.vmid}-disk-\\d+,`));
+    }
+    expect(new Set(vms.map((v) => v.node))).toEqual(new Set(["pve01", "pve02", "pve03"]));
+    const migrations = env.double
+      .requests()
+      .filter((r) => r.method === "POST" && r.path.endsWith("/migrate"));
+    expect(migrations).toHaveLength(vms.filter((v) => v.node !== "pve01").length);
+    expect((await env.plan("vms", { synth: false })).exitCode).toBe(0);
+    expectSuccess(await env.cdktf(["destroy", "vms"]), "cdktf destroy vms");
+    expect(env.clusterVms()).toEqual([]);
+  });
+
+  it("sent only requests real Proxmox accepts, with exactly the documented role", () => {
+    expect(env.trafficViolations()).toEqual([]);
+  });
+});
+
+describeE2e("vms stack end to end: a token lacking one documented privilege", () => {
+  let env: E2eEnvironment;
+
+  beforeAll(async () => {
+    env = await startEnvironment({
+      definition: homelab(),
+      seed: "homelab",
+      double: { acl: documentedAcl(["VM.Config.Cloudinit"]) },
+    });
+  });
+
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it("fails the deploy with Proxmox's message naming the missing privilege", async () => {
+    const result = await env.cdktf(["deploy", "vms"]);
+    expect(result.status).not.toBe(0);
+    expect(oneLine(result.output)).toMatch(
+      /Permission check failed \(\/vms\/\d+, VM\.Config\.Cloudinit\)/,
+    );
   });
 });

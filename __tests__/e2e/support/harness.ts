@@ -22,8 +22,15 @@ import { stringify } from "yaml";
 
 import type { ProxmoxDoubleOptions, VmView } from "../../../proxmox-double";
 import { ProxmoxDouble } from "../../../proxmox-double";
+import { API_SCHEMA_FILE, ApiSchema } from "../../../proxmox-double/api-schema";
 import type { Definition } from "../../fixtures/definitions";
 import { describeWithToolchain, REPO_ROOT, toolchainEnv, toolPath } from "../../support/toolchain";
+
+import { documentedAcl } from "./role";
+
+/** Proxmox's API description: the shared, full one when present, else the double's copy. */
+const SHARED_API_SCHEMA = join(REPO_ROOT, "..", "shared", "proxmox", "api-schema.json");
+let apiSchema: ApiSchema | undefined;
 
 /** The seeds the double ships for the reference examples. */
 export const SEEDS = {
@@ -53,8 +60,9 @@ export interface EnvironmentOptions {
   /** A seed the double ships (`homelab`, `cloud`), a seed file, or a seed object. */
   readonly seed: keyof typeof SEEDS | NonNullable<ProxmoxDoubleOptions["seed"]>;
   /**
-   * Options of the double besides its seed (faults, task timings).
-   * @default clones 300 ms, tasks 100 ms, agent answering 500 ms after start
+   * Options of the double besides its seed (faults, task timings, the token's ACL).
+   * @default clones 300 ms, tasks 100 ms, agent answering 500 ms after start, and the token
+   *   holding exactly the role docs/proxmox.md documents, on `/`
    */
   readonly double?: Omit<ProxmoxDoubleOptions, "seed">;
   /**
@@ -363,6 +371,35 @@ export class E2eEnvironment {
     return this.vms().filter((v) => (v.config.name ?? "").startsWith(prefix));
   }
 
+  /**
+   * Every request the provider sent that real Proxmox VE would refuse before a handler
+   * runs, as `METHOD path: problem` lines: parameters checked again against Proxmox's API
+   * description, plus what the double refused with 400 (parameters), 403 (a privilege the
+   * documented role lacks) or 501 (an endpoint it does not know).
+   */
+  trafficViolations(): string[] {
+    apiSchema ??= ApiSchema.load(
+      existsSync(SHARED_API_SCHEMA) ? SHARED_API_SCHEMA : API_SCHEMA_FILE,
+    );
+    const out: string[] = [];
+    for (const r of this.double.requests()) {
+      const what = `${r.method} ${r.path}`;
+      if (r.status === 400 || r.status === 403 || r.status === 501) {
+        out.push(`${what}: answered ${r.status}`);
+      }
+      const endpoint = apiSchema.endpoint(r.method, r.rawPath ?? r.path);
+      if (!endpoint) {
+        out.push(`${what}: no such endpoint in the API description`);
+        continue;
+      }
+      const errors = ApiSchema.verify(endpoint.schema, { ...r.params, ...endpoint.pathParams });
+      for (const [param, message] of Object.entries(errors)) {
+        out.push(`${what}: ${param}: ${message.replace(/\n/g, " ")}`);
+      }
+    }
+    return out;
+  }
+
   /** Stops the double and removes the directory (kept when `KEEP_E2E_DIR` is set). */
   async stop(): Promise<void> {
     await this.double.stop();
@@ -380,6 +417,7 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<E2eEnv
     cloneDurationMs: 300,
     taskDurationMs: 100,
     agentDelayMs: 500,
+    acl: documentedAcl(),
     ...opts.double,
     seed,
   });
