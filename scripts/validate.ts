@@ -1,13 +1,15 @@
 /**
- * `npm run validate -- FILE...`: prints `FILE: ok` (with any warnings) or every problem,
- * one per line. Exit 0 when all files are valid, 2 otherwise.
+ * `npm run validate [-- FILE...]`: prints `FILE: ok` (with any warnings) or every problem,
+ * one per line. Without a file, the definition in `CLUSTER_CONFIG`, as the other commands
+ * take it. Exit 0 when all files are valid, 2 otherwise.
  */
 import { ConfigError, EXIT_INVALID_CONFIG, formatIssue } from "../config/errors";
 import { loadClusterConfig } from "../config/load";
 
-const files = process.argv.slice(2);
+const args = process.argv.slice(2);
+const files = args.length > 0 ? args : [process.env.CLUSTER_CONFIG ?? ""].filter((f) => f !== "");
 if (files.length === 0) {
-  process.stderr.write("usage: npm run validate -- FILE...\n");
+  process.stderr.write("usage: npm run validate -- FILE... (or set CLUSTER_CONFIG)\n");
   process.exit(EXIT_INVALID_CONFIG);
 }
 let failed = false;

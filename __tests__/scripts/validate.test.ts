@@ -11,10 +11,20 @@ const ROOT = resolve(__dirname, "..", "..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 
 function validate(...files: string[]): { status: number | null; output: string } {
+  return validateWith({}, ...files);
+}
+
+function validateWith(
+  env: NodeJS.ProcessEnv,
+  ...files: string[]
+): { status: number | null; output: string } {
+  const base = { ...process.env };
+  delete base.CLUSTER_CONFIG;
   const run = spawnSync(TSX, [join(ROOT, "scripts", "validate.ts"), ...files], {
     cwd: ROOT,
     encoding: "utf8",
     timeout: 60_000,
+    env: { ...base, ...env },
   });
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
@@ -74,4 +84,15 @@ test("prints its usage without arguments, exit 2", () => {
   const { status, output } = validate();
   expect(status).toBe(2);
   expect(output).toContain("usage: npm run validate -- FILE...");
+});
+
+test("without a file, validates CLUSTER_CONFIG like the other commands; with neither, says how", () => {
+  const bad = join(FIXTURES, "three-mistakes.yaml");
+  const fromEnv = validateWith({ CLUSTER_CONFIG: bad });
+  expect(fromEnv.status).toBe(2);
+  expect(fromEnv.output).toContain(`${bad}:`);
+  expect(validateWith({ CLUSTER_CONFIG: CLOUD_FILE }).output).toContain(`${CLOUD_FILE}: ok`);
+  const neither = validateWith({});
+  expect(neither.status).toBe(2);
+  expect(neither.output).toContain("usage: npm run validate -- FILE... (or set CLUSTER_CONFIG)");
 });
