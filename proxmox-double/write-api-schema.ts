@@ -12,8 +12,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 
-import { format, resolveConfig } from "prettier";
-
 const KEEP: readonly RegExp[] = [
   /^\/version$/,
   /^\/nodes$/,
@@ -54,6 +52,9 @@ async function main(): Promise<void> {
   );
   const to = resolve(__dirname, "api-schema.json");
   const trimmed = trimApiSchema(JSON.parse(readFileSync(from, "utf8")));
+  // Loaded here, not at the top: prettier's CommonJS entry starts a dynamic import, which
+  // jest refuses in a test that only needs trimApiSchema.
+  const { format, resolveConfig } = await import("prettier");
   writeFileSync(
     to,
     await format(JSON.stringify(trimmed), { ...(await resolveConfig(to)), filepath: to }),
