@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Runs cdktf with the offline toolchain (OpenTofu and the provider mirror built by
-# scripts/toolchain.sh). deploy, destroy and diff skip `tofu providers lock`, which would
-# ask a registry for checksums: the mirror is the only provider source.
+# scripts/toolchain.sh). deploy and destroy skip `tofu providers lock`, which would ask a
+# registry for checksums: the mirror is the only provider source.
 #   bash scripts/cdktf.sh deploy vms cluster addons
+#   bash scripts/cdktf.sh deploy addons          # one stack: its dependencies stay as they are
+#
+# deploy and destroy of ONE stack add --ignore-missing-stack-dependencies (cdktf refuses a
+# stack whose dependencies are not named); not for several, with which cdktf 0.21 starts a
+# destroy again and again while it runs. Without a terminal to confirm on, deploy and
+# destroy need --auto-approve (cdktf would die in its interactive prompt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/toolchain-env.sh
@@ -11,7 +17,36 @@ source scripts/toolchain-env.sh
 export TF_INPUT=0
 command="${1:?usage: scripts/cdktf.sh COMMAND [ARGS...]}"
 shift
+
 case "$command" in
-  deploy | destroy | diff) exec npx cdktf "$command" --skip-provider-lock "$@" ;;
+  deploy | destroy) ;;
+  diff) exec npx cdktf diff --skip-provider-lock "$@" ;;
   *) exec npx cdktf "$command" "$@" ;;
 esac
+
+stacks=()
+flags=()
+value_next=0
+for arg in "$@"; do
+  if [[ "$value_next" == 1 ]]; then flags+=("$arg"); value_next=0; continue; fi
+  case "$arg" in
+    # cdktf options that take a value as the next argument
+    --output | -o | --var | --var-file | --parallelism | --outputs-file | --target)
+      flags+=("$arg")
+      value_next=1
+      ;;
+    -*) flags+=("$arg") ;;
+    *) stacks+=("$arg") ;;
+  esac
+done
+
+approved=0
+for f in ${flags[@]+"${flags[@]}"}; do [[ "$f" == "--auto-approve" ]] && approved=1; done
+if [[ "$approved" == 0 && ! -t 0 ]]; then
+  echo "cdktf.sh: $command needs a terminal to confirm on; review the change with npm run diff, then run again with --auto-approve (npm run $command -- ${*} --auto-approve)" >&2
+  exit 2
+fi
+
+# One stack alone: its dependencies are deployed (or its dependants destroyed) already.
+if [[ "${#stacks[@]}" -eq 1 ]]; then flags+=("--ignore-missing-stack-dependencies"); fi
+exec npx cdktf "$command" --skip-provider-lock ${stacks[@]+"${stacks[@]}"} ${flags[@]+"${flags[@]}"}

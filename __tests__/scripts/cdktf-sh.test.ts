@@ -1,0 +1,57 @@
+/**
+ * scripts/cdktf.sh (npm run deploy|destroy): the arguments it gives cdktf, and its refusal
+ * to start a deploy that could not be confirmed. cdktf itself is replaced by a recorder on
+ * PATH (`npx` printing its arguments); the real cdktf runs in the e2e suites.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+
+import { REPO_ROOT } from "../support/toolchain";
+
+let bin: string;
+beforeAll(() => {
+  bin = mkdtempSync(join(tmpdir(), "cdktf-sh-"));
+  writeFileSync(join(bin, "npx"), '#!/bin/sh\necho "npx $*"\n');
+  chmodSync(join(bin, "npx"), 0o755);
+});
+afterAll(() => rmSync(bin, { recursive: true, force: true }));
+
+/** Runs the script with stdin not a terminal, as CI and pipes do. */
+function cdktfSh(...args: string[]) {
+  const r = spawnSync("bash", [join(REPO_ROOT, "scripts", "cdktf.sh"), ...args], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    input: "",
+    env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` },
+  });
+  return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
+}
+
+describe("scripts/cdktf.sh", () => {
+  it("deploys one stack alone, its dependencies left as they are", () => {
+    expect(cdktfSh("deploy", "addons", "--auto-approve").stdout).toBe(
+      "npx cdktf deploy --skip-provider-lock addons --auto-approve --ignore-missing-stack-dependencies",
+    );
+  });
+
+  it("leaves several stacks to cdktf's own order, and keeps option values in place", () => {
+    expect(
+      cdktfSh("destroy", "addons", "cluster", "vms", "--auto-approve", "--output", "out").stdout,
+    ).toBe("npx cdktf destroy --skip-provider-lock addons cluster vms --auto-approve --output out");
+  });
+
+  it("refuses a deploy it cannot confirm, saying what to run instead", () => {
+    const r = cdktfSh("deploy", "vms", "cluster");
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      "cdktf.sh: deploy needs a terminal to confirm on; review the change with npm run diff, then run again with --auto-approve (npm run deploy -- vms cluster --auto-approve)",
+    );
+  });
+
+  it("passes other commands through", () => {
+    expect(cdktfSh("synth").stdout).toBe("npx cdktf synth");
+  });
+});
