@@ -72,6 +72,12 @@ export interface EnvironmentOptions {
   readonly fileName?: string;
   /** Variables added to every command's environment (also settable later on `extraEnv`). */
   readonly env?: Record<string, string>;
+  /**
+   * Whether `stop()` fails when the provider sent anything real Proxmox would refuse
+   * (`trafficViolations()`); off only for tests that provoke refusals on purpose.
+   * @default true
+   */
+  readonly checkTraffic?: boolean;
 }
 
 export interface CommandResult {
@@ -192,6 +198,7 @@ export class E2eEnvironment {
     definition: Definition,
     fileName: string,
     extraEnv: Record<string, string>,
+    private readonly checkTraffic = true,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), "e2e-"));
     this.stateDir = join(this.dir, "state");
@@ -400,10 +407,20 @@ export class E2eEnvironment {
     return out;
   }
 
-  /** Stops the double and removes the directory (kept when `KEEP_E2E_DIR` is set). */
+  /**
+   * Stops the double and removes the directory (kept when `KEEP_E2E_DIR` is set); then,
+   * unless `checkTraffic` is off, fails if any request was one real Proxmox refuses, so
+   * every suite using the harness checks the provider's whole traffic.
+   */
   async stop(): Promise<void> {
+    const violations = this.checkTraffic ? this.trafficViolations() : [];
     await this.double.stop();
     if (!process.env.KEEP_E2E_DIR) rmSync(this.dir, { recursive: true, force: true });
+    if (violations.length > 0) {
+      throw new Error(
+        `the provider sent ${violations.length} request(s) Proxmox VE would refuse:\n${violations.join("\n")}`,
+      );
+    }
   }
 }
 
@@ -426,6 +443,7 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<E2eEnv
     opts.definition,
     opts.fileName ?? `${String(opts.definition.name)}.yaml`,
     opts.env ?? {},
+    opts.checkTraffic ?? true,
   );
 }
 
