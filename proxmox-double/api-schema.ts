@@ -382,6 +382,50 @@ export const FORMATS: Readonly<Record<string, Format>> = {
           ? "'host' and 'mapping' cannot be set at the same time"
           : undefined,
   },
+  "pve-qm-bootdisk": {
+    check: (v) =>
+      /^(ide[0-3]|sata[0-5]|scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5]))$/.test(v)
+        ? undefined
+        : `invalid drive name '${v}'`,
+  },
+  "pve-hotplug-features": {
+    check: (v) =>
+      /^(0|1|(network|disk|cpu|memory|usb|cloudinit)(,(network|disk|cpu|memory|usb|cloudinit))*)$/.test(
+        v,
+      )
+        ? undefined
+        : `invalid hotplug feature '${v}'`,
+  },
+  "pve-cpuset": fmt(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, (v) => `invalid cpuset '${v}'`),
+  "pve-qm-watchdog": {
+    props: {
+      model: { type: "string", optional: 1, default_key: 1, enum: ["i6300esb", "ib700"] },
+      action: {
+        type: "string",
+        optional: 1,
+        enum: ["reset", "shutdown", "poweroff", "pause", "debug", "none"],
+      },
+    },
+  },
+  "pve-qm-rng": {
+    props: {
+      source: {
+        type: "string",
+        default_key: 1,
+        enum: ["/dev/urandom", "/dev/random", "/dev/hwrng"],
+      },
+      max_bytes: { type: "integer", optional: 1 },
+      period: { type: "integer", optional: 1 },
+    },
+  },
+  "pve-qm-cicustom": {
+    props: {
+      meta: { type: "string", optional: 1, format: "pve-volume-id" },
+      network: { type: "string", optional: 1, format: "pve-volume-id" },
+      user: { type: "string", optional: 1, format: "pve-volume-id" },
+      vendor: { type: "string", optional: 1, format: "pve-volume-id" },
+    },
+  },
   "pve-qm-smbios1": {
     props: {
       base64: { type: "boolean", optional: 1 },

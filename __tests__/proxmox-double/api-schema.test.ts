@@ -131,7 +131,20 @@ describe("proxmox double: parameter verification before any handler", () => {
       "cpu",
       "Built-in cputype 'x86-64-v9' is not defined (missing 'custom-' prefix?)",
     ],
-    ["a tag with a space-less bad char", { tags: "a;b@c" }, "tags", "invalid tag 'b@c'"],
+    ["a tag with a bad character", { tags: "a;b@c" }, "tags", "invalid tag 'b@c'"],
+    ["bootdisk net0", { bootdisk: "net0" }, "bootdisk", "value does not match the regex pattern"],
+    [
+      "an unknown watchdog model",
+      { watchdog: "model=i6400" },
+      "watchdog",
+      "watchdog.model: value 'i6400' does not have a value in the enumeration",
+    ],
+    [
+      "cicustom with a path, not a volume",
+      { cicustom: "user=/tmp/user.yaml" },
+      "cicustom",
+      "cicustom.user: invalid format - unable to parse volume ID '/tmp/user.yaml'",
+    ],
     ["a bad DNS name", { name: "node_1" }, "name", "value does not look like a valid DNS name"],
     [
       "an unknown option",
