@@ -91,6 +91,11 @@ export const SeedSchema = z.strictObject({
   dhcp: z.array(DhcpSchema).default([]),
   pciMappings: z.array(PciMappingSchema).default([]),
   pools: z.array(z.strictObject({ id: z.string(), comment: z.string().optional() })).default([]),
+  /**
+   * Privileges of the token by ACL path (propagating), e.g. `{"/": [VM.Audit, ...]}`.
+   * @default - every privilege
+   */
+  acl: z.record(z.string().startsWith("/"), z.array(z.string())).optional(),
 });
 
 export type Seed = z.output<typeof SeedSchema>;

@@ -107,7 +107,7 @@ export interface ProxmoxDoubleOptions {
   /**
    * Privileges of the token by ACL path (propagating), e.g. `{"/": ["VM.Audit", ...]}` for
    * `pveum aclmod / -role ...`; requests lacking one get 403 naming it.
-   * @default - every privilege (no ACL checks)
+   * @default - the seed's `acl`, else every privilege (no ACL checks)
    */
   readonly acl?: Acl;
 }
@@ -658,7 +658,8 @@ export class ProxmoxDouble {
       });
     });
     const double: ProxmoxDouble = new ProxmoxDouble(server, cluster, token, pems.cert);
-    if (opts.acl) double.setAcl(opts.acl);
+    const acl = opts.acl ?? seed.acl;
+    if (acl) double.setAcl(acl);
     await new Promise<void>((resolvePromise, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? 0, "127.0.0.1", () => {

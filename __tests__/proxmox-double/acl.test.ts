@@ -18,6 +18,28 @@ describe("proxmox double: privileges", () => {
   });
 });
 
+describe("proxmox double: an ACL from the seed", () => {
+  it("limits the token to the seed's privileges", async () => {
+    const double = await ProxmoxDouble.start({
+      ...FAST,
+      seed: {
+        nodes: [{ name: "pve01" }],
+        acl: { "/vms": ["VM.Audit"] },
+      },
+    });
+    try {
+      expect((await api(double, "GET", "cluster/status")).statusMessage).toBe(
+        "Permission check failed (/, Sys.Audit)",
+      );
+      expect((await api(double, "GET", "nodes/pve01/qemu/100/config")).statusMessage).toBe(
+        "Configuration file 'nodes/pve01/qemu-server/100.conf' does not exist",
+      );
+    } finally {
+      await double.stop();
+    }
+  });
+});
+
 describe("proxmox double: a token with the role docs/proxmox.md documents", () => {
   let double: ProxmoxDouble;
   beforeAll(async () => {
