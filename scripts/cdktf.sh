@@ -47,6 +47,14 @@ if [[ "$approved" == 0 && ! -t 0 ]]; then
   exit 2
 fi
 
+# Destroying needs no secret: the add-ons' variables that are unset get a placeholder.
+if [[ "$command" == destroy ]]; then
+  secrets="$(node --import tsx scripts/secret-variables.ts)"
+  for name in $secrets; do
+    [[ -n "${!name:-}" ]] || export "$name=unused-by-destroy"
+  done
+fi
+
 # One stack alone: its dependencies are deployed (or its dependants destroyed) already.
 if [[ "${#stacks[@]}" -eq 1 ]]; then flags+=("--ignore-missing-stack-dependencies"); fi
 exec npx cdktf "$command" --skip-provider-lock ${stacks[@]+"${stacks[@]}"} ${flags[@]+"${flags[@]}"}

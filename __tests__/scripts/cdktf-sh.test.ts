@@ -8,23 +8,35 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 
+import { HOMELAB_FILE } from "../fixtures/definitions";
 import { REPO_ROOT } from "../support/toolchain";
 
 let bin: string;
 beforeAll(() => {
   bin = mkdtempSync(join(tmpdir(), "cdktf-sh-"));
-  writeFileSync(join(bin, "npx"), '#!/bin/sh\necho "npx $*"\n');
+  // Prints its arguments, and whether the Grafana secret reached it.
+  writeFileSync(
+    join(bin, "npx"),
+    '#!/bin/sh\necho "npx $*"\necho "grafana: ${TF_VAR_grafana_admin_password:-unset}" >&2\n',
+  );
   chmodSync(join(bin, "npx"), 0o755);
 });
 afterAll(() => rmSync(bin, { recursive: true, force: true }));
 
 /** Runs the script with stdin not a terminal, as CI and pipes do. */
 function cdktfSh(...args: string[]) {
+  return cdktfShWith({}, ...args);
+}
+
+function cdktfShWith(env: NodeJS.ProcessEnv, ...args: string[]) {
+  const base = { ...process.env };
+  for (const k of Object.keys(base)) if (k.startsWith("TF_VAR_")) delete base[k];
+  delete base.CLUSTER_CONFIG;
   const r = spawnSync("bash", [join(REPO_ROOT, "scripts", "cdktf.sh"), ...args], {
     cwd: REPO_ROOT,
     encoding: "utf8",
     input: "",
-    env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` },
+    env: { ...base, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}`, ...env },
   });
   return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
 }
@@ -48,6 +60,24 @@ describe("scripts/cdktf.sh", () => {
     expect(r.stdout).toBe("");
     expect(r.stderr).toBe(
       "cdktf.sh: deploy needs a terminal to confirm on; review the change with npm run diff, then run again with --auto-approve (npm run deploy -- vms cluster --auto-approve)",
+    );
+  });
+
+  it("destroys without the add-ons' secrets, keeping any that is set", () => {
+    const homelab = { CLUSTER_CONFIG: HOMELAB_FILE };
+    const placeholder = cdktfShWith(homelab, "destroy", "addons", "--auto-approve");
+    expect(placeholder.status).toBe(0);
+    expect(placeholder.stderr).toBe("grafana: unused-by-destroy");
+    const kept = cdktfShWith(
+      { ...homelab, TF_VAR_grafana_admin_password: "s3cret" },
+      "destroy",
+      "addons",
+      "--auto-approve",
+    );
+    expect(kept.stderr).toBe("grafana: s3cret");
+    // A deploy gets no placeholder: there a missing secret must stop the plan.
+    expect(cdktfShWith(homelab, "deploy", "addons", "--auto-approve").stderr).toBe(
+      "grafana: unset",
     );
   });
 
