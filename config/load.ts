@@ -12,7 +12,7 @@ import type { z } from "zod";
 
 import type { ConfigIssue } from "./errors";
 import { ConfigError, formatPath, show } from "./errors";
-import { ClusterConfigSchema } from "./schema";
+import { ClusterConfigSchema, parseForCrossFieldRules } from "./schema";
 import type { ClusterConfig, ClusterConfigInput } from "./schema";
 import { findSecrets, secretHint } from "./secrets";
 import { validateConfig } from "./validate";
@@ -93,6 +93,12 @@ function isOptional(path: ReadonlyArray<PropertyKey>): boolean {
   return field !== undefined && def(field).type === "optional";
 }
 
+/** True when the field at `path` has a default (absent, the default applies). */
+function hasDefault(path: ReadonlyArray<PropertyKey>): boolean {
+  const field = fieldAt(path);
+  return field !== undefined && def(field).type === "default";
+}
+
 const TYPE_NAMES: Record<string, string> = {
   number: "a number",
   string: "a string",
@@ -139,6 +145,7 @@ function describe(issue: z.core.$ZodIssue): ConfigIssue[] {
         },
       ];
     case "invalid_value":
+      if (!issue.message.startsWith("Invalid")) return [{ path, message: issue.message }];
       return [
         {
           path,
@@ -240,10 +247,11 @@ function check(
     // A secret-looking key is also an unknown key: say it once, the clearer way.
     const reported = new Set(secrets.map((s) => s.path));
     const issues = parsed.error.issues.flatMap(describe).filter((i) => !reported.has(i.path));
-    // Drop unknown keys and bad optional values (absent, they only turn checks off) and,
-    // when the rest parses, still run the cross-field rules, so that the user sees every
-    // problem in one go. A bad required field leaves nothing sound to check against.
-    const retry = ClusterConfigSchema.safeParse(withoutRejected(input, parsed.error.issues));
+    // Drop unknown keys and bad optional values (absent, they only turn checks off), let a
+    // default stand in for an unknown choice, turn off the checks the rules can do without
+    // and, when the rest parses, still run the cross-field rules, so that the user sees
+    // every problem in one go. A bad required field leaves nothing sound to check against.
+    const retry = parseForCrossFieldRules(withoutRejected(input, parsed.error.issues));
     const said = new Set(issues.map((i) => i.path));
     const crossField = retry.success
       ? validateConfig(retry.data).errors.filter((i) => !said.has(i.path))
@@ -256,7 +264,10 @@ function check(
   return { config: parsed.data, warnings: withLines(warnings), file };
 }
 
-/** A deep copy of `input` without its unknown keys and its rejected optional values. */
+/**
+ * A deep copy of `input` without its unknown keys, its rejected optional values and any
+ * unknown choice where a default can stand in.
+ */
 function withoutRejected(input: unknown, issues: readonly z.core.$ZodIssue[]): unknown {
   const copy = structuredClone(input);
   const parentOf = (path: readonly PropertyKey[]) => {
@@ -273,7 +284,10 @@ function withoutRejected(input: unknown, issues: readonly z.core.$ZodIssue[]): u
     if (issue.code === "unrecognized_keys") {
       const node = parentOf(issue.path);
       for (const key of issue.keys) if (node) delete node[key];
-    } else if (issue.path.length > 0 && isOptional(issue.path)) {
+    } else if (
+      issue.path.length > 0 &&
+      (isOptional(issue.path) || (issue.code === "invalid_value" && hasDefault(issue.path)))
+    ) {
       const node = parentOf(issue.path.slice(0, -1));
       if (node && !Array.isArray(node)) delete node[issue.path[issue.path.length - 1]];
     }

@@ -59,7 +59,7 @@ export function isNetworkAddress(text: string): boolean {
 
 /**
  * Parses an address range as users write it: `A-B`, a single address `A`, or a CIDR.
- * Returns undefined when malformed; `first > last` is reported by the caller.
+ * Returns undefined when malformed; `first > last` is checked by `isOrdered`.
  */
 export function parseIpRange(text: string): Ipv4Range | undefined {
   if (text.includes("/")) return parseCidr(text);
@@ -82,6 +82,11 @@ export function parseIdRange(text: string | number): IdRange | undefined {
   if (!match) return undefined;
   const first = Number(match[1]);
   return { first, last: match[2] === undefined ? first : Number(match[2]) };
+}
+
+/** True for a range whose bounds are in order, and for no range at all (said elsewhere). */
+export function isOrdered(range: IdRange | Ipv4Range | undefined): boolean {
+  return range === undefined || range.first <= range.last;
 }
 
 export function overlaps(a: IdRange | Ipv4Range, b: IdRange | Ipv4Range): boolean {

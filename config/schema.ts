@@ -4,14 +4,15 @@
  * and the field reference in `docs/configuration.md` (`npm run schema` writes both).
  *
  * Only what one field can check alone lives here; rules that relate fields to each other
- * (addresses, quorum, coexistence) are in `validate.ts`.
+ * (addresses, quorum, coexistence) are in `rules/`, one module per section.
  */
 import { z } from "zod";
 
 import { CHART_NAMES } from "../lib/charts";
 
 import { show } from "./errors";
-import { isIpv4, parseCidr, parseIdRange, parseIpRange } from "./net";
+import { isLabelValue, labelKeyProblem, taintProblem } from "./kubernetes-names";
+import { isIpv4, isOrdered, parseCidr, parseIdRange, parseIpRange } from "./net";
 
 /** Kubespray releases this project knows how to drive, with the facts it needs of each. */
 export const SUPPORTED_KUBESPRAY_VERSIONS = ["v2.31.0"] as const;
@@ -42,13 +43,49 @@ const cidr = z.string().refine((v) => parseCidr(v) !== undefined, {
   error: (i) => `not an IPv4 CIDR (${show(i.input)}); write it as a.b.c.d/n`,
 });
 
-const ipRange = z.string().refine((v) => parseIpRange(v) !== undefined, {
-  error: (i) => `not an address range (${show(i.input)}); write A-B, a single address, or a CIDR`,
+/**
+ * Off while config/load.ts parses a rejected definition once more to still run the
+ * cross-field rules (so that the user sees every problem at once): the checks those rules
+ * can do without (label and taint syntax, a range's order, the git URL) then let every
+ * value through, and the rules skip what they cannot use.
+ */
+let lenientChecksOff = false;
+
+/** A check that `parseForCrossFieldRules` turns off. */
+const lenient =
+  <T>(check: (value: T) => boolean) =>
+  (value: T) =>
+    lenientChecksOff || check(value);
+
+/** A range that starts after it ends (one that did not parse is reported already). */
+const startsAfterItEnds = (what: string) => ({
+  error: (i: { input: unknown }) =>
+    `range ${show(i.input)} starts after it ends; write the lower ${what} first`,
 });
 
-const idRange = z.union([z.int(), z.string()]).refine((v) => parseIdRange(v) !== undefined, {
-  error: (i) => `not a VM ID range (${show(i.input)}); write N-M or a single ID`,
-});
+const ipRange = z
+  .string()
+  .refine((v) => parseIpRange(v) !== undefined, {
+    error: (i) => `not an address range (${show(i.input)}); write A-B, a single address, or a CIDR`,
+  })
+  .refine(
+    lenient((v: string) => isOrdered(parseIpRange(v))),
+    startsAfterItEnds("address"),
+  );
+
+const idRange = z
+  .union([z.int(), z.string()])
+  .refine((v) => parseIdRange(v) !== undefined, {
+    error: (i) => `not a VM ID range (${show(i.input)}); write N-M or a single ID`,
+  })
+  .refine(
+    lenient((v: string | number) => isOrdered(parseIdRange(v))),
+    startsAfterItEnds("ID"),
+  );
+
+/** `https://HOST/OWNER/REPO`, `ssh://[USER@]HOST/...`, `git@HOST:...` or `file:///...`. */
+const GIT_URL =
+  /^(https?:\/\/[^\s/]+\/\S+|ssh:\/\/\S+@?[^\s/]+\/\S+|git@[^\s:]+:\S+|file:\/\/\/\S+)$/;
 
 const vmId = z
   .int({ error: (i) => `must be a whole number (${show(i.input)})` })
@@ -210,9 +247,38 @@ const NodePoolSchema = z.strictObject({
     })
     .optional()
     .describe("Pass a GPU through to every node of the pool. @default no GPU"),
-  labels: z.record(z.string(), z.string()).default({}).describe("Kubernetes node labels."),
+  labels: z
+    .record(z.string(), z.string())
+    .superRefine((labels, ctx) => {
+      if (lenientChecksOff) return;
+      for (const [key, value] of Object.entries(labels)) {
+        const problem = labelKeyProblem(key);
+        if (problem)
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: `label key ${show(key)} ${problem}`,
+          });
+        if (!isLabelValue(value))
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: `label value ${show(value)} is not valid: at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric`,
+          });
+      }
+    })
+    .default({})
+    .describe("Kubernetes node labels."),
   taints: z
-    .array(z.string())
+    .array(
+      z.string().refine(
+        lenient((t: string) => taintProblem(t) === undefined),
+        {
+          error: (i) =>
+            `taint ${show(i.input)} ${taintProblem(i.input as string)}, e.g. nvidia.com/gpu=present:NoSchedule`,
+        },
+      ),
+    )
     .default([])
     .describe("Kubernetes node taints, `key=value:Effect` or `key:Effect`."),
 });
@@ -220,7 +286,10 @@ const NodePoolSchema = z.strictObject({
 const KubernetesSchema = z
   .strictObject({
     kubesprayVersion: z
-      .string()
+      .enum(SUPPORTED_KUBESPRAY_VERSIONS, {
+        error: (i) =>
+          `Kubespray ${show(i.input)} is not supported; use ${SUPPORTED_KUBESPRAY_VERSIONS.join(" or ")}`,
+      })
       .default(DEFAULT_KUBESPRAY_VERSION)
       .describe(
         `Kubespray release that builds the cluster. Supported: ${SUPPORTED_KUBESPRAY_VERSIONS.join(", ")}.`,
@@ -404,7 +473,16 @@ const AddonsSchema = z
           .describe("Host name of the ArgoCD UI ingress. @default no ingress"),
         bootstrap: z
           .strictObject({
-            repoUrl: z.string().describe("Git repository of the root Application."),
+            repoUrl: z
+              .string()
+              .refine(
+                lenient((v: string) => GIT_URL.test(v)),
+                {
+                  error: (i) =>
+                    `${show(i.input)} is not a git URL; write https://HOST/OWNER/REPO.git or git@HOST:OWNER/REPO.git`,
+                },
+              )
+              .describe("Git repository of the root Application."),
             path: z.string().default(".").describe("Path inside the repository."),
             revision: z.string().default("HEAD").describe("Branch, tag or commit."),
           })
@@ -513,3 +591,13 @@ export type Addons = ClusterConfig["addons"];
 export type DemocraticCsiBackend = NonNullable<Addons["storage"]>["democraticCsi"][number];
 export type ClusterIssuer = NonNullable<Addons["certManager"]>["clusterIssuers"][number];
 export type ExistingCluster = ClusterConfig["coexistence"]["existingClusters"][number];
+
+/** Parses with the lenient checks off, for the cross-field rules after a failed parse. */
+export function parseForCrossFieldRules(input: unknown) {
+  lenientChecksOff = true;
+  try {
+    return ClusterConfigSchema.safeParse(input);
+  } finally {
+    lenientChecksOff = false;
+  }
+}

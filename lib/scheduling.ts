@@ -3,6 +3,8 @@
  * node affinity onto a set of pools. Used by add-ons that must run on particular pools
  * (the GPU Operator on the GPU pools).
  */
+import type { Taint } from "../config/kubernetes-names";
+import { splitTaint } from "../config/kubernetes-names";
 import type { ClusterConfig, NodePool } from "../config/schema";
 
 import { nodeName } from "./topology";
@@ -14,20 +16,12 @@ export interface Toleration {
   readonly effect: string;
 }
 
-export interface Taint {
-  readonly key: string;
-  readonly value?: string;
-  readonly effect: string;
-}
-
-/** Parses `key=value:Effect` or `key:Effect` (already checked by config/validate.ts). */
-export function parseTaint(taint: string): Taint {
-  const match = /^([^=:]+)(?:=([^:]*))?:([A-Za-z]+)$/.exec(taint);
-  if (!match)
-    throw new Error(`taint ${JSON.stringify(taint)} is not key=value:Effect or key:Effect`);
-  return match[2] === undefined
-    ? { key: match[1], effect: match[3] }
-    : { key: match[1], value: match[2], effect: match[3] };
+/** Parses `key=value:Effect` or `key:Effect` (already checked by the schema). */
+export function parseTaint(text: string): Taint {
+  const taint = splitTaint(text);
+  if (!taint)
+    throw new Error(`taint ${JSON.stringify(text)} is not key=value:Effect or key:Effect`);
+  return taint;
 }
 
 /** The toleration that matches exactly one taint. */

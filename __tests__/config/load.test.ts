@@ -145,6 +145,23 @@ describe("all problems at once", () => {
     expect(lines).toHaveLength(3);
   });
 
+  test("cross-field problems are reported beside a bad label, taint, range or release", () => {
+    const d = homelab();
+    d.nodePools[1].firstIp = "10.10.30.23";
+    d.nodePools[1].labels = { "a/b/c": "x" };
+    d.nodePools[1].taints = ["gpu=yes", "dedicated:NoSchedule"];
+    d.coexistence.existingClusters[0].vmIds = ["106-101", 4101];
+    d.kubernetes.kubesprayVersion = "v2.30.0";
+    const lines = problems(d);
+    expectProblem(lines, "nodePools[1].labels.a/b/c", "has more than one '/'");
+    expectProblem(lines, "nodePools[1].taints[0]", "is not key=value:Effect");
+    expectProblem(lines, "coexistence.existingClusters[0].vmIds[0]", "starts after it ends");
+    expectProblem(lines, "kubernetes.kubesprayVersion", 'Kubespray "v2.30.0" is not supported');
+    expectProblem(lines, "nodePools[1].firstIp", "overlaps pool cp's addresses");
+    expectProblem(lines, "nodePools[0].count", "coexistence.existingClusters[0].vmIds[1]");
+    expect(lines).toHaveLength(6);
+  });
+
   test("one problem on many fields is one line each", () => {
     const d = homelab();
     d.name = "Bad_Name";

@@ -3,7 +3,8 @@
  * valid reference definition, changes one thing and asserts the field path and the key
  * words of the message (the value received and the fix).
  */
-import { labelKeyProblem, taintProblem, validateConfig } from "../../config/validate";
+import { labelKeyProblem, taintProblem } from "../../config/kubernetes-names";
+import { validateConfig } from "../../config/validate";
 import type { Definition } from "../fixtures/definitions";
 import {
   accept,
