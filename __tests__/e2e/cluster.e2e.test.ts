@@ -17,6 +17,7 @@ import { readRecord, statePaths } from "../../lib/kubespray/record";
 import type { Definition } from "../fixtures/definitions";
 import { cloud, homelab } from "../fixtures/definitions";
 import { ANSIBLE_BIN, ANSIBLE_VENV, describeWithAnsible, STANDIN } from "../support/ansible";
+import { REPO_ROOT } from "../support/toolchain";
 
 import type { CommandResult, E2eEnvironment } from "./support/harness";
 import { describeE2e, expectSuccess, run, startEnvironment } from "./support/harness";
@@ -34,6 +35,9 @@ interface Call {
   /** Names of the double's VMs when the playbook ran. */
   pve_vms: string[] | null;
 }
+
+/** `npm run diff`: the review of every stack. */
+const REVIEW = join(REPO_ROOT, "scripts", "review.ts");
 
 /** `playbook [--limit=...] [-e node=...]`: what the assertions compare. */
 const brief = (calls: readonly Call[]): string[] =>
@@ -115,6 +119,15 @@ class ClusterRig {
     const before = this.calls().length;
     const result = await fn();
     return { result, calls: this.calls().slice(before) };
+  }
+
+  /** `npm run diff -- <stacks>` (scripts/review.ts) in this environment. */
+  review(...stacks: string[]): Promise<CommandResult> {
+    return run(process.execPath, ["--import", "tsx", REVIEW, ...stacks], {
+      cwd: REPO_ROOT,
+      env: this.env.env({ CDKTF_OUTDIR: this.env.outDir }),
+      timeoutMs: 300_000,
+    });
   }
 
   /** `cdktf deploy <stacks>` that must succeed, and the playbooks it ran. */
@@ -234,6 +247,10 @@ describeE2e("cluster stack end to end", () => {
 
     it("no-op redeploy: the cluster stack plans no change and no playbook runs", async () => {
       expect((await rig.env.plan("cluster")).exitCode).toBe(0);
+      // The review of the deployed stacks (the add-ons need a real Kubernetes API).
+      const review = await rig.review("vms", "cluster");
+      expect({ status: review.status, out: review.stdout }).toMatchObject({ status: 0 });
+      expect(review.stdout).toContain("vms: no changes\ncluster: no changes\n");
       expect(await rig.deploy("vms", "cluster")).toEqual([]);
     });
 
@@ -243,6 +260,15 @@ describeE2e("cluster stack end to end", () => {
       });
       const diff = expectSuccess(await rig.env.cdktf(["diff", "cluster"]), "cdktf diff cluster");
       expect(diff.output).toContain(`playbooks/facts.yml; scale.yml --limit=${WORKER_4}`);
+      const review = await rig.review("vms", "cluster");
+      expect({ status: review.status, out: review.output }).toMatchObject({ status: 2 });
+      expect(review.stdout).toContain("vms: changes\n");
+      expect(review.stdout).toMatch(
+        new RegExp(`^  \\+ proxmox_virtual_environment_vm\\.\\S+ \\(${WORKER_4}\\)$`, "m"),
+      );
+      expect(review.stdout).toContain(
+        `  Kubespray will run: playbooks/facts.yml; scale.yml --limit=${WORKER_4}\n`,
+      );
       const calls = await rig.deploy("vms", "cluster");
       expect(brief(calls)).toEqual([
         "playbooks/facts.yml",
