@@ -504,3 +504,30 @@ describeE2e("vms stack end to end: a token lacking one documented privilege", ()
     );
   });
 });
+
+describeE2e("vms stack end to end: a VM with more vCPUs than its host has", () => {
+  let env: E2eEnvironment;
+
+  beforeAll(async () => {
+    const definition = homelab();
+    // The homelab seed's hosts have 16 CPUs; Proxmox refuses to start a bigger VM.
+    (definition.nodePools as Definition[])[1].cores = 24;
+    env = await startEnvironment({ definition, seed: "homelab" });
+  });
+
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it("fails the deploy with the start task's error, which the provider reports", async () => {
+    const result = await env.cdktf(["deploy", "vms"]);
+    expect(result.status).not.toBe(0);
+    expect(oneLine(result.output)).toContain("MAX 16 vcpus allowed per VM on this node");
+    const failed = env.double
+      .tasks()
+      .filter((t) => t.type === "qmstart" && t.exitstatus !== "OK")
+      .map((t) => t.exitstatus);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(new Set(failed)).toEqual(new Set(["MAX 16 vcpus allowed per VM on this node"]));
+  });
+});
