@@ -9,7 +9,7 @@
  * `pveum aclmod ... -propagate 1`, a privilege on a path holds for everything below it.
  */
 import type { Permissions } from "./api-schema";
-import { PveError } from "./model";
+import { CREATE_CONTROL_PARAMS, PveError, UPDATE_CONTROL_PARAMS } from "./model";
 import { parseDrive, parseNet, parseProps } from "./property-string";
 
 /** ACL path → privileges granted there (and below). */
@@ -156,20 +156,9 @@ export class Privileges {
 const CONTROL: ReadonlySet<string> = new Set([
   "node",
   "vmid",
-  "delete",
-  "digest",
-  "skiplock",
-  "force",
-  "revert",
-  "background_delay",
-  "pool",
-  "start",
-  "storage",
-  "unique",
-  "archive",
-  "bwlimit",
-  "live-restore",
   "import-working-storage",
+  ...UPDATE_CONTROL_PARAMS,
+  ...CREATE_CONTROL_PARAMS,
 ]);
 
 const DRIVE = /^(ide|sata|scsi|virtio)\d+$|^efidisk0$|^tpmstate0$|^unused\d+$/;

@@ -647,7 +647,8 @@ function checkObject(
   }
 }
 
-function safeDecode(s: string): string {
+/** `decodeURIComponent`, or the text as it is when it is not valid percent-encoding. */
+export function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {

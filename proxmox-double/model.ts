@@ -221,7 +221,7 @@ const INT_KEYS: ReadonlySet<string> = new Set([
 ]);
 const NUMBER_KEYS: ReadonlySet<string> = new Set(["cpulimit", "migrate_downtime"]);
 /** Parameters of PUT/POST config that are not config keys. */
-const UPDATE_CONTROL_PARAMS: ReadonlySet<string> = new Set([
+export const UPDATE_CONTROL_PARAMS: ReadonlySet<string> = new Set([
   "delete",
   "digest",
   "skiplock",
@@ -229,7 +229,7 @@ const UPDATE_CONTROL_PARAMS: ReadonlySet<string> = new Set([
   "revert",
   "background_delay",
 ]);
-const CREATE_CONTROL_PARAMS: ReadonlySet<string> = new Set([
+export const CREATE_CONTROL_PARAMS: ReadonlySet<string> = new Set([
   "vmid",
   "pool",
   "start",

@@ -83,7 +83,7 @@ import { generate } from "selfsigned";
 
 import { Privileges } from "./acl";
 import type { Acl } from "./acl";
-import { ApiSchema } from "./api-schema";
+import { ApiSchema, safeDecode } from "./api-schema";
 import { PveCluster, PveError } from "./model";
 import type { Faults, Params, Task, VmView } from "./model";
 import { resolveSeed } from "./seed";
@@ -757,14 +757,7 @@ export class ProxmoxDouble {
     // Routes match the still-encoded path (a volume ID may hold an encoded '/'); captured
     // segments are decoded one by one.
     const rawPath = url.pathname.slice(API_PREFIX.length).replace(/\/+$/, "") || "/";
-    const decode = (s: string): string => {
-      try {
-        return decodeURIComponent(s);
-      } catch {
-        return s;
-      }
-    };
-    const path = rawPath.split("/").map(decode).join("/");
+    const path = rawPath.split("/").map(safeDecode).join("/");
     let params: Params;
     try {
       params = {
@@ -809,7 +802,7 @@ export class ProxmoxDouble {
       const m = r.regex.exec(rawPath);
       if (!m) continue;
       const pathParams: Record<string, string> = {};
-      r.keys.forEach((k, i) => (pathParams[k] = decode(m[i + 1])));
+      r.keys.forEach((k, i) => (pathParams[k] = safeDecode(m[i + 1])));
       try {
         const data = r.handler({ params, path: pathParams, cluster: this.cluster });
         return this.reply(method, path, res, undefined, data ?? null, record);
