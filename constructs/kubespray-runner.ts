@@ -28,12 +28,19 @@ export interface KubesprayRunnerProps {
 
 /**
  * Runs Kubespray (through our runner) when the inventory, the variables or the release
- * change, and leaves a teardown marker when destroyed.
+ * change, and leaves a teardown marker when the cluster stack is destroyed.
+ *
+ * The marker has a resource of its own, which nothing but the state directory replaces:
+ * the runner itself is replaced (destroyed, then created) by every change, and a marker
+ * left by that destroy would make the vms stack skip remove-node.yml for a node removed
+ * later, should the create fail in between.
  */
 export class KubesprayRunner extends Construct {
   /** The null_resource (main child). */
   public readonly resource: Resource;
   public readonly settingsFile: File;
+  /** Writes the teardown marker when destroyed, i.e. only when the stack is torn down. */
+  public readonly teardown: Resource;
 
   constructor(scope: Construct, id: string, props: KubesprayRunnerProps) {
     super(scope, id);
@@ -51,7 +58,7 @@ export class KubesprayRunner extends Construct {
         settings_sha256: this.settingsFile.contentSha256,
         kubespray_release: props.settings.kubesprayVersion,
         action: props.action,
-        // Read back by the destroy-time provisioner, which may only use `self`.
+        // Kept so that clusters deployed before the teardown resource are not re-run.
         state_dir: props.settings.stateDir,
         runner: props.runnerEntry,
       },
@@ -62,6 +69,11 @@ export class KubesprayRunner extends Construct {
           interpreter: [node, props.runnerEntry, "apply", props.settingsFile, "--action"],
           command: props.action,
         },
+      ],
+    });
+    this.teardown = new Resource(this, "Teardown", {
+      triggers: { state_dir: props.settings.stateDir, runner: props.runnerEntry },
+      provisioners: [
         {
           type: "local-exec",
           when: "destroy",

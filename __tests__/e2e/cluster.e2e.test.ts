@@ -330,6 +330,9 @@ describeE2e("cluster stack end to end", () => {
       expect(failed.output).toMatch(/cluster\.yml failed .*the record is unchanged/);
       expect(brief(first.calls)).toEqual(["node-prep.yml", "cluster.yml"]);
       expect(readFileSync(rig.paths.recordFile, "utf8")).toBe(recordBefore);
+      // The runner was replaced and its run failed: no teardown marker may be left, or a
+      // node removed later would lose its remove-node.yml.
+      expect(existsSync(rig.paths.teardownMarker)).toBe(false);
 
       const retry = await rig.callsOf(async () =>
         expectSuccess(

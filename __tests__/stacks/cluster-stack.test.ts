@@ -105,9 +105,13 @@ describe("ClusterStack", () => {
     expect(parsed.output.kubeconfig_path.value).toBe("/state/kspray/kubeconfig");
   });
 
-  it("runs the runner without a shell, and a teardown on destroy", () => {
+  it("runs the runner without a shell; only the teardown resource marks a teardown", () => {
     const { parsed } = synth(homelab, null);
-    const [runner] = Object.values(parsed.resource.null_resource);
+    const entries = Object.entries(parsed.resource.null_resource);
+    const [, runner] = entries.find(
+      ([id]) => id.startsWith("runner_") && !id.includes("Teardown"),
+    )!;
+    const [, teardown] = entries.find(([id]) => id.startsWith("runner_Teardown"))!;
     expect(runner.provisioner).toEqual([
       {
         "local-exec": {
@@ -121,6 +125,8 @@ describe("ClusterStack", () => {
           command: "cluster.yml",
         },
       },
+    ]);
+    expect(teardown.provisioner).toEqual([
       {
         "local-exec": {
           when: "destroy",
@@ -129,6 +135,11 @@ describe("ClusterStack", () => {
         },
       },
     ]);
+    // Nothing that a change of the cluster touches replaces (and so destroys) it.
+    expect(teardown.triggers).toEqual({
+      state_dir: "/state/kspray",
+      runner: expect.stringMatching(/dist\/runner\/cli\.js$/),
+    });
   });
 
   it("shows scale.yml for one added worker", () => {
