@@ -12,15 +12,10 @@ import { existsSync } from "node:fs";
 
 import { UserError } from "../config/errors";
 
-import {
-  apply,
-  markDone,
-  readSettings,
-  removeNode,
-  runnerEnv,
-  teardown,
-  withStateLock,
-} from "./run";
+import { apply, markDone } from "./apply";
+import { readSettings, runnerEnv } from "./env";
+import { withStateLock } from "./lock";
+import { removeNode, teardown } from "./remove-node";
 
 const USAGE = `usage: cli.js apply|record SETTINGS [--action TEXT]
        cli.js remove-node STATE_DIR NODE

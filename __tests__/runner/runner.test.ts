@@ -108,6 +108,15 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
   const ok = (r: ReturnType<typeof run>) => {
     if (r.status !== 0) throw new Error(`runner failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   };
+  /** A cluster built from `config` and recorded: where most tests start. */
+  const built = (config: ClusterConfig) => {
+    deploy(config);
+    ok(run(["apply", settings()]));
+  };
+  const bigger: ClusterConfig = {
+    ...initial,
+    nodePools: initial.nodePools.map((p) => (p.name === "worker" ? { ...p, count: 4 } : p)),
+  };
 
   beforeAll(async () => {
     const build = spawnSync(
@@ -120,11 +129,14 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
       { encoding: "utf8" },
     );
     if (build.status !== 0) throw new Error(build.stdout + build.stderr);
-    stateDir = mkdtempSync(join(tmpdir(), "runner-state-"));
-    log = join(stateDir, "calls.jsonl");
     listener = createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
     port = (listener.address() as AddressInfo).port;
+  });
+  // Every test starts from an empty state directory of its own.
+  beforeEach(() => {
+    stateDir = mkdtempSync(join(tmpdir(), "runner-state-"));
+    log = join(stateDir, "calls.jsonl");
   });
   afterAll(() => new Promise<void>((resolve) => listener.close(() => resolve())));
 
@@ -142,16 +154,14 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
   });
 
   it("no-op redeploy: no playbook", () => {
+    built(initial);
     deploy(initial);
     const made = newCalls(() => ok(run(["apply", settings(), "--action", "cluster.yml"])));
     expect(made).toEqual([]);
   });
 
   it("one added worker: facts.yml, then node preparation and scale.yml limited to it", () => {
-    const bigger = {
-      ...initial,
-      nodePools: initial.nodePools.map((p) => (p.name === "worker" ? { ...p, count: 4 } : p)),
-    };
+    built(initial);
     deploy(bigger);
     const made = newCalls(() => ok(run(["apply", settings()])));
     expect(brief(made)).toEqual([
@@ -166,6 +176,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
   });
 
   it("one removed worker: remove-node.yml -e node=... before the VM goes, then nothing", () => {
+    built(bigger);
     const made = newCalls(() => ok(run(["remove-node", stateDir, "kspray-worker-4"])));
     expect(brief(made)).toEqual(["remove-node.yml"]);
     expect(made[0].extra_vars).toMatchObject({
@@ -182,12 +193,14 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
   });
 
   it("refuses to remove the first control-plane node", () => {
+    built(initial);
     const r = run(["remove-node", stateDir, "kspray-cp-1"]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/kspray-cp-1 is the first control-plane node.*docs\/operations\.md/);
   });
 
   it("version bump: upgrade-cluster.yml", () => {
+    built(initial);
     deploy(base);
     const made = newCalls(() => ok(run(["apply", settings()])));
     expect(brief(made)).toEqual(["node-prep.yml", "upgrade-cluster.yml"]);
@@ -195,6 +208,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
   });
 
   it("playbook failure: non-zero exit and the record untouched; the retry succeeds", () => {
+    built(base);
     const changed = { ...base, kubernetes: { ...base.kubernetes, nodeLocalDns: false } };
     deploy(changed);
     const recordBefore = readFileSync(join(stateDir, "last-run", "record.json"), "utf8");
@@ -215,6 +229,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
 
   it("fails clearly when a host does not answer on SSH", () => {
     // A change, so that there is something to run and hosts to wait for.
+    built(base);
     deploy({ ...base, kubernetes: { ...base.kubernetes, metricsServer: false } });
     const r2 = run(["apply", settings()], {
       KSPRAY_SSH_PORT: "1",
@@ -227,6 +242,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
   it("refuses a Kubespray directory of another release and a missing Ansible, with the fix", () => {
     const other = mkdtempSync(join(tmpdir(), "kubespray-other-"));
     writeFileSync(join(other, "galaxy.yml"), "version: 2.30.0\n");
+    deploy(initial);
     const r = run(["apply", settings({ kubesprayDir: other })]);
     expect(r.stderr).toMatch(
       /holds Kubespray v2\.30\.0, not v2\.31\.0; run: npm run kubespray:install/,
@@ -239,6 +255,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
   });
 
   it("print mode writes the exact commands to a script and runs nothing", () => {
+    deploy(initial);
     const made = newCalls(() => ok(run(["apply", settings({ mode: "print" })])));
     expect(made).toEqual([]);
     const script = readFileSync(join(stateDir, "kubespray-commands.sh"), "utf8");
@@ -247,6 +264,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
   });
 
   it("teardown: later node removals run nothing and the record is dropped", () => {
+    built(initial);
     ok(run(["teardown", stateDir]));
     const made = newCalls(() => {
       for (const node of [

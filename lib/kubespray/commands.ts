@@ -6,6 +6,7 @@
 import { basename, dirname } from "node:path";
 
 import type { PlaybookStep } from "./planner";
+import { describeLimited, limitOption } from "./planner";
 
 export type RunnerMode = "run" | "print" | "container";
 
@@ -67,8 +68,7 @@ function playbookArgs(
   playbookPath: string,
   nodePrepVars: string | undefined,
 ): string[] {
-  const args = [playbookPath];
-  if (step.limit && step.limit.length > 0) args.push(`--limit=${step.limit.join(",")}`);
+  const args = [playbookPath, ...limitOption(step)];
   for (const [k, v] of Object.entries(step.extraVars ?? {})) args.push("-e", `${k}=${v}`);
   if (nodePrepVars !== undefined) args.push("-e", nodePrepVars);
   return args;
@@ -86,9 +86,7 @@ export function stepCommand(step: PlaybookStep, ctx: CommandContext): Command {
   const nodePrepVars = isNodePrep
     ? JSON.stringify({ node_prep_iscsi: s.nodePrep.iscsi, node_prep_nfs: s.nodePrep.nfs })
     : undefined;
-  const label = isNodePrep
-    ? `node-prep.yml${step.limit?.length ? ` --limit=${step.limit.join(",")}` : ""}`
-    : undefined;
+  const label = describeLimited(step, isNodePrep ? "node-prep.yml" : step.playbook);
   if (s.mode === "container") {
     const engine = ctx.containerEngine ?? "docker";
     const inventoryDir = dirname(ctx.hostsFile);
@@ -117,7 +115,7 @@ export function stepCommand(step: PlaybookStep, ctx: CommandContext): Command {
       "-b",
       ...playbookArgs(step, playbook, nodePrepVars),
     ];
-    return { argv, cwd: ctx.settings.stateDir, label: label ?? describeForLog(step) };
+    return { argv, cwd: ctx.settings.stateDir, label };
   }
   const inventories = [ctx.hostsFile, ...(ctx.extraInventories ?? [])].flatMap((i) => ["-i", i]);
   const argv = [
@@ -126,13 +124,7 @@ export function stepCommand(step: PlaybookStep, ctx: CommandContext): Command {
     "-b",
     ...playbookArgs(step, step.playbook, nodePrepVars),
   ];
-  return { argv, cwd: ctx.kubesprayDir, label: label ?? describeForLog(step) };
-}
-
-function describeForLog(step: PlaybookStep): string {
-  return [step.playbook, ...(step.limit?.length ? [`--limit=${step.limit.join(",")}`] : [])].join(
-    " ",
-  );
+  return { argv, cwd: ctx.kubesprayDir, label };
 }
 
 /** Quotes one argument for a POSIX shell (print mode writes a script). */

@@ -78,9 +78,18 @@ export const REMOVE_NODE = "remove-node.yml";
 /** The description used when there is nothing to do and no earlier run to name. */
 export const NOTHING = "nothing";
 
+/** The `--limit=a,b` option of a step, or nothing: the one place that writes it. */
+export function limitOption(step: PlaybookStep): string[] {
+  return step.limit && step.limit.length > 0 ? [`--limit=${step.limit.join(",")}`] : [];
+}
+
+/** A step with its limit, e.g. `scale.yml --limit=w-4`, for logs. */
+export function describeLimited(step: PlaybookStep, playbook = step.playbook): string {
+  return [playbook, ...limitOption(step)].join(" ");
+}
+
 export function describeStep(step: PlaybookStep): string {
-  const parts = [step.playbook];
-  if (step.limit && step.limit.length > 0) parts.push(`--limit=${step.limit.join(",")}`);
+  const parts = [describeLimited(step)];
   for (const [k, v] of Object.entries(step.extraVars ?? {})) parts.push(`-e ${k}=${v}`);
   return parts.join(" ");
 }

@@ -14,7 +14,8 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 
-import type { RunRecord } from "./planner";
+import { withoutHost } from "./inventory";
+import type { ClusterState, RunRecord } from "./planner";
 
 export interface StatePaths {
   readonly stateDir: string;
@@ -86,4 +87,34 @@ export function writeRecord(stateDir: string, record: RunRecord, inventoryDir?: 
 /** Forgets the cluster (after a full teardown): the next deploy runs cluster.yml. */
 export function dropRecord(stateDir: string): void {
   rmSync(statePaths(stateDir).recordDir, { recursive: true, force: true });
+}
+
+/** The record of a run of `action` that has just brought the cluster to `desired`. */
+export function completedRun(desired: ClusterState, action: string): RunRecord {
+  return { ...desired, action, completedAt: new Date().toISOString() };
+}
+
+/** Drops a node from the record and its inventory copy. */
+export function forgetNode(
+  stateDir: string,
+  record: RunRecord,
+  node: string,
+  action: string,
+): void {
+  const paths = statePaths(stateDir);
+  const hosts = record.hosts.filter((h) => h.name !== node);
+  if (hosts.length === 0) {
+    dropRecord(stateDir);
+    return;
+  }
+  if (existsSync(paths.recordHostsFile))
+    writeFileSync(
+      paths.recordHostsFile,
+      withoutHost(readFileSync(paths.recordHostsFile, "utf8"), node),
+    );
+  writeRecord(stateDir, {
+    ...completedRun(record, action),
+    hosts,
+    controlPlaneOrder: record.controlPlaneOrder.filter((n) => n !== node),
+  });
 }

@@ -1,0 +1,63 @@
+/** How the runner is set up: its environment (tests override SSH and playbooks) and settings. */
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+import { UserError } from "../config/errors";
+import type { RunnerSettings } from "../lib/kubespray/commands";
+
+export interface RunnerEnv {
+  /** @default 22 */
+  readonly sshPort: number;
+  /**
+   * Where every SSH check connects instead of the node's own address (tests whose nodes
+   * are not reachable point it at a loopback listener).
+   * @default - each node's address
+   */
+  readonly sshHost?: string;
+  /**
+   * A node-preparation playbook to run instead of the project's (tests use the stand-in's,
+   * which only records the call).
+   * @default - the playbook named in the runner settings
+   */
+  readonly nodePrepPlaybook?: string;
+  /** How long to wait for SSH on every host. @default 600 s */
+  readonly sshTimeoutMs: number;
+  readonly extraInventories: readonly string[];
+  readonly containerEngine?: string;
+  readonly log: (line: string) => void;
+  /** Absolute path of this program, for the line print mode adds at the end. */
+  readonly self: string;
+}
+
+export function runnerEnv(env: NodeJS.ProcessEnv, self: string): RunnerEnv {
+  return {
+    sshPort: Number(env.KSPRAY_SSH_PORT ?? 22),
+    sshHost: env.KSPRAY_SSH_HOST || undefined,
+    nodePrepPlaybook: env.KSPRAY_NODE_PREP_PLAYBOOK || undefined,
+    sshTimeoutMs: Number(env.KSPRAY_SSH_TIMEOUT_SECONDS ?? 600) * 1000,
+    extraInventories: (env.KSPRAY_EXTRA_INVENTORY ?? "").split(":").filter((p) => p !== ""),
+    containerEngine: env.KSPRAY_CONTAINER_ENGINE,
+    log: (line) => process.stderr.write(`[kubespray-runner] ${line}\n`),
+    self,
+  };
+}
+
+export function expandHome(path: string): string {
+  return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : path;
+}
+
+/** The settings the cluster stack wrote, with the environment's node-prep playbook. */
+export function readSettings(file: string, env?: RunnerEnv): RunnerSettings {
+  if (!existsSync(file))
+    throw new UserError(`no runner settings at ${file}; deploy the cluster stack first`);
+  const settings = JSON.parse(readFileSync(file, "utf8")) as RunnerSettings;
+  return env?.nodePrepPlaybook === undefined
+    ? settings
+    : { ...settings, nodePrep: { ...settings.nodePrep, playbook: env.nodePrepPlaybook } };
+}
+
+/** The address the SSH checks use for a node. */
+export function sshAddress(env: RunnerEnv, address: string | undefined): string | undefined {
+  return address === undefined || address === "" ? undefined : (env.sshHost ?? address);
+}

@@ -1,0 +1,69 @@
+/** Starting the commands: what each mode needs (checked first), and one process at a time. */
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+import { UserError } from "../config/errors";
+import type { Command, CommandContext, RunnerSettings } from "../lib/kubespray/commands";
+import { parseInventory } from "../lib/kubespray/inventory";
+
+import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "./checks";
+import type { RunnerEnv } from "./env";
+import { expandHome } from "./env";
+
+function containerEngine(env: RunnerEnv): string {
+  if (env.containerEngine) return env.containerEngine;
+  for (const engine of ["docker", "podman"])
+    if (!spawnSync(engine, ["--version"]).error) return engine;
+  throw new UserError("container mode needs docker or podman on PATH");
+}
+
+/** Checks what the mode needs and returns how to build its commands. */
+export function prepare(
+  settings: RunnerSettings,
+  env: RunnerEnv,
+  hostsFile: string,
+): CommandContext {
+  const dir = expandHome(settings.kubesprayDir);
+  const inventory = parseInventory(readFileSync(hostsFile, "utf8"));
+  let ansiblePlaybook = "ansible-playbook";
+  if (settings.mode === "run") {
+    checkKubesprayDir(settings, dir);
+    ansiblePlaybook = findAnsiblePlaybook(settings, dir);
+    checkAnsible(settings, dir, ansiblePlaybook);
+  } else if (settings.mode === "print") {
+    ansiblePlaybook = findAnsiblePlaybook(settings, dir);
+  }
+  return {
+    settings,
+    kubesprayDir: dir,
+    hostsFile,
+    extraInventories: env.extraInventories,
+    ansiblePlaybook,
+    sshPrivateKeyFile: expandHome(inventory.sshPrivateKeyFile),
+    containerEngine: settings.mode === "container" ? containerEngine(env) : undefined,
+  };
+}
+
+/** Runs one command, streaming its output; rejects when it fails. */
+export function execute(command: Command, log: (line: string) => void): Promise<void> {
+  log(`running ${command.label}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command.argv[0], command.argv.slice(1), {
+      cwd: command.cwd,
+      stdio: "inherit",
+    });
+    child.once("error", (e) =>
+      reject(new UserError(`cannot start ${command.argv[0]}: ${e.message}`)),
+    );
+    child.once("exit", (code, signal) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new UserError(
+              `${command.label} failed (${signal ?? `exit ${code}`}); the record is unchanged, ` +
+                `so the next deploy retries (docs/operations.md, "A failed Kubespray run")`,
+            ),
+          ),
+    );
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * `remove-node` (before a VM is deleted) and `teardown` (the cluster stack is destroyed,
+ * so later node removals only forget their node).
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+
+import { UserError } from "../config/errors";
+import type { RunnerSettings } from "../lib/kubespray/commands";
+import { printScript, stepCommand } from "../lib/kubespray/commands";
+import { parseInventory } from "../lib/kubespray/inventory";
+import type { PlaybookStep, RunRecord } from "../lib/kubespray/planner";
+import {
+  checkRemovable,
+  describeStep,
+  REMOVE_NODE,
+  removeNodeStep,
+} from "../lib/kubespray/planner";
+import { forgetNode, readRecord, statePaths } from "../lib/kubespray/record";
+
+import { canConnect } from "./checks";
+import type { RunnerEnv } from "./env";
+import { readSettings, sshAddress } from "./env";
+import { execute, prepare } from "./execute";
+
+export async function removeNodeWith(
+  settings: RunnerSettings,
+  env: RunnerEnv,
+  node: string,
+  record: RunRecord,
+): Promise<void> {
+  const paths = statePaths(settings.stateDir);
+  const hostsFile = existsSync(paths.recordHostsFile) ? paths.recordHostsFile : paths.hostsFile;
+  const address = sshAddress(
+    env,
+    parseInventory(readFileSync(hostsFile, "utf8")).hosts.find((h) => h.name === node)?.address,
+  );
+  const reachable = address !== undefined && (await canConnect(address, env.sshPort, 5000));
+  const extraVars: Record<string, string> = { node, skip_confirmation: "true" };
+  if (!reachable) {
+    env.log(`${node} does not answer on SSH: removing it without draining or resetting it`);
+    extraVars.reset_nodes = "false";
+    extraVars.allow_ungraceful_removal = "true";
+  }
+  const ctx = prepare(settings, env, hostsFile);
+  const step: PlaybookStep = { playbook: REMOVE_NODE, extraVars };
+  if (settings.mode === "print") {
+    const script = printScript([stepCommand(step, ctx)], []);
+    writeFileSync(paths.printScript, script, { mode: 0o700 });
+    throw new UserError(
+      `print mode: run ${paths.printScript} to remove ${node}, then deploy again`,
+    );
+  }
+  await execute(stepCommand(step, ctx), env.log);
+  forgetNode(settings.stateDir, record, node, describeStep(removeNodeStep(node)));
+}
+
+/**
+ * `remove-node`: takes a node out of the cluster before its VM is deleted. Nothing to do
+ * when the cluster was never built, the node never joined, or the whole cluster is being
+ * torn down (then the node is only forgotten).
+ */
+export async function removeNode(stateDir: string, node: string, env: RunnerEnv): Promise<void> {
+  const paths = statePaths(stateDir);
+  const record = readRecord(stateDir);
+  if (record === undefined || !record.hosts.some((h) => h.name === node)) {
+    env.log(`${node} is not part of the recorded cluster; nothing to remove`);
+    return;
+  }
+  if (existsSync(paths.teardownMarker)) {
+    env.log(`the cluster is being torn down; not removing ${node} on its own`);
+    forgetNode(stateDir, record, node, record.action);
+    return;
+  }
+  checkRemovable(node, record.controlPlaneOrder);
+  await removeNodeWith(readSettings(paths.settingsFile, env), env, node, record);
+}
+
+/** `teardown`: the cluster stack is being destroyed; later node removals are no-ops. */
+export function teardown(stateDir: string, env: RunnerEnv): void {
+  const paths = statePaths(stateDir);
+  if (existsSync(stateDir)) {
+    writeFileSync(paths.teardownMarker, `${new Date().toISOString()}\n`);
+    env.log(`marked ${stateDir} as torn down: nodes are not removed one by one`);
+  }
+}
