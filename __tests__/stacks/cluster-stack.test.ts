@@ -180,11 +180,17 @@ describe("ClusterStack", () => {
   it("leaves DHCP addresses (tokens) out of the synth-time comparison", () => {
     const app = Testing.app();
     const nodes = expandNodes(cloud).map((n) => ({ ...n, ipv4: "${TfToken[TOKEN.1]}" }));
+    // As after a deploy: the record holds the addresses the guest agents reported.
+    const recorded = recordOf(cloud, "recorded");
+    const lastRun: RunRecord = {
+      ...recorded,
+      hosts: recorded.hosts.map((h, i) => ({ ...h, address: `10.20.0.${11 + i}` })),
+    };
     const stack = new ClusterStack(app, "cluster", {
       config: cloud,
       stateDir: "/state/cloud",
       nodes,
-      lastRun: recordOf(cloud, "recorded"),
+      lastRun,
     });
     expect(stack.plannedAction).toBe("recorded");
   });
