@@ -13,11 +13,7 @@ import { API_SERVER_PORT, groupVars } from "../kubespray-vars/vars";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { buildInventory } from "../lib/kubespray/inventory";
 import type { RunRecord } from "../lib/kubespray/planner";
-import {
-  planChanges,
-  previousControlPlaneOrder,
-  triggerAction,
-} from "../lib/kubespray/planner";
+import { planChanges, previousControlPlaneOrder, triggerAction } from "../lib/kubespray/planner";
 import { absoluteUserPath, NODE_PREP_PLAYBOOK, RUNNER_ENTRY } from "../lib/kubespray/project";
 import { readRecord, statePaths } from "../lib/kubespray/record";
 import { desiredState, inventoryHosts } from "../lib/kubespray/state";
