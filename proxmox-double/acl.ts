@@ -209,10 +209,10 @@ function configPrivilege(key: string, value: string | undefined): string | undef
   if (DRIVE.test(key)) {
     const props = value === undefined ? undefined : parseDrive(value);
     const file = props?.get("file") ?? "";
-    // A CD-ROM only needs VM.Config.CDROM; a cloud-init drive is a disk (drive_is_cdrom).
-    if (/cloudinit/.test(file)) return "VM.Config.Disk";
-    if (props?.get("media") === "cdrom" || file === "none" || file === "cdrom")
-      return "VM.Config.CDROM";
+    // update_vm_api asks for VM.Config.CDROM for any drive_is_cdrom() drive, the
+    // cloud-init drive (media=cdrom) included, and VM.Config.Disk for the others.
+    const cdrom = props?.get("media") === "cdrom" || /cloudinit/.test(file);
+    if (cdrom || file === "none" || file === "cdrom") return "VM.Config.CDROM";
     return "VM.Config.Disk";
   }
   return "VM.Config.Options";
