@@ -19,9 +19,75 @@ type Params = Readonly<Record<string, string>>;
 
 const denied = (what: string): PveError => new PveError(403, `Permission check failed (${what})`);
 
+/** Every privilege of Proxmox VE 9 (`pveum role list` of Administrator). */
+export const ALL_PRIVILEGES: readonly string[] = [
+  "Datastore.Allocate",
+  "Datastore.AllocateSpace",
+  "Datastore.AllocateTemplate",
+  "Datastore.Audit",
+  "Group.Allocate",
+  "Mapping.Audit",
+  "Mapping.Modify",
+  "Mapping.Use",
+  "Permissions.Modify",
+  "Pool.Allocate",
+  "Pool.Audit",
+  "Realm.Allocate",
+  "Realm.AllocateUser",
+  "SDN.Allocate",
+  "SDN.Audit",
+  "SDN.Use",
+  "Sys.AccessNetwork",
+  "Sys.Audit",
+  "Sys.Console",
+  "Sys.Incoming",
+  "Sys.Modify",
+  "Sys.PowerMgmt",
+  "Sys.Syslog",
+  "User.Modify",
+  "VM.Allocate",
+  "VM.Audit",
+  "VM.Backup",
+  "VM.Clone",
+  "VM.Config.CDROM",
+  "VM.Config.CPU",
+  "VM.Config.Cloudinit",
+  "VM.Config.Disk",
+  "VM.Config.HWType",
+  "VM.Config.Memory",
+  "VM.Config.Network",
+  "VM.Config.Options",
+  "VM.Console",
+  "VM.GuestAgent.Audit",
+  "VM.GuestAgent.FileRead",
+  "VM.GuestAgent.FileSystemMgmt",
+  "VM.GuestAgent.FileWrite",
+  "VM.GuestAgent.Unrestricted",
+  "VM.Migrate",
+  "VM.PowerMgmt",
+  "VM.Replicate",
+  "VM.Snapshot",
+  "VM.Snapshot.Rollback",
+];
+
 /** The privileges a token holds, by ACL path. */
 export class Privileges {
   constructor(private readonly acl: Acl) {}
+
+  /** A token without privilege separation of root@pam: everything on `/`. */
+  static everything(): Privileges {
+    return new Privileges({ "/": ALL_PRIVILEGES });
+  }
+
+  /** `GET /access/permissions`: privileges by path, each `1` (propagating). */
+  byPath(): Record<string, Record<string, number>> {
+    return Object.fromEntries(
+      Object.entries(this.acl).map(([path, privs]) => [
+        path,
+        Object.fromEntries(privs.map((p) => [p, 1])),
+      ]),
+    );
+  }
 
   /** Whether `priv` is granted on `path` or one of its parents. */
   has(path: string, priv: string): boolean {

@@ -29,6 +29,8 @@ const NodeSchema = z.strictObject({
   memoryGiB: z.number().int().positive().default(64),
   /** Linux bridges on the node; starting a VM on another bridge fails like on PVE. */
   bridges: z.array(z.string()).default(["vmbr0"]),
+  /** Those of `bridges` that are VLAN aware (a fresh install's vmbr0 is not). */
+  vlanAwareBridges: z.array(z.string()).default([]),
 });
 
 const StorageSchema = z

@@ -141,6 +141,8 @@ interface RouteContext {
   readonly params: Params;
   readonly path: Record<string, string>;
   readonly cluster: PveCluster;
+  /** The token's privileges; undefined: every privilege. */
+  readonly privileges?: Privileges;
 }
 
 interface Route {
@@ -300,6 +302,18 @@ const ROUTES: readonly Route[] = [
   route("GET", "/nodes/:node/qemu/:vmid/agent/network-get-interfaces", (ctx) =>
     ctx.cluster.agentInterfaces(ctx.path.node, vmid(ctx)),
   ),
+  // The networks of a node: its bridges (VLAN aware or not), as System > Network lists them.
+  route("GET", "/nodes/:node/network", ({ cluster, path }) =>
+    cluster.node(path.node).bridges.map((iface) => ({
+      iface,
+      type: "bridge",
+      active: 1,
+      autostart: 1,
+      bridge_vlan_aware: cluster.node(path.node).vlanAwareBridges.includes(iface) ? 1 : 0,
+      families: ["inet"],
+      method: "manual",
+    })),
+  ),
   route("GET", "/nodes/:node/tasks", ({ cluster, path }) => {
     cluster.node(path.node);
     return [...cluster.tasks.values()].filter((t) => t.node === path.node).map(taskListEntry);
@@ -333,6 +347,10 @@ const ROUTES: readonly Route[] = [
   ),
   route("GET", "/nodes/:node/storage/:storage/content/:volume", ({ cluster, path }) =>
     cluster.volumeInfo(path.node, path.storage, path.volume),
+  ),
+  // What the token may do, by ACL path (its own permissions: no privilege needed).
+  route("GET", "/access/permissions", ({ privileges }) =>
+    (privileges ?? Privileges.everything()).byPath(),
   ),
   route("GET", "/cluster/nextid", ({ cluster, params }) => cluster.nextId(params.vmid)),
   route("GET", "/cluster/status", ({ cluster }) => [
@@ -804,7 +822,12 @@ export class ProxmoxDouble {
       const pathParams: Record<string, string> = {};
       r.keys.forEach((k, i) => (pathParams[k] = safeDecode(m[i + 1])));
       try {
-        const data = r.handler({ params, path: pathParams, cluster: this.cluster });
+        const data = r.handler({
+          params,
+          path: pathParams,
+          cluster: this.cluster,
+          privileges: this.privileges,
+        });
         return this.reply(method, path, res, undefined, data ?? null, record);
       } catch (e) {
         if (e instanceof PveError) return this.reply(method, path, res, e, undefined, record);

@@ -17,6 +17,8 @@ const KEEP: readonly RegExp[] = [
   /^\/nodes$/,
   /^\/nodes\/\{node\}$/,
   /^\/nodes\/\{node\}\/status$/,
+  /^\/nodes\/\{node\}\/network$/,
+  /^\/access\/permissions$/,
   /^\/nodes\/\{node\}\/qemu(\/|$)/,
   /^\/nodes\/\{node\}\/storage(\/|$)/,
   /^\/nodes\/\{node\}\/tasks(\/|$)/,

@@ -8,7 +8,8 @@
 # deploy and destroy of ONE stack add --ignore-missing-stack-dependencies (cdktf refuses a
 # stack whose dependencies are not named); not for several, with which cdktf 0.21 starts a
 # destroy again and again while it runs. Without a terminal to confirm on, deploy and
-# destroy need --auto-approve (cdktf would die in its interactive prompt).
+# destroy need --auto-approve (cdktf would die in its interactive prompt). A deploy starts
+# with the preflight checks (npm run preflight); --skip-preflight skips them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/toolchain-env.sh
@@ -40,11 +41,23 @@ for arg in "$@"; do
   esac
 done
 
+# Preflight first (npm run preflight): every problem at once, before anything changes.
+preflight=1
+kept=()
+for f in ${flags[@]+"${flags[@]}"}; do
+  if [[ "$f" == "--skip-preflight" ]]; then preflight=0; else kept+=("$f"); fi
+done
+flags=(${kept[@]+"${kept[@]}"})
+
 approved=0
 for f in ${flags[@]+"${flags[@]}"}; do [[ "$f" == "--auto-approve" ]] && approved=1; done
 if [[ "$approved" == 0 && ! -t 0 ]]; then
   echo "cdktf.sh: $command needs a terminal to confirm on; review the change with npm run diff, then run again with --auto-approve (npm run $command -- ${*} --auto-approve)" >&2
   exit 2
+fi
+
+if [[ "$command" == deploy && "$preflight" == 1 ]]; then
+  node --import tsx preflight/cli.ts ${stacks[@]+"${stacks[@]}"}
 fi
 
 # Destroying needs no secret: the add-ons' variables that are unset get a placeholder.

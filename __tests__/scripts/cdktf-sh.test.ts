@@ -4,10 +4,13 @@
  * PATH (`npx` printing its arguments); the real cdktf runs in the e2e suites.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 
+import { parse, stringify } from "yaml";
+
+import type { Definition } from "../fixtures/definitions";
 import { HOMELAB_FILE } from "../fixtures/definitions";
 import { REPO_ROOT } from "../support/toolchain";
 
@@ -43,9 +46,30 @@ function cdktfShWith(env: NodeJS.ProcessEnv, ...args: string[]) {
 
 describe("scripts/cdktf.sh", () => {
   it("deploys one stack alone, its dependencies left as they are", () => {
-    expect(cdktfSh("deploy", "addons", "--auto-approve").stdout).toBe(
+    expect(cdktfSh("deploy", "addons", "--auto-approve", "--skip-preflight").stdout).toBe(
       "npx cdktf deploy --skip-provider-lock addons --auto-approve --ignore-missing-stack-dependencies",
     );
+  });
+
+  it("starts a deploy with the preflight checks, and stops on their problems", () => {
+    // Nothing listens on port 1 of loopback: preflight cannot reach Proxmox.
+    const dir = mkdtempSync(join(tmpdir(), "cdktf-sh-def-"));
+    const definition = parse(readFileSync(HOMELAB_FILE, "utf8")) as Definition;
+    definition.proxmox.endpoint = "https://127.0.0.1:1/";
+    const file = join(dir, "cluster.yaml");
+    writeFileSync(file, stringify(definition));
+    const r = cdktfShWith(
+      { CLUSTER_CONFIG: file, PROXMOX_VE_API_TOKEN: "u@pve!t=x" },
+      "deploy",
+      "vms",
+      "--auto-approve",
+    );
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toContain(
+      "proxmox.endpoint: cannot reach the Proxmox VE API at https://127.0.0.1:1/",
+    );
+    expect(r.stdout).not.toContain("npx cdktf");
   });
 
   it("leaves several stacks to cdktf's own order, and keeps option values in place", () => {
@@ -76,9 +100,9 @@ describe("scripts/cdktf.sh", () => {
     );
     expect(kept.stderr).toBe("grafana: s3cret");
     // A deploy gets no placeholder: there a missing secret must stop the plan.
-    expect(cdktfShWith(homelab, "deploy", "addons", "--auto-approve").stderr).toBe(
-      "grafana: unset",
-    );
+    expect(
+      cdktfShWith(homelab, "deploy", "addons", "--auto-approve", "--skip-preflight").stderr,
+    ).toBe("grafana: unset");
   });
 
   it("passes other commands through", () => {

@@ -1,0 +1,437 @@
+/**
+ * Preflight: everything a deploy needs from Proxmox VE and the environment, checked before
+ * anything changes, every problem at once, each as `what: problem (value); fix`.
+ *
+ * Read-only: GET requests with the deploy's own token, so a missing privilege shows here.
+ */
+import type { ClusterConfig } from "../config/schema";
+import { PROXMOX_ENV, secretVariables } from "../config/secrets";
+import type { NodeSpec } from "../lib/topology";
+import { expandNodes } from "../lib/topology";
+
+import { REQUIRED_PRIVILEGES } from "./privileges";
+import type { ProxmoxApi } from "./proxmox-api";
+import { ApiError } from "./proxmox-api";
+
+export interface Problem {
+  /** The field or environment variable at fault, e.g. `proxmox.datastore`. */
+  readonly what: string;
+  /** What is wrong, with the value found. */
+  readonly problem: string;
+  /** What to do about it. */
+  readonly fix: string;
+  /** Worth knowing, but no reason to stop. @default false */
+  readonly warning?: boolean;
+}
+
+export const formatProblem = (p: Problem): string =>
+  `${p.warning ? "warning: " : ""}${p.what}: ${p.problem}; ${p.fix}`;
+
+interface ClusterVm {
+  readonly vmid: number;
+  readonly node: string;
+  readonly name?: string;
+  readonly status?: string;
+  readonly template?: number;
+  readonly tags?: string;
+}
+
+interface Storage {
+  readonly storage: string;
+  readonly content?: string;
+  readonly shared?: number;
+  readonly active?: number;
+  readonly enabled?: number;
+  readonly avail?: number;
+}
+
+interface NetworkIface {
+  readonly iface: string;
+  readonly type: string;
+  readonly bridge_vlan_aware?: number;
+}
+
+interface PciMapping {
+  readonly id: string;
+  readonly map?: string[];
+}
+
+const GiB = 1024 ** 3;
+const DOCS_TOKEN = "create the token as docs/proxmox.md (section 2) shows";
+
+/** Where a definition's template lives: its node. */
+export const templateNode = (config: ClusterConfig): string =>
+  config.proxmox.template.node ?? config.proxmox.hosts[0];
+
+/** Every Proxmox host the definition uses: the pools' hosts and the template's. */
+export function hostsOf(config: ClusterConfig, nodes: readonly NodeSpec[]): string[] {
+  return [...new Set([...nodes.map((n) => n.host), templateNode(config)])].sort();
+}
+
+async function tryGet<T>(api: ProxmoxApi, path: string, query?: Record<string, string>) {
+  try {
+    return { ok: true as const, data: await api.get<T>(path, query) };
+  } catch (e) {
+    if (e instanceof ApiError) return { ok: false as const, error: e };
+    throw e;
+  }
+}
+
+/** The token: present, accepted, and holding every privilege the deploy uses. */
+async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: ClusterConfig) {
+  const problems: Problem[] = [];
+  if (!env[PROXMOX_ENV.token]) {
+    return {
+      reachable: false,
+      problems: [
+        {
+          what: PROXMOX_ENV.token,
+          problem: "not set",
+          fix: `export the deploy's API token (user@realm!tokenid=secret); ${DOCS_TOKEN}`,
+        },
+      ],
+    };
+  }
+  const version = await tryGet<{ version: string }>(api, "/version");
+  if (!version.ok) {
+    if (version.error.status === 401) {
+      problems.push({
+        what: PROXMOX_ENV.token,
+        problem: `Proxmox refuses the token (${version.error.message})`,
+        fix: `check its user, token ID and secret; ${DOCS_TOKEN}`,
+      });
+    } else {
+      problems.push({
+        what: "proxmox.endpoint",
+        problem: `cannot reach the Proxmox VE API at ${config.proxmox.endpoint} (${version.error.message})`,
+        fix: "check the address, that the host is up and that port 8006 is reachable from here",
+      });
+    }
+    return { reachable: false, problems };
+  }
+  const perms = await tryGet<Record<string, Record<string, number>>>(api, "/access/permissions");
+  if (!perms.ok) {
+    problems.push({
+      what: PROXMOX_ENV.token,
+      problem: `cannot read its own permissions (${perms.error.message})`,
+      fix: DOCS_TOKEN,
+    });
+  } else {
+    // Granted on `/` and propagating, as the documented `pveum aclmod /` does.
+    const held = new Set(Object.keys(perms.data["/"] ?? {}));
+    const missing = REQUIRED_PRIVILEGES.filter((p) => !held.has(p));
+    if (missing.length > 0) {
+      problems.push({
+        what: PROXMOX_ENV.token,
+        problem: `the token lacks ${missing.join(", ")} on /`,
+        fix: "add them to its role (the pveum role in docs/proxmox.md) or use a token without privilege separation",
+      });
+    }
+  }
+  return { reachable: true, problems };
+}
+
+async function checkHosts(api: ProxmoxApi, hosts: readonly string[]): Promise<Problem[]> {
+  const nodes = await tryGet<{ node: string; status?: string }[]>(api, "/nodes");
+  if (!nodes.ok) return [apiProblem("proxmox.hosts", "/nodes", nodes.error)];
+  const status = new Map(nodes.data.map((n) => [n.node, n.status]));
+  const known = [...status.keys()].sort().join(", ");
+  return hosts.flatMap((h): Problem[] => {
+    if (!status.has(h))
+      return [
+        {
+          what: "proxmox.hosts",
+          problem: `no Proxmox node ${h} (the cluster has ${known})`,
+          fix: "use the node names that Datacenter > Nodes shows",
+        },
+      ];
+    if (status.get(h) !== "online")
+      return [
+        {
+          what: "proxmox.hosts",
+          problem: `${h} is ${status.get(h) ?? "in an unknown state"}`,
+          fix: `bring ${h} back online, or place no VM on it (proxmox.hosts, nodePools[].hosts)`,
+        },
+      ];
+    return [];
+  });
+}
+
+function apiProblem(what: string, path: string, e: ApiError): Problem {
+  return {
+    what,
+    problem: `cannot read ${path} (${e.message})`,
+    fix:
+      e.status === 403 ? "give the token the documented role (docs/proxmox.md)" : "check Proxmox",
+  };
+}
+
+/** The template: there, a template, with a cloud-init drive and the guest agent on. */
+async function checkTemplate(
+  api: ProxmoxApi,
+  config: ClusterConfig,
+  nodes: readonly NodeSpec[],
+  vms: readonly ClusterVm[],
+  storages: ReadonlyMap<string, Storage[]>,
+): Promise<Problem[]> {
+  const { vmId } = config.proxmox.template;
+  const node = templateNode(config);
+  const what = "proxmox.template.vmId";
+  const vm = vms.find((v) => v.vmid === vmId);
+  if (!vm)
+    return [
+      {
+        what,
+        problem: `no VM ${vmId} in the cluster`,
+        fix: "create the template as docs/proxmox.md (section 1) shows",
+      },
+    ];
+  if (vm.node !== node)
+    return [
+      {
+        what: "proxmox.template.node",
+        problem: `template ${vmId} is on ${vm.node}, not on ${node}`,
+        fix: `set proxmox.template.node: ${vm.node}`,
+      },
+    ];
+  const conf = await tryGet<Record<string, string | number>>(
+    api,
+    `/nodes/${node}/qemu/${vmId}/config`,
+  );
+  if (!conf.ok) return [apiProblem(what, `the config of VM ${vmId}`, conf.error)];
+  const c = conf.data;
+  const problems: Problem[] = [];
+  if (Number(c.template) !== 1)
+    problems.push({
+      what,
+      problem: `VM ${vmId} is not a template`,
+      fix: `convert it: qm template ${vmId}`,
+    });
+  const values = Object.entries(c).map(([k, v]) => [k, String(v)] as const);
+  if (!values.some(([, v]) => v.includes("cloudinit")))
+    problems.push({
+      what,
+      problem: `template ${vmId} has no cloud-init drive`,
+      fix: `add one: qm set ${vmId} --ide2 <storage>:cloudinit`,
+    });
+  const agent = String(c.agent ?? "0");
+  if (!/^(1|enabled=1)/.test(agent))
+    problems.push({
+      what,
+      problem: `template ${vmId} has the QEMU guest agent off (agent: ${agent})`,
+      fix: `qm set ${vmId} --agent enabled=1 (and install qemu-guest-agent in the image)`,
+    });
+  // Only a clone to another host needs the template's disk on shared storage.
+  const elsewhere = nodes.some((n) => n.host !== node);
+  if (config.proxmox.template.storage === "shared" && elsewhere) {
+    const diskStorage = values
+      .filter(([k, v]) => /^(scsi|virtio|sata)\d+$/.test(k) && !v.includes("cloudinit"))
+      .map(([, v]) => v.split(":")[0])[0];
+    const info = (storages.get(node) ?? []).find((s) => s.storage === diskStorage);
+    if (info !== undefined && info.shared !== 1)
+      problems.push({
+        what: "proxmox.template.storage",
+        problem: `template ${vmId}'s disk is on ${diskStorage}, which is not shared`,
+        fix: "write storage: local (one clone per host from the template's node), or move the disk to shared storage",
+      });
+  }
+  return problems;
+}
+
+/** The datastore: on every host, for VM disks, shared where the layout needs it, with room. */
+function checkDatastore(
+  config: ClusterConfig,
+  nodes: readonly NodeSpec[],
+  storages: ReadonlyMap<string, Storage[]>,
+): Problem[] {
+  const id = config.proxmox.datastore;
+  const what = "proxmox.datastore";
+  const problems: Problem[] = [];
+  for (const [host, list] of storages) {
+    const s = list.find((x) => x.storage === id);
+    if (!s) {
+      problems.push({
+        what,
+        problem: `${id} does not exist on ${host} (it has ${list.map((x) => x.storage).join(", ")})`,
+        fix: "name a storage every host of the cluster has, or add it to that host",
+      });
+      continue;
+    }
+    if (!(s.content ?? "").split(",").includes("images"))
+      problems.push({
+        what,
+        problem: `${id} on ${host} does not hold VM disks (content: ${s.content ?? "none"})`,
+        fix: `add the "Disk image" content type to ${id} (Datacenter > Storage)`,
+      });
+    if (s.active === 0 || s.enabled === 0)
+      problems.push({
+        what,
+        problem: `${id} is not active on ${host}`,
+        fix: "enable the storage and check its backend",
+      });
+    // Disks of the VMs placed on this host (a shared storage holds every VM's disk).
+    const placed = s.shared === 1 ? nodes : nodes.filter((n) => n.host === host);
+    const needGiB = placed.reduce((sum, n) => sum + n.diskGiB, 0);
+    if (s.avail !== undefined && s.avail < needGiB * GiB)
+      problems.push({
+        what,
+        problem: `${id} on ${host} has ${(s.avail / GiB).toFixed(0)} GiB free, the disks need ${needGiB} GiB`,
+        fix: "free space, use another datastore, or make the disks (nodePools[].diskGiB) smaller",
+      });
+  }
+  return problems;
+}
+
+async function checkBridge(api: ProxmoxApi, config: ClusterConfig, hosts: readonly string[]) {
+  const { bridge, vlanId } = config.network;
+  const problems: Problem[] = [];
+  for (const host of hosts) {
+    const net = await tryGet<NetworkIface[]>(api, `/nodes/${host}/network`);
+    if (!net.ok) {
+      problems.push(apiProblem("network.bridge", `the network of ${host}`, net.error));
+      continue;
+    }
+    const iface = net.data.find((i) => i.iface === bridge);
+    if (!iface || !/bridge/i.test(iface.type)) {
+      problems.push({
+        what: "network.bridge",
+        problem: `${host} has no bridge ${bridge}`,
+        fix: `create it (System > Network) or name one of ${
+          net.data
+            .filter((i) => /bridge/i.test(i.type))
+            .map((i) => i.iface)
+            .join(", ") || "its bridges"
+        }`,
+      });
+    } else if (vlanId !== undefined && iface.bridge_vlan_aware !== 1) {
+      // Proxmox still tags the NIC then, through a bridge per VLAN it makes (vmbr0v30).
+      problems.push({
+        what: "network.vlanId",
+        problem: `bridge ${bridge} on ${host} is not VLAN aware: Proxmox will tag VLAN ${vlanId} through a bridge of its own (${bridge}v${vlanId})`,
+        fix: `tick "VLAN aware" on ${bridge} (System > Network) to tag on ${bridge} itself`,
+        warning: true,
+      });
+    }
+  }
+  return problems;
+}
+
+/** Our VM IDs: free, or held by our own VM of that name (a deploy that was interrupted). */
+function checkVmIds(nodes: readonly NodeSpec[], vms: readonly ClusterVm[]): Problem[] {
+  const byId = new Map(vms.map((v) => [v.vmid, v]));
+  return nodes.flatMap((n): Problem[] => {
+    const vm = byId.get(n.vmId);
+    if (!vm || vm.name === n.name) return [];
+    return [
+      {
+        what: "proxmox.vmIdStart",
+        problem: `VM ID ${n.vmId} (for ${n.name}) is taken by VM ${vm.name ?? "(no name)"} on ${vm.node}`,
+        fix: "move the cluster's VM IDs (proxmox.vmIdStart) to a free range",
+      },
+    ];
+  });
+}
+
+/** No running VM that is not ours reports one of our static addresses. */
+async function checkAddresses(
+  api: ProxmoxApi,
+  nodes: readonly NodeSpec[],
+  vms: readonly ClusterVm[],
+): Promise<Problem[]> {
+  const ours = new Map(nodes.filter((n) => n.staticIp).map((n) => [n.staticIp!, n.name]));
+  const names = new Set(nodes.map((n) => n.name));
+  const others = vms.filter(
+    (v) => v.status === "running" && v.template !== 1 && !names.has(v.name ?? ""),
+  );
+  const problems: Problem[] = [];
+  for (const vm of others) {
+    const r = await tryGet<{ result?: { "ip-addresses"?: { "ip-address": string }[] }[] }>(
+      api,
+      `/nodes/${vm.node}/qemu/${vm.vmid}/agent/network-get-interfaces`,
+    );
+    if (!r.ok) continue; // no agent: nothing to learn
+    for (const iface of r.data.result ?? []) {
+      for (const a of iface["ip-addresses"] ?? []) {
+        const node = ours.get(a["ip-address"]);
+        if (node)
+          problems.push({
+            what: "nodePools[].firstIp",
+            problem: `${a["ip-address"]} (for ${node}) is in use by VM ${vm.vmid} (${vm.name ?? "no name"}) on ${vm.node}`,
+            fix: "move the pool's firstIp to free addresses",
+          });
+      }
+    }
+  }
+  return problems;
+}
+
+async function checkPciMappings(api: ProxmoxApi, nodes: readonly NodeSpec[]): Promise<Problem[]> {
+  const gpu = nodes.filter((n) => n.gpuMapping !== undefined);
+  if (gpu.length === 0) return [];
+  const list = await tryGet<PciMapping[]>(api, "/cluster/mapping/pci");
+  if (!list.ok) return [apiProblem("nodePools[].gpu.mapping", "/cluster/mapping/pci", list.error)];
+  const byId = new Map(list.data.map((m) => [m.id, m]));
+  const problems: Problem[] = [];
+  for (const n of gpu) {
+    const m = byId.get(n.gpuMapping!);
+    const onHost = (m?.map ?? []).some((entry) => entry.split(",").includes(`node=${n.host}`));
+    if (!m || !onHost)
+      problems.push({
+        what: "nodePools[].gpu.mapping",
+        problem: m
+          ? `PCI mapping ${n.gpuMapping} has no device on ${n.host}, where ${n.name} runs`
+          : `no PCI resource mapping ${n.gpuMapping} (for ${n.name})`,
+        fix: `add ${n.host}'s GPU to the mapping (Datacenter > Resource Mappings), or place the pool on hosts that have it (nodePools[].hosts)`,
+      });
+  }
+  return problems;
+}
+
+function checkSecrets(config: ClusterConfig, env: NodeJS.ProcessEnv): Problem[] {
+  return secretVariables(config)
+    .filter((s) => !env[s.env])
+    .map((s) => ({ what: s.env, problem: "not set", fix: `export it: ${s.description}` }));
+}
+
+export interface PreflightOptions {
+  /** Check the add-ons' secrets (the addons stack is to be deployed). @default true */
+  readonly addons?: boolean;
+}
+
+/** Every problem a deploy of `config` would meet, at once. */
+export async function preflight(
+  config: ClusterConfig,
+  api: ProxmoxApi,
+  env: NodeJS.ProcessEnv,
+  opts: PreflightOptions = {},
+): Promise<Problem[]> {
+  const nodes = expandNodes(config);
+  const hosts = hostsOf(config, nodes);
+  const problems = opts.addons === false ? [] : [...checkSecrets(config, env)];
+  const access = await checkAccess(api, env, config);
+  problems.push(...access.problems);
+  if (!access.reachable) return problems;
+
+  const hostProblems = await checkHosts(api, hosts);
+  problems.push(...hostProblems);
+  const online = hosts.filter((h) => !hostProblems.some((p) => p.problem.includes(h)));
+  const storages = new Map<string, Storage[]>();
+  for (const host of online) {
+    const s = await tryGet<Storage[]>(api, `/nodes/${host}/storage`);
+    if (s.ok) storages.set(host, s.data);
+    else problems.push(apiProblem("proxmox.datastore", `the storages of ${host}`, s.error));
+  }
+  const vms = await tryGet<ClusterVm[]>(api, "/cluster/resources", { type: "vm" });
+  if (!vms.ok)
+    return [...problems, apiProblem("proxmox.vmIdStart", "/cluster/resources", vms.error)];
+
+  problems.push(
+    ...(await checkTemplate(api, config, nodes, vms.data, storages)),
+    ...checkDatastore(config, nodes, storages),
+    ...(await checkBridge(api, config, online)),
+    ...checkVmIds(nodes, vms.data),
+    ...(await checkAddresses(api, nodes, vms.data)),
+    ...(await checkPciMappings(api, nodes)),
+  );
+  return problems;
+}

@@ -1,0 +1,43 @@
+/**
+ * `npm run preflight [-- STACK...]`: checks the definition (`CLUSTER_CONFIG`), the Proxmox
+ * VE cluster it names (with `PROXMOX_VE_API_TOKEN`) and the environment (the add-ons'
+ * secrets, when the addons stack is among the stacks, or none is named) before a deploy,
+ * and prints every problem at once. Exit 0 when there is none, 2 otherwise.
+ */
+import { formatIssue } from "../config/errors";
+import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
+import { PROXMOX_ENV } from "../config/secrets";
+import { exitOnUserError } from "../lib/cli";
+
+import { formatProblem, preflight } from "./checks";
+import { ProxmoxApi } from "./proxmox-api";
+
+async function main(): Promise<number> {
+  const file = process.env.CLUSTER_CONFIG || BUNDLED_EXAMPLE;
+  const { config, warnings } = exitOnUserError(() => loadClusterConfig(file));
+  for (const w of warnings) process.stdout.write(`warning: ${formatIssue(w, file)}\n`);
+  const api = new ProxmoxApi({
+    endpoint: config.proxmox.endpoint,
+    token: process.env[PROXMOX_ENV.token],
+    insecure: config.proxmox.insecure,
+  });
+  const stacks = process.argv.slice(2);
+  const addons = stacks.length === 0 || stacks.includes("addons");
+  const found = await preflight(config, api, process.env, { addons });
+  for (const p of found) process.stdout.write(`${formatProblem(p)}\n`);
+  const problems = found.filter((p) => !p.warning);
+  process.stdout.write(
+    problems.length === 0
+      ? `preflight: ${file}: ready to deploy\n`
+      : `preflight: ${problems.length} problem${problems.length === 1 ? "" : "s"}; nothing was changed\n`,
+  );
+  return problems.length === 0 ? 0 : 2;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`preflight: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,76 @@
+/**
+ * A read-only Proxmox VE API client for the preflight checks: GET with an API token (or no
+ * credentials at all), JSON's `data`, and Proxmox's own error text on failure.
+ */
+import { request } from "node:https";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ProxmoxApiOptions {
+  /** `https://pve01.lan:8006/` (with or without the trailing slash). */
+  readonly endpoint: string;
+  /** `user@realm!tokenid=secret`, as PROXMOX_VE_API_TOKEN holds it. @default no credentials */
+  readonly token?: string;
+  /** Accept a self-signed certificate. @default false */
+  readonly insecure?: boolean;
+  /** @default 10000 */
+  readonly timeoutMs?: number;
+}
+
+export class ProxmoxApi {
+  private readonly base: URL;
+
+  constructor(private readonly opts: ProxmoxApiOptions) {
+    this.base = new URL(
+      "api2/json/",
+      opts.endpoint.endsWith("/") ? opts.endpoint : `${opts.endpoint}/`,
+    );
+  }
+
+  /** `data` of a GET; an ApiError with the status and Proxmox's reason otherwise. */
+  get<T>(path: string, query: Record<string, string> = {}): Promise<T> {
+    const url = new URL(path.replace(/^\//, ""), this.base);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    return new Promise<T>((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method: "GET",
+          rejectUnauthorized: !(this.opts.insecure ?? false),
+          headers: this.opts.token ? { Authorization: `PVEAPIToken=${this.opts.token}` } : {},
+          timeout: this.opts.timeoutMs ?? 10_000,
+        },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (d: string) => (body += d));
+          res.on("end", () => {
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) {
+              try {
+                resolve((JSON.parse(body) as { data: T }).data);
+              } catch {
+                reject(new ApiError(status, `not a Proxmox VE API answer from ${url.origin}`));
+              }
+              return;
+            }
+            // Proxmox puts its reason in the status line (`401 authentication failure`).
+            reject(new ApiError(status, `${status} ${res.statusMessage ?? ""}`.trim()));
+          });
+        },
+      );
+      req.on("timeout", () =>
+        req.destroy(new Error(`no answer within ${this.opts.timeoutMs ?? 10_000} ms`)),
+      );
+      req.on("error", (e) => reject(new ApiError(0, e.message)));
+      req.end();
+    });
+  }
+}
