@@ -314,8 +314,12 @@ export function loadClusterConfig(file: string): LoadedConfig {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
+    // After the first structural error (a tab, a bad indent) the parser's later complaints
+    // follow from it: one line for it. Duplicate keys are independent: each is shown.
+    const structural = doc.errors.find((e) => e.code !== "DUPLICATE_KEY");
+    const shown = doc.errors.filter((e) => e.code === "DUPLICATE_KEY" || e === structural);
     throw new ConfigError(
-      doc.errors.map((e) => ({
+      shown.map((e) => ({
         path: "",
         line: e.linePos?.[0].line,
         message: `YAML syntax error: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`,

@@ -18,6 +18,9 @@ import { isIpv4, isOrdered, parseCidr, parseIdRange, parseIpRange } from "./net"
 export const SUPPORTED_KUBESPRAY_VERSIONS = ["v2.31.0"] as const;
 export const DEFAULT_KUBESPRAY_VERSION = "v2.31.0";
 
+/** Kubespray's `kube_network_node_prefix` default: a /24 of pod addresses per node. */
+export const DEFAULT_NODE_CIDR_PREFIX = 24;
+
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const PROXMOX_TAG = /^[a-z0-9_][a-z0-9_.+-]*$/i;
 /** Proxmox VE accepts VM IDs from 100 to 999999999. */
@@ -316,7 +319,7 @@ const KubernetesSchema = z
       .int()
       .min(16)
       .max(28)
-      .default(24)
+      .default(DEFAULT_NODE_CIDR_PREFIX)
       .describe("Size of each node's pod block (`kube_network_node_prefix`)."),
     apiServerVip: ipv4
       .optional()

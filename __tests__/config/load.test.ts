@@ -188,3 +188,25 @@ describe("all problems at once", () => {
     }
   });
 });
+
+describe("YAML syntax errors", () => {
+  test("one tab gives one line, at the tab", () => {
+    const text = readFileSync(HOMELAB_FILE, "utf8").replace("  bridge: vmbr0", "\tbridge: vmbr0");
+    const lines = fileProblems(tempFile("tab.yaml", text));
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /tab\.yaml:21: YAML syntax error: Tabs are not allowed as indentation$/,
+      ),
+    ]);
+  });
+
+  test("every duplicate key is shown beside the first structural error", () => {
+    const text = "name: a\nname: b\nproxmox:\n\thosts: [x]\nssh: {}\nssh: {}\n";
+    const lines = fileProblems(tempFile("dups.yaml", text));
+    expect(lines.map((l) => l.replace(/^.*dups\.yaml:/, ""))).toEqual([
+      "2: YAML syntax error: Map keys must be unique",
+      "4: YAML syntax error: Tabs are not allowed as indentation",
+      "6: YAML syntax error: Map keys must be unique",
+    ]);
+  });
+});

@@ -402,6 +402,15 @@ describe("kubernetes", () => {
     );
   });
 
+  test("blames a pod network smaller than one node's block on podCidr, the field written", () => {
+    expectProblem(
+      homelabProblems((d) => (d.kubernetes.podCidr = "10.233.64.0/26")),
+      "kubernetes.podCidr",
+      "10.233.64.0/26 is not larger than one node's block of pod addresses (/24, kubernetes.nodeCidrPrefix)",
+      "use a pod network of /23 or larger",
+    );
+  });
+
   test("rejects per-node blocks not smaller than the pod network", () => {
     expectProblem(
       homelabProblems((d) => (d.kubernetes.nodeCidrPrefix = 18)),

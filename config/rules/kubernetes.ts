@@ -5,6 +5,7 @@ import { MANAGED_VARIABLES } from "../../kubespray-vars/managed";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
 import { show } from "../errors";
 import { ipToInt, overlaps, parseCidr } from "../net";
+import { DEFAULT_NODE_CIDR_PREFIX } from "../schema";
 
 import type { Rule } from "./context";
 
@@ -73,10 +74,18 @@ const podBlocks: Rule = ({ config, err }) => {
   const pods = parseCidr(k8s.podCidr);
   if (!pods) return;
   if (k8s.nodeCidrPrefix <= pods.prefix) {
-    err(
-      "kubernetes.nodeCidrPrefix",
-      `per-node blocks of /${k8s.nodeCidrPrefix} do not fit in the pod network /${pods.prefix}; use a prefix longer than ${pods.prefix}`,
-    );
+    // Name the field the user wrote: the pod network, unless nodeCidrPrefix left its default.
+    if (k8s.nodeCidrPrefix === DEFAULT_NODE_CIDR_PREFIX) {
+      err(
+        "kubernetes.podCidr",
+        `${k8s.podCidr} is not larger than one node's block of pod addresses (/${k8s.nodeCidrPrefix}, kubernetes.nodeCidrPrefix); use a pod network of /${k8s.nodeCidrPrefix - 1} or larger (e.g. /18), or a longer nodeCidrPrefix`,
+      );
+    } else {
+      err(
+        "kubernetes.nodeCidrPrefix",
+        `per-node blocks of /${k8s.nodeCidrPrefix} do not fit in the pod network /${pods.prefix}; use a prefix longer than ${pods.prefix}`,
+      );
+    }
     return;
   }
   const blocks = 2 ** (k8s.nodeCidrPrefix - pods.prefix);
