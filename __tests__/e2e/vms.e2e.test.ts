@@ -16,7 +16,12 @@ import { cloud, homelab } from "../fixtures/definitions";
 
 import type { E2eEnvironment, PlannedChange } from "./support/harness";
 import { describeE2e, expectSuccess, oneLine, SEEDS, startEnvironment } from "./support/harness";
-import { documentedAcl } from "./support/role";
+import { documentedAcl, documentedRole } from "./support/role";
+
+/** Privileges of the documented role the suites' traffic needed (filled as they run). */
+const privilegesNeeded = new Set<string>();
+/** Privileges of the documented role no request of the provider needs (see its docs). */
+const AUDIT_ONLY = ["Datastore.Audit", "Pool.Audit", "Sys.Audit"];
 
 const VM = "proxmox_virtual_environment_vm";
 
@@ -310,6 +315,7 @@ describeE2e("vms stack end to end: homelab (static addresses, three hosts)", () 
 
   it("sent only requests real Proxmox accepts, with exactly the documented role", () => {
     expect(env.trafficViolations()).toEqual([]);
+    for (const p of env.privilegesNeeded()) privilegesNeeded.add(p);
   });
 });
 
@@ -432,6 +438,7 @@ describeE2e("vms stack end to end: cloud-cluster (DHCP, a GPU worker)", () => {
 
   it("sent only requests real Proxmox accepts, with exactly the documented role", () => {
     expect(env.trafficViolations()).toEqual([]);
+    for (const p of env.privilegesNeeded()) privilegesNeeded.add(p);
   });
 });
 
@@ -477,6 +484,7 @@ describeE2e("vms stack end to end: homelab with the template on pve01's local st
 
   it("sent only requests real Proxmox accepts, with exactly the documented role", () => {
     expect(env.trafficViolations()).toEqual([]);
+    for (const p of env.privilegesNeeded()) privilegesNeeded.add(p);
   });
 });
 
@@ -529,5 +537,13 @@ describeE2e("vms stack end to end: a VM with more vCPUs than its host has", () =
       .map((t) => t.exitstatus);
     expect(failed.length).toBeGreaterThan(0);
     expect(new Set(failed)).toEqual(new Set(["MAX 16 vcpus allowed per VM on this node"]));
+  });
+});
+
+describeE2e("vms stack end to end: the documented role", () => {
+  it("holds only privileges the deploys above needed, besides the documented audit ones", () => {
+    const unused = documentedRole().privileges.filter((p) => !privilegesNeeded.has(p));
+    // Read-only extras docs/proxmox.md names: for people and tools looking at the cluster.
+    expect(unused.sort()).toEqual(AUDIT_ONLY);
   });
 });

@@ -22,11 +22,12 @@ import { stringify } from "yaml";
 
 import type { ProxmoxDoubleOptions, VmView } from "../../../proxmox-double";
 import { ProxmoxDouble } from "../../../proxmox-double";
+import { Privileges } from "../../../proxmox-double/acl";
 import { API_SCHEMA_FILE, ApiSchema } from "../../../proxmox-double/api-schema";
 import type { Definition } from "../../fixtures/definitions";
 import { describeWithToolchain, REPO_ROOT, toolchainEnv, toolPath } from "../../support/toolchain";
 
-import { documentedAcl } from "./role";
+import { documentedAcl, documentedRole } from "./role";
 
 /** Proxmox's API description: the shared, full one when present, else the double's copy. */
 const SHARED_API_SCHEMA = join(REPO_ROOT, "..", "shared", "proxmox", "api-schema.json");
@@ -405,6 +406,33 @@ export class E2eEnvironment {
       }
     }
     return out;
+  }
+
+  /**
+   * The documented role's privileges that the requests so far needed: those without which
+   * Proxmox would have refused at least one of them (403).
+   */
+  privilegesNeeded(): Set<string> {
+    apiSchema ??= ApiSchema.load(
+      existsSync(SHARED_API_SCHEMA) ? SHARED_API_SCHEMA : API_SCHEMA_FILE,
+    );
+    const role = documentedRole().privileges;
+    const without = role.map((p) => [p, new Privileges(documentedAcl([p]))] as const);
+    const needed = new Set<string>();
+    for (const r of this.double.requests()) {
+      if (r.status === 403) continue;
+      const endpoint = apiSchema.endpoint(r.method, r.rawPath ?? r.path);
+      if (!endpoint) continue;
+      const all = { ...r.params, ...endpoint.pathParams };
+      for (const [priv, privileges] of without) {
+        if (needed.has(priv)) continue;
+        const refused =
+          privileges.checkSchema(endpoint.schema.permissions, all) ??
+          privileges.checkHandler(r.method, endpoint.template, all);
+        if (refused) needed.add(priv);
+      }
+    }
+    return needed;
   }
 
   /**
