@@ -18,6 +18,8 @@ import { isIpv4, isOrdered, parseCidr, parseIdRange, parseIpRange } from "./net"
 export const SUPPORTED_KUBESPRAY_VERSIONS = ["v2.31.0"] as const;
 export const DEFAULT_KUBESPRAY_VERSION = "v2.31.0";
 
+/** Ansible's `--forks` cap: a playbook works on as many hosts at once as it touches, up to this. */
+export const DEFAULT_MAX_FORKS = 25;
 /** Kubespray's `kube_network_node_prefix` default: a /24 of pod addresses per node. */
 export const DEFAULT_NODE_CIDR_PREFIX = 24;
 
@@ -357,6 +359,14 @@ const KubesprayRunSchema = z
       .optional()
       .describe(
         "Image for `container` mode. @default quay.io/kubespray/kubespray:<kubesprayVersion>",
+      ),
+    maxForks: z
+      .int()
+      .min(5)
+      .max(500)
+      .default(DEFAULT_MAX_FORKS)
+      .describe(
+        "Most hosts Ansible works on at once: each playbook runs with `--forks` = the hosts it touches (at least Ansible's 5), up to this.",
       ),
     venv: z
       .string()

@@ -3,6 +3,7 @@
  *   cli.js apply SETTINGS [--action TEXT]    plan against the record and run Kubespray
  *   cli.js record SETTINGS [--action TEXT]   mark a printed run as done
  *   cli.js remove-node STATE_DIR NODE        take a node out before its VM is deleted
+ *   cli.js forget-node STATE_DIR NODE        the node was removed by hand (print mode)
  *   cli.js teardown STATE_DIR                the cluster stack is being destroyed
  * Environment (tests): KSPRAY_SSH_PORT, KSPRAY_SSH_HOST (every SSH check goes there),
  * KSPRAY_SSH_TIMEOUT_SECONDS, KSPRAY_EXTRA_INVENTORY (colon-separated extra inventories),
@@ -15,10 +16,10 @@ import { UserError } from "../config/errors";
 import { apply, markDone } from "./apply";
 import { readSettings, runnerEnv } from "./env";
 import { withStateLock } from "./lock";
-import { removeNode, teardown } from "./remove-node";
+import { forgetRemovedNode, removeNode, teardown } from "./remove-node";
 
 const USAGE = `usage: cli.js apply|record SETTINGS [--action TEXT]
-       cli.js remove-node STATE_DIR NODE
+       cli.js remove-node|forget-node STATE_DIR NODE
        cli.js teardown STATE_DIR`;
 
 function option(args: string[], name: string): string | undefined {
@@ -46,6 +47,9 @@ async function main(args: string[]): Promise<void> {
       // Nothing was ever deployed there: nothing to remove, and no directory to create.
       if (!existsSync(first)) return removeNode(first, second, env);
       return withStateLock(first, env, () => removeNode(first, second, env));
+    case "forget-node":
+      if (!first || !second) throw new UserError(USAGE);
+      return withStateLock(first, env, () => forgetRemovedNode(first, second, env));
     case "teardown":
       if (!first) throw new UserError(USAGE);
       return teardown(first, env);

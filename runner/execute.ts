@@ -41,6 +41,7 @@ export function prepare(
     ansiblePlaybook,
     sshPrivateKeyFile: expandHome(inventory.sshPrivateKeyFile),
     containerEngine: settings.mode === "container" ? containerEngine(env) : undefined,
+    hostCount: inventory.hosts.length,
   };
 }
 

@@ -44,8 +44,11 @@ export async function removeNodeWith(
   const ctx = prepare(settings, env, hostsFile);
   const step: PlaybookStep = { playbook: REMOVE_NODE, extraVars };
   if (settings.mode === "print") {
-    const script = printScript([stepCommand(step, ctx)], []);
-    writeFileSync(paths.printScript, script, { mode: 0o700 });
+    // The script ends by taking the node out of the record, so the next deploy goes on.
+    const forget = [process.execPath, env.self, "forget-node", settings.stateDir, node];
+    writeFileSync(paths.printScript, printScript([stepCommand(step, ctx)], forget), {
+      mode: 0o700,
+    });
     throw new UserError(
       `print mode: run ${paths.printScript} to remove ${node}, then deploy again`,
     );
@@ -73,6 +76,17 @@ export async function removeNode(stateDir: string, node: string, env: RunnerEnv)
   }
   checkRemovable(node, record.controlPlaneOrder);
   await removeNodeWith(readSettings(paths.settingsFile, env), env, node, record);
+}
+
+/** `forget-node`: a node removed by hand (print mode's script) leaves the record. */
+export function forgetRemovedNode(stateDir: string, node: string, env: RunnerEnv): void {
+  const record = readRecord(stateDir);
+  if (record === undefined || !record.hosts.some((h) => h.name === node)) {
+    env.log(`${node} is not part of the recorded cluster; nothing to forget`);
+    return;
+  }
+  forgetNode(stateDir, record, node, describeStep(removeNodeStep(node)));
+  env.log(`${node} is no longer part of the recorded cluster`);
 }
 
 /** `teardown`: the cluster stack is being destroyed; later node removals are no-ops. */

@@ -93,6 +93,7 @@ export class ClusterStack extends TerraformStack {
         config.kubespray.containerImage ?? `quay.io/kubespray/kubespray:${release.version}`,
       apiServerVip: config.kubernetes.apiServerVip,
       apiServerPort: API_SERVER_PORT,
+      maxForks: config.kubespray.maxForks,
       nodePrep: {
         playbook: NODE_PREP_PLAYBOOK,
         iscsi: drivers.some((d) => d.endsWith("iscsi")),

@@ -263,6 +263,38 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     expect(script).toContain(`${CLI} record ${join(stateDir, "runner.json")} --action cluster.yml`);
   });
 
+  it("print mode removes a node: the script removes it, then forgets it, and the next deploy goes on", () => {
+    built(bigger);
+    settings({ mode: "print" });
+    const refused = run(["remove-node", stateDir, "kspray-worker-4"]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(
+      `print mode: run ${join(stateDir, "kubespray-commands.sh")} to remove kspray-worker-4, then deploy again`,
+    );
+    const script = join(stateDir, "kubespray-commands.sh");
+    expect(readFileSync(script, "utf8").trim().split("\n").pop()).toBe(
+      `${process.execPath} ${CLI} forget-node ${stateDir} kspray-worker-4`,
+    );
+    // The operator runs it where Kubespray runs.
+    const made = newCalls(() => {
+      const byHand = spawnSync("sh", [script], {
+        encoding: "utf8",
+        env: { ...process.env, KSPRAY_STANDIN_LOG: log },
+      });
+      expect({ status: byHand.status, out: byHand.stdout + byHand.stderr }).toMatchObject({
+        status: 0,
+      });
+    });
+    expect(brief(made)).toEqual(["remove-node.yml"]);
+    expect(readRecord(stateDir)?.hosts.map((h) => h.name)).not.toContain("kspray-worker-4");
+    // The deploy again: the node is gone from the record, so its VM may go.
+    const again = run(["remove-node", stateDir, "kspray-worker-4"]);
+    expect(again.status).toBe(0);
+    expect(again.stdout + again.stderr).toContain(
+      "kspray-worker-4 is not part of the recorded cluster",
+    );
+  });
+
   it("teardown: later node removals run nothing and the record is dropped", () => {
     built(initial);
     ok(run(["teardown", stateDir]));

@@ -5,6 +5,8 @@
  */
 import { basename, dirname } from "node:path";
 
+import { DEFAULT_MAX_FORKS } from "../../config/schema";
+
 import type { PlaybookStep } from "./planner";
 import { describeLimited, limitOption } from "./planner";
 
@@ -33,6 +35,8 @@ export interface RunnerSettings {
     readonly iscsi: boolean;
     readonly nfs: boolean;
   };
+  /** Cap of Ansible's `--forks`. @default DEFAULT_MAX_FORKS (25) */
+  readonly maxForks?: number;
 }
 
 /** One process to start. */
@@ -56,6 +60,20 @@ export interface CommandContext {
   readonly sshPrivateKeyFile: string;
   /** `docker` or `podman` (container mode). */
   readonly containerEngine?: string;
+  /** Hosts in the inventory: what a playbook without a limit touches. */
+  readonly hostCount: number;
+}
+
+/** Ansible's own default of `--forks`. */
+const ANSIBLE_FORKS = 5;
+
+/**
+ * `--forks` for a step: every host it touches at once (Ansible's default of 5 would run a
+ * 6-node cluster's tasks in two batches), at least Ansible's default, at most the cap.
+ */
+export function forksFor(step: PlaybookStep, ctx: CommandContext): number {
+  const touched = step.limit?.length ?? ctx.hostCount;
+  return Math.min(ctx.settings.maxForks ?? DEFAULT_MAX_FORKS, Math.max(ANSIBLE_FORKS, touched));
 }
 
 /** Our node-preparation playbook, limited like the Kubespray step it precedes. */
@@ -67,8 +85,9 @@ function playbookArgs(
   step: PlaybookStep,
   playbookPath: string,
   nodePrepVars: string | undefined,
+  forks: number,
 ): string[] {
-  const args = [playbookPath, ...limitOption(step)];
+  const args = [playbookPath, ...limitOption(step), `--forks=${forks}`];
   for (const [k, v] of Object.entries(step.extraVars ?? {})) args.push("-e", `${k}=${v}`);
   if (nodePrepVars !== undefined) args.push("-e", nodePrepVars);
   return args;
@@ -113,7 +132,7 @@ export function stepCommand(step: PlaybookStep, ctx: CommandContext): Command {
       "-e",
       `ansible_ssh_private_key_file=${CONTAINER_KEY}`,
       "-b",
-      ...playbookArgs(step, playbook, nodePrepVars),
+      ...playbookArgs(step, playbook, nodePrepVars, forksFor(step, ctx)),
     ];
     return { argv, cwd: ctx.settings.stateDir, label };
   }
@@ -122,7 +141,7 @@ export function stepCommand(step: PlaybookStep, ctx: CommandContext): Command {
     ctx.ansiblePlaybook,
     ...inventories,
     "-b",
-    ...playbookArgs(step, step.playbook, nodePrepVars),
+    ...playbookArgs(step, step.playbook, nodePrepVars, forksFor(step, ctx)),
   ];
   return { argv, cwd: ctx.kubesprayDir, label };
 }

@@ -24,6 +24,7 @@ const ctx: CommandContext = {
   hostsFile: "/state/inventory/hosts.yaml",
   ansiblePlaybook: "/venv/bin/ansible-playbook",
   sshPrivateKeyFile: "/home/me/.ssh/id_ed25519",
+  hostCount: 6,
 };
 
 describe("stepCommand", () => {
@@ -37,6 +38,7 @@ describe("stepCommand", () => {
       "-b",
       "scale.yml",
       "--limit=w-4,w-5",
+      "--forks=5",
     ]);
   });
 
@@ -56,6 +58,7 @@ describe("stepCommand", () => {
       "/tmp/local.yaml",
       "-b",
       "remove-node.yml",
+      "--forks=6",
       "-e",
       "node=w-2",
       "-e",
@@ -65,9 +68,10 @@ describe("stepCommand", () => {
 
   it("passes the node-preparation switches as JSON", () => {
     const c = stepCommand(nodePrepStep(settings, ["w-4"]), ctx);
-    expect(c.argv.slice(-4)).toEqual([
+    expect(c.argv.slice(-5)).toEqual([
       "/repo/ansible/node-prep.yml",
       "--limit=w-4",
+      "--forks=5",
       "-e",
       '{"node_prep_iscsi":true,"node_prep_nfs":false}',
     ]);
@@ -100,7 +104,21 @@ describe("stepCommand", () => {
       "ansible_ssh_private_key_file=/root/.ssh/id_kubespray",
       "-b",
       "cluster.yml",
+      "--forks=6",
     ]);
+  });
+
+  it("runs every host the playbook touches at once, from Ansible's 5 up to the cap", () => {
+    const forks = (hosts: number, limit?: string[], maxForks?: number) =>
+      stepCommand(
+        { playbook: "cluster.yml", limit },
+        { ...ctx, hostCount: hosts, settings: { ...settings, maxForks } },
+      ).argv.filter((a) => a.startsWith("--forks="));
+    expect(forks(3)).toEqual(["--forks=5"]);
+    expect(forks(8)).toEqual(["--forks=8"]);
+    expect(forks(60)).toEqual(["--forks=25"]);
+    expect(forks(60, undefined, 40)).toEqual(["--forks=40"]);
+    expect(forks(60, ["a", "b", "c", "d", "e", "f", "g"])).toEqual(["--forks=7"]);
   });
 
   it("maps the node-preparation playbook into the container", () => {
@@ -130,7 +148,7 @@ describe("printScript", () => {
     expect(script).toContain("set -eu");
     expect(script).toContain(`'{"node_prep_iscsi":true,"node_prep_nfs":false}'`);
     expect(script).toContain(
-      "(cd /opt/kubespray && /venv/bin/ansible-playbook -i /state/inventory/hosts.yaml -b cluster.yml)",
+      "(cd /opt/kubespray && /venv/bin/ansible-playbook -i /state/inventory/hosts.yaml -b cluster.yml --forks=6)",
     );
     expect(script.trim().split("\n").pop()).toBe(
       "node /repo/dist/runner/cli.js record /state/runner.json --action cluster.yml",
