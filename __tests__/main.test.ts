@@ -68,6 +68,27 @@ describe("main.ts", () => {
     ]);
     expect(run.stderr + run.stdout).not.toMatch(/^\s+at /m);
   });
+
+  it("npm run synth: exit 2 and each problem once for an invalid definition; where it wrote, otherwise", () => {
+    const dir = mkdtempSync(join(tmpdir(), "npm-synth-"));
+    const file = join(dir, "bad.yaml");
+    const bad = homelab();
+    bad.kubernetes.podCidr = "10.233.64.0/26";
+    writeFileSync(file, stringify(bad));
+    const npm = (env: NodeJS.ProcessEnv) =>
+      spawnSync("npm", ["run", "--silent", "synth"], {
+        cwd: REPO_ROOT,
+        encoding: "utf8",
+        env: { ...process.env, CDKTF_OUTDIR: join(dir, "out"), STATE_DIR: join(dir, "s"), ...env },
+      });
+    const refused = npm({ CLUSTER_CONFIG: file });
+    expect(refused.status).toBe(2);
+    const lines = refused.stderr.split("\n").filter((l) => l.includes("kubernetes.podCidr"));
+    expect(lines).toHaveLength(1);
+    const ok = npm({ CLUSTER_CONFIG: HOMELAB_FILE });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout.trim()).toBe(`synthesized the stacks into ${join(dir, "out")}/stacks`);
+  });
 });
 
 describeWithToolchain(["tofu"])("every stack with OpenTofu and the real providers", () => {
