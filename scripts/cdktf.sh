@@ -27,9 +27,15 @@ esac
 
 stacks=()
 flags=()
+output=""
 value_next=0
 for arg in "$@"; do
-  if [[ "$value_next" == 1 ]]; then flags+=("$arg"); value_next=0; continue; fi
+  if [[ "$value_next" == 1 ]]; then
+    flags+=("$arg")
+    [[ "${flags[-2]}" == --output || "${flags[-2]}" == -o ]] && output="$arg"
+    value_next=0
+    continue
+  fi
   case "$arg" in
     # cdktf options that take a value as the next argument
     --output | -o | --var | --var-file | --parallelism | --outputs-file | --target)
@@ -58,6 +64,10 @@ fi
 
 if [[ "$command" == deploy && "$preflight" == 1 ]]; then
   node --import tsx preflight/cli.ts ${stacks[@]+"${stacks[@]}"}
+fi
+# VMs an interrupted deploy left behind are imported, not made again (scripts/adopt.ts).
+if [[ "$command" == deploy && ( "${#stacks[@]}" -eq 0 || " ${stacks[*]} " == *" vms "* ) ]]; then
+  CDKTF_OUTDIR="${output:-${CDKTF_OUTDIR:-cdktf.out}}" node --import tsx scripts/adopt.ts
 fi
 
 # Destroying needs no secret: the add-ons' variables that are unset get a placeholder.

@@ -1,0 +1,96 @@
+/**
+ * Adopts the VMs an interrupted deploy left behind (see preflight/stranded.ts): synthesizes
+ * the app, lists the vms stack's state, asks Proxmox for the cluster's VMs, and imports each
+ * of ours that the state lacks, with `tofu import`. `npm run deploy` runs it before cdktf;
+ * on its own: `npx tsx scripts/adopt.ts`. Reads CLUSTER_CONFIG, STATE_DIR, CDKTF_OUTDIR and
+ * PROXMOX_VE_API_TOKEN like the app; the offline toolchain's environment must be set
+ * (`source scripts/toolchain-env.sh`).
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
+import { PROXMOX_ENV } from "../config/secrets";
+import { exitOnUserError } from "../lib/cli";
+import { ProxmoxApi } from "../preflight/proxmox-api";
+import type { ExistingVm } from "../preflight/stranded";
+import { strandedVms, synthesizedVms } from "../preflight/stranded";
+
+const ROOT = resolve(__dirname, "..");
+
+function run(cmd: string, args: readonly string[], cwd: string) {
+  return new Promise<{ status: number; out: string }>((done) => {
+    const child = spawn(cmd, [...args], { cwd, env: process.env });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", (e) => done({ status: 127, out: e.message }));
+    child.on("close", (code) => done({ status: code ?? 1, out }));
+  });
+}
+
+async function must(cmd: string, args: readonly string[], cwd: string): Promise<string> {
+  const r = await run(cmd, args, cwd);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed:\n${r.out}`);
+  return r.out;
+}
+
+/** Proxmox goes on cloning after its client died: wait until the VM is no longer locked. */
+async function untilUnlocked(api: ProxmoxApi, importId: string, name: string): Promise<void> {
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    const status = await api.get<{ lock?: string }>(
+      `/nodes/${importId.replace("/", "/qemu/")}/status/current`,
+    );
+    if (status.lock === undefined) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `${name} (VM ${importId}) is still locked (${status.lock}) after 15 minutes; see docs/operations.md, "An interrupted deploy"`,
+      );
+    process.stdout.write(
+      `adopt: waiting for Proxmox to finish with ${name} (lock: ${status.lock})\n`,
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+async function main(): Promise<number> {
+  const file = process.env.CLUSTER_CONFIG || BUNDLED_EXAMPLE;
+  const { config } = exitOnUserError(() => loadClusterConfig(file));
+  const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
+  const stack = join(outdir, "stacks", "vms");
+  await must(process.execPath, ["--import", "tsx", join(ROOT, "main.ts")], ROOT);
+  const wanted = synthesizedVms(JSON.parse(readFileSync(join(stack, "cdk.tf.json"), "utf8")));
+
+  await must("tofu", ["init", "-input=false", "-no-color"], stack);
+  const listed = await run("tofu", ["state", "list", "-no-color"], stack);
+  // No state yet (a first deploy killed before it wrote any) lists nothing.
+  const inState = new Set(
+    listed.status === 0 ? listed.out.split("\n").filter((l) => l !== "") : [],
+  );
+
+  const api = new ProxmoxApi({
+    endpoint: config.proxmox.endpoint,
+    token: process.env[PROXMOX_ENV.token],
+    insecure: config.proxmox.insecure,
+  });
+  const existing = await api.get<ExistingVm[]>("/cluster/resources", { type: "vm" });
+  const adoptions = strandedVms(wanted, inState, existing);
+  for (const a of adoptions) {
+    await untilUnlocked(api, a.importId, a.name);
+    await must("tofu", ["import", "-input=false", "-no-color", a.address, a.importId], stack);
+    process.stdout.write(
+      `adopted ${a.name} (VM ${a.importId}): an interrupted deploy made it, its state did not record it\n`,
+    );
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`adopt: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);
