@@ -15,6 +15,7 @@ const USAGE = `usage: npm run proxmox-double -- [options]
   --port N              TCP port on 127.0.0.1 (default 8006; 0 = any free port)
   --seed FILE           seed file, YAML or JSON (default proxmox-double/seed.default.yaml)
   --token-secret UUID   secret of the root@pam!double token (default: random)
+  --state FILE          keep the cluster's VMs across restarts in FILE (read at start, written at stop)
   --clone-ms N          duration of a clone task (default 300)
   --task-ms N           duration of other tasks (default 100)
   --agent-delay-ms N    guest agent answers N ms after a VM starts (default 1500)
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
       port: { type: "string" },
       seed: { type: "string" },
       "token-secret": { type: "string" },
+      state: { type: "string" },
       "clone-ms": { type: "string" },
       "task-ms": { type: "string" },
       "agent-delay-ms": { type: "string" },
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
     port: int("port", values.port, 8006),
     seed: values.seed,
     tokenSecret: values["token-secret"],
+    stateFile: values.state,
     cloneDurationMs: int("clone-ms", values["clone-ms"], 300),
     taskDurationMs: int("task-ms", values["task-ms"], 100),
     agentDelayMs: int("agent-delay-ms", values["agent-delay-ms"], 1500),

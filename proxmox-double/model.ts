@@ -86,6 +86,20 @@ export interface Volume {
   readonly ctime: number;
 }
 
+/** PveCluster.snapshot(): plain JSON. */
+export interface PersistedCluster {
+  readonly vms: {
+    vmid: number;
+    node: string;
+    status: "running" | "stopped";
+    config: [string, string][];
+  }[];
+  readonly volumes: [string, Volume][];
+  readonly pools: { id: string; comment?: string; members: number[] }[];
+  readonly leases: [string, string][];
+  readonly cloneCount: number;
+}
+
 export interface Vm {
   readonly vmid: number;
   node: string;
@@ -302,6 +316,52 @@ export class PveCluster {
   dispose(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+  }
+
+  /**
+   * What survives a restart of the double, as JSON: the VMs with their configs (a lock of
+   * a task cut off stays, as on a rebooted Proxmox host), the volumes, pools and leases.
+   * Tasks do not survive.
+   */
+  snapshot(): PersistedCluster {
+    return {
+      vms: [...this.vms.values()].map((v) => ({
+        vmid: v.vmid,
+        node: v.node,
+        status: v.status,
+        config: [...v.config],
+      })),
+      volumes: [...this.volumes.entries()],
+      pools: [...this.pools].map(([id, p]) => ({
+        id,
+        comment: p.comment,
+        members: [...p.members],
+      })),
+      leases: [...this.leases],
+      cloneCount: this.cloneCount,
+    };
+  }
+
+  /** Replaces the seeded state with a snapshot; running VMs boot again. */
+  restore(saved: PersistedCluster): void {
+    this.vms.clear();
+    for (const v of saved.vms) {
+      const vm: Vm = { vmid: v.vmid, node: v.node, config: new Map(v.config), status: v.status };
+      if (vm.status === "running") {
+        vm.startedAt = Date.now();
+        vm.agentReadyAt = Date.now() + this.timing.agentDelayMs;
+        vm.pid = this.nextPid++;
+      }
+      this.vms.set(vm.vmid, vm);
+    }
+    this.volumes.clear();
+    for (const [key, vol] of saved.volumes) this.volumes.set(key, vol);
+    this.pools.clear();
+    for (const p of saved.pools)
+      this.pools.set(p.id, { comment: p.comment, members: new Set(p.members) });
+    this.leases.clear();
+    for (const [k, v] of saved.leases) this.leases.set(k, v);
+    this.cloneCount = saved.cloneCount;
   }
 
   // ---------------------------------------------------------------------------

@@ -74,6 +74,7 @@
  *   reports addresses from the config rather than from a guest.
  */
 import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
 import type { Server } from "node:https";
@@ -85,7 +86,7 @@ import { Privileges } from "./acl";
 import type { Acl } from "./acl";
 import { ApiSchema, safeDecode } from "./api-schema";
 import { PveCluster, PveError } from "./model";
-import type { Faults, Params, Task, VmView } from "./model";
+import type { Faults, Params, PersistedCluster, Task, VmView } from "./model";
 import { resolveSeed } from "./seed";
 import type { Seed, SeedInput } from "./seed";
 
@@ -110,6 +111,11 @@ export interface ProxmoxDoubleOptions {
    * @default - the seed's `acl`, else every privilege (no ACL checks)
    */
   readonly acl?: Acl;
+  /**
+   * Keeps the cluster's state across restarts: read at start when it exists, written at
+   * stop. @default none - the seed, every time
+   */
+  readonly stateFile?: string;
 }
 
 /** A request the double does not implement (answered 501). */
@@ -619,8 +625,9 @@ export class ProxmoxDouble {
 
   private constructor(
     private readonly server: Server,
-    /** The in-memory cluster (tests may inspect it directly). */
-    readonly cluster: PveCluster,
+    /** The in-memory cluster (tests may inspect it directly); replaced by restart(). */
+    public cluster: PveCluster,
+    private readonly stateFile: string | undefined,
     token: string,
     certificate: string,
   ) {
@@ -675,7 +682,15 @@ export class ProxmoxDouble {
           sendError(res, new PveError(500, `proxmox-double: ${(e as Error).message}`));
       });
     });
-    const double: ProxmoxDouble = new ProxmoxDouble(server, cluster, token, pems.cert);
+    if (opts.stateFile !== undefined && existsSync(opts.stateFile))
+      cluster.restore(JSON.parse(readFileSync(opts.stateFile, "utf8")) as PersistedCluster);
+    const double: ProxmoxDouble = new ProxmoxDouble(
+      server,
+      cluster,
+      opts.stateFile,
+      token,
+      pems.cert,
+    );
     const acl = opts.acl ?? seed.acl;
     if (acl) double.setAcl(acl);
     await new Promise<void>((resolvePromise, reject) => {
@@ -748,9 +763,35 @@ export class ProxmoxDouble {
 
   async stop(): Promise<void> {
     this.cluster.dispose();
+    if (this.stateFile !== undefined)
+      writeFileSync(this.stateFile, JSON.stringify(this.cluster.snapshot()));
     await new Promise<void>((resolvePromise) => {
       this.server.close(() => resolvePromise());
       this.server.closeAllConnections();
+    });
+  }
+
+  /**
+   * Stops and starts again on the same port with the same token, keeping the VMs, volumes,
+   * pools and leases (through the state file, if any) but no task: a Proxmox host rebooted.
+   */
+  async restart(): Promise<void> {
+    const port = this.port;
+    const saved = JSON.stringify(this.cluster.snapshot());
+    await this.stop();
+    const old = this.cluster;
+    this.cluster = new PveCluster(old.seed, old.timing, old.faults, old.user);
+    this.cluster.restore(
+      JSON.parse(
+        this.stateFile !== undefined ? readFileSync(this.stateFile, "utf8") : saved,
+      ) as PersistedCluster,
+    );
+    await new Promise<void>((resolvePromise, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, "127.0.0.1", () => {
+        this.server.off("error", reject);
+        resolvePromise();
+      });
     });
   }
 

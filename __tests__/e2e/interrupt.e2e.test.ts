@@ -4,6 +4,8 @@
  * `tofu import`) and converges: no duplicate VM, no error, nothing made twice.
  */
 import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { homelab } from "../fixtures/definitions";
@@ -83,6 +85,32 @@ describeE2e("an interrupted deploy converges", () => {
 
       const deploy = expectSuccess(await env.cdktf(["deploy", "vms"]), "the deploy after");
       expect(deploy.output).not.toMatch(/already exists/);
+      expectNoDuplicates(env, 6);
+      expect((await env.plan("vms")).exitCode).toBe(0);
+    } finally {
+      await env.stop();
+    }
+  });
+
+  it("kill -9 while Proxmox clones, then Proxmox restarted with its state: the next deploy converges", async () => {
+    const stateFile = join(mkdtempSync(join(tmpdir(), "double-state-")), "state.json");
+    const env = await startEnvironment({
+      definition: homelab(),
+      seed: "homelab",
+      double: { cloneDurationMs: 3000, taskDurationMs: 50, agentDelayMs: 100, stateFile },
+    });
+    try {
+      await interruptedDeploy(env, "SIGKILL");
+      // The clones Proxmox was making finish before the host goes down.
+      while (env.clusterVms().some((v) => v.lock !== undefined))
+        await new Promise((r) => setTimeout(r, 200));
+      const before = env.clusterVms().map((v) => [v.vmid, v.config.name]);
+      await env.double.restart();
+      expect(existsSync(stateFile)).toBe(true);
+      expect(env.clusterVms().map((v) => [v.vmid, v.config.name])).toEqual(before);
+
+      expect((await adopt(env)).stdout).toMatch(/^adopted kspray-/m);
+      expectSuccess(await env.cdktf(["deploy", "vms"]), "the deploy after the restart");
       expectNoDuplicates(env, 6);
       expect((await env.plan("vms")).exitCode).toBe(0);
     } finally {
