@@ -207,6 +207,13 @@ go_build() {
 
 # Pretty "NAME VERSION: built (Ns)" / "cached" line.
 report() { printf '%-28s %s\n' "$1" "$2"; }
+# Said before a long build starts, with which artifact of how many it is.
+BUILD_TOTAL=0
+BUILD_STEP=0
+building() {
+  BUILD_STEP=$((BUILD_STEP + 1))
+  report "$1" "building (${BUILD_STEP} of at most ${BUILD_TOTAL}; $2; log: ${LOG_DIR})..."
+}
 
 MISSING=0
 check_line() { # check_line LABEL OK?
@@ -221,6 +228,7 @@ build_tofu() {
   local label="tofu ${TOFU_VERSION}"
   if stamp_ok tofu "${TOFU_KEY}" "${BIN_DIR}/tofu"; then report "${label}" cached; return; fi
   local t0=${SECONDS} log="${LOG_DIR}/tofu.log" dir
+  building "${label}" "the longest: about 4 to 8 minutes on 2 cores with cold Go caches"
   : >"${log}"
   # go.mod of opentofu has replace directives, so `go install mod@ver` refuses
   # it: download the module and build it as the main module of a copy.
@@ -260,6 +268,7 @@ build_provider() { # build_provider "table entry"
 
   if stamp_ok "${name}" "${key}" "${paths[@]}"; then report "${label}" cached; return; fi
   local t0=${SECONDS} log="${LOG_DIR}/${name}.log" src dir
+  building "${label}" "about 1 to 3 minutes"
   : >"${log}"
   src="${WORK}/${name}"
   echo "source: Go proxy ${modref}" >>"${log}"
@@ -308,6 +317,7 @@ build_helm() {
   local label="helm ${HELM_CLI_VERSION}"
   if stamp_ok helm "${HELM_KEY}" "${BIN_DIR}/helm"; then report "${label}" cached; return; fi
   local t0=${SECONDS} log="${LOG_DIR}/helm.log" dir cgo major minor
+  building "${label}" "about 1 to 2 minutes"
   : >"${log}"
   dir="$(module_dir "helm.sh/helm/v3@v${HELM_CLI_VERSION}" "${log}")" ||
     die "cannot download helm.sh/helm/v3@v${HELM_CLI_VERSION} from the Go proxy (see ${log})"
@@ -402,6 +412,7 @@ cleanup
 mkdir -p "${WORK}"
 trap cleanup EXIT
 
+BUILD_TOTAL=$((1 + ${#PROVIDERS[@]} + WITH_HELM))
 build_tofu
 for entry in "${PROVIDERS[@]}"; do build_provider "${entry}"; done
 if [[ "${WITH_HELM}" == 1 ]]; then build_helm; else report "helm ${HELM_CLI_VERSION}" "skipped (--no-helm)"; fi

@@ -1,0 +1,181 @@
+/**
+ * `npm run demo`: the whole job on the embedded default, with nothing outside this machine.
+ * Starts the Proxmox VE API double with the homelab seed, runs preflight, deploys the vms
+ * and cluster stacks of the bundled example (Kubespray in `print` mode: the commands are
+ * written to a script, not run), adds a worker and shows the review of that change, then
+ * tears everything down and says where the files are. Work files go to `.demo/`.
+ *
+ * The offline toolchain is built first if needed (`scripts/toolchain.sh`, minutes the
+ * first time); every long step says what it does.
+ */
+import { spawn } from "node:child_process";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { delimiter, join, resolve } from "node:path";
+
+import { parse, stringify } from "yaml";
+
+import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
+import { formatProblem, preflight } from "../preflight/checks";
+import { ProxmoxApi } from "../preflight/proxmox-api";
+import { ProxmoxDouble } from "../proxmox-double";
+
+const ROOT = resolve(__dirname, "..");
+const TOOLCHAIN = join(ROOT, ".toolchain");
+const WORK = resolve(process.env.DEMO_DIR ?? join(ROOT, ".demo"));
+const STEPS = 7;
+let step = 0;
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const heading = (what: string) => say(`\n[${++step}/${STEPS}] ${what}`);
+
+/**
+ * cdktf's lines worth showing while it works: each resource done, the totals, errors. The
+ * whole output goes to `.demo/<what>.log`.
+ */
+const PROGRESS =
+  /(Creation|Destruction|Modifications) complete|Apply complete|Destroy complete|Error|error:/;
+
+/** Runs a command, its output (or, `brief`, its progress lines) indented under the step. */
+function run(
+  what: string,
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  brief: boolean,
+): Promise<number> {
+  return new Promise((done, fail) => {
+    const child = spawn(cmd, [...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const log = join(WORK, `${what}.log`);
+    let pending = "";
+    const show = (d: Buffer) => {
+      appendFileSync(log, d);
+      const lines = (pending + d.toString()).split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) if (!brief || PROGRESS.test(line)) say(`    ${line.trim()}`);
+    };
+    child.stdout.on("data", show);
+    child.stderr.on("data", show);
+    child.on("error", fail);
+    child.on("close", (code) => {
+      if (pending !== "" && (!brief || PROGRESS.test(pending))) say(`    ${pending.trim()}`);
+      done(code ?? 1);
+    });
+  });
+}
+
+async function must(
+  what: string,
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  brief = false,
+) {
+  const code = await run(what, cmd, args, env, brief);
+  // `npm run diff` exits 2 for "changes": that is what the demo shows.
+  if (code !== 0 && !(code === 2 && what === "review")) {
+    throw new Error(`${what} failed (exit ${code}); see ${join(WORK, `${what}.log`)}`);
+  }
+}
+
+async function main(): Promise<void> {
+  rmSync(WORK, { recursive: true, force: true });
+  mkdirSync(WORK, { recursive: true });
+
+  heading("the offline toolchain: OpenTofu and the providers (built once, then cached)");
+  await must(
+    "toolchain",
+    "bash",
+    [join(ROOT, "scripts", "toolchain.sh"), "--no-helm"],
+    process.env,
+  );
+
+  heading("a Proxmox VE API double on loopback, seeded like the homelab example");
+  const double = await ProxmoxDouble.start({
+    seed: join(ROOT, "proxmox-double", "seed.homelab.yaml"),
+    stateFile: join(WORK, "proxmox-double.json"),
+  });
+  try {
+    const definition = parse(readFileSync(BUNDLED_EXAMPLE, "utf8")) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    definition.proxmox = { ...definition.proxmox, endpoint: double.endpoint, insecure: true };
+    // Kubespray writes its commands to a script instead of reaching the nodes; no add-on
+    // (they would need a running Kubernetes).
+    definition.kubespray = { ...definition.kubespray, mode: "print" };
+    definition.addons = {};
+    const file = join(WORK, "cluster.yaml");
+    writeFileSync(file, stringify(definition));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      CLUSTER_CONFIG: file,
+      STATE_DIR: join(WORK, "state"),
+      CDKTF_OUTDIR: join(WORK, "cdktf.out"),
+      PROXMOX_VE_API_TOKEN: double.token,
+      TF_CLI_CONFIG_FILE: join(TOOLCHAIN, "tofurc"),
+      TERRAFORM_BINARY_NAME: "tofu",
+      CDKTF_DISABLE_PLUGIN_CACHE_ENV: "1",
+      CHECKPOINT_DISABLE: "1",
+      TF_INPUT: "0",
+      CI: "true",
+      TMPDIR: WORK,
+      PATH: `${join(TOOLCHAIN, "bin")}${delimiter}${process.env.PATH ?? ""}`,
+    };
+    say(`    ${double.endpoint} (token in PROXMOX_VE_API_TOKEN), definition ${file}`);
+
+    heading("preflight: what the deploy needs from Proxmox, checked before anything changes");
+    const { config } = loadClusterConfig(file);
+    const api = new ProxmoxApi({ endpoint: double.endpoint, token: double.token, insecure: true });
+    const problems = await preflight(config, api, env, { addons: false });
+    for (const p of problems) say(`    ${formatProblem(p)}`);
+    if (problems.some((p) => !p.warning)) throw new Error("preflight found problems");
+    say("    ready to deploy");
+
+    const cdktf = join(ROOT, "node_modules", ".bin", "cdktf");
+    const out = [
+      "--output",
+      join(WORK, "cdktf.out"),
+      "--skip-provider-lock",
+      "--auto-approve",
+      "--no-color",
+    ];
+    heading(
+      "deploy vms and cluster: 6 VMs cloned from the template, the Kubespray inventory written",
+    );
+    await must("deploy", cdktf, ["deploy", "vms", "cluster", ...out], env, true);
+    // In print mode the operator runs the script where Kubespray runs; its last line
+    // records the run. The demo records it without running Kubespray.
+    const script = join(WORK, "state", "kubespray-commands.sh");
+    const record = readFileSync(script, "utf8").trim().split("\n").pop() ?? "";
+    say(`    Kubespray's commands are in ${script}; recording them as run (its last line)`);
+    await must("record", "sh", ["-c", record], env);
+
+    heading("add a worker, and review the change with npm run diff");
+    definition.nodePools[1].count += 1;
+    writeFileSync(file, stringify(definition));
+    await must(
+      "review",
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "scripts", "review.ts"), "vms", "cluster"],
+      env,
+    );
+
+    heading("tear everything down (npm run destroy -- addons cluster vms)");
+    await must("destroy", cdktf, ["destroy", "addons", "cluster", "vms", ...out], env, true);
+    const left = double.vms().filter((v) => (v.config.name ?? "").startsWith(`${config.name}-`));
+    say(`    VMs of ${config.name} left in the double: ${left.length}`);
+
+    heading("where the files are");
+    say(`    definition          ${file}`);
+    say(`    Terraform state     ${join(WORK, "state")}/{vms,cluster,addons}.tfstate`);
+    say(`    Kubespray's script  ${join(WORK, "state", "kubespray-commands.sh")} (print mode)`);
+    say(`    synthesized stacks  ${join(WORK, "cdktf.out", "stacks")}`);
+    say(`    the double's state  ${join(WORK, "proxmox-double.json")}`);
+    say(`    every command's log ${WORK}/*.log`);
+    say("\nNext: docs/proxmox.md prepares a real Proxmox VE; docs/operations.md has the runbooks.");
+  } finally {
+    await double.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`demo: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
