@@ -4,10 +4,16 @@
  *
  * Read-only: GET requests with the deploy's own token, so a missing privilege shows here.
  */
+import { UserError } from "../config/errors";
 import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV, secretVariables } from "../config/secrets";
+import { kubesprayRelease } from "../kubespray-vars/releases";
+import { absoluteUserPath } from "../lib/kubespray/project";
 import type { NodeSpec } from "../lib/topology";
 import { expandNodes } from "../lib/topology";
+import type { KubesprayFacts } from "../runner/checks";
+import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "../runner/checks";
+import { expandHome } from "../runner/env";
 
 import { REQUIRED_PRIVILEGES } from "./privileges";
 import type { ProxmoxApi } from "./proxmox-api";
@@ -387,6 +393,30 @@ async function checkPciMappings(api: ProxmoxApi, nodes: readonly NodeSpec[]): Pr
   return problems;
 }
 
+/** Mode `run`: the pinned Kubespray release checked out, and an Ansible in its range. */
+function checkKubespray(config: ClusterConfig, baseDir: string): Problem[] {
+  if (config.kubespray.mode !== "run") return [];
+  const release = kubesprayRelease(config.kubernetes.kubesprayVersion);
+  const facts: KubesprayFacts = {
+    kubesprayVersion: release.version,
+    ansibleCore: release.ansibleCore,
+    venv:
+      config.kubespray.venv === undefined
+        ? undefined
+        : expandHome(absoluteUserPath(config.kubespray.venv, baseDir)),
+  };
+  const dir = expandHome(absoluteUserPath(config.kubespray.dir, baseDir));
+  try {
+    checkKubesprayDir(facts, dir);
+    checkAnsible(facts, dir, findAnsiblePlaybook(facts, dir));
+    return [];
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    const [problem, fix] = e.message.split("; ");
+    return [{ what: "kubespray.dir", problem, fix: fix ?? "see docs/operations.md" }];
+  }
+}
+
 function checkSecrets(config: ClusterConfig, env: NodeJS.ProcessEnv): Problem[] {
   return secretVariables(config)
     .filter((s) => !env[s.env])
@@ -396,6 +426,8 @@ function checkSecrets(config: ClusterConfig, env: NodeJS.ProcessEnv): Problem[] 
 export interface PreflightOptions {
   /** Check the add-ons' secrets (the addons stack is to be deployed). @default true */
   readonly addons?: boolean;
+  /** Where relative paths of the definition start (where cdktf runs). @default process.cwd() */
+  readonly baseDir?: string;
 }
 
 /** Every problem a deploy of `config` would meet, at once. */
@@ -407,7 +439,10 @@ export async function preflight(
 ): Promise<Problem[]> {
   const nodes = expandNodes(config);
   const hosts = hostsOf(config, nodes);
-  const problems = opts.addons === false ? [] : [...checkSecrets(config, env)];
+  const problems = [
+    ...(opts.addons === false ? [] : checkSecrets(config, env)),
+    ...checkKubespray(config, opts.baseDir ?? process.cwd()),
+  ];
   const access = await checkAccess(api, env, config);
   problems.push(...access.problems);
   if (!access.reachable) return problems;

@@ -10,11 +10,14 @@ import { parse } from "yaml";
 import { UserError } from "../config/errors";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 
-const installHint = (s: RunnerSettings, dir: string) =>
+const installHint = (s: KubesprayFacts, dir: string) =>
   `run: npm run kubespray:install -- --dir ${dir} --version ${s.kubesprayVersion}`;
 
 /** Refuses a Kubespray directory that is missing or holds another release. */
-export function checkKubesprayDir(settings: RunnerSettings, dir: string): void {
+/** What the checks read of the runner's settings (preflight has no more than this). */
+export type KubesprayFacts = Pick<RunnerSettings, "kubesprayVersion" | "venv" | "ansibleCore">;
+
+export function checkKubesprayDir(settings: KubesprayFacts, dir: string): void {
   const galaxy = join(dir, "galaxy.yml");
   if (!existsSync(galaxy))
     throw new UserError(
@@ -28,13 +31,13 @@ export function checkKubesprayDir(settings: RunnerSettings, dir: string): void {
 }
 
 /** `ansible-playbook` of the configured venv, of `<dir>/.venv`, or from PATH. */
-export function findAnsiblePlaybook(settings: RunnerSettings, dir: string): string {
+export function findAnsiblePlaybook(settings: KubesprayFacts, dir: string): string {
   const venv = settings.venv ?? (existsSync(join(dir, ".venv")) ? join(dir, ".venv") : undefined);
   return venv === undefined ? "ansible-playbook" : join(venv, "bin", "ansible-playbook");
 }
 
 /** Refuses an ansible-core outside the range the release requires. */
-export function checkAnsible(settings: RunnerSettings, dir: string, ansiblePlaybook: string): void {
+export function checkAnsible(settings: KubesprayFacts, dir: string, ansiblePlaybook: string): void {
   const venv = join(dir, ".venv");
   const fix =
     `install the release's requirements: python3 -m venv ${venv} && ` +

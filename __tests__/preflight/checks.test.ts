@@ -18,6 +18,7 @@ import { ProxmoxDouble } from "../../proxmox-double";
 import { documentedRole } from "../e2e/support/role";
 import type { Definition } from "../fixtures/definitions";
 import { cloud, homelab } from "../fixtures/definitions";
+import { ANSIBLE_VENV, describeWithAnsible, STANDIN } from "../support/ansible";
 import { REPO_ROOT } from "../support/toolchain";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -35,9 +36,17 @@ interface Run {
   readonly endpoint?: string;
 }
 
-/** Preflight of a definition against a double started for it; the lines it prints. */
+/**
+ * Preflight of a definition against a double started for it; the lines it prints. The
+ * definition's Kubespray is the stand-in checkout with the test venv's Ansible, unless the
+ * run gives its own `kubespray` section.
+ */
 async function check(run: Run = {}): Promise<string[]> {
-  const definition = run.definition ?? homelab();
+  const given = run.definition ?? homelab();
+  const definition = {
+    ...given,
+    kubespray: given.kubespray?.dir?.startsWith("/") ? given.kubespray : STANDIN_KUBESPRAY,
+  };
   const double = await ProxmoxDouble.start({
     seed: run.seed ?? seedOf(definition.name === "kspray" ? "homelab" : "cloud"),
     ...(run.acl ? { acl: run.acl } : {}),
@@ -57,7 +66,9 @@ async function check(run: Run = {}): Promise<string[]> {
   }
 }
 
-describe("preflight, against the Proxmox VE double", () => {
+const STANDIN_KUBESPRAY = { dir: STANDIN, venv: ANSIBLE_VENV, mode: "run" };
+
+describeWithAnsible("preflight, against the Proxmox VE double", () => {
   it.each([
     ["homelab", homelab],
     ["cloud-cluster", cloud],
@@ -221,6 +232,25 @@ describe("preflight, against the Proxmox VE double", () => {
     expect(await check({ seed })).toEqual([
       "nodePools[].firstIp: 10.10.30.22 (for kspray-cp-2) is in use by VM 300 (old-dns) on pve03; move the pool's firstIp to free addresses",
     ]);
+  });
+
+  it("finds a Kubespray checkout that is missing, or an Ansible it cannot run", async () => {
+    const d = homelab();
+    d.kubespray = { dir: "/nonexistent/kubespray", mode: "run" };
+    expect(await check({ definition: d })).toEqual([
+      expect.stringMatching(
+        /^kubespray.dir: kubespray.dir \/nonexistent\/kubespray is not a Kubespray checkout \(no galaxy.yml\); run: npm run kubespray:install/,
+      ),
+    ]);
+    d.kubespray = { dir: STANDIN, venv: "/nonexistent/venv", mode: "run" };
+    expect(await check({ definition: d })).toEqual([
+      expect.stringMatching(
+        /^kubespray.dir: cannot run \/nonexistent\/venv\/bin\/ansible-playbook/,
+      ),
+    ]);
+    // print and container modes need neither here.
+    d.kubespray = { dir: "/nonexistent/kubespray", mode: "print" };
+    expect(await check({ definition: d })).toEqual([]);
   });
 
   it("finds a GPU pool whose PCI mapping is missing on its host", async () => {
