@@ -24,6 +24,20 @@ export const DEFAULT_MAX_FORKS = 25;
 export const DEFAULT_NODE_CIDR_PREFIX = 24;
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/** A registry as image names start with it: `docker.io`, `registry.k8s.io`, `host:5000`. */
+const REGISTRY_HOST = /^[a-z0-9.-]+(:\d+)?$/;
+
+/** A mirror's address: http(s), and never credentials (they would land in group_vars). */
+const mirrorUrl = z
+  .url({ error: (i) => `not a URL (${show(i.input)}); write https://HOST[:PORT][/PATH]` })
+  .refine((v) => /^https?:\/\//.test(v), {
+    error: (i) => `${show(i.input)}: a mirror is reached over http or https`,
+  })
+  .refine((v) => new URL(v).username === "" && new URL(v).password === "", {
+    error: () =>
+      "no credentials in the file: they would be written into the Kubespray inventory; let the mirror accept the nodes' addresses, or configure its authentication on the nodes",
+  });
 const PROXMOX_TAG = /^[a-z0-9_][a-z0-9_.+-]*$/i;
 /** Proxmox VE accepts VM IDs from 100 to 999999999. */
 export const PROXMOX_MIN_VMID = 100;
@@ -330,6 +344,28 @@ const KubernetesSchema = z
       ),
     nodeLocalDns: z.boolean().default(true).describe("Run NodeLocal DNSCache."),
     metricsServer: z.boolean().default(true).describe("Install metrics-server."),
+    mirrors: z
+      .strictObject({
+        registries: z
+          .record(z.string(), z.array(mirrorUrl).min(1))
+          .refine((r) => Object.keys(r).every((k) => REGISTRY_HOST.test(k)), {
+            error: (i) =>
+              `${show(Object.keys(i.input as object).find((k) => !REGISTRY_HOST.test(k)))} is not a registry host; write it as image names start, e.g. docker.io or registry.k8s.io`,
+          })
+          .default({})
+          .describe(
+            "Container registry mirrors for containerd, by registry: `docker.io: [https://mirror.lan:5000]`. Nodes pull through the mirrors first, then the registry itself.",
+          ),
+        files: mirrorUrl
+          .optional()
+          .describe(
+            "Base URL of a mirror of the files Kubespray downloads (Kubernetes, etcd, CNI, containerd and helm binaries), laid out as `<files>/dl.k8s.io/...`, `<files>/github.com/...`, `<files>/get.helm.sh/...` (Kubespray's `files_repo`). @default downloaded from the Internet",
+          ),
+      })
+      .optional()
+      .describe(
+        "Air-gapped nodes: where they pull images and files from (see docs/operations.md). @default the Internet",
+      ),
     extraVars: z
       .record(z.string(), z.unknown())
       .default({})
@@ -475,6 +511,24 @@ const AddonsSchema = z
     storage: z
       .strictObject({
         democraticCsi: z.array(DemocraticCsiSchema).default([]).describe("TrueNAS backends."),
+        localPath: z
+          .strictObject({
+            default: z
+              .boolean()
+              .default(false)
+              .describe("Make `local-path` the default StorageClass (at most one)."),
+            claimRoot: z
+              .string()
+              .regex(/^\//, {
+                error: "write an absolute path on the nodes, e.g. /var/lib/local-path",
+              })
+              .default("/opt/local-path-provisioner/")
+              .describe("Directory on each node that holds the volumes."),
+          })
+          .optional()
+          .describe(
+            "Volumes on the nodes' own disks (Kubespray's local path provisioner, StorageClass `local-path`): no NAS needed, but a volume is bound to its node and has no snapshots. @default not installed",
+          ),
       })
       .optional()
       .describe("Persistent storage. @default none"),

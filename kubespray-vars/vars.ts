@@ -45,7 +45,9 @@ export interface KubeProxyVariables {
 
 export type KubesprayVariables = KubernetesVariables &
   Partial<ApiServerVipVariables> &
-  Partial<KubeProxyVariables>;
+  Partial<KubeProxyVariables> &
+  Partial<MirrorVariables> &
+  Partial<LocalPathVariables>;
 
 /** The port the API servers listen on (Kubespray's `kube_apiserver_port` default). */
 export const API_SERVER_PORT = 6443;
@@ -55,6 +57,76 @@ export function kubernetesVersion(config: ClusterConfig): string {
   return (
     config.kubernetes.version ?? kubesprayRelease(config.kubernetes.kubesprayVersion).kubernetes[0]
   );
+}
+
+/** One registry's mirrors, as `containerd_registries_mirrors` lists them. */
+export interface ContainerdRegistryMirror {
+  readonly prefix: string;
+  readonly mirrors: readonly {
+    readonly host: string;
+    readonly capabilities: readonly ("pull" | "resolve")[];
+    readonly skip_verify: boolean;
+  }[];
+}
+
+/** Mirrors for air-gapped nodes (`kubernetes.mirrors`); Kubespray's offline variables. */
+export interface MirrorVariables {
+  readonly containerd_registries_mirrors: readonly ContainerdRegistryMirror[];
+  /** Base of the files mirror; the download hosts below are paths under it. */
+  readonly files_repo: string;
+  readonly github_url: string;
+  readonly dl_k8s_io_url: string;
+  readonly get_helm_url: string;
+}
+
+/** Kubespray's local path provisioner (`addons.storage.localPath`). */
+export interface LocalPathVariables {
+  readonly local_path_provisioner_enabled: true;
+  readonly local_path_provisioner_claim_root: string;
+  /** A string: Kubespray writes it into the StorageClass annotation as is. */
+  readonly local_path_provisioner_is_default_storageclass: "true" | "false";
+}
+
+/** The mirror variables of a definition (none without `kubernetes.mirrors`). */
+export function mirrorVariables(config: ClusterConfig): Partial<MirrorVariables> {
+  const mirrors = config.kubernetes.mirrors;
+  if (mirrors === undefined) return {};
+  const registries = Object.entries(mirrors.registries);
+  const files = mirrors.files?.replace(/\/+$/, "");
+  return {
+    ...(registries.length === 0
+      ? {}
+      : {
+          containerd_registries_mirrors: registries.map(([prefix, hosts]) => ({
+            prefix,
+            mirrors: hosts.map((host) => ({
+              host,
+              capabilities: ["pull", "resolve"] as const,
+              skip_verify: false,
+            })),
+          })),
+        }),
+    ...(files === undefined
+      ? {}
+      : {
+          files_repo: files,
+          // Kubespray builds every download URL from these hosts (offline.yml's layout).
+          github_url: `${files}/github.com`,
+          dl_k8s_io_url: `${files}/dl.k8s.io`,
+          get_helm_url: `${files}/get.helm.sh`,
+        }),
+  };
+}
+
+/** The local path provisioner's variables (none without `addons.storage.localPath`). */
+export function localPathVariables(config: ClusterConfig): Partial<LocalPathVariables> {
+  const localPath = config.addons.storage?.localPath;
+  if (localPath === undefined) return {};
+  return {
+    local_path_provisioner_enabled: true,
+    local_path_provisioner_claim_root: localPath.claimRoot,
+    local_path_provisioner_is_default_storageclass: localPath.default ? "true" : "false",
+  };
 }
 
 /** The variables a definition implies, before `extraVars`. */
@@ -88,7 +160,13 @@ export function kubesprayVariables(config: ClusterConfig): KubesprayVariables {
     config.addons.metallb !== undefined || k8s.apiServerVip !== undefined
       ? { kube_proxy_strict_arp: true }
       : {};
-  return { ...base, ...vip, ...strictArp };
+  return {
+    ...base,
+    ...vip,
+    ...strictArp,
+    ...mirrorVariables(config),
+    ...localPathVariables(config),
+  };
 }
 
 /**

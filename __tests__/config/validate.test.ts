@@ -8,6 +8,7 @@ import { validateConfig } from "../../config/validate";
 import type { Definition } from "../fixtures/definitions";
 import {
   accept,
+  airGapped,
   cloud,
   expectProblem,
   homelab,
@@ -795,5 +796,57 @@ describe("good variants", () => {
     const d = homelab();
     d.addons.ingress.controller = "ingress-nginx";
     expect(accept(d).warnings.map((w) => w.path)).toEqual(["addons.ingress.controller"]);
+  });
+});
+
+describe("mirrors and local-path storage", () => {
+  test("accepts the air-gapped definition", () => {
+    expect(accept(airGapped()).config.kubernetes.mirrors?.files).toBe(
+      "https://files.home.lan/kubespray/",
+    );
+  });
+
+  test("rejects credentials in a mirror's URL, naming the field", () => {
+    expectProblem(
+      homelabProblems((d) => {
+        d.kubernetes.mirrors = { registries: { "docker.io": ["https://me:s3cret@mirror.lan"] } };
+      }),
+      "kubernetes.mirrors.registries.docker.io[0]",
+      "no credentials in the file",
+    );
+    expectProblem(
+      homelabProblems((d) => {
+        d.kubernetes.mirrors = { files: "https://token@files.lan/" };
+      }),
+      "kubernetes.mirrors.files",
+      "no credentials in the file",
+    );
+  });
+
+  test("rejects a mirror that is not http(s), and a registry that is not a host", () => {
+    expectProblem(
+      homelabProblems((d) => {
+        d.kubernetes.mirrors = { files: "ftp://files.lan/" };
+      }),
+      "kubernetes.mirrors.files",
+      "a mirror is reached over http or https",
+    );
+    expectProblem(
+      homelabProblems((d) => {
+        d.kubernetes.mirrors = { registries: { "https://docker.io": ["https://m.lan"] } };
+      }),
+      "kubernetes.mirrors.registries",
+      '"https://docker.io" is not a registry host',
+    );
+  });
+
+  test("rejects local-path as a second default StorageClass", () => {
+    expectProblem(
+      homelabProblems((d) => {
+        d.addons.storage.localPath = { default: true };
+      }),
+      "addons.storage.localPath.default",
+      "truenas-iscsi and local-path are both default StorageClasses",
+    );
   });
 });

@@ -2,15 +2,17 @@ import { join } from "node:path";
 
 import { parse } from "yaml";
 
-import { loadClusterConfig } from "../../config/load";
+import { loadClusterConfig, parseClusterConfig } from "../../config/load";
 import { MANAGED_VARIABLES } from "../../kubespray-vars/managed";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
 import { groupVars, kubesprayVariables } from "../../kubespray-vars/vars";
 import { renderFiles } from "../../lib/kubespray/render";
+import { airGapped as airGappedDefinition } from "../fixtures/definitions";
 
 const EXAMPLES = join(__dirname, "..", "..", "examples");
 const homelab = loadClusterConfig(join(EXAMPLES, "homelab.yaml")).config;
 const cloud = loadClusterConfig(join(EXAMPLES, "cloud-cluster.yaml")).config;
+const airGapped = parseClusterConfig(airGappedDefinition()).config;
 const cloudAddresses = {
   "cloud-controller-1": "192.168.100.11",
   "cloud-cpu-worker-1": "192.168.100.12",
@@ -75,6 +77,47 @@ describe("kubesprayVariables", () => {
     expect(vars.kube_version).toBe(kubesprayRelease("v2.31.0").kubernetes[0]);
   });
 
+  it("points containerd and Kubespray's downloads at the mirrors, and enables local-path", () => {
+    const vars = kubesprayVariables(airGapped);
+    expect(vars.containerd_registries_mirrors).toEqual([
+      {
+        prefix: "docker.io",
+        mirrors: [
+          {
+            host: "https://mirror.home.lan:5000",
+            capabilities: ["pull", "resolve"],
+            skip_verify: false,
+          },
+        ],
+      },
+      {
+        prefix: "registry.k8s.io",
+        mirrors: [
+          {
+            host: "https://mirror.home.lan:5001",
+            capabilities: ["pull", "resolve"],
+            skip_verify: false,
+          },
+          {
+            host: "https://backup.home.lan",
+            capabilities: ["pull", "resolve"],
+            skip_verify: false,
+          },
+        ],
+      },
+    ]);
+    expect(vars).toMatchObject({
+      files_repo: "https://files.home.lan/kubespray",
+      github_url: "https://files.home.lan/kubespray/github.com",
+      dl_k8s_io_url: "https://files.home.lan/kubespray/dl.k8s.io",
+      get_helm_url: "https://files.home.lan/kubespray/get.helm.sh",
+      local_path_provisioner_enabled: true,
+      local_path_provisioner_claim_root: "/var/lib/local-path",
+      local_path_provisioner_is_default_storageclass: "false",
+    });
+    expect(kubesprayVariables(homelab).files_repo).toBeUndefined();
+  });
+
   it("merges extraVars, keys sorted", () => {
     const config = {
       ...cloud,
@@ -89,6 +132,7 @@ describe("kubesprayVariables", () => {
 describe.each([
   ["homelab", renderFiles(homelab).files],
   ["cloud-cluster", renderFiles(cloud, { addresses: cloudAddresses }).files],
+  ["air-gapped", renderFiles(airGapped).files],
 ])("variables written for %s", (_, files) => {
   const known = kubesprayRelease("v2.31.0").knownVariables;
 
@@ -101,10 +145,11 @@ describe.each([
   });
 });
 
-it("MANAGED_VARIABLES lists only variables the examples write", () => {
+it("MANAGED_VARIABLES lists only variables the examples (and the air-gapped one) write", () => {
   const written = new Set([
     ...writtenVariables(renderFiles(homelab).files),
     ...writtenVariables(renderFiles(cloud, { addresses: cloudAddresses }).files),
+    ...writtenVariables(renderFiles(airGapped).files),
   ]);
   expect(Object.keys(MANAGED_VARIABLES).filter((v) => !written.has(v))).toEqual([]);
 });

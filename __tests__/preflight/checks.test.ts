@@ -43,7 +43,7 @@ interface Run {
  */
 async function check(run: Run = {}): Promise<string[]> {
   const given = run.definition ?? homelab();
-  const definition = {
+  const definition: Definition = {
     ...given,
     kubespray: given.kubespray?.dir?.startsWith("/") ? given.kubespray : STANDIN_KUBESPRAY,
   };

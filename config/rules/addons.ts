@@ -60,13 +60,21 @@ const ingressAddress: Rule = (c) => {
   }
 };
 
+/** At most one default StorageClass, across every storage add-on. */
 const oneDefaultStorageClass: Rule = ({ config, err }) => {
-  const backends = config.addons.storage?.democraticCsi ?? [];
-  const defaults = backends.map((b, i) => [b, i] as const).filter(([b]) => b.default);
+  const storage = config.addons.storage;
+  const defaults = [
+    ...(storage?.democraticCsi ?? []).flatMap((b, i) =>
+      b.default ? [{ name: b.name, path: `addons.storage.democraticCsi[${i}].default` }] : [],
+    ),
+    ...(storage?.localPath?.default
+      ? [{ name: "local-path", path: "addons.storage.localPath.default" }]
+      : []),
+  ];
   if (defaults.length > 1) {
     err(
-      `addons.storage.democraticCsi[${defaults[1][1]}].default`,
-      `${defaults.map(([b]) => b.name).join(" and ")} are both default StorageClasses; mark at most one default: true`,
+      defaults[1].path,
+      `${defaults.map((d) => d.name).join(" and ")} are both default StorageClasses; mark at most one default: true`,
     );
   }
 };
