@@ -426,6 +426,8 @@ function checkSecrets(config: ClusterConfig, env: NodeJS.ProcessEnv): Problem[] 
 export interface PreflightOptions {
   /** Check the add-ons' secrets (the addons stack is to be deployed). @default true */
   readonly addons?: boolean;
+  /** Check Kubespray and Ansible (the cluster stack is to be deployed). @default true */
+  readonly cluster?: boolean;
   /** Where relative paths of the definition start (where cdktf runs). @default process.cwd() */
   readonly baseDir?: string;
 }
@@ -441,7 +443,7 @@ export async function preflight(
   const hosts = hostsOf(config, nodes);
   const problems = [
     ...(opts.addons === false ? [] : checkSecrets(config, env)),
-    ...checkKubespray(config, opts.baseDir ?? process.cwd()),
+    ...(opts.cluster === false ? [] : checkKubespray(config, opts.baseDir ?? process.cwd())),
   ];
   const access = await checkAccess(api, env, config);
   problems.push(...access.problems);

@@ -1,7 +1,8 @@
 /**
  * `npm run preflight [-- STACK...]`: checks the definition (`CLUSTER_CONFIG`), the Proxmox
- * VE cluster it names (with `PROXMOX_VE_API_TOKEN`) and the environment (the add-ons'
- * secrets, when the addons stack is among the stacks, or none is named) before a deploy,
+ * VE cluster it names (with `PROXMOX_VE_API_TOKEN`) and the environment (Kubespray and
+ * Ansible for the cluster stack, the add-ons' secrets for the addons stack, when they are
+ * among the stacks named or none is) before a deploy,
  * and prints every problem at once. Exit 0 when there is none, 2 otherwise.
  */
 import { formatIssue } from "../config/errors";
@@ -22,8 +23,11 @@ async function main(): Promise<number> {
     insecure: config.proxmox.insecure,
   });
   const stacks = process.argv.slice(2);
-  const addons = stacks.length === 0 || stacks.includes("addons");
-  const found = await preflight(config, api, process.env, { addons });
+  const deploys = (stack: string) => stacks.length === 0 || stacks.includes(stack);
+  const found = await preflight(config, api, process.env, {
+    addons: deploys("addons"),
+    cluster: deploys("cluster"),
+  });
   for (const p of found) process.stdout.write(`${formatProblem(p)}\n`);
   const problems = found.filter((p) => !p.warning);
   process.stdout.write(

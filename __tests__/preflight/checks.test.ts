@@ -34,6 +34,8 @@ interface Run {
   /** Environment on top of the double's token and every add-on secret. */
   readonly env?: Record<string, string | undefined>;
   readonly endpoint?: string;
+  /** The cluster stack is deployed too. @default true */
+  readonly cluster?: boolean;
 }
 
 /**
@@ -60,7 +62,7 @@ async function check(run: Run = {}): Promise<string[]> {
     const secrets = Object.fromEntries(secretVariables(config).map((s) => [s.env, "set"]));
     const env = { PROXMOX_VE_API_TOKEN: double.token, ...secrets, ...run.env };
     const api = new ProxmoxApi({ endpoint, token: env.PROXMOX_VE_API_TOKEN, insecure: true });
-    return (await preflight(config, api, env)).map(formatProblem);
+    return (await preflight(config, api, env, { cluster: run.cluster })).map(formatProblem);
   } finally {
     await double.stop();
   }
@@ -248,7 +250,8 @@ describeWithAnsible("preflight, against the Proxmox VE double", () => {
         /^kubespray.dir: cannot run \/nonexistent\/venv\/bin\/ansible-playbook/,
       ),
     ]);
-    // print and container modes need neither here.
+    // print and container modes need neither here, nor does a deploy without the cluster stack.
+    expect(await check({ definition: d, cluster: false })).toEqual([]);
     d.kubespray = { dir: "/nonexistent/kubespray", mode: "print" };
     expect(await check({ definition: d })).toEqual([]);
   });
