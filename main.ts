@@ -8,6 +8,7 @@ import { Annotations, App } from "cdktf";
 
 import { formatIssue } from "./config/errors";
 import { exitOnUserError, loadFromEnvironment } from "./lib/cli";
+import { readRecord } from "./lib/kubespray/record";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 
 // Every mistake in the user's input (the definition, a file it names, a change the
@@ -18,7 +19,13 @@ exitOnUserError(() => {
 
   const app = new App();
   const vms = new VmsStack(app, "vms", { config, stateDir, definitionFile: file });
-  const cluster = new ClusterStack(app, "cluster", { config, stateDir, nodes: vms.nodes });
+  const cluster = new ClusterStack(app, "cluster", {
+    config,
+    stateDir,
+    baseDir: process.cwd(),
+    nodes: vms.nodes,
+    lastRun: readRecord(stateDir),
+  });
   const addons = new AddonsStack(app, "addons", {
     config,
     stateDir,

@@ -13,6 +13,7 @@ import { CHART_NAMES } from "../lib/charts";
 import { show } from "./errors";
 import { isLabelValue, labelKeyProblem, taintProblem } from "./kubernetes-names";
 import { isIpv4, isOrdered, parseCidr, parseIdRange, parseIpRange } from "./net";
+import { DEMOCRATIC_CSI_DRIVER_NAMES } from "./storage-drivers";
 
 /** Kubespray releases this project knows how to drive, with the facts it needs of each. */
 export const SUPPORTED_KUBESPRAY_VERSIONS = ["v2.31.0"] as const;
@@ -457,9 +458,7 @@ const ClusterIssuerSchema = z
 
 const DemocraticCsiSchema = z.strictObject({
   name: dnsLabel("a storage backend name").describe("Release and StorageClass name."),
-  driver: z
-    .enum(["freenas-iscsi", "freenas-nfs", "freenas-api-iscsi", "freenas-api-nfs"])
-    .describe("democratic-csi driver."),
+  driver: z.enum(DEMOCRATIC_CSI_DRIVER_NAMES).describe("democratic-csi driver."),
   host: z.string().min(1).describe("TrueNAS address (API and SSH)."),
   port: z.int().min(1).max(65535).default(443).describe("TrueNAS API port."),
   protocol: z.enum(["https", "http"]).default("https").describe("TrueNAS API protocol."),

@@ -3,6 +3,7 @@
  * from, so that the stacks, the loader's messages and the docs agree.
  */
 import type { ClusterConfig, DemocraticCsiBackend } from "./schema";
+import { storageDriver } from "./storage-drivers";
 
 /** Environment variables the bpg/proxmox provider reads itself (nothing reaches cdktf.out). */
 export const PROXMOX_ENV = {
@@ -44,7 +45,7 @@ export const GRAFANA_ADMIN_PASSWORD = variable("grafana_admin_password", "Grafan
 
 /** True for the democratic-csi drivers that also log in to TrueNAS over SSH. */
 export function usesSsh(backend: Pick<DemocraticCsiBackend, "driver">): boolean {
-  return !backend.driver.startsWith("freenas-api-");
+  return storageDriver(backend.driver).ssh;
 }
 
 /** Every secret variable a definition needs, in a stable order. */

@@ -4,6 +4,7 @@ import { Construct } from "constructs";
 
 import type { DemocraticCsiBackend } from "../config/schema";
 import { usesSsh } from "../config/secrets";
+import { storageDriver } from "../config/storage-drivers";
 import type { ChartSource } from "../lib/charts";
 
 import { AddonRelease } from "./addon-release";
@@ -62,7 +63,7 @@ export function democraticCsiValues(
   b: DemocraticCsiBackend,
   clusterName: string,
 ): Record<string, unknown> {
-  const nfs = b.driver.endsWith("nfs");
+  const nfs = storageDriver(b.driver).protocol === "nfs";
   const config: Record<string, unknown> = {
     driver: b.driver,
     instance_id: `${clusterName}-${b.name}`,

@@ -28,6 +28,12 @@ export interface NodeSpec {
   readonly taints: readonly string[];
 }
 
+/** A node with its address, as the vms stack hands it on. */
+export interface ClusterNode extends NodeSpec {
+  /** IPv4 address: the static one, or the guest agent's (a token until apply). */
+  readonly ipv4: string;
+}
+
 /** First VM ID of a pool's block. */
 export function poolVmIdBase(config: ClusterConfig, poolIndex: number): number {
   return config.proxmox.vmIdStart + poolIndex * config.proxmox.vmIdsPerPool;

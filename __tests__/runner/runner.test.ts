@@ -13,7 +13,6 @@ import { dirname, join } from "node:path";
 import { loadClusterConfig } from "../../config/load";
 import type { ClusterConfig } from "../../config/schema";
 import type { RunnerSettings } from "../../lib/kubespray/commands";
-import { previousControlPlaneOrder } from "../../lib/kubespray/planner";
 import { readRecord } from "../../lib/kubespray/record";
 import { renderFiles } from "../../lib/kubespray/render";
 import { ANSIBLE_VENV, describeWithAnsible, ROOT, STANDIN } from "../support/ansible";
@@ -68,7 +67,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     const record = readRecord(stateDir);
     const { files } = renderFiles(
       { ...config, nodePools: config.nodePools.map((p) => ({ ...p, firstIp: undefined })) },
-      { addresses, previousControlPlaneOrder: previousControlPlaneOrder(record) },
+      { addresses, record },
     );
     for (const [rel, content] of Object.entries(files)) {
       const target = join(stateDir, "inventory", rel);

@@ -11,9 +11,9 @@ import { loadClusterConfig } from "../../config/load";
 import type { ClusterConfig } from "../../config/schema";
 import { groupVars } from "../../kubespray-vars/vars";
 import type { RunRecord } from "../../lib/kubespray/planner";
+import type { ClusterNode } from "../../lib/topology";
 import { expandNodes } from "../../lib/topology";
 import { ClusterStack } from "../../stacks/cluster-stack";
-import type { ClusterNode } from "../../stacks/vms-stack";
 
 const EXAMPLES = join(__dirname, "..", "..", "examples");
 const homelab = loadClusterConfig(join(EXAMPLES, "homelab.yaml")).config;
@@ -30,10 +30,16 @@ interface Synth {
   output: Record<string, { value: string }>;
 }
 
-function synth(config: ClusterConfig, lastRun: RunRecord | null, nodes = staticNodes(config)) {
+function synth(config: ClusterConfig, lastRun?: RunRecord, nodes = staticNodes(config)) {
   const app = new App({ outdir: mkdtempSync(join(tmpdir(), "cdktf-")) });
   const stateDir = "/state/kspray";
-  const stack = new ClusterStack(app, "cluster", { config, stateDir, nodes, lastRun });
+  const stack = new ClusterStack(app, "cluster", {
+    config,
+    stateDir,
+    baseDir: "/work",
+    nodes,
+    lastRun,
+  });
   const json = Testing.synth(stack);
   return { stack, json, parsed: JSON.parse(json) as Synth };
 }
@@ -59,7 +65,7 @@ function recordOf(config: ClusterConfig, action = "cluster.yml"): RunRecord {
 
 describe("ClusterStack", () => {
   it("writes the inventory and group_vars as local files with mode 0600 under the state directory", () => {
-    const { json } = synth(homelab, null);
+    const { json } = synth(homelab);
     expect(json).toHaveResourceWithProperties(File, {
       filename: "/state/kspray/inventory/hosts.yaml",
       file_permission: "0600",
@@ -76,7 +82,7 @@ describe("ClusterStack", () => {
   });
 
   it("yamlencodes the inventory and never writes the kubeconfig contents", () => {
-    const { parsed, json } = synth(homelab, null);
+    const { parsed, json } = synth(homelab);
     const hosts = Object.values(parsed.resource.local_file).find(
       (f) => f.filename === "/state/kspray/inventory/hosts.yaml",
     );
@@ -86,7 +92,7 @@ describe("ClusterStack", () => {
   });
 
   it("triggers the runner on the file hashes, the release and the planned action", () => {
-    const { parsed, stack } = synth(homelab, null);
+    const { parsed, stack } = synth(homelab);
     const [runner] = Object.values(parsed.resource.null_resource);
     expect(Object.keys(runner.triggers).sort()).toEqual([
       "action",
@@ -106,7 +112,7 @@ describe("ClusterStack", () => {
   });
 
   it("runs the runner without a shell; only the teardown resource marks a teardown", () => {
-    const { parsed } = synth(homelab, null);
+    const { parsed } = synth(homelab);
     const entries = Object.entries(parsed.resource.null_resource);
     const [, runner] = entries.find(
       ([id]) => id.startsWith("runner_") && !id.includes("Teardown"),
@@ -189,6 +195,7 @@ describe("ClusterStack", () => {
     const stack = new ClusterStack(app, "cluster", {
       config: cloud,
       stateDir: "/state/cloud",
+      baseDir: "/work",
       nodes,
       lastRun,
     });
@@ -196,7 +203,7 @@ describe("ClusterStack", () => {
   });
 
   it("writes runner settings with the release's Ansible range and the container image", () => {
-    const { parsed } = synth(homelab, null);
+    const { parsed } = synth(homelab);
     const settings = Object.values(parsed.resource.local_file).find(
       (f) => f.filename === "/state/kspray/runner.json",
     );

@@ -1,6 +1,7 @@
 /** Rules of the add-ons: MetalLB ranges, the ingress address, storage backends, the GPU Operator. */
 import { show } from "../errors";
 import { formatIpRange, ipToInt, isOrdered, parseIpRange } from "../net";
+import { storageDriver } from "../storage-drivers";
 
 import type { Rule } from "./context";
 
@@ -85,12 +86,13 @@ const storageBackends: Rule = ({ config, err }) => {
     const at = `addons.storage.democraticCsi[${i}]`;
     if (names.has(b.name)) err(`${at}.name`, `${show(b.name)} is used twice; names must be unique`);
     names.add(b.name);
-    if (b.driver.endsWith("iscsi") && b.targetPortal === undefined)
+    const { protocol } = storageDriver(b.driver);
+    if (protocol === "iscsi" && b.targetPortal === undefined)
       err(
         `${at}.targetPortal`,
         `the ${b.driver} driver needs the iSCSI portal; add targetPortal: HOST:3260`,
       );
-    if (b.driver.endsWith("nfs") && b.shareHost === undefined)
+    if (protocol === "nfs" && b.shareHost === undefined)
       err(`${at}.shareHost`, `the ${b.driver} driver needs the NFS server; add shareHost: ADDRESS`);
   });
 };

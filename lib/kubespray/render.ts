@@ -6,16 +6,13 @@ import { stringify } from "yaml";
 
 import { ConfigError } from "../../config/errors";
 import type { ClusterConfig } from "../../config/schema";
-import { groupVars } from "../../kubespray-vars/vars";
 import { expandNodes } from "../topology";
 
-import type { KubesprayInventory } from "./inventory";
-import { buildInventory } from "./inventory";
-import { inventoryHosts } from "./state";
+import type { KubesprayFiles } from "./cluster-plan";
+import { kubesprayFiles } from "./cluster-plan";
+import type { RunRecord } from "./planner";
 
-export interface RenderedFiles {
-  readonly inventory: KubesprayInventory;
-  readonly groupVars: Record<string, unknown>;
+export interface RenderedFiles extends KubesprayFiles {
   /** Relative path under the output directory -> content. */
   readonly files: Readonly<Record<string, string>>;
 }
@@ -31,11 +28,15 @@ export function renderFiles(
   config: ClusterConfig,
   options: {
     readonly addresses?: Readonly<Record<string, string>>;
-    readonly previousControlPlaneOrder?: readonly string[];
+    /** The last successful run: its control-plane order is kept. @default - none */
+    readonly record?: RunRecord;
   } = {},
 ): RenderedFiles {
-  const nodes = expandNodes(config);
-  const missing = nodes.filter((n) => !n.staticIp && !options.addresses?.[n.name]);
+  const nodes = expandNodes(config).map((n) => ({
+    ...n,
+    ipv4: n.staticIp ?? options.addresses?.[n.name] ?? "",
+  }));
+  const missing = nodes.filter((n) => n.ipv4 === "");
   if (missing.length > 0) {
     const pools = [...new Set(missing.map((n) => n.poolIndex))];
     throw new ConfigError(
@@ -45,19 +46,12 @@ export function renderFiles(
       })),
     );
   }
-  const inventory = buildInventory({
-    hosts: inventoryHosts(
-      nodes,
-      (n) => nodes.find((x) => x.name === n.name)?.staticIp ?? options.addresses?.[n.name] ?? "",
-    ),
-    sshUser: config.ssh.user,
-    sshPrivateKeyFile: config.ssh.privateKeyFile,
-    previousControlPlaneOrder: options.previousControlPlaneOrder,
-  });
-  const vars = groupVars(config);
+  const files = kubesprayFiles(config, nodes, options.record);
   return {
-    inventory,
-    groupVars: vars,
-    files: { [HOSTS_FILE]: stringify(inventory), [GROUP_VARS_FILE]: stringify(vars) },
+    ...files,
+    files: {
+      [HOSTS_FILE]: stringify(files.inventory),
+      [GROUP_VARS_FILE]: stringify(files.groupVars),
+    },
   };
 }

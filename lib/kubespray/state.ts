@@ -3,29 +3,18 @@
  * time, addresses possibly unknown) or from the rendered inventory files (in the runner),
  * so both sides feed the same planner the same state.
  */
-import type { NodeRole } from "../../config/schema";
+import type { ClusterNode } from "../topology";
 
 import type { InventoryHost, ParsedInventory } from "./inventory";
 import { controlPlaneOrder } from "./inventory";
 import type { ClusterState, HostState } from "./planner";
 
-/** What the inventory needs of a node (a `ClusterNode` of the vms stack fits). */
-export interface NodeInput {
-  readonly name: string;
-  readonly role: NodeRole;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly taints: readonly string[];
-  readonly gpuMapping?: string;
-}
-
-export function inventoryHosts(
-  nodes: readonly NodeInput[],
-  address: (node: NodeInput) => string,
-): InventoryHost[] {
+/** The inventory's hosts: the nodes with their addresses. */
+export function inventoryHosts(nodes: readonly ClusterNode[]): InventoryHost[] {
   return nodes.map((n) => ({
     name: n.name,
     role: n.role,
-    address: address(n),
+    address: n.ipv4,
     labels: n.labels,
     taints: n.taints,
     gpu: n.gpuMapping !== undefined,

@@ -1,0 +1,117 @@
+import { ConfigError } from "../../../config/errors";
+import type { ClusterConfig } from "../../../config/schema";
+import { clusterPlan } from "../../../lib/kubespray/cluster-plan";
+import type { RunRecord } from "../../../lib/kubespray/planner";
+import { expandNodes } from "../../../lib/topology";
+import type { NodeSpec } from "../../../lib/topology";
+import { accept, cloud, homelab } from "../../fixtures/definitions";
+
+const home = accept(homelab()).config;
+const OPTIONS = { stateDir: "/state/kspray", baseDir: "/work" };
+
+/** The nodes, each at its static address or at `address(node)`. */
+const withAddresses = (config: ClusterConfig, address?: (n: NodeSpec) => string) =>
+  expandNodes(config).map((n) => ({ ...n, ipv4: address?.(n) ?? n.staticIp ?? "" }));
+
+/** The record a successful run of `config` leaves. */
+function recordOf(config: ClusterConfig, action = "cluster.yml"): RunRecord {
+  const nodes = withAddresses(config);
+  const plan = clusterPlan(config, nodes, undefined, OPTIONS);
+  return {
+    kubesprayVersion: plan.settings.kubesprayVersion,
+    hosts: nodes.map((n) => ({
+      name: n.name,
+      role: n.role,
+      address: n.ipv4,
+      labels: n.labels,
+      taints: n.taints,
+      gpu: n.gpuMapping !== undefined,
+    })),
+    controlPlaneOrder: Object.keys(plan.inventory.all.children.kube_control_plane.hosts),
+    vars: plan.groupVars,
+    action,
+    completedAt: "2026-01-01T00:00:00Z",
+  };
+}
+
+const resize = (config: ClusterConfig, pool: string, count: number): ClusterConfig => ({
+  ...config,
+  nodePools: config.nodePools.map((p) => (p.name === pool ? { ...p, count } : p)),
+});
+
+describe("clusterPlan", () => {
+  it("plans cluster.yml without a record", () => {
+    expect(clusterPlan(home, withAddresses(home), undefined, OPTIONS).action).toBe("cluster.yml");
+  });
+
+  it("plans facts and scale.yml for one added worker", () => {
+    const bigger = resize(home, "worker", 4);
+    expect(clusterPlan(bigger, withAddresses(bigger), recordOf(home), OPTIONS).action).toBe(
+      "playbooks/facts.yml; scale.yml --limit=kspray-worker-4",
+    );
+  });
+
+  it("keeps the recorded action when nothing changed", () => {
+    const record = recordOf(home, "earlier");
+    expect(clusterPlan(home, withAddresses(home), record, OPTIONS).action).toBe("earlier");
+  });
+
+  it("refuses a skipped minor version as a ConfigError on kubernetes.version", () => {
+    const old = { ...home, kubernetes: { ...home.kubernetes, version: "1.33.2" } };
+    const plan = () => clusterPlan(home, withAddresses(home), recordOf(old), OPTIONS);
+    expect(plan).toThrow(ConfigError);
+    expect(plan).toThrow(/kubernetes\.version: .* skips a minor version/);
+  });
+
+  it("leaves token addresses out of the comparison, but compares literal ones", () => {
+    const config = accept(cloud()).config;
+    const recorded = (address: string) => ({
+      ...recordOf(config, "recorded"),
+      hosts: recordOf(config).hosts.map((h) => ({ ...h, address })),
+    });
+    const tokens = withAddresses(config, () => "${TfToken[TOKEN.1]}");
+    expect(clusterPlan(config, tokens, recorded("10.20.0.11"), OPTIONS).action).toBe("recorded");
+    const moved = withAddresses(config, () => "10.20.0.99");
+    expect(clusterPlan(config, moved, recorded("10.20.0.11"), OPTIONS).action).toBe("cluster.yml");
+  });
+
+  it("keeps the control-plane order of the record, new ones last", () => {
+    const record = { ...recordOf(home), controlPlaneOrder: ["kspray-cp-3", "kspray-cp-1"] };
+    const { inventory } = clusterPlan(home, withAddresses(home), record, OPTIONS);
+    expect(Object.keys(inventory.all.children.kube_control_plane.hosts)).toEqual([
+      "kspray-cp-3",
+      "kspray-cp-1",
+      "kspray-cp-2",
+    ]);
+  });
+
+  it("writes the runner settings: paths from baseDir, ~ kept, node prep by storage protocol", () => {
+    const relative = {
+      ...home,
+      kubespray: { ...home.kubespray, dir: "kubespray", venv: "~/venv" },
+    };
+    const { settings } = clusterPlan(relative, withAddresses(relative), undefined, OPTIONS);
+    expect(settings).toMatchObject({
+      clusterName: "kspray",
+      stateDir: "/state/kspray",
+      kubesprayDir: "/work/kubespray",
+      venv: "~/venv",
+      kubesprayVersion: "v2.31.0",
+      containerImage: "quay.io/kubespray/kubespray:v2.31.0",
+      nodePrep: { iscsi: true, nfs: true },
+    });
+    const nfsOnly = {
+      ...home,
+      addons: {
+        ...home.addons,
+        storage: {
+          ...home.addons.storage!,
+          democraticCsi: home.addons.storage!.democraticCsi.filter((b) => b.driver.includes("nfs")),
+        },
+      },
+    };
+    expect(
+      clusterPlan(nfsOnly, withAddresses(nfsOnly), undefined, OPTIONS).settings.nodePrep,
+    ).toMatchObject({ iscsi: false, nfs: true });
+  });
+});

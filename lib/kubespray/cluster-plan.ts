@@ -1,0 +1,105 @@
+/**
+ * The cluster plan: everything the cluster stack writes and runs, from the definition, its
+ * nodes (with their addresses) and the record of the last successful run. Pure: the caller
+ * reads the record and says where relative paths start, so the cluster stack and
+ * `npm run render` share one pipeline, tested without constructs.
+ */
+import { Token } from "cdktf";
+
+import type { ClusterConfig } from "../../config/schema";
+import { storageDriver } from "../../config/storage-drivers";
+import { kubesprayRelease } from "../../kubespray-vars/releases";
+import { API_SERVER_PORT, groupVars } from "../../kubespray-vars/vars";
+import type { ClusterNode } from "../topology";
+
+import type { RunnerSettings } from "./commands";
+import type { KubesprayInventory } from "./inventory";
+import { buildInventory } from "./inventory";
+import type { RunRecord } from "./planner";
+import { planChanges, previousControlPlaneOrder, triggerAction } from "./planner";
+import { absoluteUserPath, NODE_PREP_PLAYBOOK } from "./project";
+import { desiredState, inventoryHosts } from "./state";
+
+/** The Kubespray inventory and its variables. */
+export interface KubesprayFiles {
+  readonly inventory: KubesprayInventory;
+  readonly groupVars: Record<string, unknown>;
+}
+
+export interface ClusterPlan extends KubesprayFiles {
+  /** What the runner needs besides the inventory (written as JSON). */
+  readonly settings: RunnerSettings;
+  /** The planned playbooks, or the last run's action when nothing changed. */
+  readonly action: string;
+}
+
+export interface ClusterPlanOptions {
+  /** The cluster's state directory (absolute). */
+  readonly stateDir: string;
+  /** Where relative paths of the definition (`kubespray.dir`, `kubespray.venv`) start. */
+  readonly baseDir: string;
+}
+
+/** The inventory and variables; `record` keeps the control-plane order of the last run. */
+export function kubesprayFiles(
+  config: ClusterConfig,
+  nodes: readonly ClusterNode[],
+  record: RunRecord | undefined,
+): KubesprayFiles {
+  return {
+    inventory: buildInventory({
+      hosts: inventoryHosts(nodes),
+      sshUser: config.ssh.user,
+      sshPrivateKeyFile: config.ssh.privateKeyFile,
+      previousControlPlaneOrder: previousControlPlaneOrder(record),
+    }),
+    groupVars: groupVars(config),
+  };
+}
+
+/**
+ * The cluster plan. A change the planner refuses (e.g. a skipped minor version) throws a
+ * ConfigError. DHCP addresses are tokens until the VMs exist: they are left out of the
+ * comparison with the record.
+ */
+export function clusterPlan(
+  config: ClusterConfig,
+  nodes: readonly ClusterNode[],
+  record: RunRecord | undefined,
+  options: ClusterPlanOptions,
+): ClusterPlan {
+  const release = kubesprayRelease(config.kubernetes.kubesprayVersion);
+  const files = kubesprayFiles(config, nodes, record);
+  const desired = desiredState(
+    inventoryHosts(nodes),
+    files.groupVars,
+    release.version,
+    previousControlPlaneOrder(record),
+    (a) => a !== "" && !Token.isUnresolved(a),
+  );
+  const protocols = (config.addons.storage?.democraticCsi ?? []).map(
+    (b) => storageDriver(b.driver).protocol,
+  );
+  const userPath = (path: string) => absoluteUserPath(path, options.baseDir);
+  const settings: RunnerSettings = {
+    clusterName: config.name,
+    stateDir: options.stateDir,
+    kubesprayDir: userPath(config.kubespray.dir),
+    kubesprayVersion: release.version,
+    ansibleCore: release.ansibleCore,
+    pythonRequirements: release.pythonRequirements,
+    mode: config.kubespray.mode,
+    venv: config.kubespray.venv === undefined ? undefined : userPath(config.kubespray.venv),
+    containerImage:
+      config.kubespray.containerImage ?? `quay.io/kubespray/kubespray:${release.version}`,
+    apiServerVip: config.kubernetes.apiServerVip,
+    apiServerPort: API_SERVER_PORT,
+    maxForks: config.kubespray.maxForks,
+    nodePrep: {
+      playbook: NODE_PREP_PLAYBOOK,
+      iscsi: protocols.includes("iscsi"),
+      nfs: protocols.includes("nfs"),
+    },
+  };
+  return { ...files, settings, action: triggerAction(planChanges(desired, record), record) };
+}
