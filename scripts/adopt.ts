@@ -63,7 +63,7 @@ async function main(): Promise<number> {
   await must(process.execPath, ["--import", "tsx", join(ROOT, "main.ts")], ROOT);
   const wanted = synthesizedVms(JSON.parse(readFileSync(join(stack, "cdk.tf.json"), "utf8")));
 
-  await must("tofu", ["init", "-input=false", "-no-color"], stack);
+  await must("tofu", ["init", "-reconfigure", "-input=false", "-no-color"], stack);
   const listed = await run("tofu", ["state", "list", "-no-color"], stack);
   // No state yet (a first deploy killed before it wrote any) lists nothing.
   const inState = new Set(

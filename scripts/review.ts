@@ -154,7 +154,7 @@ async function reviewStack(
   dir: string,
   env: NodeJS.ProcessEnv,
 ): Promise<StackReview> {
-  const init = await run("tofu", ["init", "-input=false", "-no-color"], dir, env);
+  const init = await run("tofu", ["init", "-reconfigure", "-input=false", "-no-color"], dir, env);
   if (init.status !== 0) return failed(stack, init.stderr || init.stdout);
   const plan = await run(
     "tofu",
