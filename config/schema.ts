@@ -8,8 +8,7 @@
  */
 import { z } from "zod";
 
-import { CHART_NAMES } from "../lib/charts";
-
+import { CHART_NAMES } from "./chart-names";
 import { show } from "./errors";
 import { isLabelValue, labelKeyProblem, taintProblem } from "./kubernetes-names";
 import { isIpv4, isOrdered, parseCidr, parseIdRange, parseIpRange } from "./net";

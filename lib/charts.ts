@@ -8,6 +8,8 @@
  */
 import { isAbsolute, resolve } from "node:path";
 
+import type { ChartName } from "../config/chart-names";
+
 /** A chart fetched from a Helm repository (`https://...`) or an OCI registry (`oci://...`). */
 export interface RemoteChart {
   readonly repository: string;
@@ -67,10 +69,7 @@ export const CHARTS = {
     chart: "kube-prometheus-stack",
     version: "88.5.3",
   },
-} as const satisfies Record<string, RemoteChart>;
-
-export type ChartName = keyof typeof CHARTS;
-export const CHART_NAMES = Object.keys(CHARTS) as [ChartName, ...ChartName[]];
+} as const satisfies Record<ChartName, RemoteChart>;
 
 /** Directory of our own charts (`<repo>/charts`). */
 export const LOCAL_CHARTS_DIR = resolve(__dirname, "..", "charts");

@@ -5,9 +5,8 @@
  */
 import type { Taint } from "../config/kubernetes-names";
 import { splitTaint } from "../config/kubernetes-names";
-import type { ClusterConfig, NodePool } from "../config/schema";
-
-import { nodeName } from "./topology";
+import { nodeName } from "../config/pools";
+import type { NodePool } from "../config/schema";
 
 export interface Toleration {
   readonly key: string;
@@ -46,11 +45,6 @@ export function tolerationsForPools(pools: readonly Pick<NodePool, "taints">[]):
     }
   }
   return out;
-}
-
-/** The pools that pass a GPU through and have nodes. */
-export function gpuPools(config: ClusterConfig): NodePool[] {
-  return config.nodePools.filter((p) => p.gpu !== undefined && p.count > 0);
 }
 
 export interface NodeSelectorTerm {

@@ -5,6 +5,7 @@
  * renumbers or moves an existing VM.
  */
 import { intToIp, ipToInt } from "../config/net";
+import { nodeName, poolVmIdBase } from "../config/pools";
 import type { ClusterConfig, NodePool, NodeRole } from "../config/schema";
 
 export interface NodeSpec {
@@ -34,9 +35,27 @@ export interface ClusterNode extends NodeSpec {
   readonly ipv4: string;
 }
 
-/** First VM ID of a pool's block. */
-export function poolVmIdBase(config: ClusterConfig, poolIndex: number): number {
-  return config.proxmox.vmIdStart + poolIndex * config.proxmox.vmIdsPerPool;
+/**
+ * A node as Kubespray sees it: what the inventory holds, what the runner reads back from it
+ * and what the record of a run keeps.
+ */
+export interface KubesprayHost extends Pick<NodeSpec, "name" | "role" | "labels" | "taints"> {
+  /** The node's address: a literal, a token until apply, or undefined where not compared. */
+  readonly address?: string;
+  /** Passes a GPU through (in the inventory's GPU group). */
+  readonly gpu: boolean;
+}
+
+/** The node as Kubespray sees it, at its address. */
+export function kubesprayHost(node: ClusterNode): KubesprayHost {
+  return {
+    name: node.name,
+    role: node.role,
+    address: node.ipv4,
+    labels: node.labels,
+    taints: node.taints,
+    gpu: node.gpuMapping !== undefined,
+  };
 }
 
 /** The static address of node `index` (1-based) of a pool, if the pool has `firstIp`. */
@@ -51,10 +70,6 @@ export function staticIp(pool: NodePool, index: number): string | undefined {
  */
 export function placeNode(hosts: readonly string[], poolIndex: number, index: number): string {
   return hosts[(poolIndex + index - 1) % hosts.length];
-}
-
-export function nodeName(clusterName: string, poolName: string, index: number): string {
-  return `${clusterName}-${poolName}-${index}`;
 }
 
 /** All nodes of the cluster, pool by pool in definition order, then by index. */

@@ -6,7 +6,9 @@ import type { ITerraformDependable } from "cdktf";
 import { Fn, LocalBackend, Op, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import type { Construct } from "constructs";
 
+import type { ChartName } from "../config/chart-names";
 import { ConfigError } from "../config/errors";
+import { gpuPools } from "../config/pools";
 import type { ClusterConfig } from "../config/schema";
 import type { SecretVariable } from "../config/secrets";
 import {
@@ -25,9 +27,7 @@ import { IngressController } from "../constructs/ingress-controller";
 import { KubePrometheusStack } from "../constructs/kube-prometheus-stack";
 import { MetalLb } from "../constructs/metallb";
 import { SnapshotController } from "../constructs/snapshot-controller";
-import type { ChartName } from "../lib/charts";
 import { resolveChart } from "../lib/charts";
-import { gpuPools } from "../lib/scheduling";
 
 export interface AddonsStackProps {
   readonly config: ClusterConfig;

@@ -1,9 +1,9 @@
 import { Testing } from "cdktf";
 
 import { parseClusterConfig } from "../../config/load";
+import { gpuPools } from "../../config/pools";
 import { GpuOperator } from "../../constructs/gpu-operator";
 import { CHARTS, resolveChart } from "../../lib/charts";
-import { gpuPools } from "../../lib/scheduling";
 import { cloud } from "../fixtures/definitions";
 import type { Definition } from "../fixtures/definitions";
 import { release } from "../support/releases";

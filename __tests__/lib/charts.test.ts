@@ -3,7 +3,8 @@ import { join } from "node:path";
 
 import { parse } from "yaml";
 
-import { CHART_NAMES, CHARTS, localChart, resolveChart } from "../../lib/charts";
+import { CHART_NAMES } from "../../config/chart-names";
+import { CHARTS, localChart, resolveChart } from "../../lib/charts";
 import { UPSTREAM_CHARTS } from "../support/helm";
 
 describe("the chart catalog", () => {

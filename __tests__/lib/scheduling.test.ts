@@ -1,11 +1,6 @@
 import { parseClusterConfig } from "../../config/load";
-import {
-  gpuPools,
-  parseTaint,
-  poolAffinity,
-  tolerationFor,
-  tolerationsForPools,
-} from "../../lib/scheduling";
+import { gpuPools } from "../../config/pools";
+import { parseTaint, poolAffinity, tolerationFor, tolerationsForPools } from "../../lib/scheduling";
 import { cloud } from "../fixtures/definitions";
 
 describe("parseTaint", () => {
@@ -84,12 +79,5 @@ describe("poolAffinity", () => {
         ],
       },
     ]);
-  });
-
-  it("selects only pools with a GPU and nodes", () => {
-    const def = cloud();
-    def.nodePools.push({ ...def.nodePools[2], name: "gpu-empty", count: 0 });
-    const { config } = parseClusterConfig(def);
-    expect(gpuPools(config).map((p) => p.name)).toEqual(["gpu-worker"]);
   });
 });

@@ -2,8 +2,9 @@
  * Node expansion (lib/topology.ts): names, VM IDs, hosts and static addresses depend only
  * on a node's pool position and index, so growing a pool or appending one moves nothing.
  */
+import { poolVmIdBase } from "../../config/pools";
 import type { ClusterConfig } from "../../config/schema";
-import { expandNodes, nodeName, placeNode, poolVmIdBase, staticIp } from "../../lib/topology";
+import { expandNodes, placeNode, staticIp } from "../../lib/topology";
 import type { Definition } from "../fixtures/definitions";
 import { accept, cloud, homelab } from "../fixtures/definitions";
 
@@ -161,11 +162,10 @@ describe("addresses", () => {
     expect(nodes[2].taints).toEqual(["nvidia.com/gpu=present:NoSchedule"]);
   });
 
-  test("staticIp and nodeName", () => {
+  test("staticIp", () => {
     const pool = config().nodePools[0];
     expect(staticIp(pool, 3)).toBe("10.10.30.23");
     expect(staticIp({ ...pool, firstIp: undefined }, 3)).toBeUndefined();
-    expect(nodeName("kspray", "cp", 2)).toBe("kspray-cp-2");
   });
 
   test("an empty pool has no nodes", () => {

@@ -12,7 +12,7 @@ import type { ClusterConfig } from "../../config/schema";
 import { groupVars } from "../../kubespray-vars/vars";
 import type { RunRecord } from "../../lib/kubespray/planner";
 import type { ClusterNode } from "../../lib/topology";
-import { expandNodes } from "../../lib/topology";
+import { expandNodes, kubesprayHost } from "../../lib/topology";
 import { ClusterStack } from "../../stacks/cluster-stack";
 
 const EXAMPLES = join(__dirname, "..", "..", "examples");
@@ -45,17 +45,10 @@ function synth(config: ClusterConfig, lastRun?: RunRecord, nodes = staticNodes(c
 }
 
 function recordOf(config: ClusterConfig, action = "cluster.yml"): RunRecord {
-  const nodes = expandNodes(config);
+  const nodes = staticNodes(config);
   return {
     kubesprayVersion: "v2.31.0",
-    hosts: nodes.map((n) => ({
-      name: n.name,
-      role: n.role,
-      address: n.staticIp,
-      labels: n.labels,
-      taints: n.taints,
-      gpu: n.gpuMapping !== undefined,
-    })),
+    hosts: nodes.map(kubesprayHost),
     controlPlaneOrder: nodes.filter((n) => n.role === "control-plane").map((n) => n.name),
     vars: groupVars(config),
     action,

@@ -1,6 +1,7 @@
 /** Rules of the add-ons: MetalLB ranges, the ingress address, storage backends, the GPU Operator. */
 import { show } from "../errors";
 import { formatIpRange, ipToInt, isOrdered, parseIpRange } from "../net";
+import { gpuPools } from "../pools";
 import { storageDriver } from "../storage-drivers";
 
 import type { Rule } from "./context";
@@ -98,10 +99,7 @@ const storageBackends: Rule = ({ config, err }) => {
 };
 
 const gpuOperatorNeedsGpu: Rule = ({ config, err }) => {
-  if (
-    config.addons.gpuOperator?.enabled &&
-    !config.nodePools.some((p) => p.gpu !== undefined && p.count > 0)
-  ) {
+  if (config.addons.gpuOperator?.enabled && gpuPools(config).length === 0) {
     err(
       "addons.gpuOperator.enabled",
       "the GPU Operator needs a node pool with a GPU; add gpu.mapping to a pool or disable it",

@@ -1,7 +1,7 @@
 /** Rules of coexistence: no address or VM ID of this cluster is one an existing cluster uses. */
-import { poolVmIdBase } from "../../lib/topology";
 import type { IdRange } from "../net";
 import { isOrdered, overlaps, parseIdRange, parseIpRange } from "../net";
+import { poolVmIdBase } from "../pools";
 import type { ExistingCluster } from "../schema";
 
 import type { Claim, Rule, RuleContext } from "./context";

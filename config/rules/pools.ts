@@ -1,7 +1,7 @@
 /** Rules of the node pools: names, sizes, minimums, hosts, static addresses and quorum. */
-import { nodeName } from "../../lib/topology";
 import { show } from "../errors";
 import { formatIpRange, ipToInt } from "../net";
+import { nodeName } from "../pools";
 import type { NodePool } from "../schema";
 
 import type { Rule, RuleContext } from "./context";

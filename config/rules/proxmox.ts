@@ -1,6 +1,6 @@
 /** Rules of the Proxmox section: its hosts and this cluster's VM ID blocks. */
-import { poolVmIdBase } from "../../lib/topology";
 import { show } from "../errors";
+import { poolVmIdBase } from "../pools";
 import { PROXMOX_MAX_VMID } from "../schema";
 
 import type { Rule } from "./context";

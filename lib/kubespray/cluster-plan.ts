@@ -11,6 +11,7 @@ import { storageDriver } from "../../config/storage-drivers";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
 import { API_SERVER_PORT, groupVars } from "../../kubespray-vars/vars";
 import type { ClusterNode } from "../topology";
+import { kubesprayHost } from "../topology";
 
 import type { RunnerSettings } from "./commands";
 import type { KubesprayInventory } from "./inventory";
@@ -18,7 +19,7 @@ import { buildInventory } from "./inventory";
 import type { RunRecord } from "./planner";
 import { planChanges, previousControlPlaneOrder, triggerAction } from "./planner";
 import { absoluteUserPath, NODE_PREP_PLAYBOOK } from "./project";
-import { desiredState, inventoryHosts } from "./state";
+import { desiredState } from "./state";
 
 /** The Kubespray inventory and its variables. */
 export interface KubesprayFiles {
@@ -48,7 +49,7 @@ export function kubesprayFiles(
 ): KubesprayFiles {
   return {
     inventory: buildInventory({
-      hosts: inventoryHosts(nodes),
+      hosts: nodes.map(kubesprayHost),
       sshUser: config.ssh.user,
       sshPrivateKeyFile: config.ssh.privateKeyFile,
       previousControlPlaneOrder: previousControlPlaneOrder(record),
@@ -71,7 +72,7 @@ export function clusterPlan(
   const release = kubesprayRelease(config.kubernetes.kubesprayVersion);
   const files = kubesprayFiles(config, nodes, record);
   const desired = desiredState(
-    inventoryHosts(nodes),
+    nodes.map(kubesprayHost),
     files.groupVars,
     release.version,
     previousControlPlaneOrder(record),

@@ -7,24 +7,14 @@
  */
 import { isMap, parse, parseDocument } from "yaml";
 
-import type { NodeRole } from "../../config/schema";
+import type { KubesprayHost } from "../topology";
 
 /** Group of GPU nodes; read by ansible/node-prep.yml, ignored by Kubespray. */
 export const GPU_GROUP = "gpu_nodes";
 
-export interface InventoryHost {
-  readonly name: string;
-  readonly role: NodeRole;
-  /** The node's address: a literal, or a token resolved at apply time. */
-  readonly address: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly taints: readonly string[];
-  readonly gpu: boolean;
-}
-
 export interface InventoryInput {
   /** In definition order. */
-  readonly hosts: readonly InventoryHost[];
+  readonly hosts: readonly KubesprayHost[];
   readonly sshUser: string;
   readonly sshPrivateKeyFile: string;
   /**
@@ -105,11 +95,8 @@ export function buildInventory(input: InventoryInput): KubesprayInventory {
   };
 }
 
-/** A host as read back from an inventory file: what was written. */
-export type ParsedHost = InventoryHost;
-
 export interface ParsedInventory {
-  readonly hosts: readonly ParsedHost[];
+  readonly hosts: readonly KubesprayHost[];
   readonly controlPlaneOrder: readonly string[];
   readonly sshPrivateKeyFile: string;
 }
@@ -122,7 +109,7 @@ export function parseInventory(text: string): ParsedInventory {
   const names = (m: HostMap | null | undefined) => Object.keys(m ?? {});
   const cps = names(all.children.kube_control_plane?.hosts);
   const gpu = names(all.children[GPU_GROUP]?.hosts);
-  const hosts = Object.entries(all.hosts).map(([name, v]): ParsedHost => {
+  const hosts = Object.entries(all.hosts).map(([name, v]): KubesprayHost => {
     const vars = v ?? {};
     return {
       name,

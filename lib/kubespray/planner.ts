@@ -10,26 +10,16 @@ import { isDeepStrictEqual } from "node:util";
 import semver from "semver";
 
 import { ConfigError } from "../../config/errors";
-import type { NodeRole } from "../../config/schema";
+import type { KubesprayHost } from "../topology";
 
 /** The runbook that users are pointed to when a change cannot be done automatically. */
 export const RUNBOOK = "docs/operations.md";
 
-export interface HostState {
-  readonly name: string;
-  readonly role: NodeRole;
-  /** Undefined when not known yet (a DHCP address at synth time): not compared. */
-  readonly address?: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly taints: readonly string[];
-  readonly gpu: boolean;
-}
-
 /** What Kubespray is asked to build. */
 export interface ClusterState {
   readonly kubesprayVersion: string;
-  /** In inventory order. */
-  readonly hosts: readonly HostState[];
+  /** In inventory order; an undefined address (a DHCP one at synth time) is not compared. */
+  readonly hosts: readonly KubesprayHost[];
   readonly controlPlaneOrder: readonly string[];
   /** The group_vars (Kubespray variables), `kube_version` included. */
   readonly vars: Readonly<Record<string, unknown>>;
@@ -135,7 +125,7 @@ export function checkUpgrade(from: string, to: string): void {
     );
 }
 
-function sameHost(a: HostState, b: HostState): boolean {
+function sameHost(a: KubesprayHost, b: KubesprayHost): boolean {
   const addressKnown = a.address !== undefined && b.address !== undefined;
   return (
     a.role === b.role &&
@@ -181,7 +171,7 @@ export function planChanges(desired: ClusterState, record: RunRecord | undefined
   const recordOrder = record.controlPlaneOrder.filter((n) => names.includes(n));
   const otherChange =
     !isDeepStrictEqual(withoutVersion(desired.vars), withoutVersion(record.vars)) ||
-    kept.some((h) => !sameHost(h, before.get(h.name) as HostState)) ||
+    kept.some((h) => !sameHost(h, before.get(h.name) as KubesprayHost)) ||
     !isDeepStrictEqual(keptOrder, recordOrder);
 
   if (fromVersion !== toVersion) {

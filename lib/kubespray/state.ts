@@ -3,30 +3,18 @@
  * time, addresses possibly unknown) or from the rendered inventory files (in the runner),
  * so both sides feed the same planner the same state.
  */
-import type { ClusterNode } from "../topology";
+import type { KubesprayHost } from "../topology";
 
-import type { InventoryHost, ParsedInventory } from "./inventory";
+import type { ParsedInventory } from "./inventory";
 import { controlPlaneOrder } from "./inventory";
-import type { ClusterState, HostState } from "./planner";
-
-/** The inventory's hosts: the nodes with their addresses. */
-export function inventoryHosts(nodes: readonly ClusterNode[]): InventoryHost[] {
-  return nodes.map((n) => ({
-    name: n.name,
-    role: n.role,
-    address: n.ipv4,
-    labels: n.labels,
-    taints: n.taints,
-    gpu: n.gpuMapping !== undefined,
-  }));
-}
+import type { ClusterState } from "./planner";
 
 /**
  * The desired state from inventory hosts; `knownAddress` says which addresses are
  * literals (tokens are left out of the comparison).
  */
 export function desiredState(
-  hosts: readonly InventoryHost[],
+  hosts: readonly KubesprayHost[],
   vars: Readonly<Record<string, unknown>>,
   kubesprayVersion: string,
   previousControlPlaneOrder: readonly string[] | undefined,
@@ -34,13 +22,9 @@ export function desiredState(
 ): ClusterState {
   return {
     kubesprayVersion,
-    hosts: hosts.map((h): HostState => ({
-      name: h.name,
-      role: h.role,
-      address: knownAddress(h.address) ? h.address : undefined,
-      labels: h.labels,
-      taints: h.taints,
-      gpu: h.gpu,
+    hosts: hosts.map((h) => ({
+      ...h,
+      address: h.address !== undefined && knownAddress(h.address) ? h.address : undefined,
     })),
     controlPlaneOrder: controlPlaneOrder(
       hosts.filter((h) => h.role === "control-plane").map((h) => h.name),

@@ -2,7 +2,7 @@ import { ConfigError } from "../../../config/errors";
 import type { ClusterConfig } from "../../../config/schema";
 import { clusterPlan } from "../../../lib/kubespray/cluster-plan";
 import type { RunRecord } from "../../../lib/kubespray/planner";
-import { expandNodes } from "../../../lib/topology";
+import { expandNodes, kubesprayHost } from "../../../lib/topology";
 import type { NodeSpec } from "../../../lib/topology";
 import { accept, cloud, homelab } from "../../fixtures/definitions";
 
@@ -19,14 +19,7 @@ function recordOf(config: ClusterConfig, action = "cluster.yml"): RunRecord {
   const plan = clusterPlan(config, nodes, undefined, OPTIONS);
   return {
     kubesprayVersion: plan.settings.kubesprayVersion,
-    hosts: nodes.map((n) => ({
-      name: n.name,
-      role: n.role,
-      address: n.ipv4,
-      labels: n.labels,
-      taints: n.taints,
-      gpu: n.gpuMapping !== undefined,
-    })),
+    hosts: nodes.map(kubesprayHost),
     controlPlaneOrder: Object.keys(plan.inventory.all.children.kube_control_plane.hosts),
     vars: plan.groupVars,
     action,

@@ -1,12 +1,13 @@
 import { ConfigError } from "../../../config/errors";
-import type { ClusterState, HostState, RunRecord } from "../../../lib/kubespray/planner";
+import type { ClusterState, RunRecord } from "../../../lib/kubespray/planner";
 import { checkUpgrade, NOTHING, planChanges, triggerAction } from "../../../lib/kubespray/planner";
+import type { KubesprayHost } from "../../../lib/topology";
 
 const host = (
   name: string,
-  role: HostState["role"],
-  extra: Partial<HostState> = {},
-): HostState => ({
+  role: KubesprayHost["role"],
+  extra: Partial<KubesprayHost> = {},
+): KubesprayHost => ({
   name,
   role,
   address: `10.0.0.${name.length}`,
@@ -35,7 +36,7 @@ const recorded = (state: ClusterState, action = "cluster.yml"): RunRecord => ({
   completedAt: "2026-01-01T00:00:00Z",
 });
 
-const withHosts = (hosts: HostState[], order?: string[]): ClusterState => ({
+const withHosts = (hosts: KubesprayHost[], order?: string[]): ClusterState => ({
   ...base,
   hosts,
   controlPlaneOrder: order ?? hosts.filter((h) => h.role === "control-plane").map((h) => h.name),
