@@ -2,24 +2,53 @@ import type { Release } from "@cdktf/provider-helm/lib/release";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 
-import type { DemocraticCsiBackend } from "../config/schema";
-import { usesSsh } from "../config/secrets";
-import { storageDriver } from "../config/storage-drivers";
 import type { ChartSource } from "../lib/charts";
 
 import { AddonRelease } from "./addon-release";
 
+/** How democratic-csi logs in to TrueNAS over SSH (the `freenas-iscsi`/`freenas-nfs` drivers). */
+export interface DemocraticCsiSsh {
+  /** TrueNAS user; sudo is used unless it is `root`. */
+  readonly user: string;
+  /** SSH private key (PEM): a sensitive variable's value, never a literal. */
+  readonly privateKey: string;
+}
+
 export interface DemocraticCsiProps {
-  /** The TrueNAS backend: driver, datasets, portal or share host. */
-  readonly backend: DemocraticCsiBackend;
+  /** Release, StorageClass, VolumeSnapshotClass and CSI driver name. */
+  readonly name: string;
+  /** democratic-csi driver, e.g. `freenas-api-iscsi`. */
+  readonly driver: string;
+  /** What the volumes are: iSCSI block devices (ext4) or NFS shares. */
+  readonly storageProtocol: "iscsi" | "nfs";
+  /** TrueNAS address (API and SSH). */
+  readonly host: string;
+  /** @default 443 */
+  readonly apiPort?: number;
+  /** @default "https" */
+  readonly apiScheme?: "https" | "http";
+  /** Accept TrueNAS's self-signed certificate. @default false */
+  readonly allowInsecure?: boolean;
+  /** TrueNAS API key: the value of a sensitive variable, never a literal. */
+  readonly apiKey: string;
+  /** SSH login, for the drivers that use it. @default - none: API only */
+  readonly ssh?: DemocraticCsiSsh;
+  /** Parent dataset of the volumes. */
+  readonly datasetParent: string;
+  /** Parent dataset of detached snapshots. */
+  readonly snapshotsDatasetParent: string;
+  /** iSCSI portal `host:port`. @default - none (NFS) */
+  readonly targetPortal?: string;
+  /** NFS server address. @default - none (iSCSI) */
+  readonly shareHost?: string;
+  /** Make the StorageClass the cluster's default. @default false */
+  readonly defaultClass?: boolean;
+  /** @default "Delete" */
+  readonly reclaimPolicy?: "Delete" | "Retain";
   /** Cluster name: suffixes iSCSI targets and names the instance, so clusters sharing a TrueNAS do not collide. */
   readonly clusterName: string;
   /** The democratic-csi chart (`resolveChart("democratic-csi", ...)`). */
   readonly chart: ChartSource;
-  /** TrueNAS API key: the value of a sensitive variable, never a literal. */
-  readonly apiKey: string;
-  /** SSH private key (PEM) for the `freenas-iscsi`/`freenas-nfs` drivers: a sensitive variable's value. @default none (API drivers) */
-  readonly sshPrivateKey?: string;
   /** Installed first: the snapshot controller. @default nothing */
   readonly dependsOn?: readonly ITerraformDependable[];
   /** @default "democratic-csi" */
@@ -34,20 +63,16 @@ export class DemocraticCsi extends Construct {
 
   constructor(scope: Construct, id: string, props: DemocraticCsiProps) {
     super(scope, id);
-    const b = props.backend;
-    if (usesSsh(b) && props.sshPrivateKey === undefined) {
-      throw new Error(`storage backend ${b.name}: the ${b.driver} driver needs an SSH private key`);
-    }
-    this.storageClassName = b.name;
+    this.storageClassName = props.name;
     this.release = new AddonRelease(this, "Resource", {
-      name: b.name,
+      name: props.name,
       namespace: props.namespace ?? "democratic-csi",
       chart: props.chart,
-      values: democraticCsiValues(b, props.clusterName),
+      values: democraticCsiValues(props),
       sensitiveValues: [
         { path: "driver.config.httpConnection.apiKey", value: props.apiKey },
-        ...(usesSsh(b) && props.sshPrivateKey !== undefined
-          ? [{ path: "driver.config.sshConnection.privateKey", value: props.sshPrivateKey }]
+        ...(props.ssh
+          ? [{ path: "driver.config.sshConnection.privateKey", value: props.ssh.privateKey }]
           : []),
       ],
       // The node DaemonSet must run on every node before a volume can be attached.
@@ -59,24 +84,21 @@ export class DemocraticCsi extends Construct {
 }
 
 /** The chart values of one backend (without its secrets). */
-export function democraticCsiValues(
-  b: DemocraticCsiBackend,
-  clusterName: string,
-): Record<string, unknown> {
-  const nfs = storageDriver(b.driver).protocol === "nfs";
+function democraticCsiValues(p: DemocraticCsiProps): Record<string, unknown> {
+  const nfs = p.storageProtocol === "nfs";
   const config: Record<string, unknown> = {
-    driver: b.driver,
-    instance_id: `${clusterName}-${b.name}`,
+    driver: p.driver,
+    instance_id: `${p.clusterName}-${p.name}`,
     httpConnection: {
-      protocol: b.protocol,
-      host: b.host,
-      port: b.port,
-      allowInsecure: b.allowInsecure,
+      protocol: p.apiScheme ?? "https",
+      host: p.host,
+      port: p.apiPort ?? 443,
+      allowInsecure: p.allowInsecure ?? false,
     },
     zfs: {
-      datasetParentName: b.datasetParent,
-      detachedSnapshotsDatasetParentName: b.snapshotsDatasetParent,
-      ...(usesSsh(b) ? { cli: { sudoEnabled: b.sshUser !== "root" } } : {}),
+      datasetParentName: p.datasetParent,
+      detachedSnapshotsDatasetParentName: p.snapshotsDatasetParent,
+      ...(p.ssh ? { cli: { sudoEnabled: p.ssh.user !== "root" } } : {}),
       ...(nfs
         ? {
             datasetEnableQuotas: true,
@@ -88,10 +110,10 @@ export function democraticCsiValues(
         : { zvolCompression: "", zvolDedup: "", zvolEnableReservation: false, zvolBlocksize: "" }),
     },
   };
-  if (usesSsh(b)) config.sshConnection = { host: b.host, port: 22, username: b.sshUser };
+  if (p.ssh) config.sshConnection = { host: p.host, port: 22, username: p.ssh.user };
   if (nfs) {
     config.nfs = {
-      shareHost: b.shareHost,
+      shareHost: p.shareHost,
       shareAlldirs: false,
       shareAllowedHosts: [],
       shareAllowedNetworks: [],
@@ -102,11 +124,11 @@ export function democraticCsiValues(
     };
   } else {
     config.iscsi = {
-      targetPortal: b.targetPortal,
+      targetPortal: p.targetPortal,
       targetPortals: [],
       interface: "",
       namePrefix: "csi-",
-      nameSuffix: `-${clusterName}`,
+      nameSuffix: `-${p.clusterName}`,
       targetGroups: [
         { targetGroupPortalGroup: 1, targetGroupInitiatorGroup: 1, targetGroupAuthType: "None" },
       ],
@@ -120,19 +142,19 @@ export function democraticCsiValues(
   }
   return {
     // The CSI driver name must be unique in the cluster: one per backend.
-    csiDriver: { name: `org.democratic-csi.${b.name}` },
+    csiDriver: { name: `org.democratic-csi.${p.name}` },
     storageClasses: [
       {
-        name: b.name,
-        defaultClass: b.default,
-        reclaimPolicy: b.reclaimPolicy,
+        name: p.name,
+        defaultClass: p.defaultClass ?? false,
+        reclaimPolicy: p.reclaimPolicy ?? "Delete",
         volumeBindingMode: "Immediate",
         allowVolumeExpansion: true,
         parameters: { fsType: nfs ? "nfs" : "ext4" },
         mountOptions: nfs ? ["noatime", "nfsvers=4"] : [],
       },
     ],
-    volumeSnapshotClasses: [{ name: b.name, parameters: { detachedSnapshots: "false" } }],
+    volumeSnapshotClasses: [{ name: p.name, parameters: { detachedSnapshots: "false" } }],
     driver: { config },
   };
 }

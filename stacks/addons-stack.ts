@@ -16,8 +16,8 @@ import {
   secretVariables,
   truenasApiKey,
   truenasSshKey,
-  usesSsh,
 } from "../config/secrets";
+import { storageDriver } from "../config/storage-drivers";
 import { ArgoCd } from "../constructs/argocd";
 import { CertManager } from "../constructs/cert-manager";
 import { DemocraticCsi } from "../constructs/democratic-csi";
@@ -93,12 +93,27 @@ export class AddonsStack extends TerraformStack {
         chart: chart("snapshot-controller"),
       });
       for (const backend of backends) {
+        const driver = storageDriver(backend.driver);
         new DemocraticCsi(this, `DemocraticCsi-${backend.name}`, {
-          backend,
+          name: backend.name,
+          driver: backend.driver,
+          storageProtocol: driver.protocol,
+          host: backend.host,
+          apiPort: backend.port,
+          apiScheme: backend.protocol,
+          allowInsecure: backend.allowInsecure,
+          apiKey: secret(truenasApiKey(backend)),
+          ssh: driver.ssh
+            ? { user: backend.sshUser, privateKey: secret(truenasSshKey(backend)) }
+            : undefined,
+          datasetParent: backend.datasetParent,
+          snapshotsDatasetParent: backend.snapshotsDatasetParent,
+          targetPortal: backend.targetPortal,
+          shareHost: backend.shareHost,
+          defaultClass: backend.default,
+          reclaimPolicy: backend.reclaimPolicy,
           clusterName: config.name,
           chart: chart("democratic-csi"),
-          apiKey: secret(truenasApiKey(backend)),
-          sshPrivateKey: usesSsh(backend) ? secret(truenasSshKey(backend)) : undefined,
           dependsOn: [snapshots.release],
         });
       }

@@ -1,24 +1,41 @@
 import { Testing } from "cdktf";
 
-import { parseClusterConfig } from "../../config/load";
-import type { DemocraticCsiBackend } from "../../config/schema";
+import type { DemocraticCsiProps } from "../../constructs/democratic-csi";
 import { DemocraticCsi } from "../../constructs/democratic-csi";
 import { resolveChart } from "../../lib/charts";
-import { homelab } from "../fixtures/definitions";
 import { release } from "../support/releases";
 
-const backends = parseClusterConfig(homelab()).config.addons.storage!.democraticCsi;
-const [iscsi, nfs] = backends;
+const common = {
+  host: "truenas.home.lan",
+  apiKey: "API_TOKEN",
+  clusterName: "kspray",
+  chart: resolveChart("democratic-csi", undefined),
+};
+const iscsi: DemocraticCsiProps = {
+  ...common,
+  name: "truenas-iscsi",
+  driver: "freenas-iscsi",
+  storageProtocol: "iscsi",
+  ssh: { user: "root", privateKey: "SSH_TOKEN" },
+  datasetParent: "tank/k8s/kspray/iscsi",
+  snapshotsDatasetParent: "tank/k8s/kspray/iscsi-snapshots",
+  targetPortal: "10.10.20.5:3260",
+  defaultClass: true,
+};
+const nfs: DemocraticCsiProps = {
+  ...common,
+  name: "truenas-nfs",
+  driver: "freenas-nfs",
+  storageProtocol: "nfs",
+  ssh: { user: "csi", privateKey: "SSH_TOKEN" },
+  datasetParent: "tank/k8s/kspray/nfs",
+  snapshotsDatasetParent: "tank/k8s/kspray/nfs-snapshots",
+  shareHost: "10.10.20.5",
+};
 
-function synth(backend: DemocraticCsiBackend, ssh: string | null = "SSH_TOKEN") {
+function synth(props: DemocraticCsiProps) {
   return Testing.synthScope((scope) => {
-    new DemocraticCsi(scope, "Csi", {
-      backend,
-      clusterName: "kspray",
-      chart: resolveChart("democratic-csi", undefined),
-      apiKey: "API_TOKEN",
-      sshPrivateKey: ssh ?? undefined,
-    });
+    new DemocraticCsi(scope, "Csi", props);
   });
 }
 
@@ -40,24 +57,27 @@ describe("DemocraticCsi", () => {
     const config = release(synth(iscsi), "truenas-iscsi").parsedValues.driver.config;
     expect(config).toMatchObject({
       driver: "freenas-iscsi",
+      instance_id: "kspray-truenas-iscsi",
       httpConnection: { protocol: "https", host: "truenas.home.lan", port: 443 },
       sshConnection: { host: "truenas.home.lan", username: "root" },
       zfs: {
         datasetParentName: "tank/k8s/kspray/iscsi",
         detachedSnapshotsDatasetParentName: "tank/k8s/kspray/iscsi-snapshots",
+        cli: { sudoEnabled: false },
       },
       iscsi: { targetPortal: "10.10.20.5:3260", nameSuffix: "-kspray" },
     });
     expect(config.nfs).toBeUndefined();
   });
 
-  it("configures the NFS driver with the share host, as a non-default class", () => {
+  it("configures the NFS driver with the share host, as a non-default class, sudo for a non-root user", () => {
     const v = release(synth(nfs), "truenas-nfs").parsedValues;
     expect(v.storageClasses[0]).toMatchObject({
       defaultClass: false,
       parameters: { fsType: "nfs" },
     });
     expect(v.driver.config.nfs.shareHost).toBe("10.10.20.5");
+    expect(v.driver.config.zfs.cli).toEqual({ sudoEnabled: true });
     expect(v.driver.config.iscsi).toBeUndefined();
   });
 
@@ -70,16 +90,11 @@ describe("DemocraticCsi", () => {
     expect(JSON.stringify(r.parsedValues)).not.toMatch(/API_TOKEN|SSH_TOKEN/);
   });
 
-  it("has no SSH connection for the API drivers", () => {
-    const api: DemocraticCsiBackend = { ...nfs, name: "api-nfs", driver: "freenas-api-nfs" };
-    const r = release(synth(api, null), "api-nfs");
+  it("has no SSH connection without an SSH login (the API drivers)", () => {
+    const api = { ...nfs, name: "api-nfs", driver: "freenas-api-nfs", ssh: undefined };
+    const r = release(synth(api), "api-nfs");
     expect(r.parsedValues.driver.config.sshConnection).toBeUndefined();
+    expect(r.parsedValues.driver.config.zfs.cli).toBeUndefined();
     expect(r.set_sensitive?.map((s) => s.name)).toEqual(["driver.config.httpConnection.apiKey"]);
-  });
-
-  it("rejects an SSH driver without an SSH key", () => {
-    expect(() => synth(iscsi, null)).toThrow(
-      "storage backend truenas-iscsi: the freenas-iscsi driver needs an SSH private key",
-    );
   });
 });
