@@ -2,8 +2,8 @@ import type { Release } from "@cdktf/provider-helm/lib/release";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 
-import type { NodePool } from "../config/schema";
 import type { ChartSource } from "../lib/charts";
+import type { NodeGroup } from "../lib/scheduling";
 import { poolAffinity, tolerationsForPools } from "../lib/scheduling";
 
 import { AddonRelease } from "./addon-release";
@@ -11,10 +11,8 @@ import { AddonRelease } from "./addon-release";
 export interface GpuOperatorProps {
   /** The gpu-operator chart (`resolveChart("gpu-operator", ...)`). */
   readonly chart: ChartSource;
-  /** Cluster name (node names are `<cluster>-<pool>-<n>`). */
-  readonly clusterName: string;
-  /** The pools with a GPU passed through; the operands run there only. */
-  readonly gpuPools: readonly NodePool[];
+  /** The nodes with a GPU passed through, one group per pool; the operands run there only. */
+  readonly gpuNodeGroups: readonly NodeGroup[];
   /**
    * Let the operator build and load the NVIDIA driver in a container. NVIDIA publishes driver
    * containers for Ubuntu and RHEL only, not for the Debian nodes of this project.
@@ -37,10 +35,10 @@ export class GpuOperator extends Construct {
 
   constructor(scope: Construct, id: string, props: GpuOperatorProps) {
     super(scope, id);
-    if (props.gpuPools.length === 0)
+    if (props.gpuNodeGroups.length === 0)
       throw new Error("the GPU Operator needs at least one GPU pool");
-    const tolerations = tolerationsForPools(props.gpuPools);
-    const affinity = poolAffinity(props.clusterName, props.gpuPools);
+    const tolerations = tolerationsForPools(props.gpuNodeGroups);
+    const affinity = poolAffinity(props.gpuNodeGroups);
     this.release = new AddonRelease(this, "Resource", {
       name: "gpu-operator",
       namespace: props.namespace ?? "gpu-operator",

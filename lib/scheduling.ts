@@ -5,8 +5,8 @@
  */
 import type { Taint } from "../config/kubernetes-names";
 import { splitTaint } from "../config/kubernetes-names";
-import { nodeName } from "../config/pools";
-import type { NodePool } from "../config/schema";
+import { gpuPools, nodeName } from "../config/pools";
+import type { ClusterConfig } from "../config/schema";
 
 export interface Toleration {
   readonly key: string;
@@ -30,8 +30,29 @@ export function tolerationFor(taint: Taint): Toleration {
     : { key: taint.key, operator: "Equal", value: taint.value, effect: taint.effect };
 }
 
-/** Tolerations for exactly the taints the pools carry, each once, in pool order. */
-export function tolerationsForPools(pools: readonly Pick<NodePool, "taints">[]): Toleration[] {
+/** A group of nodes (one pool) that an add-on is placed on. */
+export interface NodeGroup {
+  /** Labels every node of the group carries. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Taints every node of the group carries (`key=value:Effect` or `key:Effect`). */
+  readonly taints: readonly string[];
+  /** The group's node names, for a group without labels. */
+  readonly nodeNames: readonly string[];
+}
+
+/** The node groups of the pools that pass a GPU through. */
+export function gpuNodeGroups(config: ClusterConfig): NodeGroup[] {
+  return gpuPools(config).map((pool) => ({
+    labels: pool.labels,
+    taints: pool.taints,
+    nodeNames: Array.from({ length: pool.count }, (_, i) =>
+      nodeName(config.name, pool.name, i + 1),
+    ),
+  }));
+}
+
+/** Tolerations for exactly the taints the groups carry, each once, in group order. */
+export function tolerationsForPools(pools: readonly Pick<NodeGroup, "taints">[]): Toleration[] {
   const seen = new Set<string>();
   const out: Toleration[] = [];
   for (const pool of pools) {
@@ -56,11 +77,11 @@ export interface NodeSelectorTerm {
 }
 
 /**
- * A required node affinity onto the given pools: one term per pool (terms are ORed). A pool
- * with labels is matched by all of its labels (stays true as the pool grows); a pool without
- * labels by the host names of its nodes (`<cluster>-<pool>-<n>`, the node names).
+ * A required node affinity onto the given groups: one term per group (terms are ORed). A
+ * group with labels is matched by all of its labels (stays true as the pool grows); a group
+ * without labels by the host names of its nodes.
  */
-export function poolAffinity(clusterName: string, pools: readonly NodePool[]) {
+export function poolAffinity(pools: readonly NodeGroup[]) {
   const terms: NodeSelectorTerm[] = pools.map((pool) => {
     const labels = Object.entries(pool.labels);
     if (labels.length > 0) {
@@ -72,11 +93,10 @@ export function poolAffinity(clusterName: string, pools: readonly NodePool[]) {
         })),
       };
     }
-    const names = Array.from({ length: pool.count }, (_, i) =>
-      nodeName(clusterName, pool.name, i + 1),
-    );
     return {
-      matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In" as const, values: names }],
+      matchExpressions: [
+        { key: "kubernetes.io/hostname", operator: "In" as const, values: [...pool.nodeNames] },
+      ],
     };
   });
   return {

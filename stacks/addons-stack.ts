@@ -8,7 +8,6 @@ import type { Construct } from "constructs";
 
 import type { ChartName } from "../config/chart-names";
 import { ConfigError } from "../config/errors";
-import { gpuPools } from "../config/pools";
 import type { ClusterConfig } from "../config/schema";
 import type { SecretVariable } from "../config/secrets";
 import {
@@ -28,6 +27,7 @@ import { KubePrometheusStack } from "../constructs/kube-prometheus-stack";
 import { MetalLb } from "../constructs/metallb";
 import { SnapshotController } from "../constructs/snapshot-controller";
 import { resolveChart } from "../lib/charts";
+import { gpuNodeGroups } from "../lib/scheduling";
 
 export interface AddonsStackProps {
   readonly config: ClusterConfig;
@@ -145,8 +145,7 @@ export class AddonsStack extends TerraformStack {
     if (addons.gpuOperator?.enabled) {
       new GpuOperator(this, "GpuOperator", {
         chart: chart("gpu-operator"),
-        clusterName: config.name,
-        gpuPools: gpuPools(config),
+        gpuNodeGroups: gpuNodeGroups(config),
       });
     }
 

@@ -1,9 +1,9 @@
 import { Testing } from "cdktf";
 
 import { parseClusterConfig } from "../../config/load";
-import { gpuPools } from "../../config/pools";
 import { GpuOperator } from "../../constructs/gpu-operator";
 import { CHARTS, resolveChart } from "../../lib/charts";
+import { gpuNodeGroups } from "../../lib/scheduling";
 import { cloud } from "../fixtures/definitions";
 import type { Definition } from "../fixtures/definitions";
 import { release } from "../support/releases";
@@ -13,8 +13,7 @@ function synth(def: Definition) {
   return Testing.synthScope((scope) => {
     new GpuOperator(scope, "Gpu", {
       chart: resolveChart("gpu-operator", undefined),
-      clusterName: config.name,
-      gpuPools: gpuPools(config),
+      gpuNodeGroups: gpuNodeGroups(config),
     });
   });
 }
@@ -69,8 +68,7 @@ describe("GpuOperator", () => {
       Testing.synthScope((scope) => {
         new GpuOperator(scope, "Gpu", {
           chart: resolveChart("gpu-operator", undefined),
-          clusterName: "c",
-          gpuPools: [],
+          gpuNodeGroups: [],
         });
       }),
     ).toThrow("the GPU Operator needs at least one GPU pool");

@@ -1,6 +1,11 @@
 import { parseClusterConfig } from "../../config/load";
-import { gpuPools } from "../../config/pools";
-import { parseTaint, poolAffinity, tolerationFor, tolerationsForPools } from "../../lib/scheduling";
+import {
+  gpuNodeGroups,
+  parseTaint,
+  poolAffinity,
+  tolerationFor,
+  tolerationsForPools,
+} from "../../lib/scheduling";
 import { cloud } from "../fixtures/definitions";
 
 describe("parseTaint", () => {
@@ -49,7 +54,7 @@ describe("tolerations", () => {
 describe("poolAffinity", () => {
   it("matches a labelled pool by all its labels", () => {
     const { config } = parseClusterConfig(cloud());
-    const terms = poolAffinity(config.name, gpuPools(config)).nodeAffinity
+    const terms = poolAffinity(gpuNodeGroups(config)).nodeAffinity
       .requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
     expect(terms).toEqual([
       {
@@ -66,7 +71,7 @@ describe("poolAffinity", () => {
     def.nodePools[2].labels = {};
     def.nodePools[2].count = 2;
     const { config } = parseClusterConfig(def);
-    const terms = poolAffinity(config.name, gpuPools(config)).nodeAffinity
+    const terms = poolAffinity(gpuNodeGroups(config)).nodeAffinity
       .requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
     expect(terms).toEqual([
       {
