@@ -2,17 +2,34 @@ import type { Release } from "@cdktf/provider-helm/lib/release";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 
-import type { ClusterIssuer } from "../config/schema";
 import type { ChartSource } from "../lib/charts";
 import { LOCAL_CHARTS, localChart } from "../lib/charts";
 
 import { AddonRelease } from "./addon-release";
 
+/** One ClusterIssuer: exactly one of `vault`, `acme` or `selfSigned`. */
+export interface CertManagerIssuer {
+  readonly name: string;
+  /** Vault's PKI, logged in to with Kubernetes auth. @default - not a Vault issuer */
+  readonly vault?: {
+    readonly server: string;
+    /** PKI signing path, e.g. `pki_int/sign/<role>`. */
+    readonly path: string;
+    readonly role: string;
+    /** Mount path of Vault's Kubernetes auth. */
+    readonly authMount: string;
+  };
+  /** ACME with HTTP-01 through the ingress. @default - not an ACME issuer */
+  readonly acme?: { readonly email: string; readonly server: string };
+  /** A self-signed issuer (when neither `vault` nor `acme` is set). @default - the other kinds */
+  readonly selfSigned?: object;
+}
+
 export interface CertManagerProps {
   /** The cert-manager chart (`resolveChart("cert-manager", ...)`). */
   readonly chart: ChartSource;
   /** ClusterIssuers to create. @default none */
-  readonly clusterIssuers?: readonly ClusterIssuer[];
+  readonly clusterIssuers?: readonly CertManagerIssuer[];
   /** PEM CA bundles of Vault issuers, by issuer name (the stack reads `caBundleFile`). @default none */
   readonly vaultCaBundles?: Readonly<Record<string, string>>;
   /** IngressClass of ACME HTTP-01 solvers. @default the cluster's default IngressClass */
@@ -62,7 +79,7 @@ export class CertManager extends Construct {
   }
 }
 
-function issuerValues(issuer: ClusterIssuer, props: CertManagerProps): Record<string, unknown> {
+function issuerValues(issuer: CertManagerIssuer, props: CertManagerProps): Record<string, unknown> {
   if (issuer.vault) {
     const pem = props.vaultCaBundles?.[issuer.name];
     return {
