@@ -615,6 +615,37 @@ const AddonsSchema = z
   .prefault({})
   .describe("Add-ons installed with Helm by the addons stack.");
 
+const StateSchema = z
+  .strictObject({
+    backend: z
+      .enum(["local", "pg"])
+      .default("local")
+      .describe(
+        "`local`: `<stateDir>/<stack>.tfstate` on this machine. `pg`: PostgreSQL, one schema per stack (`<cluster>_<stack>`), locked, shared by a team; the connection string only from `PG_CONN_STR`.",
+      ),
+    encryption: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .optional()
+          .describe(
+            "Encrypt the state and plans (OpenTofu: pbkdf2 + aes_gcm, passphrase from `TF_VAR_state_passphrase`). @default true with `pg`, false with `local`",
+          ),
+        unencryptedFallback: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Migration: read a state not yet encrypted, write it encrypted (OpenTofu's `fallback`). Set it for one deploy of each stack, then remove it.",
+          ),
+      })
+      .prefault({})
+      .describe("OpenTofu's state encryption."),
+  })
+  .prefault({})
+  .describe(
+    'Where the stacks keep their Terraform state (docs/operations.md, "Working as a team").',
+  );
+
 const ExistingClusterSchema = z.strictObject({
   name: z.string().min(1).describe("Name of the existing cluster (for messages)."),
   nodeAddresses: z.array(ipRange).default([]).describe("Its node addresses."),
@@ -634,6 +665,7 @@ export const ClusterConfigSchema = z
     kubernetes: KubernetesSchema.prefault({}),
     kubespray: KubesprayRunSchema,
     addons: AddonsSchema,
+    state: StateSchema,
     coexistence: z
       .strictObject({
         existingClusters: z

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import type { ITerraformDependable } from "cdktf";
-import { Fn, LocalBackend, Op, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
+import { Fn, Op, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import type { Construct } from "constructs";
 
 import type { ChartName } from "../config/chart-names";
@@ -28,6 +28,7 @@ import { MetalLb } from "../constructs/metallb";
 import { SnapshotController } from "../constructs/snapshot-controller";
 import { resolveChart } from "../lib/charts";
 import { gpuNodeGroups } from "../lib/scheduling";
+import { stateBackend } from "../lib/state-backend";
 
 export interface AddonsStackProps {
   readonly config: ClusterConfig;
@@ -46,7 +47,7 @@ export class AddonsStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, props: AddonsStackProps) {
     super(scope, id);
-    new LocalBackend(this, { path: join(props.stateDir, `${id}.tfstate`) });
+    stateBackend(this, id, props.config, props.stateDir);
     const { config } = props;
     const addons = config.addons;
 

@@ -1,8 +1,6 @@
-import { join } from "node:path";
-
 import { LocalProvider } from "@cdktf/provider-local/lib/provider";
 import { NullProvider } from "@cdktf/provider-null/lib/provider";
-import { LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
+import { TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 
 import type { ClusterConfig } from "../config/schema";
@@ -12,6 +10,7 @@ import { clusterPlan } from "../lib/kubespray/cluster-plan";
 import type { RunRecord } from "../lib/kubespray/planner";
 import { RUNNER_ENTRY } from "../lib/kubespray/project";
 import { statePaths } from "../lib/kubespray/record";
+import { stateBackend } from "../lib/state-backend";
 import type { ClusterNode } from "../lib/topology";
 
 export interface ClusterStackProps {
@@ -37,7 +36,7 @@ export class ClusterStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, props: ClusterStackProps) {
     super(scope, id);
-    new LocalBackend(this, { path: join(props.stateDir, `${id}.tfstate`) });
+    stateBackend(this, id, props.config, props.stateDir);
     new LocalProvider(this, "local");
     new NullProvider(this, "null");
     const paths = statePaths(props.stateDir);

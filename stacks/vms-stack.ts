@@ -1,7 +1,7 @@
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 
 import { NullProvider } from "@cdktf/provider-null/lib/provider";
-import { LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
+import { TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 
 import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";
@@ -9,6 +9,7 @@ import { parseCidr } from "../config/net";
 import type { ClusterConfig } from "../config/schema";
 import { NodeRemoval } from "../constructs/node-removal";
 import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
+import { stateBackend } from "../lib/state-backend";
 import type { NodeSpec } from "../lib/topology";
 import { expandNodes } from "../lib/topology";
 
@@ -41,7 +42,7 @@ export class VmsStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: VmsStackProps) {
     super(scope, id);
     const { config } = props;
-    new LocalBackend(this, { path: join(props.stateDir, `${id}.tfstate`) });
+    stateBackend(this, id, props.config, props.stateDir);
     new ProxmoxProvider(this, "proxmox", {
       endpoint: config.proxmox.endpoint,
       insecure: config.proxmox.insecure,

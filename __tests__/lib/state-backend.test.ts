@@ -1,0 +1,99 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { App, TerraformStack, Testing } from "cdktf";
+
+import { UserError } from "../../config/errors";
+import { loadClusterConfig } from "../../config/load";
+import type { ClusterConfig } from "../../config/schema";
+import { PASSPHRASE_ENV, pgSchemaName, stateBackend } from "../../lib/state-backend";
+
+const homelab = loadClusterConfig(join(__dirname, "..", "..", "examples", "homelab.yaml")).config;
+const PASSPHRASE = "a-passphrase-of-some-length";
+const CONN = "postgres://deploy:hunter2-in-url@127.0.0.1:5432/tf";
+
+function withState(state: Partial<ClusterConfig["state"]>): ClusterConfig {
+  return {
+    ...homelab,
+    state: {
+      ...homelab.state,
+      ...state,
+      encryption: { ...homelab.state.encryption, ...state.encryption },
+    },
+  };
+}
+
+interface Synthesized {
+  terraform: { backend: Record<string, Record<string, unknown>>; encryption?: unknown };
+  variable?: Record<string, { sensitive?: boolean }>;
+}
+
+function synth(config: ClusterConfig, env: NodeJS.ProcessEnv): { json: Synthesized; text: string } {
+  const app = new App({ outdir: mkdtempSync(join(tmpdir(), "cdktf-")) });
+  const stack = new TerraformStack(app, "vms");
+  stateBackend(stack, "vms", config, "/state/kspray", env);
+  const text = Testing.synth(stack);
+  return { json: JSON.parse(text) as Synthesized, text };
+}
+
+describe("stateBackend", () => {
+  it("keeps the local state file by default, unencrypted", () => {
+    expect(homelab.state).toEqual({
+      backend: "local",
+      encryption: { unencryptedFallback: false },
+    });
+    const { json } = synth(homelab, {});
+    expect(json.terraform.backend).toEqual({ local: { path: "/state/kspray/vms.tfstate" } });
+    expect(json.terraform.encryption).toBeUndefined();
+    expect(json.variable).toBeUndefined();
+  });
+
+  it("gives pg one schema per cluster and stack, without the connection string", () => {
+    const config = withState({ backend: "pg" });
+    const { json, text } = synth(config, { PG_CONN_STR: CONN, [PASSPHRASE_ENV]: PASSPHRASE });
+    expect(json.terraform.backend).toEqual({ pg: { schema_name: "kspray_vms" } });
+    expect(text).not.toContain("hunter2");
+    expect(text).not.toContain("postgres://");
+    expect(pgSchemaName("my-cluster", "addons")).toBe("my_cluster_addons");
+  });
+
+  it("encrypts pg state and plans by default, the passphrase only as a sensitive variable", () => {
+    const { json, text } = synth(withState({ backend: "pg" }), {
+      PG_CONN_STR: CONN,
+      [PASSPHRASE_ENV]: PASSPHRASE,
+    });
+    expect(text).not.toContain(PASSPHRASE);
+    expect(json.variable?.state_passphrase.sensitive).toBe(true);
+    const target = { method: "method.aes_gcm.state", enforced: true };
+    expect(json.terraform.encryption).toEqual({
+      key_provider: { pbkdf2: { state: { passphrase: "${var.state_passphrase}" } } },
+      method: { aes_gcm: { state: { keys: "key_provider.pbkdf2.state" } } },
+      state: target,
+      plan: target,
+    });
+  });
+
+  it("reads an unencrypted state during a migration (fallback)", () => {
+    const config = withState({ encryption: { enabled: true, unencryptedFallback: true } });
+    const { json } = synth(config, { [PASSPHRASE_ENV]: PASSPHRASE });
+    expect(json.terraform.encryption).toMatchObject({
+      method: { unencrypted: { migrate: {} } },
+      state: { enforced: false, fallback: { method: "method.unencrypted.migrate" } },
+    });
+  });
+
+  it("rejects a pg backend without PG_CONN_STR and an encrypted state without a passphrase", () => {
+    const run = () => synth(withState({ backend: "pg" }), {});
+    expect(run).toThrow(UserError);
+    expect(run).toThrow(/state.backend: pg needs PG_CONN_STR in the environment/);
+    expect(run).toThrow(/set TF_VAR_state_passphrase in the environment/);
+  });
+
+  it("rejects a passphrase shorter than OpenTofu's pbkdf2 minimum", () => {
+    const config = withState({ encryption: { enabled: true, unencryptedFallback: false } });
+    expect(() => synth(config, { [PASSPHRASE_ENV]: "short" })).toThrow(
+      "state.encryption: TF_VAR_state_passphrase has 5 characters; use at least 16",
+    );
+  });
+});

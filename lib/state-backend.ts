@@ -1,0 +1,111 @@
+/**
+ * Where each stack keeps its Terraform state (`state.backend` of the definition), and its
+ * encryption. Every stack calls `stateBackend` instead of creating a backend itself.
+ *
+ * - `local`: `<stateDir>/<stack>.tfstate`, as always.
+ * - `pg`: one PostgreSQL schema per cluster and stack (`<cluster>_<stack>`), so stacks keep
+ *   separate states and locks. The connection string comes only from `PG_CONN_STR`, which
+ *   OpenTofu's pg backend (and our runner) read themselves: it never reaches cdk.tf.json.
+ *
+ * Encryption is OpenTofu's state and plan encryption: pbkdf2 key from the passphrase in
+ * `TF_VAR_state_passphrase` (a sensitive variable, so the passphrase never reaches
+ * cdk.tf.json either), aes_gcm, `enforced` (an unencrypted state is never written).
+ */
+import { join } from "node:path";
+
+import type { TerraformStack } from "cdktf";
+import { LocalBackend, PgBackend, TerraformVariable } from "cdktf";
+
+import { UserError } from "../config/errors";
+import type { ClusterConfig } from "../config/schema";
+
+/** Read by OpenTofu's pg backend and by the runner. */
+export const PG_CONN_STR = "PG_CONN_STR";
+/** The variable holding the state passphrase, and its environment variable. */
+export const PASSPHRASE_VARIABLE = "state_passphrase";
+export const PASSPHRASE_ENV = `TF_VAR_${PASSPHRASE_VARIABLE}`;
+/** OpenTofu's pbkdf2 key provider refuses shorter passphrases. */
+export const MIN_PASSPHRASE_LENGTH = 16;
+
+/** The PostgreSQL schema of one stack of a cluster (cluster names are DNS labels). */
+export function pgSchemaName(clusterName: string, stack: string): string {
+  return `${clusterName}_${stack}`.replace(/-/g, "_");
+}
+
+/** Whether the stacks' state is encrypted: `state.encryption.enabled`, else on with pg. */
+export function stateEncrypted(config: ClusterConfig): boolean {
+  return config.state.encryption.enabled ?? config.state.backend === "pg";
+}
+
+/**
+ * What the state needs from the environment and lacks, as one error naming each variable;
+ * called before any state is read (the synth, the runner).
+ */
+export function checkStateEnvironment(
+  config: ClusterConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): void {
+  const problems: string[] = [];
+  if (config.state.backend === "pg" && !env[PG_CONN_STR])
+    problems.push(
+      `state.backend: pg needs ${PG_CONN_STR} in the environment (postgres://user@host/db?sslmode=...; the password in ~/.pgpass or PGPASSWORD)`,
+    );
+  if (stateEncrypted(config)) {
+    const passphrase = env[PASSPHRASE_ENV];
+    if (!passphrase)
+      problems.push(
+        `state.encryption: the state is encrypted; set ${PASSPHRASE_ENV} in the environment (the state passphrase, at least ${MIN_PASSPHRASE_LENGTH} characters)`,
+      );
+    else if (passphrase.length < MIN_PASSPHRASE_LENGTH)
+      problems.push(
+        `state.encryption: ${PASSPHRASE_ENV} has ${passphrase.length} characters; use at least ${MIN_PASSPHRASE_LENGTH}`,
+      );
+  }
+  if (problems.length > 0) throw new UserError(problems.join("\n"));
+}
+
+/** The stack's backend and, when on, its state encryption. */
+export function stateBackend(
+  stack: TerraformStack,
+  id: string,
+  config: ClusterConfig,
+  stateDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): void {
+  checkStateEnvironment(config, env);
+  if (config.state.backend === "pg")
+    // No connStr: OpenTofu reads PG_CONN_STR itself, so the string stays out of cdk.tf.json.
+    new PgBackend(stack, { schemaName: pgSchemaName(config.name, id) } as ConstructorParameters<
+      typeof PgBackend
+    >[1]);
+  else new LocalBackend(stack, { path: join(stateDir, `${id}.tfstate`) });
+  if (stateEncrypted(config)) encryptState(stack, config.state.encryption.unencryptedFallback);
+}
+
+/**
+ * OpenTofu's `terraform.encryption` block (cdktf has no typed one). In JSON, `method` and
+ * `keys` are bare references; only the passphrase is an expression (a static variable).
+ */
+function encryptState(stack: TerraformStack, unencryptedFallback: boolean): void {
+  new TerraformVariable(stack, PASSPHRASE_VARIABLE, {
+    type: "string",
+    sensitive: true,
+    nullable: false,
+    description: `Passphrase of the state encryption; set ${PASSPHRASE_ENV} in the environment`,
+  });
+  const target = {
+    method: "method.aes_gcm.state",
+    enforced: !unencryptedFallback,
+    // Reads a state not yet encrypted; the next write encrypts it (migration).
+    ...(unencryptedFallback ? { fallback: { method: "method.unencrypted.migrate" } } : {}),
+  };
+  stack.addOverride("terraform.encryption", {
+    key_provider: { pbkdf2: { state: { passphrase: `\${var.${PASSPHRASE_VARIABLE}}` } } },
+    method: {
+      aes_gcm: { state: { keys: "key_provider.pbkdf2.state" } },
+      ...(unencryptedFallback ? { unencrypted: { migrate: {} } } : {}),
+    },
+    state: target,
+    plan: target,
+  });
+}
