@@ -7,6 +7,8 @@
  */
 import { isMap, parse, parseDocument } from "yaml";
 
+import type { ConnectionVariables, HostVariables } from "../../kubespray-vars/vars";
+import { hostVariables } from "../../kubespray-vars/vars";
 import type { KubesprayHost } from "../topology";
 
 /** Group of GPU nodes; read by ansible/node-prep.yml, ignored by Kubespray. */
@@ -29,8 +31,8 @@ type HostMap = Record<string, Record<string, never>>;
 
 export interface KubesprayInventory {
   readonly all: {
-    readonly vars: { readonly ansible_user: string; readonly ansible_ssh_private_key_file: string };
-    readonly hosts: Record<string, Record<string, unknown>>;
+    readonly vars: ConnectionVariables;
+    readonly hosts: Record<string, HostVariables>;
     readonly children: {
       readonly kube_control_plane: { readonly hosts: HostMap };
       readonly etcd: { readonly hosts: HostMap };
@@ -64,16 +66,7 @@ export function buildInventory(input: InventoryInput): KubesprayInventory {
   );
   const workers = input.hosts.filter((h) => h.role === "worker").map((h) => h.name);
   const hosts = Object.fromEntries(
-    input.hosts.map((h) => {
-      const vars: Record<string, unknown> = {
-        ansible_host: h.address,
-        ip: h.address,
-        access_ip: h.address,
-      };
-      if (Object.keys(h.labels).length > 0) vars.node_labels = { ...h.labels };
-      if (h.taints.length > 0) vars.node_taints = [...h.taints];
-      return [h.name, vars];
-    }),
+    input.hosts.map((h) => [h.name, hostVariables(h.address ?? "", h.labels, h.taints)]),
   );
   return {
     all: {
@@ -110,13 +103,14 @@ export function parseInventory(text: string): ParsedInventory {
   const cps = names(all.children.kube_control_plane?.hosts);
   const gpu = names(all.children[GPU_GROUP]?.hosts);
   const hosts = Object.entries(all.hosts).map(([name, v]): KubesprayHost => {
-    const vars = v ?? {};
+    // A host without variables reads back as null.
+    const vars: Partial<HostVariables> = v ?? {};
     return {
       name,
       role: cps.includes(name) ? "control-plane" : "worker",
       address: String(vars.ansible_host ?? ""),
-      labels: (vars.node_labels as Record<string, string> | undefined) ?? {},
-      taints: (vars.node_taints as string[] | undefined) ?? [],
+      labels: vars.node_labels ?? {},
+      taints: vars.node_taints ?? [],
       gpu: gpu.includes(name),
     };
   });
