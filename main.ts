@@ -8,12 +8,13 @@ import { Annotations, App } from "cdktf";
 
 import { formatIssue } from "./config/errors";
 import { exitOnUserError, loadFromEnvironment } from "./lib/cli";
-import { readRecord } from "./lib/kubespray/record";
+import { recordStoreOf } from "./lib/kubespray/cluster-plan";
+import { readLastRun } from "./lib/kubespray/record-store";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 
 // Every mistake in the user's input (the definition, a file it names, a change the
 // Kubespray planner refuses) is a UserError: its lines and exit code 2, no stack trace.
-exitOnUserError(() => {
+void exitOnUserError(async () => {
   const { config, warnings, file } = loadFromEnvironment();
   const stateDir = resolve(process.env.STATE_DIR ?? resolve(".state", config.name));
 
@@ -24,7 +25,7 @@ exitOnUserError(() => {
     stateDir,
     baseDir: process.cwd(),
     nodes: vms.nodes,
-    lastRun: readRecord(stateDir),
+    lastRun: await readLastRun(recordStoreOf(config), stateDir),
   });
   const addons = new AddonsStack(app, "addons", {
     config,

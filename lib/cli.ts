@@ -6,17 +6,26 @@ import { EXIT_INVALID_CONFIG, UserError } from "../config/errors";
 import type { LoadedConfig } from "../config/load";
 import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
 
-/** Runs `fn`; a `UserError` is printed line by line to stderr and exits with code 2. */
+/**
+ * Runs `fn` (or awaits it, when it returns a promise); a `UserError` is printed line by
+ * line to stderr and exits with code 2.
+ */
 export function exitOnUserError<T>(fn: () => T): T {
   try {
-    return fn();
+    const result = fn();
+    if (result instanceof Promise) return result.catch(exitOrThrow) as T;
+    return result;
   } catch (e) {
-    if (e instanceof UserError) {
-      for (const line of e.lines()) process.stderr.write(`${line}\n`);
-      process.exit(EXIT_INVALID_CONFIG);
-    }
-    throw e;
+    return exitOrThrow(e);
   }
+}
+
+function exitOrThrow(e: unknown): never {
+  if (e instanceof UserError) {
+    for (const line of e.lines()) process.stderr.write(`${line}\n`);
+    process.exit(EXIT_INVALID_CONFIG);
+  }
+  throw e;
 }
 
 /** Loads `CLUSTER_CONFIG`, or the bundled example with a one-line notice. */

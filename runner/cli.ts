@@ -8,10 +8,15 @@
  * Environment (tests): KSPRAY_SSH_PORT, KSPRAY_SSH_HOST (every SSH check goes there),
  * KSPRAY_SSH_TIMEOUT_SECONDS, KSPRAY_EXTRA_INVENTORY (colon-separated extra inventories),
  * KSPRAY_NODE_PREP_PLAYBOOK (instead of ansible/node-prep.yml), KSPRAY_CONTAINER_ENGINE.
+ * With `state.backend: pg` (runner.json's recordStore), PG_CONN_STR: the record is read
+ * from and written back to PostgreSQL around each command.
  */
 import { existsSync } from "node:fs";
 
 import { UserError } from "../config/errors";
+import { statePaths } from "../lib/kubespray/record";
+import type { RecordStore } from "../lib/kubespray/record-store";
+import { withRecordStore } from "../lib/kubespray/record-store";
 
 import { apply, markDone } from "./apply";
 import { readSettings, runnerEnv } from "./env";
@@ -27,6 +32,12 @@ function option(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
+/** The record store named in the state directory's runner.json (pg backend). */
+function storeOf(stateDir: string): RecordStore | undefined {
+  const file = statePaths(stateDir).settingsFile;
+  return existsSync(file) ? readSettings(file).recordStore : undefined;
+}
+
 async function main(args: string[]): Promise<void> {
   const env = runnerEnv(process.env, __filename);
   const [command, first, second] = args;
@@ -36,20 +47,26 @@ async function main(args: string[]): Promise<void> {
       if (!first) throw new UserError(USAGE);
       const settings = readSettings(first, env);
       const action = option(args, "--action");
-      return withStateLock(settings.stateDir, env, () =>
-        command === "apply"
-          ? apply(settings, env, { action })
-          : markDone(settings, env, { action }),
+      return withRecordStore(settings.recordStore, settings.stateDir, () =>
+        withStateLock(settings.stateDir, env, () =>
+          command === "apply"
+            ? apply(settings, env, { action })
+            : markDone(settings, env, { action }),
+        ),
       );
     }
     case "remove-node":
       if (!first || !second) throw new UserError(USAGE);
       // Nothing was ever deployed there: nothing to remove, and no directory to create.
       if (!existsSync(first)) return removeNode(first, second, env);
-      return withStateLock(first, env, () => removeNode(first, second, env));
+      return withRecordStore(storeOf(first), first, () =>
+        withStateLock(first, env, () => removeNode(first, second, env)),
+      );
     case "forget-node":
       if (!first || !second) throw new UserError(USAGE);
-      return withStateLock(first, env, () => forgetRemovedNode(first, second, env));
+      return withRecordStore(storeOf(first), first, () =>
+        withStateLock(first, env, () => forgetRemovedNode(first, second, env)),
+      );
     case "teardown":
       if (!first) throw new UserError(USAGE);
       return teardown(first, env);

@@ -10,6 +10,7 @@ import type { ClusterConfig } from "../../config/schema";
 import { storageDriver } from "../../config/storage-drivers";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
 import { API_SERVER_PORT, groupVars } from "../../kubespray-vars/vars";
+import { pgSchemaName } from "../state-backend";
 import type { ClusterNode } from "../topology";
 import { kubesprayHost } from "../topology";
 
@@ -19,6 +20,7 @@ import { buildInventory } from "./inventory";
 import type { RunRecord } from "./planner";
 import { planChanges, previousControlPlaneOrder, triggerAction } from "./planner";
 import { absoluteUserPath, NODE_PREP_PLAYBOOK } from "./project";
+import type { RecordStore } from "./record-store";
 import { desiredState } from "./state";
 
 /** The Kubespray inventory and its variables. */
@@ -56,6 +58,13 @@ export function kubesprayFiles(
     }),
     groupVars: groupVars(config),
   };
+}
+
+/** Where the record lives with a pg backend: the cluster stack's schema. */
+export function recordStoreOf(config: ClusterConfig): RecordStore | undefined {
+  return config.state.backend === "pg"
+    ? { schema: pgSchemaName(config.name, "cluster") }
+    : undefined;
 }
 
 /**
@@ -101,6 +110,7 @@ export function clusterPlan(
       iscsi: protocols.includes("iscsi"),
       nfs: protocols.includes("nfs"),
     },
+    recordStore: recordStoreOf(config),
   };
   return { ...files, settings, action: triggerAction(planChanges(desired, record), record) };
 }

@@ -37,6 +37,8 @@ export interface RunnerSettings {
   };
   /** Cap of Ansible's `--forks`. @default DEFAULT_MAX_FORKS (25) */
   readonly maxForks?: number;
+  /** With `state.backend: pg`, where the record is stored. @default - only the local files */
+  readonly recordStore?: { readonly schema: string };
 }
 
 /** One process to start. */

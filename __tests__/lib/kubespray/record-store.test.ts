@@ -1,0 +1,99 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import type { RunRecord } from "../../../lib/kubespray/planner";
+import { readRecord, statePaths, writeRecord } from "../../../lib/kubespray/record";
+import {
+  readLastRun,
+  readStoredRecord,
+  RECORD_TABLE,
+  withRecordStore,
+} from "../../../lib/kubespray/record-store";
+import type { Postgres } from "../../support/postgres";
+import { startPostgres } from "../../support/postgres";
+
+const store = { schema: "kspray_cluster" };
+const record: RunRecord = {
+  kubesprayVersion: "v2.31.0",
+  hosts: [{ name: "kspray-cp-1", address: "10.0.0.11", groups: ["kube_control_plane", "etcd"] }],
+  controlPlaneOrder: ["kspray-cp-1"],
+  vars: { kube_version: "1.34.3" },
+  action: "cluster.yml",
+  completedAt: "2026-01-01T00:00:00.000Z",
+} as unknown as RunRecord;
+
+let pg: Postgres;
+let env: NodeJS.ProcessEnv;
+const dirs: string[] = [];
+const clone = () => {
+  const dir = mkdtempSync(join(tmpdir(), "clone-"));
+  dirs.push(dir);
+  return join(dir, ".state", "kspray");
+};
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  env = { PG_CONN_STR: pg.createDatabase("team") };
+}, 60_000);
+afterAll(() => {
+  pg?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("the record in PostgreSQL", () => {
+  it("travels from one clone's runner to another clone's synth", async () => {
+    const first = clone();
+    expect(await readStoredRecord(store, env)).toBeUndefined();
+    await withRecordStore(store, first, () => writeRecord(first, record), env);
+
+    const second = clone();
+    expect(await readStoredRecord(store, env)).toEqual(record);
+    expect(await readLastRun(undefined, second)).toBeUndefined(); // local: only files
+    // A runner on the second clone starts from the stored record and its inventory copy.
+    await withRecordStore(
+      store,
+      second,
+      () => {
+        expect(readRecord(second)).toEqual(record);
+        writeRecord(second, { ...record, action: "scale.yml --limit=kspray-worker-2" });
+      },
+      env,
+    );
+    expect((await readStoredRecord(store, env))?.action).toBe("scale.yml --limit=kspray-worker-2");
+  });
+
+  it("deletes the row when the runner drops the record (teardown)", async () => {
+    const dir = clone();
+    await withRecordStore(
+      store,
+      dir,
+      () => rmSync(statePaths(dir).recordDir, { recursive: true }),
+      env,
+    );
+    expect(await readStoredRecord(store, env)).toBeUndefined();
+    expect(pg.sql("team", `SELECT count(*) FROM kspray_cluster.${RECORD_TABLE}`).trim()).toBe("0");
+  });
+
+  it("lets one runner at a time work on the record", async () => {
+    const order: string[] = [];
+    const slow = (name: string) => async () => {
+      order.push(`${name} start`);
+      await new Promise((r) => setTimeout(r, 300));
+      order.push(`${name} end`);
+    };
+    await Promise.all([
+      withRecordStore(store, clone(), slow("a"), env),
+      withRecordStore(store, clone(), slow("b"), env),
+    ]);
+    expect(order[1]).toMatch(/end$/);
+    expect(order[3]).toMatch(/end$/);
+  });
+
+  it("keeps the local files alone with the local backend", async () => {
+    const dir = clone();
+    await withRecordStore(undefined, dir, () => writeRecord(dir, record), {});
+    expect(existsSync(statePaths(dir).recordFile)).toBe(true);
+    expect(JSON.parse(readFileSync(statePaths(dir).recordFile, "utf8"))).toEqual(record);
+  });
+});
