@@ -15,7 +15,7 @@ import { dirname } from "node:path";
 import { Client } from "pg";
 
 import type { RunRecord } from "./planner";
-import { dropRecord, readRecord, statePaths, writeRecord } from "./record";
+import { readRecord, statePaths, writeRecord } from "./record";
 
 /** Where the record lives in PostgreSQL (runner.json's `recordStore`). */
 export interface RecordStore {
@@ -85,7 +85,9 @@ export async function readLastRun(
   store: RecordStore | undefined,
   stateDir: string,
 ): Promise<RunRecord | undefined> {
-  return store === undefined ? readRecord(stateDir) : readStoredRecord(store);
+  if (store === undefined) return readRecord(stateDir);
+  // No row yet: the local record of a cluster moving from the local backend, if any.
+  return (await readStoredRecord(store)) ?? readRecord(stateDir);
 }
 
 /**
@@ -106,8 +108,8 @@ export async function withRecordStore<T>(
     await ensureTable(client, store);
     const row = await readRow(client, store);
     const paths = statePaths(stateDir);
-    if (row === undefined) dropRecord(stateDir);
-    else {
+    // No row yet: a local record (a cluster moving from the local backend) is kept and stored.
+    if (row !== undefined) {
       writeRecord(stateDir, row.record);
       if (row.hosts_yaml !== null) writeCopy(paths.recordHostsFile, row.hosts_yaml);
     }

@@ -97,3 +97,21 @@ describe("the record in PostgreSQL", () => {
     expect(JSON.parse(readFileSync(statePaths(dir).recordFile, "utf8"))).toEqual(record);
   });
 });
+
+describe("moving from the local backend", () => {
+  it("plans from the local record while the database has none, then stores it", async () => {
+    const pg2 = await startPostgres();
+    try {
+      const env2 = { PG_CONN_STR: pg2.createDatabase("fresh") };
+      const dir = clone();
+      writeRecord(dir, record);
+      process.env.PG_CONN_STR = env2.PG_CONN_STR;
+      expect(await readLastRun(store, dir)).toEqual(record);
+      await withRecordStore(store, dir, () => undefined, env2);
+      expect(await readStoredRecord(store, env2)).toEqual(record);
+    } finally {
+      delete process.env.PG_CONN_STR;
+      pg2.stop();
+    }
+  }, 60_000);
+});
