@@ -3,8 +3,6 @@ import type { ITerraformDependable } from "cdktf";
 import { TerraformIterator } from "cdktf";
 import { Construct } from "constructs";
 
-import { RUNNER_ENTRY } from "../lib/kubespray/project";
-
 export interface NodeRemovalProps {
   /** Kubernetes node names (= inventory host names) of every node of the cluster. */
   readonly nodeNames: readonly string[];
@@ -12,11 +10,8 @@ export interface NodeRemovalProps {
   readonly stateDir: string;
   /** The nodes' VMs: a removal is destroyed (and so runs) before them. */
   readonly vms: readonly ITerraformDependable[];
-  /**
-   * Absolute path of the compiled runner.
-   * @default dist/runner/cli.js of this project
-   */
-  readonly runnerEntry?: string;
+  /** Absolute path of the compiled runner, `dist/runner/cli.js`. */
+  readonly runnerEntry: string;
   /**
    * The Node.js executable that starts the runner.
    * @default "node" - from PATH
@@ -54,7 +49,7 @@ export class NodeRemoval extends Construct {
           // Destroy-time provisioners may only refer to `self`; the rest are literals.
           interpreter: [
             props.nodeBinary ?? "node",
-            props.runnerEntry ?? RUNNER_ENTRY,
+            props.runnerEntry,
             "remove-node",
             props.stateDir,
           ],

@@ -2,7 +2,6 @@ import { Fn } from "cdktf";
 import { Construct } from "constructs";
 
 import { VirtualEnvironmentVm } from "../.gen/providers/proxmox/virtual-environment-vm";
-import type { NodeSpec } from "../lib/topology";
 
 /**
  * True once the agent reported an IPv4 address beyond loopback. Lifecycle conditions can
@@ -13,9 +12,26 @@ import type { NodeSpec } from "../lib/topology";
 const HAS_AGENT_IPV4 =
   "${try(length(flatten(slice(self.ipv4_addresses, 1, length(self.ipv4_addresses)))) > 0, false)}";
 
+/** Go duration the provider waits for the guest agent by default. */
+const DEFAULT_AGENT_TIMEOUT = "15m";
+
 export interface ProxmoxNodeVmProps {
-  /** The node this VM is: name, VM ID, host, sizes, static address, GPU. */
-  readonly node: NodeSpec;
+  /** VM name, also the Kubernetes node name. */
+  readonly name: string;
+  readonly vmId: number;
+  /** Proxmox node the VM runs on. */
+  readonly host: string;
+  /** Node pool, tagged. */
+  readonly pool: string;
+  /** Kubernetes role, tagged. */
+  readonly role: string;
+  readonly cores: number;
+  readonly memoryMiB: number;
+  readonly diskGiB: number;
+  /** Static IPv4 address, with `prefixLength` and `gateway`. @default - DHCP */
+  readonly staticIp?: string;
+  /** Proxmox PCI resource mapping passed through as PCIe (q35, OVMF). @default - no GPU */
+  readonly gpuMapping?: string;
   readonly clusterName: string;
   /** VM ID of the cloud-init template to clone. */
   readonly templateVmId: number;
@@ -48,7 +64,8 @@ export interface ProxmoxNodeVmProps {
   /** Text shown in the Proxmox UI, saying what manages the VM. */
   readonly description: string;
   /**
-   * How long to wait for the guest agent to report an address (DHCP nodes), as a Go duration.
+   * How long to wait for the guest agent to report an address (DHCP nodes), as a Go
+   * duration, e.g. `90s`.
    * @default "15m"
    */
   readonly agentTimeout?: string;
@@ -66,18 +83,18 @@ export class ProxmoxNodeVm extends Construct {
 
   constructor(scope: Construct, id: string, props: ProxmoxNodeVmProps) {
     super(scope, id);
-    const { node } = props;
-    const gpu = node.gpuMapping !== undefined;
-    const tags = [...new Set([props.clusterName, node.pool, node.role, ...props.tags])].sort();
+    const gpu = props.gpuMapping !== undefined;
+    const agentTimeout = props.agentTimeout ?? DEFAULT_AGENT_TIMEOUT;
+    const tags = [...new Set([props.clusterName, props.pool, props.role, ...props.tags])].sort();
     // `clone.datastore_id` becomes the clone's target storage: only valid where the clone
     // is made on the template's node (same host, or clone-then-migrate from local storage).
     const cloneOntoDatastore =
-      node.host === props.templateNode || (props.templateStorage ?? "shared") === "local";
+      props.host === props.templateNode || (props.templateStorage ?? "shared") === "local";
 
     this.resource = new VirtualEnvironmentVm(this, "Resource", {
-      name: node.name,
-      nodeName: node.host,
-      vmId: node.vmId,
+      name: props.name,
+      nodeName: props.host,
+      vmId: props.vmId,
       description: props.description,
       tags,
       onBoot: true,
@@ -90,13 +107,13 @@ export class ProxmoxNodeVm extends Construct {
         full: true,
         ...(cloneOntoDatastore ? { datastoreId: props.datastore } : {}),
       },
-      cpu: { cores: node.cores, type: gpu ? "host" : "x86-64-v2-AES" },
-      memory: { dedicated: node.memoryMiB },
+      cpu: { cores: props.cores, type: gpu ? "host" : "x86-64-v2-AES" },
+      memory: { dedicated: props.memoryMiB },
       disk: [
         {
           interface: "scsi0",
           datastoreId: props.datastore,
-          size: node.diskGiB,
+          size: props.diskGiB,
           discard: "on",
           iothread: true,
         },
@@ -105,9 +122,9 @@ export class ProxmoxNodeVm extends Construct {
       operatingSystem: { type: "l26" },
       agent: {
         enabled: true,
-        timeout: props.agentTimeout ?? "15m",
+        timeout: agentTimeout,
         // Static nodes need no address from the agent; DHCP nodes wait for an IPv4 one.
-        waitForIp: node.staticIp === undefined ? { ipv4: true } : { disabled: true },
+        waitForIp: props.staticIp === undefined ? { ipv4: true } : { disabled: true },
       },
       initialization: {
         datastoreId: props.datastore,
@@ -115,22 +132,22 @@ export class ProxmoxNodeVm extends Construct {
         ipConfig: [
           {
             ipv4:
-              node.staticIp === undefined
+              props.staticIp === undefined
                 ? { address: "dhcp" }
-                : { address: `${node.staticIp}/${props.prefixLength}`, gateway: props.gateway },
+                : { address: `${props.staticIp}/${props.prefixLength}`, gateway: props.gateway },
           },
         ],
         dns: { servers: [...props.dnsServers], domain: props.searchDomain },
       },
       // The provider does not fail when the agent reports no address within the timeout:
       // it returns an empty list. Fail here, with a message saying what to check.
-      ...(node.staticIp === undefined
+      ...(props.staticIp === undefined
         ? {
             lifecycle: {
               postcondition: [
                 {
                   condition: HAS_AGENT_IPV4,
-                  errorMessage: `${node.name}: the QEMU guest agent reported no IPv4 address within ${props.agentTimeout ?? "15m"} (proxmox.agentTimeout). Check that qemu-guest-agent runs in the template and that DHCP answers on ${props.bridge}${props.vlanId === undefined ? "" : ` VLAN ${props.vlanId}`}.`,
+                  errorMessage: `${props.name}: the QEMU guest agent reported no IPv4 address within ${agentTimeout} (proxmox.agentTimeout). Check that qemu-guest-agent runs in the template and that DHCP answers on ${props.bridge}${props.vlanId === undefined ? "" : ` VLAN ${props.vlanId}`}.`,
                 },
               ],
             },
@@ -142,7 +159,7 @@ export class ProxmoxNodeVm extends Construct {
             bios: "ovmf",
             efiDisk: { datastoreId: props.datastore, type: "4m" },
             // rombar is sent as 0 unless set, which hides the GPU's option ROM from the guest.
-            hostpci: [{ device: "hostpci0", mapping: node.gpuMapping, pcie: true, rombar: true }],
+            hostpci: [{ device: "hostpci0", mapping: props.gpuMapping, pcie: true, rombar: true }],
           }
         : {}),
     });
@@ -168,6 +185,6 @@ export class ProxmoxNodeVm extends Construct {
     // interfaces Kubernetes adds later (CNI, kube-ipvs0) come after it, so this stays stable.
     const addresses = this.resource.ipv4Addresses;
     this.ipv4Address =
-      node.staticIp ?? Fn.element(Fn.flatten(Fn.slice(addresses, 1, Fn.lengthOf(addresses))), 0);
+      props.staticIp ?? Fn.element(Fn.flatten(Fn.slice(addresses, 1, Fn.lengthOf(addresses))), 0);
   }
 }

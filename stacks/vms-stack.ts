@@ -9,8 +9,9 @@ import { parseCidr } from "../config/net";
 import type { ClusterConfig } from "../config/schema";
 import { NodeRemoval } from "../constructs/node-removal";
 import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
+import { RUNNER_ENTRY } from "../lib/kubespray/project";
 import { stateBackend } from "../lib/state-backend";
-import type { NodeSpec } from "../lib/topology";
+import type { ClusterNode } from "../lib/topology";
 import { expandNodes } from "../lib/topology";
 
 export interface VmsStackProps {
@@ -22,12 +23,6 @@ export interface VmsStackProps {
    * @default - the description names only the cluster
    */
   readonly definitionFile?: string;
-}
-
-/** A node as the other stacks see it: its spec plus its address (a token for DHCP). */
-export interface ClusterNode extends NodeSpec {
-  /** IPv4 address: the static one, or the guest agent's (known at apply time). */
-  readonly ipv4: string;
 }
 
 /**
@@ -58,7 +53,7 @@ export class VmsStack extends TerraformStack {
       (node) =>
         // The construct ID is part of the state: pool name and index, never a position.
         new ProxmoxNodeVm(this, `${node.pool}-${node.index}`, {
-          node,
+          ...node,
           clusterName: config.name,
           templateVmId: config.proxmox.template.vmId,
           templateNode: config.proxmox.template.node ?? config.proxmox.hosts[0],
@@ -81,6 +76,7 @@ export class VmsStack extends TerraformStack {
       nodeNames: specs.map((n) => n.name),
       stateDir: props.stateDir,
       vms: vms.map((v) => v.resource),
+      runnerEntry: RUNNER_ENTRY,
     });
 
     this.nodes = specs.map((spec, i) => ({ ...spec, ipv4: vms[i].ipv4Address }));

@@ -1,0 +1,111 @@
+import { Testing, Token } from "cdktf";
+
+import type { ProxmoxNodeVmProps } from "../../constructs/proxmox-node-vm";
+import { ProxmoxNodeVm } from "../../constructs/proxmox-node-vm";
+
+type Vm = Record<string, unknown> & {
+  cpu: { cores: number; type: string };
+  agent: { timeout: string; wait_for_ip: Record<string, boolean> };
+  clone: Record<string, unknown>;
+  initialization: { ip_config: { ipv4: Record<string, string> }[] };
+  lifecycle?: { postcondition: { error_message: string }[] };
+  network_device: Record<string, unknown>[];
+  tags: string[];
+};
+
+const BASE: ProxmoxNodeVmProps = {
+  name: "kspray-worker-2",
+  vmId: 4201,
+  host: "pve02",
+  pool: "worker",
+  role: "worker",
+  cores: 4,
+  memoryMiB: 8192,
+  diskGiB: 40,
+  staticIp: "10.10.30.32",
+  clusterName: "kspray",
+  templateVmId: 9000,
+  templateNode: "pve01",
+  datastore: "local-lvm",
+  bridge: "vmbr0",
+  vlanId: 30,
+  prefixLength: 24,
+  gateway: "10.10.30.1",
+  dnsServers: ["10.10.30.1"],
+  sshUser: "debian",
+  authorizedKeys: ["ssh-ed25519 AAAA test"],
+  tags: ["k8s", "worker"],
+  description: "a node",
+};
+
+function synth(over: Partial<ProxmoxNodeVmProps> = {}): { vm: Vm; ipv4: string } {
+  let ipv4 = "";
+  const json = Testing.synthScope((scope) => {
+    ipv4 = new ProxmoxNodeVm(scope, "worker-2", { ...BASE, ...over }).ipv4Address;
+  });
+  const vms = (
+    JSON.parse(json) as { resource: { proxmox_virtual_environment_vm: Record<string, Vm> } }
+  ).resource.proxmox_virtual_environment_vm;
+  return { vm: Object.values(vms)[0], ipv4 };
+}
+
+describe("ProxmoxNodeVm", () => {
+  it("is a full clone of the template with the node's name, ID, host and sizes", () => {
+    const { vm } = synth();
+    expect(vm).toMatchObject({
+      name: "kspray-worker-2",
+      vm_id: 4201,
+      node_name: "pve02",
+      clone: { vm_id: 9000, node_name: "pve01", full: true },
+      cpu: { cores: 4, type: "x86-64-v2-AES" },
+      memory: { dedicated: 8192 },
+      disk: [{ interface: "scsi0", datastore_id: "local-lvm", size: 40 }],
+      on_boot: true,
+      started: true,
+      stop_on_destroy: true,
+    });
+    expect(vm.tags).toEqual(["k8s", "kspray", "worker"]);
+  });
+
+  it("clones onto the datastore only where the clone is made on the template's node", () => {
+    expect(synth().vm.clone.datastore_id).toBeUndefined();
+    expect(synth({ host: "pve01" }).vm.clone.datastore_id).toBe("local-lvm");
+    expect(synth({ templateStorage: "local" }).vm.clone.datastore_id).toBe("local-lvm");
+  });
+
+  it("gives a static node its address and does not wait for the agent", () => {
+    const { vm, ipv4 } = synth();
+    expect(vm.initialization.ip_config).toEqual([
+      { ipv4: { address: "10.10.30.32/24", gateway: "10.10.30.1" } },
+    ]);
+    expect(vm.agent).toMatchObject({ timeout: "15m", wait_for_ip: { disabled: true } });
+    expect(vm.lifecycle).toBeUndefined();
+    expect(ipv4).toBe("10.10.30.32");
+  });
+
+  it("waits for a DHCP node's address and fails, naming the timeout, without one", () => {
+    const { vm, ipv4 } = synth({ staticIp: undefined, agentTimeout: "90s" });
+    expect(vm.initialization.ip_config).toEqual([{ ipv4: { address: "dhcp" } }]);
+    expect(vm.agent).toMatchObject({ timeout: "90s", wait_for_ip: { ipv4: true } });
+    expect(vm.lifecycle?.postcondition[0].error_message).toContain(
+      "reported no IPv4 address within 90s (proxmox.agentTimeout)",
+    );
+    expect(Token.isUnresolved(ipv4)).toBe(true);
+  });
+
+  it("passes a GPU through as PCIe on a q35/OVMF machine with the host CPU", () => {
+    const { vm } = synth({ gpuMapping: "rtx-a6000" });
+    expect(vm).toMatchObject({
+      machine: "q35",
+      bios: "ovmf",
+      cpu: { type: "host" },
+      hostpci: [{ device: "hostpci0", mapping: "rtx-a6000", pcie: true, rombar: true }],
+    });
+    expect(synth().vm.hostpci).toBeUndefined();
+  });
+
+  it("writes every key of the network device, untagged when there is no VLAN", () => {
+    expect(synth().vm.network_device[0]).toMatchObject({ bridge: "vmbr0", vlan_id: 30 });
+    expect(synth({ vlanId: undefined }).vm.network_device[0]).toMatchObject({ vlan_id: null });
+  });
+});
