@@ -243,6 +243,15 @@ const NodePoolSchema = z.strictObject({
   cores: z.int().min(1).max(512).default(2).describe("vCPUs per node."),
   memoryMiB: z.int().min(512).default(4096).describe("Memory per node, MiB."),
   diskGiB: z.int().min(1).default(40).describe("Boot disk size per node, GiB."),
+  cpuType: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/, {
+      error: (i) => `not a QEMU CPU type (${show(i.input)}); e.g. host, x86-64-v3`,
+    })
+    .optional()
+    .describe(
+      "QEMU CPU type of the pool's VMs, e.g. `host` or `x86-64-v3`. @default `host` with a GPU, else `x86-64-v2-AES`",
+    ),
   firstIp: ipv4
     .optional()
     .describe(

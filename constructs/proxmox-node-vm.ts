@@ -28,6 +28,11 @@ export interface ProxmoxNodeVmProps {
   readonly cores: number;
   readonly memoryMiB: number;
   readonly diskGiB: number;
+  /**
+   * QEMU CPU type.
+   * @default "host" with a GPU (its driver wants the real CPU), else "x86-64-v2-AES"
+   */
+  readonly cpuType?: string;
   /** Static IPv4 address, with `prefixLength` and `gateway`. @default - DHCP */
   readonly staticIp?: string;
   /** Proxmox PCI resource mapping passed through as PCIe (q35, OVMF). @default - no GPU */
@@ -107,7 +112,7 @@ export class ProxmoxNodeVm extends Construct {
         full: true,
         ...(cloneOntoDatastore ? { datastoreId: props.datastore } : {}),
       },
-      cpu: { cores: props.cores, type: gpu ? "host" : "x86-64-v2-AES" },
+      cpu: { cores: props.cores, type: props.cpuType ?? (gpu ? "host" : "x86-64-v2-AES") },
       memory: { dedicated: props.memoryMiB },
       disk: [
         {

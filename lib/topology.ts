@@ -24,6 +24,8 @@ export interface NodeSpec {
   readonly cores: number;
   readonly memoryMiB: number;
   readonly diskGiB: number;
+  /** QEMU CPU type; undefined: the VM's default. */
+  readonly cpuType?: string;
   readonly gpuMapping?: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly taints: readonly string[];
@@ -90,6 +92,7 @@ export function expandNodes(config: ClusterConfig): NodeSpec[] {
         cores: pool.cores,
         memoryMiB: pool.memoryMiB,
         diskGiB: pool.diskGiB,
+        cpuType: pool.cpuType,
         gpuMapping: pool.gpu?.mapping,
         labels: pool.labels,
         taints: pool.taints,

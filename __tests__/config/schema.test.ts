@@ -97,6 +97,13 @@ describe("types and required fields", () => {
       '"haproxy"',
     ],
     ["an empty node pool list", (d) => (d.nodePools = []), "nodePools", "at least 1 entry"],
+    [
+      "a CPU type with a space",
+      (d) => (d.nodePools[1].cpuType = "x86 64"),
+      "nodePools[1].cpuType",
+      "not a QEMU CPU type",
+      '"x86 64"',
+    ],
   ])("rejects %s", (_what, mutate, path, ...words) => {
     expectProblem(homelabProblems(mutate), path, ...words);
   });

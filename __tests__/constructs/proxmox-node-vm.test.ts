@@ -104,6 +104,11 @@ describe("ProxmoxNodeVm", () => {
     expect(synth().vm.hostpci).toBeUndefined();
   });
 
+  it("uses the given CPU type, with or without a GPU", () => {
+    expect(synth({ cpuType: "x86-64-v3" }).vm.cpu.type).toBe("x86-64-v3");
+    expect(synth({ cpuType: "x86-64-v3", gpuMapping: "rtx-a6000" }).vm.cpu.type).toBe("x86-64-v3");
+  });
+
   it("writes every key of the network device, untagged when there is no VLAN", () => {
     expect(synth().vm.network_device[0]).toMatchObject({ bridge: "vmbr0", vlan_id: 30 });
     expect(synth({ vlanId: undefined }).vm.network_device[0]).toMatchObject({ vlan_id: null });

@@ -46,6 +46,10 @@ describe("expandNodes on the homelab", () => {
     });
     expect(worker).toMatchObject({ pool: "worker", poolIndex: 1, role: "worker", cores: 8 });
     expect(cp.gpuMapping).toBeUndefined();
+    expect(cp.cpuType).toBeUndefined();
+    expect(expandNodes(config((d) => (d.nodePools[1].cpuType = "x86-64-v3")))[3].cpuType).toBe(
+      "x86-64-v3",
+    );
   });
 });
 
