@@ -5,8 +5,10 @@
  */
 import type { Taint } from "../config/kubernetes-names";
 import { splitTaint } from "../config/kubernetes-names";
-import { gpuPools, nodeName } from "../config/pools";
+import { gpuPools } from "../config/pools";
 import type { ClusterConfig } from "../config/schema";
+
+import { expandNodes } from "./topology";
 
 export interface Toleration {
   readonly key: string;
@@ -42,12 +44,11 @@ export interface NodeGroup {
 
 /** The node groups of the pools that pass a GPU through. */
 export function gpuNodeGroups(config: ClusterConfig): NodeGroup[] {
+  const nodes = expandNodes(config);
   return gpuPools(config).map((pool) => ({
     labels: pool.labels,
     taints: pool.taints,
-    nodeNames: Array.from({ length: pool.count }, (_, i) =>
-      nodeName(config.name, pool.name, i + 1),
-    ),
+    nodeNames: nodes.filter((n) => n.pool === pool.name).map((n) => n.name),
   }));
 }
 

@@ -1,6 +1,7 @@
 /**
- * Expands node pools into concrete nodes: names, VM IDs, Proxmox hosts and static
- * addresses. Every value depends only on the pool's position, name and the node's index,
+ * The node model: one type for a node (`NodeSpec`; `ClusterNode` once its address is known;
+ * `KubesprayHost`, the part Kubespray sees), and the expansion of node pools into concrete
+ * nodes: names, VM IDs, Proxmox hosts and static addresses. Every value depends only on the pool's position, name and the node's index,
  * never on the size of another pool, so adding a node or appending a pool never renames,
  * renumbers or moves an existing VM.
  */
@@ -8,6 +9,7 @@ import { intToIp, ipToInt } from "../config/net";
 import { nodeName, poolVmIdBase } from "../config/pools";
 import type { ClusterConfig, NodePool, NodeRole } from "../config/schema";
 
+/** One node of the cluster, as the definition makes it. */
 export interface NodeSpec {
   /** `<cluster>-<pool>-<n>`, also the VM name and the Kubernetes node name. */
   readonly name: string;
