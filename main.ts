@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 
 import { Annotations, App } from "cdktf";
 
+import { readVaultCaBundles } from "./config/ca-bundles";
 import { formatIssue } from "./config/errors";
 import { exitOnUserError, loadFromEnvironment } from "./lib/cli";
 import { recordStoreOf } from "./lib/kubespray/cluster-plan";
@@ -17,13 +18,14 @@ import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 void exitOnUserError(async () => {
   const { config, warnings, file } = loadFromEnvironment();
   const stateDir = resolve(process.env.STATE_DIR ?? resolve(".state", config.name));
+  const baseDir = process.cwd();
 
   const app = new App();
   const vms = new VmsStack(app, "vms", { config, stateDir, definitionFile: file });
   const cluster = new ClusterStack(app, "cluster", {
     config,
     stateDir,
-    baseDir: process.cwd(),
+    baseDir,
     nodes: vms.nodes,
     lastRun: await readLastRun(recordStoreOf(config), stateDir),
   });
@@ -31,6 +33,8 @@ void exitOnUserError(async () => {
     config,
     stateDir,
     kubeconfigPath: cluster.kubeconfigPath,
+    baseDir,
+    vaultCaBundles: readVaultCaBundles(config, baseDir),
   });
   // Deploy in this order (and destroy in reverse) even where no value crosses stacks.
   cluster.addDependency(vms);

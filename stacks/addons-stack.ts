@@ -1,13 +1,9 @@
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
-
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import type { ITerraformDependable } from "cdktf";
 import { Fn, Op, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import type { Construct } from "constructs";
 
 import type { ChartName } from "../config/chart-names";
-import { ConfigError } from "../config/errors";
 import type { ClusterConfig } from "../config/schema";
 import type { SecretVariable } from "../config/secrets";
 import {
@@ -35,6 +31,13 @@ export interface AddonsStackProps {
   readonly stateDir: string;
   /** Path of the cluster's admin kubeconfig (from the cluster stack). */
   readonly kubeconfigPath: string;
+  /** Where relative paths of the definition (local chart overrides) start. */
+  readonly baseDir: string;
+  /**
+   * PEM CA bundles of Vault issuers, by issuer name (`readVaultCaBundles`).
+   * @default - none: Vault's certificate must be publicly trusted
+   */
+  readonly vaultCaBundles?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -58,7 +61,8 @@ export class AddonsStack extends TerraformStack {
     for (const s of secretVariables(config)) secrets.set(s.name, secretVariable(this, s));
     this.secrets = secrets;
     const secret = (s: SecretVariable) => secrets.get(s.name)!.stringValue;
-    const chart = (name: ChartName) => resolveChart(name, addons.chartOverrides[name]);
+    const chart = (name: ChartName) =>
+      resolveChart(name, addons.chartOverrides[name], props.baseDir);
 
     const metallb = addons.metallb
       ? new MetalLb(this, "MetalLb", {
@@ -81,7 +85,7 @@ export class AddonsStack extends TerraformStack {
       ? new CertManager(this, "CertManager", {
           chart: chart("cert-manager"),
           clusterIssuers: issuers,
-          vaultCaBundles: readCaBundles(config),
+          vaultCaBundles: props.vaultCaBundles,
           acmeIngressClassName: ingress?.ingressClassName,
           // ACME HTTP-01 is answered through the ingress controller.
           issuersDependOn: ingress && issuers.some((i) => i.acme) ? [ingress.release] : [],
@@ -186,24 +190,4 @@ function secretVariable(scope: Construct, s: SecretVariable): TerraformVariable 
     errorMessage: `${s.name} is empty; set ${s.env} in the environment (${s.description})`,
   });
   return variable;
-}
-
-/** The PEM CA bundles of Vault issuers with `caBundleFile`, by issuer name (public data). */
-function readCaBundles(config: ClusterConfig): Record<string, string> {
-  const out: Record<string, string> = {};
-  config.addons.certManager?.clusterIssuers.forEach((issuer, i) => {
-    const file = issuer.vault?.caBundleFile;
-    if (file === undefined) return;
-    try {
-      out[issuer.name] = readFileSync(resolve(file), "utf8");
-    } catch (e) {
-      throw new ConfigError([
-        {
-          path: `addons.certManager.clusterIssuers[${i}].vault.caBundleFile`,
-          message: `cannot read ${JSON.stringify(file)} (${(e as NodeJS.ErrnoException).code ?? String(e)}); give the path of a PEM file`,
-        },
-      ]);
-    }
-  });
-  return out;
 }

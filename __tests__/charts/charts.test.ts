@@ -33,6 +33,7 @@ function stackValues(def: Definition, releaseName: string): string {
     config,
     stateDir: "/s",
     kubeconfigPath: "/s/kubeconfig",
+    baseDir: process.cwd(),
   });
   const json = JSON.parse(Testing.synth(stack));
   return (json.resource.helm_release[release(json, releaseName).id].values as string[])[0];

@@ -18,6 +18,7 @@ import Ajv from "ajv";
 import { App } from "cdktf";
 import { parseAllDocuments } from "yaml";
 
+import { readVaultCaBundles } from "../../config/ca-bundles";
 import { parseClusterConfig } from "../../config/load";
 import { kubernetesVersion } from "../../kubespray-vars/vars";
 import { CHARTS } from "../../lib/charts";
@@ -89,7 +90,13 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 function jobsOf(name: string, def: Definition): Job[] {
   const { config } = parseClusterConfig(def);
   const app = new App({ outdir: join(out, name) });
-  new AddonsStack(app, "addons", { config, stateDir: "/s", kubeconfigPath: "/s/kubeconfig" });
+  new AddonsStack(app, "addons", {
+    config,
+    stateDir: "/s",
+    kubeconfigPath: "/s/kubeconfig",
+    baseDir: process.cwd(),
+    vaultCaBundles: readVaultCaBundles(config, process.cwd()),
+  });
   app.synth();
   const stackDir = join(out, name, "stacks", "addons");
   const synth = readFileSync(join(stackDir, "cdk.tf.json"), "utf8");
