@@ -4,7 +4,7 @@
  * `tofu import`) and converges: no duplicate VM, no error, nothing made twice.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -87,6 +87,17 @@ describeE2e("an interrupted deploy converges", () => {
       expect(deploy.output).not.toMatch(/already exists/);
       expectNoDuplicates(env, 6);
       expect((await env.plan("vms")).exitCode).toBe(0);
+      // The token reaches the provider from the environment only: never the synthesized
+      // stack, nor the state an import or a deploy wrote.
+      const secret = env.double.token.split("=")[1];
+      for (const file of [
+        join(env.stackDir("vms"), "cdk.tf.json"),
+        join(env.stateDir, "vms.tfstate"),
+      ])
+        expect({ file, leaked: readFileSync(file, "utf8").includes(secret) }).toEqual({
+          file,
+          leaked: false,
+        });
     } finally {
       await env.stop();
     }
