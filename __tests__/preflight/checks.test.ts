@@ -15,6 +15,7 @@ import { formatProblem, preflight } from "../../preflight/checks";
 import { REQUIRED_PRIVILEGES } from "../../preflight/privileges";
 import { ProxmoxApi } from "../../preflight/proxmox-api";
 import { ProxmoxDouble } from "../../proxmox-double";
+import { ALL_PRIVILEGES } from "../../proxmox-double/acl";
 import { documentedRole } from "../e2e/support/role";
 import type { Definition } from "../fixtures/definitions";
 import { cloud, homelab } from "../fixtures/definitions";
@@ -126,6 +127,10 @@ describeWithAnsible("preflight, against the Proxmox VE double", () => {
 
   it("asks for exactly the privileges of the role docs/proxmox.md has users create", () => {
     expect([...REQUIRED_PRIVILEGES].sort()).toEqual([...documentedRole().privileges].sort());
+  });
+
+  it("asks only for privileges Proxmox VE has (the double's full list, a root token's)", () => {
+    expect(REQUIRED_PRIVILEGES.filter((p) => !ALL_PRIVILEGES.includes(p))).toEqual([]);
   });
 
   it("accepts exactly the documented role", async () => {
