@@ -10,16 +10,16 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 
 import { stringify } from "yaml";
 
 import { ProxmoxDouble } from "../proxmox-double";
+import { toolchainEnv } from "../scripts/processes";
 
 import { definitionWithNodes } from "./definitions";
 
 const ROOT = resolve(__dirname, "..");
-const TOOLCHAIN = join(ROOT, ".toolchain");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const STACKS = ["vms", "cluster", "addons"];
 
@@ -62,19 +62,14 @@ async function main(): Promise<void> {
       }),
     );
     const outdir = join(work, "out");
-    const env: NodeJS.ProcessEnv = {
+    const env = toolchainEnv({
       ...process.env,
-      CHECKPOINT_DISABLE: "1",
       CLUSTER_CONFIG: file,
       STATE_DIR: join(work, "state"),
       CDKTF_OUTDIR: outdir,
       PROXMOX_VE_API_TOKEN: double.token,
-      TF_CLI_CONFIG_FILE: join(TOOLCHAIN, "tofurc"),
-      TF_IN_AUTOMATION: "1",
-      TF_INPUT: "0",
       TMPDIR: work,
-      PATH: `${join(TOOLCHAIN, "bin")}${delimiter}${process.env.PATH ?? ""}`,
-    };
+    });
     const review = () => run(process.execPath, ["--import", "tsx", "scripts/review.ts"], ROOT, env);
     const emptySynth = () =>
       run(process.execPath, ["--import", "tsx", "bench/empty-app.ts"], ROOT, {

@@ -137,12 +137,18 @@ async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: Clus
   return { reachable: true, problems };
 }
 
-async function checkHosts(api: ProxmoxApi, hosts: readonly string[]): Promise<Problem[]> {
+/** The hosts' problems, and those of them that are online (the later checks read those). */
+async function checkHosts(
+  api: ProxmoxApi,
+  hosts: readonly string[],
+): Promise<{ problems: Problem[]; online: string[] }> {
   const nodes = await tryGet<{ node: string; status?: string }[]>(api, "/nodes");
-  if (!nodes.ok) return [apiProblem("proxmox.hosts", "/nodes", nodes.error)];
+  if (!nodes.ok)
+    return { problems: [apiProblem("proxmox.hosts", "/nodes", nodes.error)], online: [] };
   const status = new Map(nodes.data.map((n) => [n.node, n.status]));
   const known = [...status.keys()].sort().join(", ");
-  return hosts.flatMap((h): Problem[] => {
+  const online = hosts.filter((h) => status.get(h) === "online");
+  const problems = hosts.flatMap((h): Problem[] => {
     if (!status.has(h))
       return [
         {
@@ -161,6 +167,7 @@ async function checkHosts(api: ProxmoxApi, hosts: readonly string[]): Promise<Pr
       ];
     return [];
   });
+  return { problems, online };
 }
 
 function apiProblem(what: string, path: string, e: ApiError): Problem {
@@ -449,9 +456,8 @@ export async function preflight(
   problems.push(...access.problems);
   if (!access.reachable) return problems;
 
-  const hostProblems = await checkHosts(api, hosts);
+  const { problems: hostProblems, online } = await checkHosts(api, hosts);
   problems.push(...hostProblems);
-  const online = hosts.filter((h) => !hostProblems.some((p) => p.problem.includes(h)));
   const storages = new Map<string, Storage[]>();
   for (const host of online) {
     const s = await tryGet<Storage[]>(api, `/nodes/${host}/storage`);

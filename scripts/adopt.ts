@@ -6,7 +6,6 @@
  * PROXMOX_VE_API_TOKEN like the app; the offline toolchain's environment must be set
  * (`source scripts/toolchain-env.sh`).
  */
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
@@ -17,23 +16,14 @@ import { ProxmoxApi } from "../preflight/proxmox-api";
 import type { ExistingVm } from "../preflight/stranded";
 import { strandedVms, synthesizedVms } from "../preflight/stranded";
 
+import { capture } from "./processes";
+
 const ROOT = resolve(__dirname, "..");
 
-function run(cmd: string, args: readonly string[], cwd: string) {
-  return new Promise<{ status: number; out: string }>((done) => {
-    const child = spawn(cmd, [...args], { cwd, env: process.env });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("error", (e) => done({ status: 127, out: e.message }));
-    child.on("close", (code) => done({ status: code ?? 1, out }));
-  });
-}
-
 async function must(cmd: string, args: readonly string[], cwd: string): Promise<string> {
-  const r = await run(cmd, args, cwd);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed:\n${r.out}`);
-  return r.out;
+  const r = await capture(cmd, args, cwd);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed:\n${r.stdout}${r.stderr}`);
+  return r.stdout;
 }
 
 /** Proxmox goes on cloning after its client died: wait until the VM is no longer locked. */
@@ -64,10 +54,10 @@ async function main(): Promise<number> {
   const wanted = synthesizedVms(JSON.parse(readFileSync(join(stack, "cdk.tf.json"), "utf8")));
 
   await must("tofu", ["init", "-reconfigure", "-input=false", "-no-color"], stack);
-  const listed = await run("tofu", ["state", "list", "-no-color"], stack);
+  const listed = await capture("tofu", ["state", "list", "-no-color"], stack);
   // No state yet (a first deploy killed before it wrote any) lists nothing.
   const inState = new Set(
-    listed.status === 0 ? listed.out.split("\n").filter((l) => l !== "") : [],
+    listed.status === 0 ? listed.stdout.split("\n").filter((l) => l !== "") : [],
   );
 
   const api = new ProxmoxApi({

@@ -10,7 +10,7 @@
  */
 import { spawn } from "node:child_process";
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { delimiter, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 
 import { parse, stringify } from "yaml";
 
@@ -19,8 +19,9 @@ import { formatProblem, preflight } from "../preflight/checks";
 import { ProxmoxApi } from "../preflight/proxmox-api";
 import { ProxmoxDouble } from "../proxmox-double";
 
+import { toolchainEnv } from "./processes";
+
 const ROOT = resolve(__dirname, "..");
-const TOOLCHAIN = join(ROOT, ".toolchain");
 const WORK = resolve(process.env.DEMO_DIR ?? join(ROOT, ".demo"));
 const STEPS = 7;
 let step = 0;
@@ -103,21 +104,15 @@ async function main(): Promise<void> {
     definition.addons = {};
     const file = join(WORK, "cluster.yaml");
     writeFileSync(file, stringify(definition));
-    const env: NodeJS.ProcessEnv = {
+    const env = toolchainEnv({
       ...process.env,
       CLUSTER_CONFIG: file,
       STATE_DIR: join(WORK, "state"),
       CDKTF_OUTDIR: join(WORK, "cdktf.out"),
       PROXMOX_VE_API_TOKEN: double.token,
-      TF_CLI_CONFIG_FILE: join(TOOLCHAIN, "tofurc"),
-      TERRAFORM_BINARY_NAME: "tofu",
-      CDKTF_DISABLE_PLUGIN_CACHE_ENV: "1",
-      CHECKPOINT_DISABLE: "1",
-      TF_INPUT: "0",
       CI: "true",
       TMPDIR: WORK,
-      PATH: `${join(TOOLCHAIN, "bin")}${delimiter}${process.env.PATH ?? ""}`,
-    };
+    });
     say(`    ${double.endpoint} (token in PROXMOX_VE_API_TOKEN), definition ${file}`);
 
     heading("preflight: what the deploy needs from Proxmox, checked before anything changes");

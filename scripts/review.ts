@@ -11,9 +11,10 @@
  * CDKTF_OUTDIR (default `cdktf.out`). The offline toolchain must be built (`npm run
  * toolchain`).
  */
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { delimiter, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
+
+import { capture, toolchainEnv } from "./processes";
 
 const ROOT = resolve(__dirname, "..");
 const TOOLCHAIN = join(ROOT, ".toolchain");
@@ -22,41 +23,6 @@ const TOOLCHAIN = join(ROOT, ".toolchain");
 export const NO_CHANGES = 0;
 export const ERROR = 1;
 export const CHANGES = 2;
-
-interface Run {
-  readonly status: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(
-  cmd: string,
-  args: readonly string[],
-  cwd: string,
-  env: NodeJS.ProcessEnv,
-): Promise<Run> {
-  return new Promise((done) => {
-    const child = spawn(cmd, [...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", (e) => done({ status: 127, stdout, stderr: `${stderr}${e.message}\n` }));
-    child.on("close", (code) => done({ status: code ?? 1, stdout, stderr }));
-  });
-}
-
-/** The environment of `scripts/toolchain-env.sh`, without a shell. */
-function toolchainEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return {
-    ...base,
-    TF_CLI_CONFIG_FILE: join(TOOLCHAIN, "tofurc"),
-    TF_IN_AUTOMATION: "1",
-    TF_INPUT: "0",
-    CHECKPOINT_DISABLE: "1",
-    PATH: `${join(TOOLCHAIN, "bin")}${delimiter}${base.PATH ?? ""}`,
-  };
-}
 
 interface Manifest {
   readonly stacks: Record<
@@ -77,11 +43,6 @@ interface ResourceChange {
 
 interface PlanJson {
   readonly resource_changes?: ResourceChange[];
-  readonly output_changes?: Record<
-    string,
-    { actions: string[]; after?: unknown; after_unknown?: unknown }
-  >;
-  readonly planned_values?: { outputs?: Record<string, { value?: unknown }> };
 }
 
 export interface StackReview {
@@ -154,9 +115,14 @@ async function reviewStack(
   dir: string,
   env: NodeJS.ProcessEnv,
 ): Promise<StackReview> {
-  const init = await run("tofu", ["init", "-reconfigure", "-input=false", "-no-color"], dir, env);
+  const init = await capture(
+    "tofu",
+    ["init", "-reconfigure", "-input=false", "-no-color"],
+    dir,
+    env,
+  );
   if (init.status !== 0) return failed(stack, init.stderr || init.stdout);
-  const plan = await run(
+  const plan = await capture(
     "tofu",
     [
       "plan",
@@ -171,7 +137,7 @@ async function reviewStack(
   );
   if (plan.status === 0) return { stack, outcome: "no-changes", lines: [] };
   if (plan.status !== 2) return failed(stack, plan.stderr || plan.stdout);
-  const shown = await run("tofu", ["show", "-json", "-no-color", "review.tfplan"], dir, env);
+  const shown = await capture("tofu", ["show", "-json", "-no-color", "review.tfplan"], dir, env);
   if (shown.status !== 0) return failed(stack, shown.stderr);
   return { stack, outcome: "changes", lines: describePlan(JSON.parse(shown.stdout) as PlanJson) };
 }
@@ -241,7 +207,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write("the offline toolchain is not built: run npm run toolchain\n");
     return ERROR;
   }
-  const synth = await run(process.execPath, ["--import", "tsx", join(ROOT, "main.ts")], ROOT, {
+  const synth = await capture(process.execPath, ["--import", "tsx", join(ROOT, "main.ts")], ROOT, {
     ...process.env,
     CDKTF_OUTDIR: outdir,
     CHECKPOINT_DISABLE: "1",

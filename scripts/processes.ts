@@ -1,0 +1,46 @@
+/**
+ * What the TypeScript entry points share for running the toolchain: the environment of
+ * `scripts/toolchain-env.sh` without a shell, and a child process whose output is kept.
+ */
+import { spawn } from "node:child_process";
+import { delimiter, join, resolve } from "node:path";
+
+const TOOLCHAIN = resolve(__dirname, "..", ".toolchain");
+
+/** `base` with the offline toolchain first: tofu, the provider mirror, no prompts. */
+export function toolchainEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    ...base,
+    TF_CLI_CONFIG_FILE: join(TOOLCHAIN, "tofurc"),
+    TERRAFORM_BINARY_NAME: "tofu",
+    CDKTF_DISABLE_PLUGIN_CACHE_ENV: "1",
+    TF_IN_AUTOMATION: "1",
+    TF_INPUT: "0",
+    CHECKPOINT_DISABLE: "1",
+    PATH: `${join(TOOLCHAIN, "bin")}${delimiter}${base.PATH ?? ""}`,
+  };
+}
+
+export interface Captured {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to its end without blocking the event loop; never rejects. */
+export function capture(
+  cmd: string,
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Captured> {
+  return new Promise((done) => {
+    const child = spawn(cmd, [...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", (e) => done({ status: 127, stdout, stderr: `${stderr}${e.message}\n` }));
+    child.on("close", (code) => done({ status: code ?? 1, stdout, stderr }));
+  });
+}
