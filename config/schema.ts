@@ -174,9 +174,9 @@ const ProxmoxSchema = z
       .regex(/^\d+(s|m|h)$/, {
         error: (i) => `not a duration (${show(i.input)}); write e.g. 15m, 90s or 1h`,
       })
-      .default("15m")
+      .optional()
       .describe(
-        "How long to wait for the QEMU guest agent to report a DHCP node's address before the deploy fails.",
+        "How long to wait for the QEMU guest agent to report a DHCP node's address before the deploy fails. Unset: the node VM's own default, 15 minutes.",
       ),
     tags: z
       .array(
