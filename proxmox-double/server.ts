@@ -3,8 +3,8 @@
  *
  * An HTTPS server on 127.0.0.1 that answers the Proxmox VE API calls the bpg/proxmox
  * Terraform provider (v0.111.1) makes for `proxmox_virtual_environment_vm`, backed by the
- * in-memory cluster of `model.ts`, so the real provider can apply, re-plan with no changes
- * and destroy without a Proxmox VE host. Real Proxmox VE cannot run here; this is the one
+ * in-memory cluster of `model/` (one module per concern), so the real provider can apply,
+ * re-plan with no changes and destroy without a Proxmox VE host. Real Proxmox VE cannot run here; this is the one
  * imitation the project allows, and it aims to behave like the real API on every call the
  * provider makes.
  *

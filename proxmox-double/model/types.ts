@@ -1,0 +1,84 @@
+/** The cluster's data: what a VM, a volume, a task is, and what a test can set. */
+
+/** Request parameters (query string and form body merged), all strings like on the wire. */
+export type Params = Record<string, string>;
+
+/** Faults a test can inject; all can be changed while the double runs. */
+export interface Faults {
+  /** 1-based ordinals of clone requests (counted since start) whose clone task fails. */
+  readonly failClones?: readonly number[];
+  /** Task types (`qmclone`, `qmstart`, `resize`, `qmdestroy`...) whose tasks end in error. */
+  readonly failTasks?: readonly string[];
+  /** VM IDs whose guest agent never reports a routable address (`true`: every VM). */
+  readonly agentNoAddress?: boolean | readonly number[];
+}
+
+export interface Timing {
+  /** How long a clone task runs (the new VM is locked `clone` meanwhile). @default 300 */
+  readonly cloneDurationMs: number;
+  /** How long other tasks (start, stop, resize, destroy...) run. @default 100 */
+  readonly taskDurationMs: number;
+  /** How long after a VM starts its guest agent begins to answer. @default 1500 */
+  readonly agentDelayMs: number;
+}
+
+export interface Task {
+  readonly upid: string;
+  readonly node: string;
+  readonly type: string;
+  readonly id: string;
+  readonly user: string;
+  readonly pid: number;
+  readonly pstart: number;
+  readonly starttime: number;
+  status: "running" | "stopped";
+  exitstatus?: string;
+  endtime?: number;
+  readonly log: string[];
+}
+
+export interface Volume {
+  readonly storage: string;
+  /** Node name, or `*` for a shared storage. */
+  readonly scope: string;
+  name: string;
+  readonly vmid: number;
+  size: number;
+  readonly format: string;
+  readonly content: string;
+  readonly ctime: number;
+}
+
+/** PveCluster.snapshot(): plain JSON. */
+export interface PersistedCluster {
+  readonly vms: {
+    vmid: number;
+    node: string;
+    status: "running" | "stopped";
+    config: [string, string][];
+  }[];
+  readonly volumes: [string, Volume][];
+  readonly pools: { id: string; comment?: string; members: number[] }[];
+  readonly leases: [string, string][];
+  readonly cloneCount: number;
+}
+
+export interface Vm {
+  readonly vmid: number;
+  node: string;
+  /** qemu-server config, values as in the .conf file (`lock` included). */
+  readonly config: Map<string, string>;
+  status: "running" | "stopped";
+  startedAt?: number;
+  agentReadyAt?: number;
+  pid?: number;
+}
+
+/** A VM as tests and `/_double/state` see it. */
+export interface VmView {
+  readonly vmid: number;
+  readonly node: string;
+  readonly status: "running" | "stopped";
+  readonly lock?: string;
+  readonly config: Record<string, string>;
+}
