@@ -175,6 +175,11 @@ export class Privileges {
       }
       return undefined;
     }
+    if (method === "DELETE" && template === "/nodes/{node}/storage/{storage}/content/{volume}") {
+      // pve-storage's handler: backups need VM.Backup, every other volume Datastore.Allocate.
+      const sid = /^([^:]+):/.exec(params.volume)?.[1] ?? params.storage;
+      return this.check(`/storage/${sid}`, ["Datastore.Allocate"]);
+    }
     if (method === "POST" && template === "/nodes/{node}/qemu/{vmid}/clone") {
       return storage(params.storage);
     }
@@ -191,14 +196,29 @@ export class Privileges {
     return undefined;
   }
 
+  /**
+   * Reading the source of `import-from` (qemu-server's `check_storage_access`): another
+   * VM's disk needs VM.Clone on that VM; a file (`import/`) what pve-storage's
+   * `check_volume_access` asks: Datastore.Allocate, or at least AllocateSpace or Audit.
+   */
+  private checkImportSource(source: string | undefined): PveError | undefined {
+    const m = source === undefined ? null : /^([^:/]+):(.+)$/.exec(source);
+    if (!m) return undefined;
+    const owner = /^(?:\d+\/)?(?:vm|base)-(\d+)-/.exec(m[2]);
+    if (owner) return this.check(`/vms/${owner[1]}`, ["VM.Clone"]);
+    if (this.has(`/storage/${m[1]}`, "Datastore.Allocate")) return undefined;
+    return this.check(`/storage/${m[1]}`, ["Datastore.AllocateSpace", "Datastore.Audit"], true);
+  }
+
   /** Storage, bridge and PCI-mapping privileges one option value needs. */
   private checkOptionResources(key: string, value: string | undefined): PveError | undefined {
     if (value === undefined) return undefined;
     if (DRIVE.test(key)) {
       const file = parseDrive(value).get("file") ?? "";
       const alloc = /^([^:/]+):(\d+(\.\d+)?|cloudinit)$/.exec(file);
-      if (alloc) return this.check(`/storage/${alloc[1]}`, ["Datastore.AllocateSpace"]);
-      return undefined;
+      const err = alloc && this.check(`/storage/${alloc[1]}`, ["Datastore.AllocateSpace"]);
+      if (err) return err;
+      return this.checkImportSource(parseDrive(value).get("import-from"));
     }
     if (/^net\d+$/.test(key)) {
       const net = parseNet(value);

@@ -31,6 +31,13 @@
  *   (`vm-4100-disk-0`, `vm-4100-cloudinit`, `base-9000-disk-0`, `4100/vm-4100-disk-0.qcow2`
  *   on directory storages), resized, moved, migrated, freed on destroy; replaced or
  *   deleted disks become `unusedN`.
+ * - Cloud images (`model/storage-content.ts`): `/nodes/{n}/query-url-metadata` (HEAD),
+ *   `.../storage/{s}/download-url` (a `download` task that really fetches the URL, from
+ *   loopback addresses only, checks `checksum`/`checksum-algorithm` and the image header
+ *   like qemu-img, and fails with pve-storage's and pve-common's messages), the file listed
+ *   as `local:import/<name>` and deleted by `DELETE .../content/{volid}` (an `imgdel`
+ *   task). A disk `STORAGE:0,import-from=<volid>` gets the image's virtual size; a missing
+ *   source fails the create task, as qemu-server's worker does.
  * - VMs: create (POST qemu), full and linked clone (new VM locked `clone` while the task
  *   runs, new MACs/vmgenid/smbios uuid, cross-node clone only from shared storage, else
  *   the provider's clone+migrate path), config GET/PUT/POST (option names checked against
@@ -52,7 +59,8 @@
  *   link-local.
  * - Faults (constructor, CLI flags, or `PUT /_double/faults` while it runs): the Nth clone
  *   fails (the half-made VM and its volumes are removed, as qemu-server does), every task of
- *   a type fails, the agent never reports a routable address.
+ *   a type fails (`download` included), the agent never reports a routable address. A wrong
+ *   checksum or a URL that answers 404 needs no fault: the client gives them.
  * - Inspection: `GET /_double/state` (VMs with their config, volumes, tasks, leases),
  *   `GET /_double/unknown` (requests to endpoints the double does not implement: they get
  *   `501 Method '...' not implemented`, PVE's answer for unknown paths, and are recorded so
@@ -72,6 +80,9 @@
  *   the token's privileges.
  * - The guest is not real: nothing boots, cloud-init user data is only stored, the agent
  *   reports addresses from the config rather than from a guest.
+ * - Downloads: only from loopback URLs (others get 501); no decompression, no OVA/OVF
+ *   import, ISO and VMDK contents unchecked; the downloaded bytes are not kept (only
+ *   length, virtual size and checksums).
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -205,8 +216,13 @@ const ROUTES: readonly Route[] = [
   ),
   route("GET", "/nodes/:node", ({ cluster, path }) => {
     cluster.node(path.node);
-    return ["qemu", "storage", "tasks", "status", "network"].map((subdir) => ({ name: subdir }));
+    return ["qemu", "storage", "tasks", "status", "network", "query-url-metadata"].map(
+      (subdir) => ({ name: subdir }),
+    );
   }),
+  route("GET", "/nodes/:node/query-url-metadata", ({ cluster, path, params }) =>
+    cluster.queryUrlMetadata(path.node, params),
+  ),
   route("GET", "/nodes/:node/status", ({ cluster, path }) => {
     const n = cluster.node(path.node);
     return {
@@ -328,6 +344,10 @@ const ROUTES: readonly Route[] = [
     cluster.task(path.node, path.upid);
     return [{ name: "log" }, { name: "status" }];
   }),
+  route("DELETE", "/nodes/:node/tasks/:upid", ({ cluster, path }) => {
+    cluster.stopTask(path.node, path.upid);
+    return null;
+  }),
   route("GET", "/nodes/:node/tasks/:upid/status", ({ cluster, path }) =>
     taskStatus(cluster.task(path.node, path.upid)),
   ),
@@ -353,6 +373,17 @@ const ROUTES: readonly Route[] = [
   ),
   route("GET", "/nodes/:node/storage/:storage/content/:volume", ({ cluster, path }) =>
     cluster.volumeInfo(path.node, path.storage, path.volume),
+  ),
+  route("DELETE", "/nodes/:node/storage/:storage/content/:volume", ({ cluster, path, params }) =>
+    cluster.deleteVolume(
+      path.node,
+      path.storage,
+      path.volume,
+      params.delay === undefined ? undefined : Number(params.delay),
+    ),
+  ),
+  route("POST", "/nodes/:node/storage/:storage/download-url", ({ cluster, path, params }) =>
+    cluster.downloadUrl(path.node, path.storage, params),
   ),
   // What the token may do, by ACL path (its own permissions: no privilege needed).
   route("GET", "/access/permissions", ({ privileges }) =>
@@ -863,7 +894,7 @@ export class ProxmoxDouble {
       const pathParams: Record<string, string> = {};
       r.keys.forEach((k, i) => (pathParams[k] = safeDecode(m[i + 1])));
       try {
-        const data = r.handler({
+        const data = await r.handler({
           params,
           path: pathParams,
           cluster: this.cluster,

@@ -5,8 +5,8 @@
  *   npx tsx proxmox-double/write-api-schema.ts [../shared/proxmox/api-schema.json]
  *
  * Kept: every method's `parameters` and `permissions` for the paths the double routes
- * (version, nodes, qemu, storage, tasks, cluster status/resources/nextid, PCI mappings,
- * HA resources, pools). Dropped: `returns` and every other path, so the double (and a user
+ * (version, nodes, query-url-metadata, qemu, storage, tasks, cluster status/resources/nextid,
+ * PCI mappings, HA resources, pools). Dropped: `returns` and every other path, so the double (and a user
  * running it) never needs the shared file.
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -18,6 +18,7 @@ const KEEP: readonly RegExp[] = [
   /^\/nodes\/\{node\}$/,
   /^\/nodes\/\{node\}\/status$/,
   /^\/nodes\/\{node\}\/network$/,
+  /^\/nodes\/\{node\}\/query-url-metadata$/,
   /^\/access\/permissions$/,
   /^\/nodes\/\{node\}\/qemu(\/|$)/,
   /^\/nodes\/\{node\}\/storage(\/|$)/,

@@ -28,6 +28,7 @@ import { fail, paramError } from "./errors";
 import * as lifecycle from "./lifecycle";
 import * as migration from "./migration";
 import * as power from "./power";
+import * as storageContent from "./storage-content";
 import { TaskRunner } from "./tasks";
 import type { Faults, Params, PersistedCluster, Task, Timing, Vm, VmView, Volume } from "./types";
 import * as vmConfig from "./vm-config";
@@ -302,6 +303,23 @@ export class PveCluster {
   }
   agentInterfaces(node: string, vmid: number): Record<string, unknown> {
     return agent.agentInterfaces(this, node, vmid);
+  }
+  queryUrlMetadata(node: string, params: Params): Promise<Record<string, unknown>> {
+    return storageContent.queryUrlMetadata(this, node, params);
+  }
+  downloadUrl(node: string, storage: string, params: Params): string {
+    return storageContent.downloadUrl(this, node, storage, params);
+  }
+  deleteVolume(
+    node: string,
+    storage: string | undefined,
+    volume: string,
+    delay?: number,
+  ): Promise<string | null> {
+    return storageContent.deleteVolume(this, node, storage, volume, delay);
+  }
+  stopTask(node: string, upid: string): void {
+    this.runner.stop(this.task(node, upid));
   }
   storageContent(node: string, storage: string): Array<Record<string, unknown>> {
     return this.store.content(node, storage);

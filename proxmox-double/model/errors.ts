@@ -18,3 +18,15 @@ export const fail = (message: string): PveError => new PveError(500, message);
 /** A parameter that fails verification: 400 with per-parameter errors. */
 export const paramError = (errors: Record<string, string>): PveError =>
   new PveError(400, "Parameter verification failed.", errors);
+
+/**
+ * An error qemu-server raises in its worker rather than in the request (creating or
+ * importing a disk): the task fails; where the double runs the step synchronously (PUT
+ * config) it is the request's 500, as in PVE.
+ */
+export class WorkerError extends PveError {
+  constructor(message: string) {
+    super(500, message);
+    this.name = "WorkerError";
+  }
+}

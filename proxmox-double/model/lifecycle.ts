@@ -24,7 +24,7 @@ import {
   isTrue,
   vmidArg,
 } from "./config-keys";
-import { PveError, fail } from "./errors";
+import { PveError, WorkerError, fail } from "./errors";
 import { powerOn } from "./power";
 import type { Params, Vm, Volume } from "./types";
 import { ownedVolumes, setOption } from "./vm-config";
@@ -51,6 +51,21 @@ export function createVm(c: PveCluster, node: string, params: Params): string {
       setOption(c, vm, k, v, c.user);
     }
   } catch (e) {
+    if (e instanceof WorkerError) {
+      // Disk creation and import run in qemu-server's worker: the task fails and takes
+      // back what it allocated and the config it reserved.
+      return c.runner.start({
+        node,
+        type: "qmcreate",
+        id: vmid,
+        forceFail: `unable to create VM ${vmid} - ${e.message}`,
+        work: () => undefined,
+        onFail: () => {
+          for (const vol of ownedVolumes(c, vm)) c.store.free(vol);
+          removeVm(c, vm);
+        },
+      });
+    }
     for (const vol of ownedVolumes(c, vm)) c.store.free(vol);
     c.vms.delete(vmid);
     throw e;

@@ -20,6 +20,14 @@ export interface TaskOptions {
   readonly forceFail?: string;
 }
 
+export interface AsyncTaskOptions {
+  readonly node: string;
+  readonly type: string;
+  readonly id: string;
+  /** Runs at once; its lines go to the task log (the task's own lines may be added meanwhile). */
+  readonly work: (task: Task) => Promise<string[] | void>;
+}
+
 export class TaskRunner {
   readonly tasks = new Map<string, Task>();
   private pid = 4000;
@@ -58,6 +66,62 @@ export class TaskRunner {
    * in `faults.failTasks`, or that is forced to fail, runs `onFail` instead.
    */
   start(opts: TaskOptions): string {
+    const task = this.begin(opts);
+    const injected = this.injected(opts.type, opts.forceFail);
+    this.schedule(opts.durationMs ?? this.timing.taskDurationMs, () => {
+      let error = injected;
+      if (error === undefined) {
+        try {
+          task.log.push(...(opts.work() ?? []));
+        } catch (e) {
+          error = (e as Error).message;
+        }
+      } else {
+        opts.onFail?.(error);
+      }
+      TaskRunner.finish(task, error);
+    });
+    return task.upid;
+  }
+
+  /**
+   * Starts a worker task whose work is itself asynchronous (a download): it ends when the
+   * work settles, like `start`'s, or at once with the `faults.failTasks` error.
+   */
+  startAsync(opts: AsyncTaskOptions): string {
+    const task = this.begin({ ...opts, log: [] });
+    const injected = this.injected(opts.type);
+    if (injected !== undefined) {
+      this.schedule(this.timing.taskDurationMs, () => TaskRunner.finish(task, injected));
+      return task.upid;
+    }
+    opts.work(task).then(
+      (lines) => {
+        task.log.push(...(lines ?? []));
+        if (task.status === "running") TaskRunner.finish(task, undefined);
+      },
+      (e: unknown) => {
+        if (task.status === "running") TaskRunner.finish(task, (e as Error).message);
+      },
+    );
+    return task.upid;
+  }
+
+  /** Stops a running task like `kill` does (DELETE /nodes/{node}/tasks/{upid}). */
+  stop(task: Task): void {
+    if (task.status === "running") TaskRunner.finish(task, "interrupted by signal");
+  }
+
+  private injected(type: string, forced?: string): string | undefined {
+    return (
+      forced ??
+      (this.faults().failTasks?.includes(type)
+        ? `${type} failed: injected fault (proxmox-double failTasks)`
+        : undefined)
+    );
+  }
+
+  private begin(opts: Pick<TaskOptions, "node" | "type" | "id" | "log">): Task {
     const now = Math.floor(Date.now() / 1000);
     const pid = this.nextPid();
     const pstart = Math.floor(process.uptime() * 100) + 1_000_000;
@@ -76,25 +140,7 @@ export class TaskRunner {
       log: [...(opts.log ?? [])],
     };
     this.tasks.set(upid, task);
-    const injected =
-      opts.forceFail ??
-      (this.faults().failTasks?.includes(opts.type)
-        ? `${opts.type} failed: injected fault (proxmox-double failTasks)`
-        : undefined);
-    this.schedule(opts.durationMs ?? this.timing.taskDurationMs, () => {
-      let error = injected;
-      if (error === undefined) {
-        try {
-          task.log.push(...(opts.work() ?? []));
-        } catch (e) {
-          error = (e as Error).message;
-        }
-      } else {
-        opts.onFail?.(error);
-      }
-      TaskRunner.finish(task, error);
-    });
-    return upid;
+    return task;
   }
 
   /** Ends a task: `TASK ERROR: ...`, `TASK WARNINGS: n` or `TASK OK`. */

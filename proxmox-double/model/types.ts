@@ -7,7 +7,10 @@ export type Params = Record<string, string>;
 export interface Faults {
   /** 1-based ordinals of clone requests (counted since start) whose clone task fails. */
   readonly failClones?: readonly number[];
-  /** Task types (`qmclone`, `qmstart`, `resize`, `qmdestroy`...) whose tasks end in error. */
+  /**
+   * Task types (`qmclone`, `qmstart`, `resize`, `qmdestroy`, `download`...) whose tasks end
+   * in error.
+   */
   readonly failTasks?: readonly string[];
   /** VM IDs whose guest agent never reports a routable address (`true`: every VM). */
   readonly agentNoAddress?: boolean | readonly number[];
@@ -42,8 +45,14 @@ export interface Volume {
   /** Node name, or `*` for a shared storage. */
   readonly scope: string;
   name: string;
+  /** The owning VM; 0 for files that belong to none (`import/`, `iso/`). */
   readonly vmid: number;
+  /** Bytes: a disk's size, or a file's length for `import`/`iso` content. */
   size: number;
+  /** What an image file holds (a qcow2's virtual size), when that differs from `size`. */
+  readonly virtualSize?: number;
+  /** Hex digests of a downloaded file by algorithm (`sha256`...), as `*sum` would print. */
+  readonly checksums?: Readonly<Record<string, string>>;
   readonly format: string;
   readonly content: string;
   readonly ctime: number;

@@ -13,6 +13,7 @@ import {
   printNet,
   randomMac,
 } from "../property-string";
+import type { Props } from "../property-string";
 
 import type { PveCluster } from "./cluster";
 import {
@@ -32,7 +33,7 @@ import {
   normalizeBool,
   normalizeTags,
 } from "./config-keys";
-import { fail, paramError } from "./errors";
+import { PveError, WorkerError, fail, paramError } from "./errors";
 import type { Params, Vm, Volume } from "./types";
 import { VolumeStore } from "./volumes";
 
@@ -163,6 +164,7 @@ export function setDrive(c: PveCluster, vm: Vm, key: string, value: string): voi
     ? c.store.get(vm.node, parseDrive(previous).get("file") ?? "")
     : undefined;
 
+  checkImportSyntax(key, props, file);
   const cloudinit = /^([^:]+):cloudinit$/.exec(file);
   const alloc = /^([^:]+):(\d+(\.\d+)?)$/.exec(file);
   let vol: Volume | undefined;
@@ -188,9 +190,7 @@ export function setDrive(c: PveCluster, vm: Vm, key: string, value: string): voi
     let size = Number(alloc[2]) * 1024 ** 3;
     const importFrom = props.get("import-from");
     if (importFrom !== undefined) {
-      const src = c.store.get(vm.node, importFrom);
-      if (!src) throw fail(`volume '${importFrom}' does not exist`);
-      size = src.size;
+      size = importedSize(c, vm, key, importFrom);
     } else if (key === "efidisk0") {
       size = VolumeStore.efiSize(def, props.get("efitype"));
     } else if (key === "tpmstate0") {
@@ -221,6 +221,61 @@ export function setDrive(c: PveCluster, vm: Vm, key: string, value: string): voi
     }
   }
   vm.config.set(key, printDrive(props));
+}
+
+/** qemu-server's `$check_drive_param` for `import-from` (a 400 before anything runs). */
+function checkImportSyntax(key: string, props: Props, file: string): void {
+  if (props.get("import-from") === undefined) return;
+  const m = /^(([^/:\s]+):)?(\d+(\.\d+)?)$/.exec(file);
+  if (!m || Number(m[3]) !== 0) {
+    throw paramError({
+      [key]: "'import-from' requires special syntax - use <storage ID>:0,import-from=<source>",
+    });
+  }
+  const required =
+    key === "efidisk0" ? ["efitype", "pre-enrolled-keys"] : key === "tpmstate0" ? ["version"] : [];
+  for (const r of required) {
+    if (!props.has(r))
+      throw paramError({ [key]: `need to specify '${r}' when using 'import-from'` });
+  }
+}
+
+/**
+ * The size of a disk imported from `source` (`local:import/x.qcow2` or another VM's disk):
+ * what the image holds, as qemu-img reports it. A source that is not there fails the
+ * worker, as `file_size_info` / `volume_size_info` do in qemu-server's `create_disks`.
+ */
+function importedSize(c: PveCluster, vm: Vm, key: string, source: string): number {
+  if (source.startsWith("/")) throw fail("Only root can pass arbitrary filesystem paths.");
+  const m = /^([^:]+):(.+)$/.exec(source);
+  if (!m) throw paramError({ [key]: `unable to parse volume ID '${source}'` });
+  const def = c.store.storageOn(vm.node, m[1]);
+  const vtype = m[2].startsWith("import/")
+    ? "import"
+    : /^iso\/|^vztmpl\//.exec(m[2])
+      ? m[2].split("/")[0]
+      : "images";
+  if (vtype !== "images" && vtype !== "import") {
+    throw paramError({
+      [key]: `${source} has wrong type '${vtype}' - needs to be 'images' or 'import'`,
+    });
+  }
+  if (vtype === "import" && !/\.(qcow2|raw|vmdk)$/.test(m[2])) {
+    throw new PveError(
+      501,
+      `proxmox-double: importing from '${source}' (an OVA/OVF) is not implemented`,
+    );
+  }
+  const src = c.store.get(vm.node, source);
+  if (!src) {
+    throw new WorkerError(
+      vtype === "import"
+        ? `failed to stat '${c.store.filePath(def, m[2])}'`
+        : `could not get size of ${source}`,
+    );
+  }
+  if (/cloudinit/.test(src.name)) throw new WorkerError("cannot import from cloudinit disk");
+  return src.virtualSize ?? src.size;
 }
 
 /** PUT (sync) or POST (async, returns a UPID) /nodes/{node}/qemu/{vmid}/config. */

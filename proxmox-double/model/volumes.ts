@@ -165,8 +165,8 @@ export class VolumeStore {
         volid: `${v.storage}:${v.name}`,
         format: v.format,
         size: v.size,
-        used: v.size,
-        vmid: v.vmid,
+        // pve-storage lists files (`import/`, `iso/`) with their length only, no owner.
+        ...(v.content === "images" ? { used: v.size, vmid: v.vmid } : {}),
         content: v.content,
         ctime: v.ctime,
         ...(v.name.includes("/vm-") && v.name.startsWith("base-")
@@ -188,9 +188,13 @@ export class VolumeStore {
           ? `/dev/zvol/rpool/data/${vol.name}`
           : def.type === "rbd"
             ? `rbd:${def.id}/${vol.name}`
-            : def.type === "dir"
-              ? `/var/lib/vz/images/${vol.name}`
-              : `/mnt/pve/${def.id}/images/${vol.name}`;
-    return { path, size: vol.size, used: vol.size, format: vol.format };
+            : this.filePath(def, vol.content === "images" ? `images/${vol.name}` : vol.name);
+    // volume_size_info: what the image holds (qemu-img's virtual size), and the file's length.
+    return { path, size: vol.virtualSize ?? vol.size, used: vol.size, format: vol.format };
+  }
+
+  /** Where a file based storage keeps `relative` (`import/x.qcow2`, `images/...`). */
+  filePath(def: SeedStorage, relative: string): string {
+    return def.type === "dir" ? `/var/lib/vz/${relative}` : `/mnt/pve/${def.id}/${relative}`;
   }
 }
