@@ -1,10 +1,16 @@
 /**
  * The real bpg/proxmox provider against the double: apply three VMs with the settings the
  * project uses (a plain VM with a static address, a GPU VM, a DHCP VM cloned across nodes),
- * re-plan with no changes, destroy. This is what the double exists for.
+ * re-plan with no changes, destroy; and a template built from a cloud image the provider
+ * downloads (`proxmox_virtual_environment_download_file`, a disk with `import_from`,
+ * `template = true`). This is what the double exists for.
  */
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -287,5 +293,148 @@ describeTofu("bpg/proxmox provider against the double", () => {
     expectExit(await tofu(dir, env, "plan", "-detailed-exitcode", "-input=false"), 0, "tofu plan");
     expectExit(await tofu(dir, env, "destroy", "-auto-approve", "-input=false"), 0, "tofu destroy");
     expect(double.vms().map((v) => v.vmid)).toEqual([9000, 9100]);
+  });
+});
+
+/** A qcow2 header (magic, version 3, virtual size) and some payload: what qemu-img checks. */
+function qcow2(virtualSize: number): Buffer {
+  const b = Buffer.alloc(65_536);
+  b.writeUInt32BE(0x514649fb, 0);
+  b.writeUInt32BE(3, 4);
+  b.writeUInt32BE(16, 20);
+  b.writeBigUInt64BE(BigInt(virtualSize), 24);
+  return b;
+}
+
+describeTofu("bpg/proxmox provider: a template from a cloud image", () => {
+  jest.setTimeout(600_000);
+  const file = "debian-13-genericcloud-amd64.qcow2";
+  const image = qcow2(3 * 1024 ** 3);
+  const sha256 = createHash("sha256").update(image).digest("hex");
+  let double: ProxmoxDouble;
+  let images: Server;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  const write = (checksum: string): void => {
+    const base = `http://127.0.0.1:${(images.address() as AddressInfo).port}`;
+    const config = {
+      terraform: {
+        required_providers: { proxmox: { source: "bpg/proxmox", version: PROVIDER_VERSION } },
+      },
+      provider: { proxmox: { endpoint: double.endpoint, insecure: true } },
+      resource: {
+        proxmox_virtual_environment_download_file: {
+          image: {
+            node_name: "pve01",
+            datastore_id: "local",
+            content_type: "import",
+            url: `${base}/${file}`,
+            file_name: file,
+            checksum,
+            checksum_algorithm: "sha256",
+          },
+        },
+        proxmox_virtual_environment_vm: {
+          template: {
+            name: "debian-13-cloud",
+            node_name: "pve01",
+            vm_id: 9500,
+            template: true,
+            started: false,
+            operating_system: [{ type: "l26" }],
+            agent: [{ enabled: true }],
+            disk: [
+              {
+                interface: "scsi0",
+                datastore_id: "local-lvm",
+                import_from: "${proxmox_virtual_environment_download_file.image.id}",
+                size: 8,
+              },
+            ],
+            network_device: [nic("vmbr0")],
+          },
+        },
+      },
+    };
+    writeFileSync(join(dir, "main.tf.json"), JSON.stringify(config, null, 2));
+  };
+
+  beforeAll(async () => {
+    images = createServer((req, res) => {
+      if (req.url !== `/${file}`) {
+        res.writeHead(404, "Not Found").end();
+        return;
+      }
+      res.writeHead(200, {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": String(image.length),
+      });
+      res.end(req.method === "HEAD" ? undefined : image);
+    });
+    await new Promise<void>((r) => images.listen(0, "127.0.0.1", r));
+    double = await ProxmoxDouble.start({ cloneDurationMs: 300, taskDurationMs: 100 });
+    dir = mkdtempSync(join(tmpdir(), "proxmox-double-image-"));
+    env = toolchainEnv({
+      ...process.env,
+      PROXMOX_VE_API_TOKEN: double.token,
+      TMPDIR: dir,
+      TF_IN_AUTOMATION: "1",
+    });
+    delete env.PROXMOX_VE_ENDPOINT;
+    delete env.PROXMOX_VE_USERNAME;
+    delete env.PROXMOX_VE_PASSWORD;
+  });
+
+  afterAll(async () => {
+    await double?.stop();
+    await new Promise((r) => images?.close(r));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("reports a wrong checksum with Proxmox's message and keeps no file", async () => {
+    write("0".repeat(64));
+    expectExit(await tofu(dir, env, "init", "-input=false"), 0, "tofu init");
+    const failed = await tofu(dir, env, "apply", "-auto-approve", "-input=false");
+    expect(failed.code).toBe(1);
+    expect(failed.output.replace(/\s+/g, " ")).toContain(
+      `checksum mismatch: got '${sha256}' != expect '${"0".repeat(64)}'`,
+    );
+    expect([...double.cluster.volumes.values()].filter((v) => v.content === "import")).toEqual([]);
+  });
+
+  it("downloads the image, imports it into a disk and makes the VM a template", async () => {
+    write(sha256);
+    expectExit(await tofu(dir, env, "apply", "-auto-approve", "-input=false"), 0, "tofu apply");
+    const vm = double.vm(9500);
+    expect(vm?.config).toMatchObject({ template: "1", name: "debian-13-cloud" });
+    expect(vm?.config.scsi0).toMatch(/^local-lvm:base-9500-disk-0,.*size=8G/);
+    expect(double.unknownRequests()).toEqual([]);
+    const paths = double.requests().map((r) => `${r.method} ${r.template ?? r.path}`);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        "GET /nodes/{node}/query-url-metadata",
+        "POST /nodes/{node}/storage/{storage}/download-url",
+        "GET /nodes/{node}/storage/{storage}/content",
+        "POST /nodes/{node}/qemu",
+        "PUT /nodes/{node}/qemu/{vmid}/resize",
+        "POST /nodes/{node}/qemu/{vmid}/template",
+      ]),
+    );
+  });
+
+  it("re-plans with no changes", async () => {
+    const plan = await tofu(dir, env, "plan", "-detailed-exitcode", "-input=false");
+    expectExit(plan, 0, "tofu plan after apply (0 = no changes)");
+  });
+
+  it("destroys the template and deletes the file", async () => {
+    expectExit(await tofu(dir, env, "destroy", "-auto-approve", "-input=false"), 0, "tofu destroy");
+    expect(double.vm(9500)).toBeUndefined();
+    // The provider does not wait for the imgdel task; it ends shortly after.
+    await new Promise((r) => setTimeout(r, 300));
+    expect([...double.cluster.volumes.values()].filter((v) => v.vmid === 9500)).toEqual([]);
+    expect([...double.cluster.volumes.values()].filter((v) => v.content === "import")).toEqual([]);
+    expect(double.unknownRequests()).toEqual([]);
   });
 });
