@@ -250,11 +250,7 @@ function importedSize(c: PveCluster, vm: Vm, key: string, source: string): numbe
   const m = /^([^:]+):(.+)$/.exec(source);
   if (!m) throw paramError({ [key]: `unable to parse volume ID '${source}'` });
   const def = c.store.storageOn(vm.node, m[1]);
-  const vtype = m[2].startsWith("import/")
-    ? "import"
-    : /^iso\/|^vztmpl\//.exec(m[2])
-      ? m[2].split("/")[0]
-      : "images";
+  const vtype = /^(import|iso|vztmpl)\//.exec(m[2])?.[1] ?? "images";
   if (vtype !== "images" && vtype !== "import") {
     throw paramError({
       [key]: `${source} has wrong type '${vtype}' - needs to be 'images' or 'import'`,
