@@ -17,8 +17,14 @@ export interface KubesprayRunnerProps {
    * unchanged when nothing changed.
    */
   readonly action: string;
-  /** Absolute path of the compiled runner, `dist/runner/cli.js`. */
+  /** Path of the compiled runner, `dist/runner/cli.js` (absolute, or relative to the stack's directory). */
   readonly runnerEntry: string;
+  /**
+   * The state directory as the teardown marker's command gets it (relative to the stack's
+   * directory, where OpenTofu runs, for a state kept elsewhere than on this machine).
+   * @default settings.stateDir
+   */
+  readonly stateDir?: string;
   /**
    * The Node.js executable that starts the runner.
    * @default "node" - from PATH
@@ -45,6 +51,7 @@ export class KubesprayRunner extends Construct {
   constructor(scope: Construct, id: string, props: KubesprayRunnerProps) {
     super(scope, id);
     const node = props.nodeBinary ?? "node";
+    const stateDir = props.stateDir ?? props.settings.stateDir;
     this.settingsFile = new File(this, "Settings", {
       filename: props.settingsFile,
       content: `${JSON.stringify(props.settings, null, 2)}\n`,
@@ -59,7 +66,7 @@ export class KubesprayRunner extends Construct {
         kubespray_release: props.settings.kubesprayVersion,
         action: props.action,
         // Kept so that clusters deployed before the teardown resource are not re-run.
-        state_dir: props.settings.stateDir,
+        state_dir: stateDir,
         runner: props.runnerEntry,
       },
       provisioners: [
@@ -72,7 +79,7 @@ export class KubesprayRunner extends Construct {
       ],
     });
     this.teardown = new Resource(this, "Teardown", {
-      triggers: { state_dir: props.settings.stateDir, runner: props.runnerEntry },
+      triggers: { state_dir: stateDir, runner: props.runnerEntry },
       provisioners: [
         {
           type: "local-exec",

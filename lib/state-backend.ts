@@ -39,18 +39,22 @@ export function stateEncrypted(config: ClusterConfig): boolean {
 
 /**
  * What the state needs from the environment and lacks, as one error naming each variable;
- * called before any state is read (the synth, the runner).
+ * called before OpenTofu reads any state (scripts/cdktf.sh through scripts/restore-files.ts,
+ * scripts/review.ts). `passphrase: false` leaves out the passphrase: the synth under the
+ * cdktf CLI never sees it (the CLI drops every `TF_VAR_*` from the synth's environment), and
+ * only OpenTofu needs it.
  */
 export function checkStateEnvironment(
   config: ClusterConfig,
   env: NodeJS.ProcessEnv = process.env,
+  { passphrase: checkPassphrase = true }: { readonly passphrase?: boolean } = {},
 ): void {
   const problems: string[] = [];
   if (config.state.backend === "pg" && !env[PG_CONN_STR])
     problems.push(
       `state.backend: pg needs ${PG_CONN_STR} in the environment (postgres://user@host/db?sslmode=...; the password in ~/.pgpass or PGPASSWORD)`,
     );
-  if (stateEncrypted(config)) {
+  if (checkPassphrase && stateEncrypted(config)) {
     const passphrase = env[PASSPHRASE_ENV];
     if (!passphrase)
       problems.push(
@@ -72,7 +76,8 @@ export function stateBackend(
   stateDir: string,
   env: NodeJS.ProcessEnv = process.env,
 ): void {
-  checkStateEnvironment(config, env);
+  // The synth reads the Kubespray record from pg; the passphrase is OpenTofu's alone.
+  checkStateEnvironment(config, env, { passphrase: false });
   if (config.state.backend === "pg")
     // No connStr: OpenTofu reads PG_CONN_STR itself, so the string stays out of cdk.tf.json.
     new PgBackend(stack, { schemaName: pgSchemaName(config.name, id) } as ConstructorParameters<

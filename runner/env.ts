@@ -1,10 +1,11 @@
 /** How the runner is set up: its environment (tests override SSH and playbooks) and settings. */
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 import { UserError } from "../config/errors";
 import type { RunnerSettings } from "../lib/kubespray/commands";
+import { resolvedSettings } from "../lib/kubespray/commands";
 
 export interface RunnerEnv {
   /** @default 22 */
@@ -51,7 +52,10 @@ export function expandHome(path: string): string {
 export function readSettings(file: string, env?: RunnerEnv): RunnerSettings {
   if (!existsSync(file))
     throw new UserError(`no runner settings at ${file}; deploy the cluster stack first`);
-  const settings = JSON.parse(readFileSync(file, "utf8")) as RunnerSettings;
+  const settings = resolvedSettings(
+    JSON.parse(readFileSync(file, "utf8")) as RunnerSettings,
+    dirname(resolve(file)),
+  );
   return env?.nodePrepPlaybook === undefined
     ? settings
     : { ...settings, nodePrep: { ...settings.nodePrep, playbook: env.nodePrepPlaybook } };

@@ -19,15 +19,25 @@ export TF_INPUT=0
 command="${1:?usage: scripts/cdktf.sh COMMAND [ARGS...]}"
 shift
 
+# A shared state's files (the inventory, runner.json) that this clone lacks, or has in an
+# older version, are written back from the state before anything plans
+# (scripts/restore-files.ts; with a local state it does nothing).
+restore_files() {
+  CDKTF_OUTDIR="${output:-${CDKTF_OUTDIR:-cdktf.out}}" node --import tsx scripts/restore-files.ts
+}
+
+output=""
 case "$command" in
   deploy | destroy) ;;
-  diff) exec npx cdktf diff --skip-provider-lock "$@" ;;
+  diff)
+    restore_files
+    exec npx cdktf diff --skip-provider-lock "$@"
+    ;;
   *) exec npx cdktf "$command" "$@" ;;
 esac
 
 stacks=()
 flags=()
-output=""
 value_next=0
 for arg in "$@"; do
   if [[ "$value_next" == 1 ]]; then
@@ -65,6 +75,7 @@ fi
 if [[ "$command" == deploy && "$preflight" == 1 ]]; then
   node --import tsx preflight/cli.ts ${stacks[@]+"${stacks[@]}"}
 fi
+restore_files
 # VMs an interrupted deploy left behind are imported, not made again (scripts/adopt.ts).
 if [[ "$command" == deploy && ( "${#stacks[@]}" -eq 0 || " ${stacks[*]} " == *" vms "* ) ]]; then
   CDKTF_OUTDIR="${output:-${CDKTF_OUTDIR:-cdktf.out}}" node --import tsx scripts/adopt.ts

@@ -15,6 +15,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import { capture, toolchainEnv } from "./processes";
+import { restoreStack } from "./restore-files";
 
 const ROOT = resolve(__dirname, "..");
 const TOOLCHAIN = join(ROOT, ".toolchain");
@@ -122,6 +123,12 @@ async function reviewStack(
     env,
   );
   if (init.status !== 0) return failed(stack, init.stderr || init.stdout);
+  // A shared state's files this clone lacks or has stale, written back first (restore-files).
+  try {
+    await restoreStack(dir, env);
+  } catch (e) {
+    return failed(stack, e instanceof Error ? e.message : String(e));
+  }
   const plan = await capture(
     "tofu",
     [

@@ -1,6 +1,8 @@
+import { relative, resolve } from "node:path";
+
 import { LocalProvider } from "@cdktf/provider-local/lib/provider";
 import { NullProvider } from "@cdktf/provider-null/lib/provider";
-import { TerraformOutput, TerraformStack } from "cdktf";
+import { App, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 
 import type { ClusterConfig } from "../config/schema";
@@ -39,30 +41,37 @@ export class ClusterStack extends TerraformStack {
     stateBackend(this, id, props.config, props.stateDir);
     new LocalProvider(this, "local");
     new NullProvider(this, "null");
+    // With a shared state (pg), paths in it are relative to the stack's directory, where
+    // OpenTofu runs, so that every clone plans the same; the local backend keeps them absolute.
+    const portable = props.config.state.backend === "pg";
+    const stackDir = resolve(App.of(this).outdir, "stacks", id);
+    const at = (path: string) => (portable ? relative(stackDir, path) : path);
     const paths = statePaths(props.stateDir);
     const plan = clusterPlan(props.config, props.nodes, props.lastRun, {
       stateDir: props.stateDir,
       baseDir: props.baseDir,
+      portablePaths: portable,
     });
     this.plannedAction = plan.action;
 
     const files = new KubesprayInventory(this, "inventory", {
-      hostsFile: paths.hostsFile,
-      groupVarsFile: paths.groupVarsFile,
+      hostsFile: at(paths.hostsFile),
+      groupVarsFile: at(paths.groupVarsFile),
       inventory: plan.inventory,
       groupVars: plan.groupVars,
     });
     new KubesprayRunner(this, "runner", {
-      settingsFile: paths.settingsFile,
+      settingsFile: at(paths.settingsFile),
       settings: plan.settings,
+      stateDir: at(props.stateDir),
       inventorySha256: files.hostsFile.contentSha256,
       groupVarsSha256: files.groupVarsFile.contentSha256,
       action: plan.action,
-      runnerEntry: RUNNER_ENTRY,
+      runnerEntry: at(RUNNER_ENTRY),
     });
 
     this.kubeconfigPath = paths.kubeconfig;
-    new TerraformOutput(this, "kubeconfig_path", { value: this.kubeconfigPath });
+    new TerraformOutput(this, "kubeconfig_path", { value: at(this.kubeconfigPath) });
     new TerraformOutput(this, "kubespray_action", { value: plan.action });
   }
 }

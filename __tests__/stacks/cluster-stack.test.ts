@@ -30,9 +30,14 @@ interface Synth {
   output: Record<string, { value: string }>;
 }
 
-function synth(config: ClusterConfig, lastRun?: RunRecord, nodes = staticNodes(config)) {
-  const app = new App({ outdir: mkdtempSync(join(tmpdir(), "cdktf-")) });
-  const stateDir = "/state/kspray";
+function synth(
+  config: ClusterConfig,
+  lastRun?: RunRecord,
+  nodes = staticNodes(config),
+  root = mkdtempSync(join(tmpdir(), "cdktf-")),
+) {
+  const app = new App({ outdir: join(root, "cdktf.out") });
+  const stateDir = config.state.backend === "pg" ? join(root, ".state", "kspray") : "/state/kspray";
   const stack = new ClusterStack(app, "cluster", {
     config,
     stateDir,
@@ -57,6 +62,26 @@ function recordOf(config: ClusterConfig, action = "cluster.yml"): RunRecord {
 }
 
 describe("ClusterStack", () => {
+  it("with a pg backend, keeps paths relative to its directory: two clones synthesize the same", () => {
+    const pg: ClusterConfig = { ...homelab, state: { ...homelab.state, backend: "pg" } };
+    process.env.PG_CONN_STR = "postgres://127.0.0.1/unused"; // read by OpenTofu, never here
+    const [first, second] = [1, 2].map(() => synth(pg, recordOf(pg)));
+    delete process.env.PG_CONN_STR;
+    expect(second.json).toBe(first.json);
+    const files = Object.values(first.parsed.resource.local_file).map((f) => f.filename);
+    expect(files.sort()).toEqual([
+      "../../../.state/kspray/inventory/group_vars/all/kubespray.yml",
+      "../../../.state/kspray/inventory/hosts.yaml",
+      "../../../.state/kspray/runner.json",
+    ]);
+    const runner = Object.values(first.parsed.resource.null_resource).find(
+      (r) => r.triggers.action !== undefined,
+    );
+    expect(runner?.triggers.state_dir).toBe("../../../.state/kspray");
+    expect(runner?.triggers.runner).toMatch(/^(\.\.\/)+.*dist\/runner\/cli\.js$/);
+    expect(first.parsed.output.kubeconfig_path.value).toBe("../../../.state/kspray/kubeconfig");
+  });
+
   it("writes the inventory and group_vars as local files with mode 0600 under the state directory", () => {
     const { json } = synth(homelab);
     expect(json).toHaveResourceWithProperties(File, {

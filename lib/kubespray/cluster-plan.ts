@@ -4,6 +4,8 @@
  * reads the record and says where relative paths start, so the cluster stack and
  * `npm run render` share one pipeline, tested without constructs.
  */
+import { isAbsolute, relative } from "node:path";
+
 import { Token } from "cdktf";
 
 import type { ClusterConfig } from "../../config/schema";
@@ -41,6 +43,13 @@ export interface ClusterPlanOptions {
   readonly stateDir: string;
   /** Where relative paths of the definition (`kubespray.dir`, `kubespray.venv`) start. */
   readonly baseDir: string;
+  /**
+   * Paths in the runner settings relative to the settings file's directory (the state
+   * directory), so that the settings, kept in the state, are the same in every clone
+   * (`state.backend: pg`); paths the definition gives as absolute or `~/...` stay as given.
+   * @default false - absolute paths
+   */
+  readonly portablePaths?: boolean;
 }
 
 /** The inventory and variables; `record` keeps the control-plane order of the last run. */
@@ -90,10 +99,16 @@ export function clusterPlan(
   const protocols = (config.addons.storage?.democraticCsi ?? []).map(
     (b) => storageDriver(b.driver).protocol,
   );
-  const userPath = (path: string) => absoluteUserPath(path, options.baseDir);
+  // The runner resolves relative paths against the settings file's directory (readSettings).
+  const stated = (path: string) =>
+    options.portablePaths ? relative(options.stateDir, path) || "." : path;
+  const userPath = (path: string) =>
+    isAbsolute(path) || path === "~" || path.startsWith("~/")
+      ? path
+      : stated(absoluteUserPath(path, options.baseDir));
   const settings: RunnerSettings = {
     clusterName: config.name,
-    stateDir: options.stateDir,
+    stateDir: stated(options.stateDir),
     kubesprayDir: userPath(config.kubespray.dir),
     kubesprayVersion: release.version,
     ansibleCore: release.ansibleCore,
@@ -106,7 +121,7 @@ export function clusterPlan(
     apiServerPort: API_SERVER_PORT,
     maxForks: config.kubespray.maxForks,
     nodePrep: {
-      playbook: NODE_PREP_PLAYBOOK,
+      playbook: stated(NODE_PREP_PLAYBOOK),
       iscsi: protocols.includes("iscsi"),
       nfs: protocols.includes("nfs"),
     },

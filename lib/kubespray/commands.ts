@@ -3,7 +3,7 @@
  * here (`run`), the same written to a script (`print`), or Kubespray's release image
  * through docker or podman (`container`).
  */
-import { basename, dirname } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 
 import { DEFAULT_MAX_FORKS } from "../../config/schema";
 
@@ -15,8 +15,9 @@ export type RunnerMode = "run" | "print" | "container";
 /** What the runner needs besides the inventory: written by the cluster stack as JSON. */
 export interface RunnerSettings {
   readonly clusterName: string;
+  /** Absolute, or (pg backend) relative to the settings file's directory. */
   readonly stateDir: string;
-  /** Absolute, or starting with `~/`. */
+  /** Absolute, starting with `~/`, or relative like `stateDir`. */
   readonly kubesprayDir: string;
   /** e.g. `v2.31.0`. */
   readonly kubesprayVersion: string;
@@ -30,7 +31,7 @@ export interface RunnerSettings {
   readonly apiServerVip?: string;
   readonly apiServerPort: number;
   readonly nodePrep: {
-    /** Absolute path of ansible/node-prep.yml. */
+    /** Path of ansible/node-prep.yml (absolute, or relative like `stateDir`). */
     readonly playbook: string;
     readonly iscsi: boolean;
     readonly nfs: boolean;
@@ -39,6 +40,22 @@ export interface RunnerSettings {
   readonly maxForks?: number;
   /** With `state.backend: pg`, where the record is stored. @default - only the local files */
   readonly recordStore?: { readonly schema: string };
+}
+
+/**
+ * The settings with every relative path resolved against `dir`, the settings file's
+ * directory (a pg backend's cluster stack writes them relative: see `portablePaths`);
+ * absolute and `~/...` paths are kept.
+ */
+export function resolvedSettings(settings: RunnerSettings, dir: string): RunnerSettings {
+  const at = (path: string) => (path === "~" || path.startsWith("~/") ? path : resolve(dir, path));
+  return {
+    ...settings,
+    stateDir: at(settings.stateDir),
+    kubesprayDir: at(settings.kubesprayDir),
+    venv: settings.venv === undefined ? undefined : at(settings.venv),
+    nodePrep: { ...settings.nodePrep, playbook: at(settings.nodePrep.playbook) },
+  };
 }
 
 /** One process to start. */

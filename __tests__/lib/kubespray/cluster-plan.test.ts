@@ -1,6 +1,7 @@
 import { ConfigError } from "../../../config/errors";
 import type { ClusterConfig } from "../../../config/schema";
 import { clusterPlan } from "../../../lib/kubespray/cluster-plan";
+import { resolvedSettings } from "../../../lib/kubespray/commands";
 import type { RunRecord } from "../../../lib/kubespray/planner";
 import { expandNodes, kubesprayHost } from "../../../lib/topology";
 import type { NodeSpec } from "../../../lib/topology";
@@ -33,6 +34,25 @@ const resize = (config: ClusterConfig, pool: string, count: number): ClusterConf
 });
 
 describe("clusterPlan", () => {
+  it("writes portable runner settings relative to the state directory, resolved back by the runner", () => {
+    const config: ClusterConfig = {
+      ...home,
+      kubespray: { ...home.kubespray, dir: ".kubespray/v2.31.0", venv: "/opt/ansible" },
+    };
+    const nodes = withAddresses(config);
+    const absolute = clusterPlan(config, nodes, undefined, OPTIONS).settings;
+    const portable = clusterPlan(config, nodes, undefined, {
+      ...OPTIONS,
+      portablePaths: true,
+    }).settings;
+    expect(portable.stateDir).toBe(".");
+    expect(portable.kubesprayDir).toBe("../../work/.kubespray/v2.31.0");
+    expect(portable.venv).toBe("/opt/ansible"); // given absolute: kept
+    expect(portable.nodePrep.playbook).not.toMatch(/^\//);
+    expect(resolvedSettings(portable, "/state/kspray")).toEqual(absolute);
+    expect(resolvedSettings(absolute, "/elsewhere")).toEqual(absolute);
+  });
+
   it("plans cluster.yml without a record", () => {
     expect(clusterPlan(home, withAddresses(home), undefined, OPTIONS).action).toBe("cluster.yml");
   });

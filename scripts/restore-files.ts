@@ -1,0 +1,91 @@
+/**
+ * Writes back the files a shared state holds and this clone lacks or has in an older
+ * version (lib/state-files.ts):
+ * the inventory, the group_vars and runner.json of the cluster stack, with their
+ * permissions, read from the decrypted state (`tofu show -json`). `npm run deploy`,
+ * `npm run destroy` and `cdktf.sh diff` run it before cdktf (scripts/cdktf.sh), `npm run
+ * diff` before each plan (scripts/review.ts). On its own: `npx tsx scripts/restore-files.ts`
+ * with the environment of a deploy and the offline toolchain's (`source
+ * scripts/toolchain-env.sh`).
+ *
+ * Only stacks whose backend is not `local`: a local state's files live beside it, and the
+ * local backend behaves exactly as before. Every stack is restored whichever are deployed:
+ * the vms stack's node removals read the cluster stack's runner.json.
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
+import { exitOnUserError } from "../lib/cli";
+import { checkStateEnvironment } from "../lib/state-backend";
+import { filesInState, restoreFiles } from "../lib/state-files";
+import type { ShowState } from "../lib/state-files";
+
+import { capture } from "./processes";
+
+const ROOT = resolve(__dirname, "..");
+
+/** Whether a synthesized stack keeps its state elsewhere than in a local file. */
+export function sharedState(stackDir: string): boolean {
+  const json = JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")) as {
+    terraform?: { backend?: Record<string, unknown> };
+  };
+  const backends = Object.keys(json.terraform?.backend ?? {});
+  return backends.length > 0 && !backends.includes("local");
+}
+
+/**
+ * Restores the missing or stale files of one initialized stack from its state; returns the paths
+ * written, or throws with tofu's output. A stack without a state has nothing to restore.
+ */
+export async function restoreStack(stackDir: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+  if (!sharedState(stackDir)) return [];
+  const shown = await capture("tofu", ["show", "-json", "-no-color"], stackDir, env);
+  if (shown.status !== 0)
+    throw new Error(`tofu show in ${stackDir} failed:\n${shown.stderr || shown.stdout}`);
+  return restoreFiles(filesInState(JSON.parse(shown.stdout) as ShowState), stackDir);
+}
+
+async function main(): Promise<number> {
+  // Silently: the synth that follows says which definition it uses.
+  const { config } = loadClusterConfig(process.env.CLUSTER_CONFIG || BUNDLED_EXAMPLE);
+  checkStateEnvironment(config);
+  if (config.state.backend === "local") return 0;
+  const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
+  const synth = await capture(process.execPath, ["--import", "tsx", join(ROOT, "main.ts")], ROOT, {
+    ...process.env,
+    CDKTF_OUTDIR: outdir,
+  });
+  if (synth.status !== 0) {
+    process.stderr.write(synth.stderr || synth.stdout);
+    return synth.status;
+  }
+  const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as {
+    stacks: Record<string, { workingDirectory: string }>;
+  };
+  const restored = await Promise.all(
+    Object.values(manifest.stacks).map(async ({ workingDirectory }) => {
+      const dir = join(outdir, workingDirectory);
+      const init = await capture(
+        "tofu",
+        ["init", "-reconfigure", "-input=false", "-no-color"],
+        dir,
+      );
+      if (init.status !== 0) throw new Error(`tofu init in ${dir} failed:\n${init.stderr}`);
+      return restoreStack(dir, process.env);
+    }),
+  );
+  for (const path of restored.flat())
+    process.stdout.write(`restore-files: wrote ${path} from the state\n`);
+  return 0;
+}
+
+if (require.main === module) {
+  exitOnUserError(main).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
