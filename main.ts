@@ -2,13 +2,11 @@
  * The cdktf app: one cluster definition (`CLUSTER_CONFIG`, default the bundled example)
  * drives the vms, cluster and addons stacks. Deploy with `cdktf deploy vms cluster addons`.
  */
-import { resolve } from "node:path";
-
 import { Annotations, App } from "cdktf";
 
 import { readVaultCaBundles } from "./config/ca-bundles";
 import { formatIssue } from "./config/errors";
-import { exitOnUserError, loadFromEnvironment } from "./lib/cli";
+import { exitOnUserError, loadFromEnvironment, stateDirFromEnvironment } from "./lib/cli";
 import { recordStoreOf } from "./lib/kubespray/cluster-plan";
 import { readLastRun } from "./lib/kubespray/record-store";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
@@ -17,7 +15,7 @@ import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 // Kubespray planner refuses) is a UserError: its lines and exit code 2, no stack trace.
 void exitOnUserError(async () => {
   const { config, warnings, file } = loadFromEnvironment();
-  const stateDir = resolve(process.env.STATE_DIR ?? resolve(".state", config.name));
+  const stateDir = stateDirFromEnvironment(config);
   const baseDir = process.cwd();
 
   const app = new App();

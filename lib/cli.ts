@@ -2,9 +2,12 @@
  * How the command-line entry points (the cdktf app, `npm run render`) turn a user's mistake
  * into lines and exit code 2, never a stack trace.
  */
+import { resolve } from "node:path";
+
 import { EXIT_INVALID_CONFIG, UserError } from "../config/errors";
 import type { LoadedConfig } from "../config/load";
 import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
+import type { ClusterConfig } from "../config/schema";
 
 /**
  * Runs `fn` (or awaits it, when it returns a promise); a `UserError` is printed line by
@@ -39,4 +42,12 @@ export function loadFromEnvironment(env: NodeJS.ProcessEnv = process.env): Loade
     return loadClusterConfig(BUNDLED_EXAMPLE);
   }
   return loadClusterConfig(file);
+}
+
+/** The cluster's state directory: `STATE_DIR`, else `.state/<name>` under the working directory. */
+export function stateDirFromEnvironment(
+  config: ClusterConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  return resolve(env.STATE_DIR ?? resolve(".state", config.name));
 }

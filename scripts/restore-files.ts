@@ -2,7 +2,8 @@
  * Writes back the files a shared state holds and this clone lacks or has in an older
  * version (lib/state-files.ts):
  * the inventory, the group_vars and runner.json of the cluster stack, with their
- * permissions, read from the decrypted state (`tofu show -json`). `npm run deploy`,
+ * permissions, read from the decrypted state (`tofu show -json`), and the admin kubeconfig
+ * the Kubespray record carries (lib/kubespray/record-store.ts). `npm run deploy`,
  * `npm run destroy` and `cdktf.sh diff` run it before cdktf (scripts/cdktf.sh), `npm run
  * diff` before each plan (scripts/review.ts). On its own: `npx tsx scripts/restore-files.ts`
  * with the environment of a deploy and the offline toolchain's (`source
@@ -16,7 +17,10 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
-import { exitOnUserError } from "../lib/cli";
+import type { ClusterConfig } from "../config/schema";
+import { exitOnUserError, stateDirFromEnvironment } from "../lib/cli";
+import { recordStoreOf } from "../lib/kubespray/cluster-plan";
+import { restoreKubeconfig } from "../lib/kubespray/record-store";
 import { checkStateEnvironment } from "../lib/state-backend";
 import { filesInState, restoreFiles } from "../lib/state-files";
 import type { ShowState } from "../lib/state-files";
@@ -46,9 +50,25 @@ export async function restoreStack(stackDir: string, env: NodeJS.ProcessEnv): Pr
   return restoreFiles(filesInState(JSON.parse(shown.stdout) as ShowState), stackDir);
 }
 
+/** The definition, silently: the synth says which one it uses. */
+function definition(env: NodeJS.ProcessEnv): ClusterConfig {
+  return loadClusterConfig(env.CLUSTER_CONFIG || BUNDLED_EXAMPLE).config;
+}
+
+/**
+ * The admin kubeconfig of the last Kubespray run, from the database (sealed with the state
+ * passphrase) to `<state>/kubeconfig` when this clone lacks it; returns the path written.
+ */
+export async function restoreKubeconfigFromEnvironment(
+  env: NodeJS.ProcessEnv,
+): Promise<string | undefined> {
+  const config = definition(env);
+  const store = recordStoreOf(config);
+  return store && restoreKubeconfig(store, stateDirFromEnvironment(config, env), env);
+}
+
 async function main(): Promise<number> {
-  // Silently: the synth that follows says which definition it uses.
-  const { config } = loadClusterConfig(process.env.CLUSTER_CONFIG || BUNDLED_EXAMPLE);
+  const config = definition(process.env);
   checkStateEnvironment(config);
   if (config.state.backend === "local") return 0;
   const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
@@ -75,7 +95,8 @@ async function main(): Promise<number> {
       return restoreStack(dir, process.env);
     }),
   );
-  for (const path of restored.flat())
+  const kubeconfig = await restoreKubeconfigFromEnvironment(process.env);
+  for (const path of [...restored.flat(), ...(kubeconfig ? [kubeconfig] : [])])
     process.stdout.write(`restore-files: wrote ${path} from the state\n`);
   return 0;
 }

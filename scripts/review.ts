@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import { capture, toolchainEnv } from "./processes";
-import { restoreStack } from "./restore-files";
+import { restoreKubeconfigFromEnvironment, restoreStack } from "./restore-files";
 
 const ROOT = resolve(__dirname, "..");
 const TOOLCHAIN = join(ROOT, ".toolchain");
@@ -233,6 +233,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const stacks = argv.length > 0 ? all.filter((s) => argv.includes(s)) : all;
   const env = toolchainEnv(process.env);
+  // The addons stack's plan reads the kubeconfig: a shared state's, from the database.
+  await restoreKubeconfigFromEnvironment(env);
   const reviews = await Promise.all(
     stacks.map((s) => reviewStack(s, join(outdir, manifest.stacks[s].workingDirectory), env)),
   );

@@ -6,13 +6,20 @@
  * under a PostgreSQL advisory lock, so that two operators never run against two records.
  * The synth reads the row directly (`readLastRun`).
  *
- * The row holds no secret: node names, addresses, Kubespray variables (validation keeps
- * credentials out of them) and the inventory without Kubespray's artifacts.
+ * The row holds no secret in clear: node names, addresses, Kubespray variables (validation
+ * keeps credentials out of them) and the inventory without Kubespray's artifacts. The admin
+ * kubeconfig the runner copies to `<state>/kubeconfig` travels too, sealed with the state
+ * passphrase (`TF_VAR_state_passphrase`: AES-256-GCM, scrypt key, random salt), so that
+ * every clone gets it back from the database (`restoreKubeconfig`) instead of a hand copy.
+ * Without a passphrase (an unencrypted pg state) it is not stored.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
 import { Client } from "pg";
+
+import { PASSPHRASE_ENV } from "../state-backend";
 
 import type { RunRecord } from "./planner";
 import { readRecord, statePaths, writeRecord } from "./record";
@@ -30,6 +37,31 @@ export const CONN_ENV = "PG_CONN_STR";
 interface Row {
   record: RunRecord;
   hosts_yaml: string | null;
+  /** `sealText` of the kubeconfig. */
+  kubeconfig: string | null;
+}
+
+const SEALED = "kspray-sealed-v1";
+
+/** `text` encrypted with a key derived from `passphrase` (AES-256-GCM, scrypt, random salt). */
+export function sealText(text: string, passphrase: string): string {
+  const salt = randomBytes(16);
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", scryptSync(passphrase, salt, 32), iv);
+  const data = Buffer.concat([cipher.update(text, "utf8"), cipher.final()]);
+  return [SEALED, ...[salt, iv, cipher.getAuthTag(), data].map((b) => b.toString("base64"))].join(
+    ".",
+  );
+}
+
+/** The text `sealText` sealed; throws when the passphrase is not the one it was sealed with. */
+export function openText(sealed: string, passphrase: string): string {
+  const [tag, ...parts] = sealed.split(".");
+  if (tag !== SEALED || parts.length !== 4) throw new Error("not a sealed text");
+  const [salt, iv, authTag, data] = parts.map((p) => Buffer.from(p, "base64"));
+  const decipher = createDecipheriv("aes-256-gcm", scryptSync(passphrase, salt, 32), iv);
+  decipher.setAuthTag(authTag);
+  return Buffer.concat([decipher.update(data), decipher.final()]).toString("utf8");
 }
 
 async function connect(env: NodeJS.ProcessEnv): Promise<Client> {
@@ -53,6 +85,9 @@ async function ensureTable(client: Client, store: RecordStore): Promise<void> {
        hosts_yaml text,
        updated_at timestamptz NOT NULL DEFAULT now())`,
   );
+  await client.query(
+    `ALTER TABLE ${table(client, store)} ADD COLUMN IF NOT EXISTS kubeconfig text`,
+  );
 }
 
 async function readRow(client: Client, store: RecordStore): Promise<Row | undefined> {
@@ -61,8 +96,9 @@ async function readRow(client: Client, store: RecordStore): Promise<Row | undefi
     [store.schema, RECORD_TABLE],
   );
   if (found.rows[0].n === 0) return undefined;
+  // to_jsonb: a table from before the kubeconfig column reads as null there.
   const result = await client.query<Row>(
-    `SELECT record, hosts_yaml FROM ${table(client, store)} WHERE id = 1`,
+    `SELECT record, hosts_yaml, to_jsonb(t) ->> 'kubeconfig' AS kubeconfig FROM ${table(client, store)} t WHERE id = 1`,
   );
   return result.rows[0];
 }
@@ -112,22 +148,69 @@ export async function withRecordStore<T>(
     if (row !== undefined) {
       writeRecord(stateDir, row.record);
       if (row.hosts_yaml !== null) writeCopy(paths.recordHostsFile, row.hosts_yaml);
+      openKubeconfig(row, stateDir, env);
     }
     const result = await fn();
     const record = readRecord(stateDir);
+    const passphrase = env[PASSPHRASE_ENV];
+    const kubeconfig =
+      passphrase && existsSync(paths.kubeconfig)
+        ? sealText(readFileSync(paths.kubeconfig, "utf8"), passphrase)
+        : null;
     if (record === undefined) await client.query(`DELETE FROM ${table(client, store)}`);
     else
       await client.query(
-        `INSERT INTO ${table(client, store)} (id, record, hosts_yaml) VALUES (1, $1, $2)
-         ON CONFLICT (id) DO UPDATE SET record = $1, hosts_yaml = $2, updated_at = now()`,
+        `INSERT INTO ${table(client, store)} AS t (id, record, hosts_yaml, kubeconfig) VALUES (1, $1, $2, $3)
+         ON CONFLICT (id) DO UPDATE SET record = $1, hosts_yaml = $2,
+           kubeconfig = COALESCE($3, t.kubeconfig), updated_at = now()`,
         [
           JSON.stringify(record),
           existsSync(paths.recordHostsFile) ? readFileSync(paths.recordHostsFile, "utf8") : null,
+          kubeconfig,
         ],
       );
     return result;
   } finally {
     await client.end(); // also releases the advisory lock
+  }
+}
+
+/**
+ * Writes the stored kubeconfig to `<state>/kubeconfig` (mode 0600) when this clone lacks it
+ * or has another one; returns the path when it wrote it. Nothing without a stored one or
+ * without the passphrase.
+ */
+function openKubeconfig(row: Row, stateDir: string, env: NodeJS.ProcessEnv): string | undefined {
+  const passphrase = env[PASSPHRASE_ENV];
+  if (row.kubeconfig === null || !passphrase) return undefined;
+  let text: string;
+  try {
+    text = openText(row.kubeconfig, passphrase);
+  } catch {
+    throw new Error(
+      `the kubeconfig stored in ${RECORD_TABLE} does not open with ${PASSPHRASE_ENV}: is it the state's passphrase?`,
+    );
+  }
+  const file = statePaths(stateDir).kubeconfig;
+  if (existsSync(file) && readFileSync(file, "utf8") === text) return undefined;
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, text, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
+}
+
+/** The kubeconfig of the last run, from the database to `<state>/kubeconfig` (see above). */
+export async function restoreKubeconfig(
+  store: RecordStore,
+  stateDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  const client = await connect(env);
+  try {
+    const row = await readRow(client, store);
+    return row === undefined ? undefined : openKubeconfig(row, stateDir, env);
+  } finally {
+    await client.end();
   }
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -8,6 +8,7 @@ import {
   readLastRun,
   readStoredRecord,
   RECORD_TABLE,
+  restoreKubeconfig,
   withRecordStore,
 } from "../../../lib/kubespray/record-store";
 import type { Postgres } from "../../support/postgres";
@@ -88,6 +89,45 @@ describe("the record in PostgreSQL", () => {
     ]);
     expect(order[1]).toMatch(/end$/);
     expect(order[3]).toMatch(/end$/);
+  });
+
+  it("carries the kubeconfig sealed with the state passphrase, to another clone", async () => {
+    const KEY = "client-key-data: c2VjcmV0LWFkbWluLWtleQ==";
+    const kubeconfig = `apiVersion: v1\nusers:\n- user:\n    ${KEY}\n`;
+    const sealed = { ...env, TF_VAR_state_passphrase: "team-passphrase-0123" };
+    const first = clone();
+    await withRecordStore(
+      store,
+      first,
+      () => {
+        writeRecord(first, record);
+        writeFileSync(statePaths(first).kubeconfig, kubeconfig, { mode: 0o600 });
+      },
+      sealed,
+    );
+    const row = pg.sql("team", `SELECT kubeconfig FROM kspray_cluster.${RECORD_TABLE}`);
+    expect(row).toMatch(/^kspray-sealed-v1\./);
+    expect(row).not.toContain("client-key-data");
+    expect(row).not.toContain("c2VjcmV0LWFkbWluLWtleQ");
+
+    const second = clone();
+    expect(await restoreKubeconfig(store, second, sealed)).toBe(statePaths(second).kubeconfig);
+    expect(readFileSync(statePaths(second).kubeconfig, "utf8")).toBe(kubeconfig);
+    expect(statSync(statePaths(second).kubeconfig).mode & 0o777).toBe(0o600);
+    expect(await restoreKubeconfig(store, second, sealed)).toBeUndefined(); // already there
+    // Without the passphrase nothing is written; with another one, an error says why.
+    expect(await restoreKubeconfig(store, clone(), env)).toBeUndefined();
+    await expect(
+      restoreKubeconfig(store, clone(), {
+        ...env,
+        TF_VAR_state_passphrase: "another-one-16-chars",
+      }),
+    ).rejects.toThrow(/does not open with TF_VAR_state_passphrase/);
+    // A runner without the kubeconfig keeps the stored one.
+    await withRecordStore(store, clone(), () => undefined, sealed);
+    expect(pg.sql("team", `SELECT kubeconfig FROM kspray_cluster.${RECORD_TABLE}`)).toMatch(
+      /^kspray-sealed-v1\./,
+    );
   });
 
   it("keeps the local files alone with the local backend", async () => {
