@@ -38,6 +38,21 @@ const mirrorUrl = z
     error: () =>
       "no credentials in the file: they would be written into the Kubespray inventory; let the mirror accept the nodes' addresses, or configure its authentication on the nodes",
   });
+/** The checksum algorithms Proxmox's download-url accepts, with their hex lengths. */
+export const CHECKSUM_HEX_LENGTH = {
+  md5: 32,
+  sha1: 40,
+  sha224: 56,
+  sha256: 64,
+  sha384: 96,
+  sha512: 128,
+} as const;
+const CHECKSUM_ALGORITHMS = Object.keys(CHECKSUM_HEX_LENGTH) as [
+  keyof typeof CHECKSUM_HEX_LENGTH,
+  ...(keyof typeof CHECKSUM_HEX_LENGTH)[],
+];
+/** A file name pve-storage keeps under `import/` and imports a disk from. */
+export const IMPORT_FILE_NAME = /^[a-zA-Z0-9\-.+=_]+\.(qcow2|raw|vmdk)$/;
 const PROXMOX_TAG = /^[a-z0-9_][a-z0-9_.+-]*$/i;
 /** Proxmox VE accepts VM IDs from 100 to 999999999. */
 export const PROXMOX_MIN_VMID = 100;
@@ -138,18 +153,72 @@ const ProxmoxSchema = z
       .describe("Proxmox node names the VMs are spread over."),
     template: z
       .strictObject({
-        vmId: vmId.describe("VM ID of the cloud-init template that every node is cloned from."),
+        vmId: vmId.describe(
+          "VM ID of the cloud-init template every node is cloned from. With `image`: the first of the templates' VM IDs, the template on `proxmox.hosts[i]` gets `vmId + i`.",
+        ),
         node: dnsLabel("a Proxmox node name")
           .optional()
-          .describe("Node that holds the template. @default the first of `proxmox.hosts`"),
+          .describe(
+            "Node that holds the template (not with `image`). @default the first of `proxmox.hosts`",
+          ),
         storage: z
           .enum(["shared", "local"])
-          .default("shared")
+          .optional()
           .describe(
-            "Where the template's disks are: `shared` storage every host sees (NFS, Ceph), or the template node's `local` storage. It decides how a VM for another host is cloned (see docs/proxmox.md).",
+            "Where the template's disks are: `shared` storage every host sees (NFS, Ceph), or the template node's `local` storage. It decides how a VM for another host is cloned (see docs/proxmox.md); not with `image`, whose templates are on each host's `datastore`. @default `shared`",
+          ),
+        image: z
+          .strictObject({
+            url: z
+              .url({ error: (i) => `not a URL (${show(i.input)}); write https://HOST/PATH` })
+              .refine((v) => /^https?:\/\//.test(v), {
+                error: (i) => `${show(i.input)}: Proxmox downloads images over http or https`,
+              })
+              .describe(
+                "Where Proxmox downloads the cloud image from, e.g. `https://cloud.debian.org/images/cloud/trixie/latest/debian-13-genericcloud-amd64.qcow2`.",
+              ),
+            checksum: z
+              .string()
+              .regex(/^[0-9a-fA-F]+$/, {
+                error: (i) =>
+                  `not a hexadecimal checksum (${show(i.input)}); copy it from the image's SHA512SUMS`,
+              })
+              .describe("The image's checksum; Proxmox verifies the download against it."),
+            checksumAlgorithm: z
+              .enum(CHECKSUM_ALGORITHMS)
+              .describe("Algorithm of `checksum`, e.g. `sha512`."),
+            fileName: z
+              .string()
+              .regex(IMPORT_FILE_NAME, {
+                error: (i) =>
+                  `${show(i.input)} is not a name Proxmox keeps an importable image under; use letters, digits, '-', '.', '_' and end in .qcow2, .raw or .vmdk`,
+              })
+              .optional()
+              .describe(
+                "Name of the downloaded file on `datastore`. @default the URL's last path segment",
+              ),
+            datastore: z
+              .string()
+              .min(1)
+              .default("local")
+              .describe(
+                "Storage on each host the image is downloaded to; it needs the `import` content type.",
+              ),
+            guestAgent: z
+              .boolean()
+              .default(false)
+              .describe(
+                "The image has the QEMU guest agent installed and enabled. DHCP pools need it (their address is read from it); static nodes get it from the node preparation playbook.",
+              ),
+          })
+          .optional()
+          .describe(
+            "Make the templates from a cloud image: downloaded to each host that runs a node, one template per host, each node cloned on its own host (see docs/proxmox.md). @default none: the template `vmId` exists already",
           ),
       })
-      .describe("The cloud-init template (see docs/proxmox.md for how to prepare it)."),
+      .describe(
+        "The cloud-init template: made by the vms stack from `image`, or one prepared by hand (see docs/proxmox.md).",
+      ),
     datastore: z
       .string()
       .min(1)
@@ -696,6 +765,7 @@ export type NodeRole = z.output<typeof NodeRoleSchema>;
 export type Addons = ClusterConfig["addons"];
 export type DemocraticCsiBackend = NonNullable<Addons["storage"]>["democraticCsi"][number];
 export type ClusterIssuer = NonNullable<Addons["certManager"]>["clusterIssuers"][number];
+export type CloudImage = NonNullable<ClusterConfig["proxmox"]["template"]["image"]>;
 export type ExistingCluster = ClusterConfig["coexistence"]["existingClusters"][number];
 
 /** Parses with the lenient checks off, for the cross-field rules after a failed parse. */

@@ -1,3 +1,4 @@
+import type { ITerraformDependable } from "cdktf";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
 
@@ -42,6 +43,13 @@ export interface ProxmoxNodeVmProps {
   readonly templateVmId: number;
   /** Proxmox node that holds the template. */
   readonly templateNode: string;
+  /**
+   * What makes the template in the same stack (a template from a cloud image): the clone
+   * waits for it. Only an ordering: a template made anew under the same VM ID leaves the
+   * VM as it is.
+   * @default - the template exists already
+   */
+  readonly templateResource?: ITerraformDependable;
   /**
    * Where the template's disks are: `shared` storage every host sees, or the template
    * node's `local` storage. Proxmox refuses a full clone to another node onto non-shared
@@ -104,6 +112,7 @@ export class ProxmoxNodeVm extends Construct {
       tags,
       onBoot: true,
       started: true,
+      ...(props.templateResource ? { dependsOn: [props.templateResource] } : {}),
       // A node being deleted is already drained and removed from Kubernetes.
       stopOnDestroy: true,
       clone: {

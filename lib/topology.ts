@@ -7,7 +7,8 @@
  */
 import { intToIp, ipToInt } from "../config/net";
 import { nodeName, poolVmIdBase } from "../config/pools";
-import type { ClusterConfig, NodePool, NodeRole } from "../config/schema";
+import type { CloudImage, ClusterConfig, NodePool, NodeRole } from "../config/schema";
+import { imageTemplateName, imageTemplateVmId, templateFor } from "../config/templates";
 
 /** One node of the cluster, as the definition makes it. */
 export interface NodeSpec {
@@ -29,6 +30,10 @@ export interface NodeSpec {
   /** QEMU CPU type; undefined: the VM's default. */
   readonly cpuType?: string;
   readonly gpuMapping?: string;
+  /** VM ID of the template the node is cloned from. */
+  readonly templateVmId: number;
+  /** Proxmox node that holds that template. */
+  readonly templateNode: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly taints: readonly string[];
 }
@@ -82,6 +87,8 @@ export function expandNodes(config: ClusterConfig): NodeSpec[] {
     const hosts = pool.hosts ?? config.proxmox.hosts;
     return Array.from({ length: pool.count }, (_, i): NodeSpec => {
       const index = i + 1;
+      const host = placeNode(hosts, poolIndex, index);
+      const template = templateFor(config, host);
       return {
         name: nodeName(config.name, pool.name, index),
         pool: pool.name,
@@ -89,16 +96,48 @@ export function expandNodes(config: ClusterConfig): NodeSpec[] {
         index,
         role: pool.role,
         vmId: poolVmIdBase(config, poolIndex) + i,
-        host: placeNode(hosts, poolIndex, index),
+        host,
         staticIp: staticIp(pool, index),
         cores: pool.cores,
         memoryMiB: pool.memoryMiB,
         diskGiB: pool.diskGiB,
         cpuType: pool.cpuType,
         gpuMapping: pool.gpu?.mapping,
+        templateVmId: template.vmId,
+        templateNode: template.node,
         labels: pool.labels,
         taints: pool.taints,
       };
     });
   });
+}
+
+/** A template the vms stack makes from `proxmox.template.image`. */
+export interface ImageTemplateSpec {
+  readonly vmId: number;
+  /** The host it is made on, and whose nodes are cloned from it. */
+  readonly host: string;
+  readonly name: string;
+  readonly image: CloudImage;
+}
+
+/**
+ * The templates made from `proxmox.template.image`: one on each host that runs a node, in
+ * the order of `proxmox.hosts`; none without `image`.
+ */
+export function imageTemplates(
+  config: ClusterConfig,
+  nodes: readonly NodeSpec[],
+): ImageTemplateSpec[] {
+  const { image } = config.proxmox.template;
+  if (image === undefined) return [];
+  const used = new Set(nodes.map((n) => n.host));
+  return config.proxmox.hosts
+    .filter((h) => used.has(h))
+    .map((host) => ({
+      host,
+      vmId: imageTemplateVmId(config, host),
+      name: imageTemplateName(config.name, host),
+      image,
+    }));
 }

@@ -236,7 +236,7 @@ async function checkTemplate(
     });
   // Only a clone to another host needs the template's disk on shared storage.
   const elsewhere = nodes.some((n) => n.host !== node);
-  if (config.proxmox.template.storage === "shared" && elsewhere) {
+  if ((config.proxmox.template.storage ?? "shared") === "shared" && elsewhere) {
     const diskStorage = values
       .filter(([k, v]) => /^(scsi|virtio|sata)\d+$/.test(k) && !v.includes("cloudinit"))
       .map(([, v]) => v.split(":")[0])[0];

@@ -7,12 +7,14 @@ import type { Construct } from "constructs";
 import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";
 import { parseCidr } from "../config/net";
 import type { ClusterConfig } from "../config/schema";
+import { imageFileName } from "../config/templates";
+import { CloudImageTemplate } from "../constructs/cloud-image-template";
 import { NodeRemoval } from "../constructs/node-removal";
 import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
 import { RUNNER_ENTRY } from "../lib/kubespray/project";
 import { stateBackend } from "../lib/state-backend";
 import type { ClusterNode } from "../lib/topology";
-import { expandNodes } from "../lib/topology";
+import { expandNodes, imageTemplates } from "../lib/topology";
 
 export interface VmsStackProps {
   readonly config: ClusterConfig;
@@ -49,14 +51,32 @@ export class VmsStack extends TerraformStack {
       throw new Error(`network.cidr ${config.network.cidr} passed validation but does not parse`);
     const source = props.definitionFile ? ` (${basename(props.definitionFile)})` : "";
     const specs = expandNodes(config);
+    const templates = new Map(
+      imageTemplates(config, specs).map((t) => [
+        t.host,
+        // The construct ID is part of the state: the host, never a position.
+        new CloudImageTemplate(this, `template-${t.host}`, {
+          name: t.name,
+          vmId: t.vmId,
+          host: t.host,
+          imageUrl: t.image.url,
+          checksum: t.image.checksum,
+          checksumAlgorithm: t.image.checksumAlgorithm,
+          fileName: imageFileName(t.image),
+          imageDatastore: t.image.datastore,
+          datastore: config.proxmox.datastore,
+          tags: [config.name, "template", ...config.proxmox.tags],
+          description: `Cloud-init template of cluster ${config.name}${source} on ${t.host}, from ${t.image.url}. Managed by proxmox-kubespray-cdktf.`,
+        }),
+      ]),
+    );
     const vms = specs.map(
       (node) =>
         // The construct ID is part of the state: pool name and index, never a position.
         new ProxmoxNodeVm(this, `${node.pool}-${node.index}`, {
           ...node,
           clusterName: config.name,
-          templateVmId: config.proxmox.template.vmId,
-          templateNode: config.proxmox.template.node ?? config.proxmox.hosts[0],
+          templateResource: templates.get(node.host)?.resource,
           templateStorage: config.proxmox.template.storage,
           datastore: config.proxmox.datastore,
           bridge: config.network.bridge,

@@ -15,6 +15,7 @@ import {
   homelabProblems,
   minimal,
   problems,
+  withImage,
 } from "../fixtures/definitions";
 
 /** Problems of a cloud-cluster definition after one change. */
@@ -848,5 +849,102 @@ describe("mirrors and local-path storage", () => {
       "addons.storage.localPath.default",
       "truenas-iscsi and local-path are both default StorageClasses",
     );
+  });
+});
+
+describe("templates made from a cloud image", () => {
+  const imageProblems = (mutate: (d: Definition) => void, image: Definition = {}) =>
+    homelabProblems((d) => {
+      withImage(d, image);
+      mutate(d);
+    });
+
+  test("accepts the homelab with an image instead of a prepared template", () => {
+    const { config } = accept(withImage(homelab()));
+    expect(config.proxmox.template.image).toMatchObject({ datastore: "local", guestAgent: false });
+  });
+
+  test("rejects a template node or storage beside the image", () => {
+    const lines = imageProblems((d) => {
+      d.proxmox.template.node = "pve02";
+      d.proxmox.template.storage = "local";
+    });
+    expectProblem(
+      lines,
+      "proxmox.template.node",
+      '"pve02" is not used with proxmox.template.image',
+    );
+    expectProblem(lines, "proxmox.template.storage", '"local"', "remove it");
+  });
+
+  test("rejects templates' VM IDs that run into the cluster's", () => {
+    // Three hosts: 4098, 4099 and 4100; the cluster starts at 4100.
+    expectProblem(
+      imageProblems((d) => (d.proxmox.template.vmId = 4098)),
+      "proxmox.template.vmId",
+      "the templates' VM IDs 4098-4100 (one per host) lie inside this cluster's VM IDs 4100-4299",
+    );
+    expect(() => accept(withImage(homelab(), {}))).not.toThrow();
+    const below = withImage(homelab());
+    below.proxmox.template.vmId = 4097;
+    expect(() => accept(below)).not.toThrow();
+  });
+
+  test("rejects templates' VM IDs that collide with an existing cluster's", () => {
+    expectProblem(
+      imageProblems((d) => (d.proxmox.template.vmId = 104)),
+      "proxmox.template.vmId",
+      "the templates' VM IDs 104-106 (one per host) collide with k3s's VM IDs",
+      "move template.vmId",
+    );
+  });
+
+  test("rejects a checksum whose length does not fit its algorithm", () => {
+    expectProblem(
+      imageProblems(() => {}, { checksumAlgorithm: "sha256" }),
+      "proxmox.template.image.checksum",
+      "128 hex digits, but a sha256 checksum has 64",
+    );
+    expectProblem(
+      imageProblems(() => {}, { checksum: "not-hex" }),
+      "proxmox.template.image.checksum",
+      'not a hexadecimal checksum ("not-hex")',
+    );
+  });
+
+  test("rejects a URL whose file name Proxmox cannot import from, unless fileName is set", () => {
+    const ubuntu = "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img";
+    expectProblem(
+      imageProblems(() => {}, { url: ubuntu }),
+      "proxmox.template.image.url",
+      '"noble-server-cloudimg-amd64.img"',
+      "set proxmox.template.image.fileName",
+    );
+    expect(() =>
+      accept(withImage(homelab(), { url: ubuntu, fileName: "noble-server-cloudimg-amd64.qcow2" })),
+    ).not.toThrow();
+    expectProblem(
+      imageProblems(() => {}, { fileName: "noble.img" }),
+      "proxmox.template.image.fileName",
+      '"noble.img" is not a name Proxmox keeps an importable image under',
+    );
+    expectProblem(
+      imageProblems(() => {}, { url: "ftp://mirror.lan/debian.qcow2" }),
+      "proxmox.template.image.url",
+      "Proxmox downloads images over http or https",
+    );
+  });
+
+  test("rejects a DHCP pool when the image does not say it has the guest agent", () => {
+    const lines = cloudProblems((d) => withImage(d));
+    expectProblem(
+      lines,
+      "nodePools[1].firstIp",
+      "pool cpu-worker takes DHCP addresses, which are read from the QEMU guest agent",
+      "set proxmox.template.image.guestAgent: true",
+    );
+    expect(() => accept(withImage(cloud(), { guestAgent: true }))).not.toThrow();
+    // Static pools do not need it: the node preparation playbook installs the agent.
+    expect(() => accept(withImage(homelab(), { guestAgent: false }))).not.toThrow();
   });
 });

@@ -1,4 +1,4 @@
-import { Testing, Token } from "cdktf";
+import { TerraformLocal, Testing, Token } from "cdktf";
 
 import type { ProxmoxNodeVmProps } from "../../constructs/proxmox-node-vm";
 import { ProxmoxNodeVm } from "../../constructs/proxmox-node-vm";
@@ -112,5 +112,21 @@ describe("ProxmoxNodeVm", () => {
   it("writes every key of the network device, untagged when there is no VLAN", () => {
     expect(synth().vm.network_device[0]).toMatchObject({ bridge: "vmbr0", vlan_id: 30 });
     expect(synth({ vlanId: undefined }).vm.network_device[0]).toMatchObject({ vlan_id: null });
+  });
+
+  it("waits for a template made in the same stack, by order only", () => {
+    const json = JSON.parse(
+      Testing.synthScope((scope) => {
+        const template = new TerraformLocal(scope, "template", 1);
+        new ProxmoxNodeVm(scope, "worker-2", { ...BASE, templateResource: template });
+      }),
+    ) as { resource: { proxmox_virtual_environment_vm: Record<string, Vm> } };
+    const [waiting] = Object.values(json.resource.proxmox_virtual_environment_vm);
+    expect(waiting.depends_on).toEqual([expect.stringMatching(/^local\.template/)]);
+    expect(waiting.clone.vm_id).toBe(9000);
+    // The clone source stays a literal ID (a clone's source is replaced, never updated).
+    const { vm } = synth();
+    expect(vm.clone.vm_id).toBe(9000);
+    expect(vm).not.toHaveProperty("depends_on");
   });
 });

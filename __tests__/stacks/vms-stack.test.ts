@@ -3,7 +3,7 @@ import { Testing } from "cdktf";
 import { parseClusterConfig } from "../../config/load";
 import type { ClusterConfig } from "../../config/schema";
 import { VmsStack } from "../../stacks/vms-stack";
-import { cloud, homelab } from "../fixtures/definitions";
+import { cloud, DEBIAN_IMAGE, homelab, withImage } from "../fixtures/definitions";
 import type { Definition } from "../fixtures/definitions";
 
 type Vm = Record<string, unknown> & {
@@ -204,5 +204,61 @@ describe("VmsStack", () => {
     expect(nodes["cloud-controller-1"].ipv4).toMatch(
       /^\$\{element\(flatten\(slice\(proxmox_virtual_environment_vm\.controller-1_\w+\.ipv4_addresses, 1, length\(proxmox_virtual_environment_vm\.controller-1_\w+\.ipv4_addresses\)\)\), 0\)\}$/,
     );
+  });
+
+  describe("with proxmox.template.image", () => {
+    type Resources = Record<string, Record<string, Record<string, unknown>>>;
+    const image = () => {
+      const { json } = synth(withImage(homelab()));
+      const resources = (json as unknown as { resource: Resources }).resource;
+      return { json, files: resources.proxmox_virtual_environment_download_file ?? {} };
+    };
+
+    it("downloads the image to each host that runs a node and makes a template there", () => {
+      const { json, files } = image();
+      const templates = Object.values(json.resource.proxmox_virtual_environment_vm).filter(
+        (v) => v.template === true,
+      );
+      expect(templates.map((t) => [t.node_name, t.vm_id, t.name])).toEqual([
+        ["pve01", 9000, "kspray-template-pve01"],
+        ["pve02", 9001, "kspray-template-pve02"],
+        ["pve03", 9002, "kspray-template-pve03"],
+      ]);
+      expect(Object.values(files).map((f) => [f.node_name, f.url])).toEqual(
+        templates.map((t) => [t.node_name, DEBIAN_IMAGE.url]),
+      );
+    });
+
+    it("clones every node from the template on its own host, onto the datastore", () => {
+      const vms = [...vmsByName(image().json).values()].filter((v) => v.template !== true);
+      expect(vms).toHaveLength(6);
+      for (const vm of vms) {
+        const template = 9000 + ["pve01", "pve02", "pve03"].indexOf(vm.node_name);
+        expect(vm.clone).toEqual({
+          vm_id: template,
+          node_name: vm.node_name,
+          full: true,
+          datastore_id: "local-lvm",
+        });
+        expect(vm.depends_on).toEqual([
+          expect.stringMatching(
+            new RegExp(`^proxmox_virtual_environment_vm\\.template-${vm.node_name}_`),
+          ),
+        ]);
+      }
+    });
+
+    it("makes templates only on hosts that run a node", () => {
+      const def = withImage(homelab());
+      def.proxmox.hosts = ["pve01", "pve02", "pve03", "pve04"];
+      def.nodePools[0].hosts = ["pve01", "pve02", "pve03"];
+      def.nodePools[1].hosts = ["pve02"];
+      const vms = Object.values(synth(def).json.resource.proxmox_virtual_environment_vm);
+      expect(vms.filter((v) => v.template === true).map((t) => [t.node_name, t.vm_id])).toEqual([
+        ["pve01", 9000],
+        ["pve02", 9001],
+        ["pve03", 9002],
+      ]);
+    });
   });
 });

@@ -3,6 +3,7 @@ import type { IdRange } from "../net";
 import { isOrdered, overlaps, parseIdRange, parseIpRange } from "../net";
 import { poolVmIdBase } from "../pools";
 import type { ExistingCluster } from "../schema";
+import { lastTemplateVmId } from "../templates";
 
 import type { Claim, Rule, RuleContext } from "./context";
 
@@ -53,6 +54,7 @@ const vmIds: Rule = (c) => {
     }))
     .filter((x) => x.range.last >= x.range.first);
   const template = config.proxmox.template.vmId;
+  const lastTemplate = lastTemplateVmId(config);
   eachExisting(c, (other, at) =>
     other.vmIds.forEach((text, j) => {
       const range = parseIdRange(text);
@@ -65,7 +67,13 @@ const vmIds: Rule = (c) => {
           );
         }
       }
-      if (template >= range.first && template <= range.last) {
+      if (config.proxmox.template.image !== undefined) {
+        if (overlaps({ first: template, last: lastTemplate }, range))
+          c.err(
+            "proxmox.template.vmId",
+            `the templates' VM IDs ${template}-${lastTemplate} (one per host) collide with ${other.name}'s VM IDs ${text} (${at}.vmIds[${j}]); move template.vmId`,
+          );
+      } else if (template >= range.first && template <= range.last) {
         c.warn(
           "proxmox.template.vmId",
           `template ${template} is one of ${other.name}'s VM IDs; is it really the template?`,

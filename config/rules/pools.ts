@@ -87,7 +87,24 @@ const staticAddresses: PoolRule = (c, pool, _i, at) => {
     });
 };
 
+/**
+ * A DHCP node's address is read back from the QEMU guest agent before Ansible can reach it,
+ * so a template made from an image needs the agent in the image. We do not install it
+ * through cloud-init vendor data: that needs a `snippets` storage and SSH from the provider
+ * to every host. Static nodes get it from the node preparation playbook.
+ */
+const dhcpNeedsAgent: PoolRule = (c, pool, _i, at) => {
+  const image = c.config.proxmox.template.image;
+  if (image === undefined || image.guestAgent || pool.firstIp !== undefined || pool.count === 0)
+    return;
+  c.err(
+    `${at}.firstIp`,
+    `unset: pool ${pool.name} takes DHCP addresses, which are read from the QEMU guest agent, and proxmox.template.image does not say it has one; give the pool static addresses (firstIp), or use an image with qemu-guest-agent installed and enabled and set proxmox.template.image.guestAgent: true`,
+  );
+};
+
 const POOL_RULES: readonly PoolRule[] = [
+  dhcpNeedsAgent,
   uniqueName,
   shortNodeNames,
   fitsVmIdBlock,

@@ -1,7 +1,8 @@
-/** Rules of the Proxmox section: its hosts and this cluster's VM ID blocks. */
+/** Rules of the Proxmox section: its hosts, this cluster's VM ID blocks and the template. */
 import { show } from "../errors";
 import { poolVmIdBase } from "../pools";
-import { PROXMOX_MAX_VMID } from "../schema";
+import { CHECKSUM_HEX_LENGTH, IMPORT_FILE_NAME, PROXMOX_MAX_VMID } from "../schema";
+import { imageFileName, imageTemplateName, lastTemplateVmId } from "../templates";
 
 import type { Rule } from "./context";
 
@@ -27,12 +28,77 @@ const vmIdsInRange: Rule = (c) => {
 const templateOutsideCluster: Rule = (c) => {
   const { vmIdStart, template } = c.config.proxmox;
   const last = lastVmId(c);
-  if (template.vmId >= vmIdStart && template.vmId <= last) {
+  const lastTemplate = lastTemplateVmId(c.config);
+  if (template.vmId <= last && lastTemplate >= vmIdStart) {
+    const ids =
+      lastTemplate === template.vmId
+        ? `template ${template.vmId} lies`
+        : `the templates' VM IDs ${template.vmId}-${lastTemplate} (one per host) lie`;
     c.err(
       "proxmox.template.vmId",
-      `template ${template.vmId} lies inside this cluster's VM IDs ${vmIdStart}-${last}; move vmIdStart`,
+      `${ids} inside this cluster's VM IDs ${vmIdStart}-${last}; move vmIdStart`,
+    );
+  } else if (lastTemplate > PROXMOX_MAX_VMID) {
+    c.err(
+      "proxmox.template.vmId",
+      `the templates' VM IDs end at ${lastTemplate}, above Proxmox's maximum ${PROXMOX_MAX_VMID}; lower vmId`,
     );
   }
 };
 
-export const PROXMOX_RULES: readonly Rule[] = [hostsOnce, vmIdsInRange, templateOutsideCluster];
+/** With `image`, every host gets its own template: a single template's settings do not apply. */
+const imageAlone: Rule = (c) => {
+  const { template } = c.config.proxmox;
+  if (template.image === undefined) return;
+  for (const key of ["node", "storage"] as const) {
+    if (template[key] !== undefined)
+      c.err(
+        `proxmox.template.${key}`,
+        `${show(template[key])} is not used with proxmox.template.image: each host gets a template of its own on proxmox.datastore; remove it`,
+      );
+  }
+};
+
+const imageChecksum: Rule = (c) => {
+  const image = c.config.proxmox.template.image;
+  if (image === undefined) return;
+  const want = CHECKSUM_HEX_LENGTH[image.checksumAlgorithm];
+  if (image.checksum.length !== want)
+    c.err(
+      "proxmox.template.image.checksum",
+      `${image.checksum.length} hex digits, but a ${image.checksumAlgorithm} checksum has ${want}; copy the image's line of its ${image.checksumAlgorithm.toUpperCase()}SUMS file, or fix checksumAlgorithm`,
+    );
+};
+
+const imageFile: Rule = (c) => {
+  const image = c.config.proxmox.template.image;
+  if (image === undefined || image.fileName !== undefined) return;
+  const name = imageFileName(image);
+  if (!IMPORT_FILE_NAME.test(name))
+    c.err(
+      "proxmox.template.image.url",
+      `the file name it ends in, ${show(name)}, is not one Proxmox imports a disk from (.qcow2, .raw or .vmdk); set proxmox.template.image.fileName, e.g. ${show(`${name.replace(/\.[^.]*$/, "") || "image"}.qcow2`)} for a qcow2 image`,
+    );
+};
+
+const templateNames: Rule = (c) => {
+  if (c.config.proxmox.template.image === undefined) return;
+  c.config.proxmox.hosts.forEach((host, i) => {
+    const name = imageTemplateName(c.config.name, host);
+    if (name.length > 63)
+      c.err(
+        `proxmox.hosts[${i}]`,
+        `the template name ${show(name)} is longer than 63 characters; shorten the cluster name`,
+      );
+  });
+};
+
+export const PROXMOX_RULES: readonly Rule[] = [
+  hostsOnce,
+  vmIdsInRange,
+  templateOutsideCluster,
+  imageAlone,
+  imageChecksum,
+  imageFile,
+  templateNames,
+];
