@@ -82,8 +82,11 @@ export class CloudImageTemplate extends Construct {
       vga: { type: "serial0" },
       agent: { enabled: true },
       // The file's ID stays the same when only its contents change (same file name, new
-      // checksum): a new download must still make a new template.
-      lifecycle: { replaceTriggeredBy: [this.image] },
+      // checksum): a new download must still make a new template. OpenTofu's JSON syntax
+      // takes the resource's address here, not the `${...}` reference cdktf writes for one.
+      lifecycle: {
+        replaceTriggeredBy: [`${this.image.terraformResourceType}.${this.image.friendlyUniqueId}`],
+      },
     });
   }
 }

@@ -7,15 +7,16 @@
 import { UserError } from "../config/errors";
 import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV, secretVariables } from "../config/secrets";
+import { imageTemplateName } from "../config/templates";
 import { kubesprayRelease } from "../kubespray-vars/releases";
 import { absoluteUserPath } from "../lib/kubespray/project";
 import type { NodeSpec } from "../lib/topology";
-import { expandNodes } from "../lib/topology";
+import { expandNodes, imageTemplates } from "../lib/topology";
 import type { KubesprayFacts } from "../runner/checks";
 import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "../runner/checks";
 import { expandHome } from "../runner/env";
 
-import { REQUIRED_PRIVILEGES } from "./privileges";
+import { IMAGE_PRIVILEGES, REQUIRED_PRIVILEGES } from "./privileges";
 import type { ProxmoxApi } from "./proxmox-api";
 import { ApiError } from "./proxmox-api";
 
@@ -69,9 +70,10 @@ const DOCS_TOKEN = "create the token as docs/proxmox.md (section 2) shows";
 export const templateNode = (config: ClusterConfig): string =>
   config.proxmox.template.node ?? config.proxmox.hosts[0];
 
-/** Every Proxmox host the definition uses: the pools' hosts and the template's. */
+/** Every Proxmox host the definition uses: the pools' hosts and the templates'. */
 export function hostsOf(config: ClusterConfig, nodes: readonly NodeSpec[]): string[] {
-  return [...new Set([...nodes.map((n) => n.host), templateNode(config)])].sort();
+  const template = config.proxmox.template.image === undefined ? [templateNode(config)] : [];
+  return [...new Set([...nodes.map((n) => n.host), ...template])].sort();
 }
 
 async function tryGet<T>(api: ProxmoxApi, path: string, query?: Record<string, string>) {
@@ -125,7 +127,10 @@ async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: Clus
   } else {
     // Granted on `/` and propagating, as the documented `pveum aclmod /` does.
     const held = new Set(Object.keys(perms.data["/"] ?? {}));
-    const missing = REQUIRED_PRIVILEGES.filter((p) => !held.has(p));
+    const image = config.proxmox.template.image !== undefined;
+    const missing = REQUIRED_PRIVILEGES.filter(
+      (p) => !held.has(p) && (image || !IMAGE_PRIVILEGES.includes(p)),
+    );
     if (missing.length > 0) {
       problems.push({
         what: PROXMOX_ENV.token,
@@ -177,6 +182,76 @@ function apiProblem(what: string, path: string, e: ApiError): Problem {
     fix:
       e.status === 403 ? "give the token the documented role (docs/proxmox.md)" : "check Proxmox",
   };
+}
+
+/**
+ * Templates made from `proxmox.template.image`: the image's storage on each of their hosts,
+ * node-local, active and holding `import` content; their VM IDs free or already ours.
+ */
+function checkImageTemplates(
+  config: ClusterConfig,
+  nodes: readonly NodeSpec[],
+  vms: readonly ClusterVm[],
+  storages: ReadonlyMap<string, Storage[]>,
+): Problem[] {
+  const problems: Problem[] = [];
+  const what = "proxmox.template.image.datastore";
+  const byId = new Map(vms.map((v) => [v.vmid, v]));
+  for (const t of imageTemplates(config, nodes)) {
+    const id = t.image.datastore;
+    const list = storages.get(t.host);
+    const s = list?.find((x) => x.storage === id);
+    if (list !== undefined && s === undefined)
+      problems.push({
+        what,
+        problem: `${id} does not exist on ${t.host} (it has ${list.map((x) => x.storage).join(", ")})`,
+        fix: "name a directory storage every host has, such as local",
+      });
+    else if (s !== undefined && !(s.content ?? "").split(",").includes("import"))
+      problems.push({
+        what,
+        problem: `${id} on ${t.host} does not take the import content type (content: ${s.content ?? "none"})`,
+        fix: `add it: pvesm set ${id} --content ${s.content ? `${s.content},` : ""}import (or Datacenter > Storage > ${id} > Content: Import)`,
+      });
+    else if (s?.shared === 1)
+      problems.push({
+        what,
+        problem: `${id} is shared, and each host downloads the image for itself`,
+        fix: "name a storage of each host's own, such as local",
+      });
+    const vm = byId.get(t.vmId);
+    if (vm !== undefined && (vm.name !== t.name || vm.node !== t.host))
+      problems.push({
+        what: "proxmox.template.vmId",
+        problem: `VM ID ${t.vmId} (for the template on ${t.host}) is taken by VM ${vm.name ?? "(no name)"} on ${vm.node}`,
+        fix: "move proxmox.template.vmId to free IDs (one per host of proxmox.hosts)",
+      });
+  }
+  return problems;
+}
+
+/**
+ * Templates made from an image that the definition no longer names: the node VMs were
+ * cloned from them, and a clone's source is part of a VM's identity in the provider, so
+ * dropping `image` would replace every VM.
+ */
+function checkImageDropped(
+  config: ClusterConfig,
+  nodes: readonly NodeSpec[],
+  vms: readonly ClusterVm[],
+): Problem[] {
+  if (config.proxmox.template.image !== undefined) return [];
+  const ours = new Set(config.proxmox.hosts.map((h) => imageTemplateName(config.name, h)));
+  const made = vms.filter((v) => v.template === 1 && ours.has(v.name ?? ""));
+  const names = new Set(nodes.map((n) => n.name));
+  if (made.length === 0 || !vms.some((v) => names.has(v.name ?? ""))) return [];
+  return [
+    {
+      what: "proxmox.template.image",
+      problem: `not set, but the cluster's VMs were cloned from the templates it made (${made.map((v) => `${v.vmid} on ${v.node}`).join(", ")}); without it every VM would be replaced`,
+      fix: "keep proxmox.template.image (a new URL and checksum make new templates and leave the VMs alone), or destroy the vms stack first",
+    },
+  ];
 }
 
 /** The template: there, a template, with a cloud-init drive and the guest agent on. */
@@ -469,7 +544,10 @@ export async function preflight(
     return [...problems, apiProblem("proxmox.vmIdStart", "/cluster/resources", vms.error)];
 
   problems.push(
-    ...(await checkTemplate(api, config, nodes, vms.data, storages)),
+    ...(config.proxmox.template.image === undefined
+      ? await checkTemplate(api, config, nodes, vms.data, storages)
+      : checkImageTemplates(config, nodes, vms.data, storages)),
+    ...checkImageDropped(config, nodes, vms.data),
     ...checkDatastore(config, nodes, storages),
     ...(await checkBridge(api, config, online)),
     ...checkVmIds(nodes, vms.data),

@@ -72,7 +72,7 @@ describe("CloudImageTemplate", () => {
   it("is made anew when a new image is downloaded, even under the same file name", () => {
     const { fileKey, vm } = synth();
     expect(vm.lifecycle).toEqual({
-      replace_triggered_by: [`\${proxmox_virtual_environment_download_file.${fileKey}}`],
+      replace_triggered_by: [`proxmox_virtual_environment_download_file.${fileKey}`],
     });
   });
 });

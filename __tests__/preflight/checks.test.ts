@@ -18,7 +18,7 @@ import { ProxmoxDouble } from "../../proxmox-double";
 import { ALL_PRIVILEGES } from "../../proxmox-double/acl";
 import { documentedRole } from "../e2e/support/role";
 import type { Definition } from "../fixtures/definitions";
-import { cloud, homelab } from "../fixtures/definitions";
+import { cloud, homelab, withImage } from "../fixtures/definitions";
 import { ANSIBLE_VENV, describeWithAnsible, STANDIN } from "../support/ansible";
 import { REPO_ROOT } from "../support/toolchain";
 
@@ -267,6 +267,64 @@ describeWithAnsible("preflight, against the Proxmox VE double", () => {
     expect(await check({ definition: cloud(), seed })).toEqual([
       expect.stringMatching(
         /^nodePools\[\]\.gpu\.mapping: no PCI resource mapping rtx-a6000 \(for cloud-gpu-worker-1\); add hypervisor's GPU/,
+      ),
+    ]);
+  });
+});
+
+describeWithAnsible("preflight of templates made from a cloud image", () => {
+  const imaged = (vmId = 9500): Definition => {
+    const d = withImage(homelab());
+    d.proxmox.template.vmId = vmId;
+    return d;
+  };
+  const homelabSeed = (change: (seed: Seed) => void = () => {}): Seed => {
+    const seed = seedOf("homelab");
+    change(seed);
+    return seed;
+  };
+
+  it("finds nothing wrong when the image's storage takes imports and the IDs are free", async () => {
+    expect(await check({ definition: imaged() })).toEqual([]);
+  });
+
+  it("names a storage without the import content type, with the command that adds it", async () => {
+    const seed = homelabSeed((s) => {
+      s.storages[0].content = ["iso", "vztmpl", "backup", "snippets"];
+    });
+    expect(await check({ definition: imaged(), seed })).toEqual(
+      ["pve01", "pve02", "pve03"].map(
+        (h) =>
+          `proxmox.template.image.datastore: local on ${h} does not take the import content type (content: iso,vztmpl,backup,snippets); add it: pvesm set local --content iso,vztmpl,backup,snippets,import (or Datacenter > Storage > local > Content: Import)`,
+      ),
+    );
+  });
+
+  it("names a template VM ID another VM holds", async () => {
+    // 9000 is the seed's hand-made template, on pve01: the one for pve01 would take it.
+    expect(await check({ definition: imaged(9000) })).toEqual([
+      "proxmox.template.vmId: VM ID 9000 (for the template on pve01) is taken by VM debian-13-cloud on pve01; move proxmox.template.vmId to free IDs (one per host of proxmox.hosts)",
+    ]);
+  });
+
+  it("asks for the image privileges only when the definition has an image", async () => {
+    const acl = { "/": REQUIRED_PRIVILEGES.filter((p) => p !== "Sys.AccessNetwork") };
+    expect(await check({ acl })).toEqual([]);
+    expect(await check({ definition: imaged(), acl })).toEqual([
+      expect.stringMatching(/^PROXMOX_VE_API_TOKEN: the token lacks Sys.AccessNetwork on \/; /),
+    ]);
+  });
+
+  it("refuses dropping the image while the cluster's VMs were cloned from its templates", async () => {
+    const seed = homelabSeed((s) => {
+      s.vms.push(
+        { vmid: 9500, node: "pve01", config: { name: "kspray-template-pve01", template: 1 } },
+        { vmid: 4100, node: "pve01", config: { name: "kspray-cp-1" } },
+      );
+    });
+    expect(await check({ seed })).toEqual([
+      expect.stringMatching(
+        /^proxmox.template.image: not set, but the cluster's VMs were cloned from the templates it made \(9500 on pve01\); without it every VM would be replaced; keep proxmox.template.image/,
       ),
     ]);
   });
