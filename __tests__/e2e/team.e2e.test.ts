@@ -269,6 +269,7 @@ describeE2e("a team sharing state in PostgreSQL", () => {
   it("lets one of two deploys at once hold the lock; the other waits or fails cleanly", async () => {
     const workers = definition.nodePools.findIndex((p: Definition) => p.role === "worker");
     defineBoth((d) => (d.nodePools[workers].count += 1));
+    const newWorker = `kspray-worker-${definition.nodePools[workers].count}`;
     const [first, second] = await Promise.all([
       a.deploy("vms", "cluster"),
       b.deploy("vms", "cluster"),
@@ -280,7 +281,7 @@ describeE2e("a team sharing state in PostgreSQL", () => {
     expect(locked.length).toBeLessThan(2);
     expect([first, second].some((r) => r.status === 0)).toBe(true);
     // One VM for the new worker, and both clones agree there is nothing left to do.
-    expect(double.vms().filter((v) => v.config.name === "kspray-worker-5")).toHaveLength(1);
+    expect(double.vms().filter((v) => v.config.name === newWorker)).toHaveLength(1);
     expectNoChanges(await a.review(), "first clone");
     expectNoChanges(await b.review(), "second clone");
     lockContention = locked.length;
@@ -326,7 +327,7 @@ describeE2e("a team sharing state in PostgreSQL", () => {
       });
     const withKey = await show(PASSPHRASE);
     expect(withKey.status).toBe(0);
-    expect(withKey.stdout).toContain("kspray-worker-5");
+    expect(withKey.stdout).toContain("kspray-worker-1");
     const wrongKey = await show("not-the-team-passphrase");
     expect(wrongKey.status).toBe(1);
     expect(oneLine(wrongKey.output)).toMatch(/decryption failed/);

@@ -95,7 +95,7 @@ describeWithToolchain(["tofu"])("state in PostgreSQL with OpenTofu", () => {
     const wrong = plan(dir, { [PASSPHRASE_ENV]: "another-passphrase-of-16" });
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).toMatch(/decryption failed/);
-    // Without it: the synth stops first (lib/state-backend.test.ts); tofu alone names it too.
+    // Without it: the scripts stop first (checkStateEnvironment); tofu alone names it too.
     const none = tofu(dir, ["plan", "-input=false", "-no-color"], {
       ...env,
       [PASSPHRASE_ENV]: undefined,
