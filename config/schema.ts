@@ -195,7 +195,7 @@ const ProxmoxSchema = z
               })
               .optional()
               .describe(
-                "Name of the downloaded file on `datastore`. @default the URL's last path segment",
+                "Name of the downloaded file on `datastore`, which gets the checksum's first 12 digits before the extension (`debian-13-genericcloud-amd64-0a1b2c3d4e5f.qcow2`). @default the URL's last path segment",
               ),
             datastore: z
               .string()

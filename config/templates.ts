@@ -36,9 +36,22 @@ export function templateFor(config: ClusterConfig, host: string): TemplateRef {
     : { vmId: imageTemplateVmId(config, host), node: host };
 }
 
-/** The name the image is kept under on its datastore (`<datastore>:import/<name>`). */
-export function imageFileName(image: CloudImage): string {
+/** The name the definition gives the image: `fileName`, else the URL's last path segment. */
+export function imageBaseName(image: CloudImage): string {
   return image.fileName ?? new URL(image.url).pathname.split("/").pop() ?? "";
+}
+
+/**
+ * The name the image is kept under on its datastore (`<datastore>:import/<name>`): the
+ * base name with the checksum's first 12 digits before the extension. A new image thus
+ * never meets the old file, which Proxmox may still be deleting (the provider does not wait
+ * for that) and would otherwise check the new checksum against ("checksum mismatch").
+ */
+export function imageFileName(image: CloudImage): string {
+  const base = imageBaseName(image);
+  const dot = base.lastIndexOf(".");
+  const tag = image.checksum.slice(0, 12).toLowerCase();
+  return dot <= 0 ? `${base}-${tag}` : `${base.slice(0, dot)}-${tag}${base.slice(dot)}`;
 }
 
 /** The name of the template made on `host`. */

@@ -224,8 +224,12 @@ describe("VmsStack", () => {
         ["pve02", 9001, "kspray-template-pve02"],
         ["pve03", 9002, "kspray-template-pve03"],
       ]);
-      expect(Object.values(files).map((f) => [f.node_name, f.url])).toEqual(
-        templates.map((t) => [t.node_name, DEBIAN_IMAGE.url]),
+      expect(Object.values(files).map((f) => [f.node_name, f.url, f.file_name])).toEqual(
+        templates.map((t) => [
+          t.node_name,
+          DEBIAN_IMAGE.url,
+          `debian-13-genericcloud-amd64-${DEBIAN_IMAGE.checksum.slice(0, 12)}.qcow2`,
+        ]),
       );
     });
 

@@ -2,7 +2,7 @@
 import { show } from "../errors";
 import { poolVmIdBase } from "../pools";
 import { CHECKSUM_HEX_LENGTH, IMPORT_FILE_NAME, PROXMOX_MAX_VMID } from "../schema";
-import { imageFileName, imageTemplateName, lastTemplateVmId } from "../templates";
+import { imageBaseName, imageTemplateName, lastTemplateVmId } from "../templates";
 
 import type { Rule } from "./context";
 
@@ -73,7 +73,7 @@ const imageChecksum: Rule = (c) => {
 const imageFile: Rule = (c) => {
   const image = c.config.proxmox.template.image;
   if (image === undefined || image.fileName !== undefined) return;
-  const name = imageFileName(image);
+  const name = imageBaseName(image);
   if (!IMPORT_FILE_NAME.test(name))
     c.err(
       "proxmox.template.image.url",
