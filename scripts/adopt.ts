@@ -16,7 +16,7 @@ import { ProxmoxApi } from "../preflight/proxmox-api";
 import type { ExistingVm } from "../preflight/stranded";
 import { strandedVms, synthesizedVms } from "../preflight/stranded";
 
-import { capture } from "./processes";
+import { capture, synthesize } from "./processes";
 
 const ROOT = resolve(__dirname, "..");
 
@@ -50,7 +50,8 @@ async function main(): Promise<number> {
   const { config } = exitOnUserError(() => loadClusterConfig(file));
   const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
   const stack = join(outdir, "stacks", "vms");
-  await must(process.execPath, ["--import", "tsx", join(ROOT, "main.ts")], ROOT);
+  const synth = await synthesize(outdir);
+  if (synth.status !== 0) throw new Error(`the synth failed:\n${synth.stdout}${synth.stderr}`);
   const wanted = synthesizedVms(JSON.parse(readFileSync(join(stack, "cdk.tf.json"), "utf8")));
 
   await must("tofu", ["init", "-reconfigure", "-input=false", "-no-color"], stack);

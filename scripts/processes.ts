@@ -5,7 +5,8 @@
 import { spawn } from "node:child_process";
 import { delimiter, join, resolve } from "node:path";
 
-const TOOLCHAIN = resolve(__dirname, "..", ".toolchain");
+const ROOT = resolve(__dirname, "..");
+const TOOLCHAIN = join(ROOT, ".toolchain");
 
 /** `base` with the offline toolchain first: tofu, the provider mirror, no prompts. */
 export function toolchainEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -42,5 +43,17 @@ export function capture(
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", (e) => done({ status: 127, stdout, stderr: `${stderr}${e.message}\n` }));
     child.on("close", (code) => done({ status: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** The cdktf app (`main.ts`) synthesized into `outdir`, from the project root as cdktf runs it. */
+export function synthesize(
+  outdir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Captured> {
+  return capture(process.execPath, ["--import", "tsx", join(ROOT, "main.ts")], ROOT, {
+    ...env,
+    CDKTF_OUTDIR: outdir,
+    CHECKPOINT_DISABLE: "1",
   });
 }

@@ -25,7 +25,7 @@ import { checkStateEnvironment } from "../lib/state-backend";
 import { filesInState, restoreFiles } from "../lib/state-files";
 import type { ShowState } from "../lib/state-files";
 
-import { capture } from "./processes";
+import { capture, synthesize } from "./processes";
 
 const ROOT = resolve(__dirname, "..");
 
@@ -72,10 +72,7 @@ async function main(): Promise<number> {
   checkStateEnvironment(config);
   if (config.state.backend === "local") return 0;
   const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
-  const synth = await capture(process.execPath, ["--import", "tsx", join(ROOT, "main.ts")], ROOT, {
-    ...process.env,
-    CDKTF_OUTDIR: outdir,
-  });
+  const synth = await synthesize(outdir);
   if (synth.status !== 0) {
     process.stderr.write(synth.stderr || synth.stdout);
     return synth.status;

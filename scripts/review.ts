@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-import { capture, toolchainEnv } from "./processes";
+import { capture, synthesize, toolchainEnv } from "./processes";
 import { restoreKubeconfigFromEnvironment, restoreStack } from "./restore-files";
 
 const ROOT = resolve(__dirname, "..");
@@ -214,11 +214,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write("the offline toolchain is not built: run npm run toolchain\n");
     return ERROR;
   }
-  const synth = await capture(process.execPath, ["--import", "tsx", join(ROOT, "main.ts")], ROOT, {
-    ...process.env,
-    CDKTF_OUTDIR: outdir,
-    CHECKPOINT_DISABLE: "1",
-  });
+  const synth = await synthesize(outdir);
   process.stdout.write(synth.stdout);
   if (synth.status !== 0) {
     process.stderr.write(synth.stderr);
