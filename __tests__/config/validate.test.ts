@@ -935,6 +935,21 @@ describe("templates made from a cloud image", () => {
     );
   });
 
+  test("rejects a host whose template name would be longer than 63 characters", () => {
+    const host = "hypervisor-in-rack-number-seventeen"; // kspray-template-<host>: 51 characters
+    expectProblem(
+      imageProblems((d) => {
+        d.name = "kspray-production-west";
+        d.proxmox.hosts = ["pve01", host];
+      }),
+      "proxmox.hosts[1]",
+      `"kspray-production-west-template-${host}" is 67 characters, longer than 63`,
+    );
+    const short = withImage(homelab());
+    short.proxmox.hosts = ["pve01", host];
+    expect(() => accept(short)).not.toThrow();
+  });
+
   test("rejects a DHCP pool when the image does not say it has the guest agent", () => {
     const lines = cloudProblems((d) => withImage(d));
     expectProblem(

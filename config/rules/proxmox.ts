@@ -88,7 +88,7 @@ const templateNames: Rule = (c) => {
     if (name.length > 63)
       c.err(
         `proxmox.hosts[${i}]`,
-        `the template name ${show(name)} is longer than 63 characters; shorten the cluster name`,
+        `the template name ${JSON.stringify(name)} is ${name.length} characters, longer than 63; shorten the cluster name or the host's`,
       );
   });
 };
