@@ -17,7 +17,10 @@ export interface KubesprayRunnerProps {
    * unchanged when nothing changed.
    */
   readonly action: string;
-  /** Path of the compiled runner, `dist/runner/cli.js` (absolute, or relative to the stack's directory). */
+  /**
+   * Path of the compiled runner, `dist/runner/cli.js`: absolute, or relative to the stack's
+   * directory (where OpenTofu runs local-exec).
+   */
   readonly runnerEntry: string;
   /**
    * The state directory as the teardown marker's command gets it (relative to the stack's

@@ -23,7 +23,7 @@ interface NullResource {
   provisioner: { "local-exec": { interpreter: string[]; command: string; when?: string } }[];
 }
 
-function synth(nodeBinary?: string) {
+function synth(nodeBinary?: string, stateDir?: string) {
   const stack = new TerraformStack(Testing.app(), "test");
   const runner = new KubesprayRunner(stack, "runner", {
     settingsFile: "/state/kspray/runner.json",
@@ -33,6 +33,7 @@ function synth(nodeBinary?: string) {
     action: "scale.yml --limit=kspray-worker-4",
     runnerEntry: "/repo/dist/runner/cli.js",
     nodeBinary,
+    stateDir,
   });
   const json = Testing.synth(stack);
   const parsed = JSON.parse(json) as {
@@ -84,6 +85,13 @@ describe("KubesprayRunner", () => {
       ],
       command: "scale.yml --limit=kspray-worker-4",
     });
+  });
+
+  it("gives both resources the state directory it is told, else the settings' one", () => {
+    const told = synth(undefined, "../../../.state/kspray");
+    expect(told.apply.triggers.state_dir).toBe("../../../.state/kspray");
+    expect(told.teardown.triggers.state_dir).toBe("../../../.state/kspray");
+    expect(synth().teardown.triggers.state_dir).toBe(settings.stateDir);
   });
 
   it("leaves the teardown marker only when destroyed, from a resource of its own", () => {
