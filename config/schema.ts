@@ -713,7 +713,7 @@ const StateSchema = z
           .boolean()
           .default(false)
           .describe(
-            "Migration: read a state not yet encrypted, write it encrypted (OpenTofu's `fallback`). Set it for one deploy of each stack, then remove it.",
+            "Migration: read a state not yet encrypted, write it encrypted (OpenTofu's `fallback`). Set it while moving the state (docs/operations.md, Working as a team), then remove it.",
           ),
       })
       .prefault({})
