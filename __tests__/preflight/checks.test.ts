@@ -300,6 +300,28 @@ describeWithAnsible("preflight of templates made from a cloud image", () => {
     );
   });
 
+  it("names an image storage that a host lacks, or that is shared", async () => {
+    const missing = imaged();
+    missing.proxmox.template.image.datastore = "images";
+    expect(await check({ definition: missing })).toEqual(
+      ["pve01", "pve02", "pve03"].map(
+        (h) =>
+          `proxmox.template.image.datastore: images does not exist on ${h} (it has local, local-lvm, templates); name a directory storage every host has, such as local`,
+      ),
+    );
+    const shared = imaged();
+    shared.proxmox.template.image.datastore = "templates";
+    const seed = homelabSeed((s) => {
+      s.storages[2].content = ["images", "import"];
+    });
+    expect(await check({ definition: shared, seed })).toEqual(
+      ["pve01", "pve02", "pve03"].map(
+        () =>
+          "proxmox.template.image.datastore: templates is shared, and each host downloads the image for itself; name a storage of each host's own, such as local",
+      ),
+    );
+  });
+
   it("names a template VM ID another VM holds", async () => {
     // 9000 is the seed's hand-made template, on pve01: the one for pve01 would take it.
     expect(await check({ definition: imaged(9000) })).toEqual([
