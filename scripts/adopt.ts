@@ -16,7 +16,7 @@ import { ProxmoxApi } from "../preflight/proxmox-api";
 import type { ExistingVm } from "../preflight/stranded";
 import { strandedVms, synthesizedVms } from "../preflight/stranded";
 
-import { capture, synthesize } from "./processes";
+import { capture, initStack, synthesize } from "./processes";
 
 const ROOT = resolve(__dirname, "..");
 
@@ -54,7 +54,9 @@ async function main(): Promise<number> {
   if (synth.status !== 0) throw new Error(`the synth failed:\n${synth.stdout}${synth.stderr}`);
   const wanted = synthesizedVms(JSON.parse(readFileSync(join(stack, "cdk.tf.json"), "utf8")));
 
-  await must("tofu", ["init", "-reconfigure", "-input=false", "-no-color"], stack);
+  const init = await initStack(stack);
+  if (init.status !== 0)
+    throw new Error(`tofu init in ${stack} failed:\n${init.stdout}${init.stderr}`);
   const listed = await capture("tofu", ["state", "list", "-no-color"], stack);
   // No state yet (a first deploy killed before it wrote any) lists nothing.
   const inState = new Set(

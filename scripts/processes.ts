@@ -46,6 +46,34 @@ export function capture(
   });
 }
 
+/** PostgreSQL's unique_violation, as OpenTofu's pg backend reports it. */
+const UNIQUE_VIOLATION = "(23505)";
+const INIT_ATTEMPTS = 3;
+
+/**
+ * `tofu init` of a synthesized stack folder. A first init against a database creates what
+ * OpenTofu's pg backend needs with `CREATE ... IF NOT EXISTS`, among it one sequence that
+ * every schema shares (`public.global_states_id_seq`): two inits at once (this clone's
+ * stacks in parallel, or another operator's first deploy) can both try, and PostgreSQL
+ * refuses the later one with a unique violation once the first commits. What it wanted
+ * exists then, so the init is run again.
+ */
+export async function initStack(
+  dir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Captured> {
+  for (let attempt = 1; ; attempt++) {
+    const init = await capture(
+      "tofu",
+      ["init", "-reconfigure", "-input=false", "-no-color"],
+      dir,
+      env,
+    );
+    const raced = init.status !== 0 && `${init.stderr}${init.stdout}`.includes(UNIQUE_VIOLATION);
+    if (!raced || attempt === INIT_ATTEMPTS) return init;
+  }
+}
+
 /** The cdktf app (`main.ts`) synthesized into `outdir`, from the project root as cdktf runs it. */
 export function synthesize(
   outdir: string,

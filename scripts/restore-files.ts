@@ -25,7 +25,7 @@ import { checkStateEnvironment } from "../lib/state-backend";
 import { filesInState, restoreFiles } from "../lib/state-files";
 import type { ShowState } from "../lib/state-files";
 
-import { capture, synthesize } from "./processes";
+import { capture, initStack, synthesize } from "./processes";
 
 const ROOT = resolve(__dirname, "..");
 
@@ -83,11 +83,7 @@ async function main(): Promise<number> {
   const restored = await Promise.all(
     Object.values(manifest.stacks).map(async ({ workingDirectory }) => {
       const dir = join(outdir, workingDirectory);
-      const init = await capture(
-        "tofu",
-        ["init", "-reconfigure", "-input=false", "-no-color"],
-        dir,
-      );
+      const init = await initStack(dir);
       if (init.status !== 0) throw new Error(`tofu init in ${dir} failed:\n${init.stderr}`);
       return restoreStack(dir, process.env);
     }),

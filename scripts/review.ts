@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-import { capture, synthesize, toolchainEnv } from "./processes";
+import { capture, initStack, synthesize, toolchainEnv } from "./processes";
 import { restoreKubeconfigFromEnvironment, restoreStack } from "./restore-files";
 
 const ROOT = resolve(__dirname, "..");
@@ -116,12 +116,7 @@ async function reviewStack(
   dir: string,
   env: NodeJS.ProcessEnv,
 ): Promise<StackReview> {
-  const init = await capture(
-    "tofu",
-    ["init", "-reconfigure", "-input=false", "-no-color"],
-    dir,
-    env,
-  );
+  const init = await initStack(dir, env);
   if (init.status !== 0) return failed(stack, init.stderr || init.stdout);
   // A shared state's files this clone lacks or has stale, written back first (restore-files).
   try {

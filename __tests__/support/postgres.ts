@@ -7,7 +7,7 @@
  * /usr/lib/postgresql/<version>/bin. As root (CI containers), the server runs as the
  * `postgres` user (initdb refuses root), via setpriv.
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -21,6 +21,8 @@ export interface Postgres {
   createDatabase(name: string): string;
   /** Runs SQL with psql; returns its unaligned, tuples-only output. */
   sql(database: string, query: string): string;
+  /** The same without waiting: settles when psql exits (e.g. a transaction held open). */
+  sqlAsync(database: string, query: string): Promise<string>;
   stop(): void;
 }
 
@@ -113,6 +115,16 @@ export async function startPostgres(): Promise<Postgres> {
         encoding: "utf8",
       },
     );
+  const sqlAsync = (database: string, query: string): Promise<string> =>
+    new Promise((done, fail) =>
+      execFile(
+        join(bin, "psql"),
+        ["-X", "-At", "-v", "ON_ERROR_STOP=1", url(database), "-c", query],
+        { encoding: "utf8" },
+        (error, stdout, stderr) =>
+          error ? fail(new Error(`${error.message}${stderr}`)) : done(stdout),
+      ),
+    );
   return {
     url: url("postgres"),
     port,
@@ -121,6 +133,7 @@ export async function startPostgres(): Promise<Postgres> {
       return url(name);
     },
     sql,
+    sqlAsync,
     stop() {
       try {
         run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
