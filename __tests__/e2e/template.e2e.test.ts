@@ -14,6 +14,7 @@ import type { AddressInfo } from "node:net";
 
 import { IMAGE_PRIVILEGES } from "../../preflight/privileges";
 import type { VmView } from "../../proxmox-double";
+import { qcow2Image } from "../../proxmox-double/qcow2";
 import type { SeedInput } from "../../proxmox-double/seed";
 import type { Definition } from "../fixtures/definitions";
 import { homelab, withImage } from "../fixtures/definitions";
@@ -40,16 +41,8 @@ const SEED: SeedInput = {
   ],
 };
 
-/** A qcow2 header (magic, version 3, virtual size 3 GiB) and a payload that tells images apart. */
-function qcow2(payload: string): Buffer {
-  const b = Buffer.alloc(65_536);
-  b.writeUInt32BE(0x514649fb, 0);
-  b.writeUInt32BE(3, 4);
-  b.writeUInt32BE(16, 20);
-  b.writeBigUInt64BE(BigInt(3 * 1024 ** 3), 24);
-  b.write(payload, 4096);
-  return b;
-}
+/** An empty 3 GiB qcow2 image; the payload tells images apart. */
+const qcow2 = (payload: string): Buffer => qcow2Image(3 * 1024 ** 3, { payload });
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 

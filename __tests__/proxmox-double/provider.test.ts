@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { ProxmoxDouble } from "../../proxmox-double";
+import { qcow2Image } from "../../proxmox-double/qcow2";
 import { describeWithToolchain, TOOLCHAIN_DIR, toolchainEnv, toolPath } from "../support/toolchain";
 
 const PROVIDER_VERSION = "0.111.1";
@@ -49,6 +50,24 @@ function tofu(cwd: string, env: NodeJS.ProcessEnv, ...args: string[]): Promise<R
 }
 
 /** `tofu ... ` must exit with `expected`; the message shows the output otherwise. */
+/**
+ * The environment tofu runs the provider in: the double's token only (no credential of
+ * the caller's), and TMPDIR in the run's folder, where the provider keeps its VM ID
+ * sequence file.
+ */
+function providerEnv(double: ProxmoxDouble, dir: string): NodeJS.ProcessEnv {
+  const env = toolchainEnv({
+    ...process.env,
+    PROXMOX_VE_API_TOKEN: double.token,
+    TMPDIR: dir,
+    TF_IN_AUTOMATION: "1",
+  });
+  delete env.PROXMOX_VE_ENDPOINT;
+  delete env.PROXMOX_VE_USERNAME;
+  delete env.PROXMOX_VE_PASSWORD;
+  return env;
+}
+
 function expectExit(run: Run, expected: number, what: string): void {
   if (run.code !== expected)
     throw new Error(`${what} exited ${run.code} (expected ${expected}):\n${run.output}`);
@@ -191,16 +210,7 @@ describeTofu("bpg/proxmox provider against the double", () => {
       join(dir, "main.tf.json"),
       JSON.stringify(configuration(double.endpoint), null, 2),
     );
-    env = toolchainEnv({
-      ...process.env,
-      PROXMOX_VE_API_TOKEN: double.token,
-      // The provider keeps its VM ID sequence file in TMPDIR; keep it per run.
-      TMPDIR: dir,
-      TF_IN_AUTOMATION: "1",
-    });
-    delete env.PROXMOX_VE_ENDPOINT;
-    delete env.PROXMOX_VE_USERNAME;
-    delete env.PROXMOX_VE_PASSWORD;
+    env = providerEnv(double, dir);
   });
 
   afterAll(async () => {
@@ -296,20 +306,10 @@ describeTofu("bpg/proxmox provider against the double", () => {
   });
 });
 
-/** A qcow2 header (magic, version 3, virtual size) and some payload: what qemu-img checks. */
-function qcow2(virtualSize: number): Buffer {
-  const b = Buffer.alloc(65_536);
-  b.writeUInt32BE(0x514649fb, 0);
-  b.writeUInt32BE(3, 4);
-  b.writeUInt32BE(16, 20);
-  b.writeBigUInt64BE(BigInt(virtualSize), 24);
-  return b;
-}
-
 describeTofu("bpg/proxmox provider: a template from a cloud image", () => {
   jest.setTimeout(600_000);
   const file = "debian-13-genericcloud-amd64.qcow2";
-  const image = qcow2(3 * 1024 ** 3);
+  const image = qcow2Image(3 * 1024 ** 3);
   const sha256 = createHash("sha256").update(image).digest("hex");
   let double: ProxmoxDouble;
   let images: Server;
@@ -375,15 +375,7 @@ describeTofu("bpg/proxmox provider: a template from a cloud image", () => {
     await new Promise<void>((r) => images.listen(0, "127.0.0.1", r));
     double = await ProxmoxDouble.start({ cloneDurationMs: 300, taskDurationMs: 100 });
     dir = mkdtempSync(join(tmpdir(), "proxmox-double-image-"));
-    env = toolchainEnv({
-      ...process.env,
-      PROXMOX_VE_API_TOKEN: double.token,
-      TMPDIR: dir,
-      TF_IN_AUTOMATION: "1",
-    });
-    delete env.PROXMOX_VE_ENDPOINT;
-    delete env.PROXMOX_VE_USERNAME;
-    delete env.PROXMOX_VE_PASSWORD;
+    env = providerEnv(double, dir);
   });
 
   afterAll(async () => {

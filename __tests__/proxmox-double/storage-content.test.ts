@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 
 import { ProxmoxDouble } from "../../proxmox-double";
 import { ALL_PRIVILEGES } from "../../proxmox-double/acl";
+import { qcow2Image } from "../../proxmox-double/qcow2";
 import type { SeedInput } from "../../proxmox-double/seed";
 
 import { api, data, waitTask } from "./api";
@@ -21,22 +22,7 @@ const IMAGE = "debian-13-genericcloud-amd64.qcow2";
 const VOLID = `local:import/${IMAGE}`;
 const GIB = 1024 ** 3;
 
-/** A qcow2 image as qemu-img sees it: header with magic, version 3 and the virtual size. */
-function qcow2(virtualSize: number, opts: { backing?: boolean } = {}): Buffer {
-  const b = Buffer.alloc(65_536);
-  b.writeUInt32BE(0x514649fb, 0);
-  b.writeUInt32BE(3, 4);
-  if (opts.backing) {
-    b.writeBigUInt64BE(4096n, 8);
-    b.writeUInt32BE(12, 16);
-  }
-  b.writeUInt32BE(16, 20);
-  b.writeBigUInt64BE(BigInt(virtualSize), 24);
-  b.write("debian-13", 4096); // some payload so the length differs from the header alone
-  return b;
-}
-
-const IMAGE_BYTES = qcow2(3 * GIB);
+const IMAGE_BYTES = qcow2Image(3 * GIB, { payload: "debian-13" });
 const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 
 /** Two hosts; `local` (dir) takes imports, `isos` (dir) only ISOs, `local-lvm` disks. */
@@ -66,7 +52,7 @@ describe("proxmox double: cloud images (download-url, import-from)", () => {
       served.push(`${req.method} ${req.url}`);
       const bodies: Record<string, Buffer> = {
         [`/${IMAGE}`]: IMAGE_BYTES,
-        "/with-backing.qcow2": qcow2(GIB, { backing: true }),
+        "/with-backing.qcow2": qcow2Image(GIB, { backing: true }),
         "/not-an-image.qcow2": Buffer.from("<html>a login page</html>"),
         "/plain.raw": Buffer.alloc(8192),
       };

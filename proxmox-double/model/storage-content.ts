@@ -11,6 +11,8 @@ import { request as httpRequest } from "node:http";
 import type { IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 
+import { QCOW2_MAGIC } from "../qcow2";
+
 import type { PveCluster } from "./cluster";
 import { isTrue } from "./config-keys";
 import { PveError, fail, paramError } from "./errors";
@@ -148,7 +150,7 @@ function wgetTime(d: Date): string {
 function inspectImage(format: string | undefined, body: Buffer, tmp: string): number {
   const invalid = (why: string): Error => new Error(`failed to verify file: ${why}`);
   if (format === "qcow2") {
-    if (body.length < 32 || body.readUInt32BE(0) !== 0x514649fb)
+    if (body.length < 32 || body.readUInt32BE(0) !== QCOW2_MAGIC)
       throw invalid("failed to query file information with qemu-img");
     if (body.readBigUInt64BE(8) !== 0n)
       throw invalid(`backing file not allowed for untrusted image '${tmp}'!`);
