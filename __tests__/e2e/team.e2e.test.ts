@@ -248,6 +248,20 @@ describeE2e("a team sharing state in PostgreSQL", () => {
     expect(mode(kubeconfig)).toBe(0o600);
   }, 300_000);
 
+  it("writes a file the clone lost back before cdktf's own diff, which then sees no change", async () => {
+    const hosts = join(b.stateDir, "inventory", "hosts.yaml");
+    const before = readFileSync(hosts, "utf8");
+    rmSync(hosts);
+    const diff = await run("bash", ["scripts/cdktf.sh", "diff", "cluster", "--no-color"], {
+      cwd: b.dir,
+      env: b.env(),
+      timeoutMs: 300_000,
+    });
+    expectSuccess(diff, "scripts/cdktf.sh diff cluster from the second clone");
+    expect(diff.output).toContain("No changes");
+    expect(readFileSync(hosts, "utf8")).toBe(before);
+  }, 300_000);
+
   it("plans scale.yml for a worker added from the second clone; the first then sees no change", async () => {
     const workers = definition.nodePools.findIndex((p: Definition) => p.role === "worker");
     defineBoth((d) => (d.nodePools[workers].count += 1));
