@@ -31,17 +31,20 @@ function exitOrThrow(e: unknown): never {
   throw e;
 }
 
+/** The definition's file: `CLUSTER_CONFIG`, else the bundled example. */
+export function definitionFile(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CLUSTER_CONFIG || BUNDLED_EXAMPLE;
+}
+
 /** Loads `CLUSTER_CONFIG`, or the bundled example with a one-line notice. */
 export function loadFromEnvironment(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const file = env.CLUSTER_CONFIG;
-  if (file === undefined || file === "") {
+  if (!env.CLUSTER_CONFIG) {
     // On stdout: cdktf shows whatever an app writes to stderr as errors.
     process.stdout.write(
       `CLUSTER_CONFIG is not set; using the bundled example ${BUNDLED_EXAMPLE}\n`,
     );
-    return loadClusterConfig(BUNDLED_EXAMPLE);
   }
-  return loadClusterConfig(file);
+  return loadClusterConfig(definitionFile(env));
 }
 
 /** The cluster's state directory: `STATE_DIR`, else `.state/<name>` under the working directory. */

@@ -9,9 +9,9 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
+import { loadClusterConfig } from "../config/load";
 import { PROXMOX_ENV } from "../config/secrets";
-import { exitOnUserError } from "../lib/cli";
+import { definitionFile, exitOnUserError } from "../lib/cli";
 import { ProxmoxApi } from "../preflight/proxmox-api";
 import type { ExistingVm } from "../preflight/stranded";
 import { strandedVms, synthesizedVms } from "../preflight/stranded";
@@ -46,8 +46,7 @@ async function untilUnlocked(api: ProxmoxApi, importId: string, name: string): P
 }
 
 async function main(): Promise<number> {
-  const file = process.env.CLUSTER_CONFIG || BUNDLED_EXAMPLE;
-  const { config } = exitOnUserError(() => loadClusterConfig(file));
+  const { config } = exitOnUserError(() => loadClusterConfig(definitionFile()));
   const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
   const stack = join(outdir, "stacks", "vms");
   const synth = await synthesize(outdir);

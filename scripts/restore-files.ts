@@ -16,9 +16,9 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
+import { loadClusterConfig } from "../config/load";
 import type { ClusterConfig } from "../config/schema";
-import { exitOnUserError, stateDirFromEnvironment } from "../lib/cli";
+import { definitionFile, exitOnUserError, stateDirFromEnvironment } from "../lib/cli";
 import { recordStoreOf } from "../lib/kubespray/cluster-plan";
 import { restoreKubeconfig } from "../lib/kubespray/record-store";
 import { checkStateEnvironment } from "../lib/state-backend";
@@ -52,7 +52,7 @@ export async function restoreStack(stackDir: string, env: NodeJS.ProcessEnv): Pr
 
 /** The definition, silently: the synth says which one it uses. */
 function definition(env: NodeJS.ProcessEnv): ClusterConfig {
-  return loadClusterConfig(env.CLUSTER_CONFIG || BUNDLED_EXAMPLE).config;
+  return loadClusterConfig(definitionFile(env)).config;
 }
 
 /**
@@ -61,8 +61,8 @@ function definition(env: NodeJS.ProcessEnv): ClusterConfig {
  */
 export async function restoreKubeconfigFromEnvironment(
   env: NodeJS.ProcessEnv,
+  config: ClusterConfig = definition(env),
 ): Promise<string | undefined> {
-  const config = definition(env);
   const store = recordStoreOf(config);
   return store && restoreKubeconfig(store, stateDirFromEnvironment(config, env), env);
 }
@@ -88,7 +88,7 @@ async function main(): Promise<number> {
       return restoreStack(dir, process.env);
     }),
   );
-  const kubeconfig = await restoreKubeconfigFromEnvironment(process.env);
+  const kubeconfig = await restoreKubeconfigFromEnvironment(process.env, config);
   for (const path of [...restored.flat(), ...(kubeconfig ? [kubeconfig] : [])])
     process.stdout.write(`restore-files: wrote ${path} from the state\n`);
   return 0;

@@ -4,10 +4,9 @@
  * uninstalling a release needs none of them (and a stack never deployed needs none either).
  * Reads `CLUSTER_CONFIG` (default: the bundled example), as the app does.
  */
-import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
+import { loadClusterConfig } from "../config/load";
 import { secretVariables } from "../config/secrets";
-import { exitOnUserError } from "../lib/cli";
+import { definitionFile, exitOnUserError } from "../lib/cli";
 
-const file = process.env.CLUSTER_CONFIG || BUNDLED_EXAMPLE;
-const { config } = exitOnUserError(() => loadClusterConfig(file));
+const { config } = exitOnUserError(() => loadClusterConfig(definitionFile()));
 for (const s of secretVariables(config)) process.stdout.write(`${s.env}\n`);
