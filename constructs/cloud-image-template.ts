@@ -81,8 +81,9 @@ export class CloudImageTemplate extends Construct {
       serialDevice: [{ device: "socket" }],
       vga: { type: "serial0" },
       agent: { enabled: true },
-      // The file's ID stays the same when only its contents change (same file name, new
-      // checksum): a new download must still make a new template. OpenTofu's JSON syntax
+      // A new download must make a new template. The file name carries the checksum's
+      // digits, so a new image has a new ID too; the trigger keeps the replacement from
+      // resting on how the provider treats a changed `import_from`. OpenTofu's JSON syntax
       // takes the resource's address here, not the `${...}` reference cdktf writes for one.
       lifecycle: {
         replaceTriggeredBy: [`${this.image.terraformResourceType}.${this.image.friendlyUniqueId}`],
