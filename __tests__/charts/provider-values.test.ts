@@ -129,14 +129,13 @@ describeWithToolchain(["tofu"])("the add-on values, as the helm provider passes 
     const secretPaths = expected.filter(
       (e) => e.source !== "values" && chosen.some((r) => r.name === e.release),
     );
-    return { problems, secretPaths, releases: chosen.map((r) => r.name) };
+    return { problems, secretPaths };
   }
 
   describe.each(DEFINITIONS.map(([n]) => n))("%s", (name) => {
     it("every release holds each value at its path, each secret exactly as given", async () => {
-      const { problems, releases } = await echoProblems(name, "set_sensitive");
+      const { problems } = await echoProblems(name, "set_sensitive");
       expect(problems).toEqual([]);
-      expect(releases.length).toBe(stack(name).releases.length);
     }, 300_000);
   });
 
