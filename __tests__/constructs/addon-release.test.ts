@@ -1,8 +1,15 @@
-import { Testing } from "cdktf";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
+import { Testing, TerraformVariable } from "cdktf";
+
+import { UserError } from "../../config/errors";
 import { AddonRelease } from "../../constructs/addon-release";
 import { localChart, resolveChart } from "../../lib/charts";
 import { release } from "../support/releases";
+import { tofu } from "../support/synth-app";
+import { describeWithToolchain } from "../support/toolchain";
 
 describe("AddonRelease", () => {
   it("installs a pinned chart with its values as YAML, atomically, waiting by default", () => {
@@ -40,7 +47,7 @@ describe("AddonRelease", () => {
     expect(values).not.toMatch(/[&*]a\d/);
   });
 
-  it("passes secrets through set_sensitive as literals, not in values", () => {
+  it("passes secrets through set_sensitive as strings, not in values", () => {
     const synth = Testing.synthScope((scope) => {
       new AddonRelease(scope, "X", {
         name: "x",
@@ -50,9 +57,39 @@ describe("AddonRelease", () => {
       });
     });
     const r = release(synth, "x");
-    expect(r.set_sensitive).toEqual([{ name: "a.password", value: "TOKEN", type: "literal" }]);
+    expect(r.set_sensitive).toEqual([
+      {
+        name: "a.password",
+        value: expect.stringMatching(/^\$\{replace\("TOKEN", /),
+        type: "string",
+      },
+    ]);
     expect(r.parsedValues).toEqual({});
   });
+
+  it.each(["a[0].b", "a\\.b", "a,b", "a=b", ".a", "a..b", ""])(
+    "rejects the secret path %j, which the provider would not read as map keys",
+    (path) => {
+      expect(() =>
+        Testing.synthScope((scope) => {
+          new AddonRelease(scope, "X", {
+            name: "x",
+            namespace: "ns",
+            chart: resolveChart("traefik", undefined),
+            sensitiveValues: [
+              { path: "ok.path", value: "A" },
+              { path, value: "B" },
+            ],
+          });
+        }),
+      ).toThrow(
+        new UserError(
+          `sensitiveValues[1].path: ${JSON.stringify(path)} is not a values path; ` +
+            "use map keys of letters, digits, '_' or '-', joined by '.'",
+        ),
+      );
+    },
+  );
 
   it("copies a local chart into the stack and points at the copy", () => {
     const synth = Testing.synthScope((scope) => {
@@ -67,4 +104,42 @@ describe("AddonRelease", () => {
     expect(r.repository).toBeUndefined();
     expect(r.version).toBeUndefined();
   });
+});
+
+describeWithToolchain(["tofu"])("AddonRelease, evaluated by OpenTofu", () => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  // What Helm's strvals parser then makes of it: __tests__/charts/provider-values.test.ts.
+  it("escapes each \\ , and { of a secret with a backslash, in Terraform, and nothing else", () => {
+    const synth = JSON.parse(
+      Testing.synthScope((scope) => {
+        const secret = new TerraformVariable(scope, "secret", { type: "string", sensitive: true });
+        new AddonRelease(scope, "X", {
+          name: "x",
+          namespace: "ns",
+          chart: resolveChart("traefik", undefined),
+          sensitiveValues: [{ path: "a.password", value: secret.stringValue }],
+        });
+      }),
+    );
+    const dir = mkdtempSync(join(tmpdir(), "addon-release-"));
+    dirs.push(dir);
+    writeFileSync(
+      join(dir, "main.tf.json"),
+      JSON.stringify({
+        variable: synth.variable,
+        output: {
+          escaped: { value: release(synth, "x").set_sensitive![0].value, sensitive: true },
+        },
+      }),
+    );
+    const env = { TF_VAR_secret: '{a\\b,c{d}=e.f[0]:g"h ${i} %{j}\n-----\n\\' };
+    for (const args of [["init"], ["apply", "-auto-approve"]]) {
+      const run = tofu(dir, [...args, "-input=false", "-no-color"], env);
+      if (run.status !== 0) throw new Error(`tofu ${args[0]}: ${run.stderr}${run.stdout}`);
+    }
+    const out = JSON.parse(tofu(dir, ["output", "-json"]).stdout);
+    expect(out.escaped.value).toBe('\\{a\\\\b\\,c\\{d}=e.f[0]:g"h $\\{i} %\\{j}\n-----\n\\\\');
+  }, 120_000);
 });

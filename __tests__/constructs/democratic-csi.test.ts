@@ -84,8 +84,16 @@ describe("DemocraticCsi", () => {
   it("passes the API and SSH keys only through set_sensitive", () => {
     const r = release(synth(iscsi), "truenas-iscsi");
     expect(r.set_sensitive).toEqual([
-      { name: "driver.config.httpConnection.apiKey", value: "API_TOKEN", type: "literal" },
-      { name: "driver.config.sshConnection.privateKey", value: "SSH_TOKEN", type: "literal" },
+      {
+        name: "driver.config.httpConnection.apiKey",
+        value: expect.stringMatching(/^\$\{replace\("API_TOKEN", /),
+        type: "string",
+      },
+      {
+        name: "driver.config.sshConnection.privateKey",
+        value: expect.stringMatching(/^\$\{replace\("SSH_TOKEN", /),
+        type: "string",
+      },
     ]);
     expect(JSON.stringify(r.parsedValues)).not.toMatch(/API_TOKEN|SSH_TOKEN/);
   });

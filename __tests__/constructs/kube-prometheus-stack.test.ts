@@ -18,7 +18,11 @@ describe("KubePrometheusStack", () => {
       namespace: "monitoring",
     });
     expect(r.set_sensitive).toEqual([
-      { name: "grafana.adminPassword", value: "PASSWORD_TOKEN", type: "literal" },
+      {
+        name: "grafana.adminPassword",
+        value: expect.stringMatching(/^\$\{replace\("PASSWORD_TOKEN", /),
+        type: "string",
+      },
     ]);
     expect(r.parsedValues.grafana.adminPassword).toBeUndefined();
     expect(synth.match(/PASSWORD_TOKEN/g)).toHaveLength(1);

@@ -121,16 +121,17 @@ describe("AddonsStack", () => {
   });
 
   it("references the variables from set_sensitive", () => {
+    // What the provider makes of them: __tests__/charts/provider-values.test.ts.
     expect(release(h, "truenas-iscsi").set_sensitive).toEqual([
       {
         name: "driver.config.httpConnection.apiKey",
-        value: "${var.truenas_api_key_truenas_iscsi}",
-        type: "literal",
+        value: expect.stringMatching(/^\$\{replace\(var\.truenas_api_key_truenas_iscsi, /),
+        type: "string",
       },
       {
         name: "driver.config.sshConnection.privateKey",
-        value: "${var.truenas_ssh_private_key_truenas_iscsi}",
-        type: "literal",
+        value: expect.stringMatching(/^\$\{replace\(var\.truenas_ssh_private_key_truenas_iscsi, /),
+        type: "string",
       },
     ]);
   });

@@ -109,8 +109,6 @@ export interface RenderRequest {
   /** `1.35.4`: what `.Capabilities.KubeVersion` says, as on the cluster. */
   readonly kubeVersion: string;
   readonly values: Readonly<Record<string, unknown>>;
-  /** `set_sensitive` entries of type literal: `--set-literal path=value`. */
-  readonly literals?: readonly { readonly path: string; readonly value: string }[];
   /** Also print the chart's `crds/` files. @default false */
   readonly includeCrds?: boolean;
 }
@@ -135,7 +133,10 @@ async function slot<T>(job: () => Promise<T>): Promise<T> {
   }
 }
 
-/** `helm template` with exactly what a release passes (values file, then literal sets). */
+/**
+ * `helm template` with a release's values file. Not its set_sensitive entries: the CLI's
+ * `--set*` flags read them otherwise than the provider does (provider-render.ts does that).
+ */
 export function helmTemplate(req: RenderRequest): Promise<RenderResult> {
   return slot(
     () =>
@@ -153,7 +154,6 @@ export function helmTemplate(req: RenderRequest): Promise<RenderResult> {
           req.kubeVersion,
           "-f",
           valuesFile,
-          ...(req.literals ?? []).flatMap((l) => ["--set-literal", `${l.path}=${l.value}`]),
           ...(req.includeCrds ? ["--include-crds"] : []),
         ];
         const child = spawn(toolPath("helm"), args, { env: helmEnv() });

@@ -4,6 +4,13 @@
  */
 import { parse } from "yaml";
 
+/** One `set` or `set_sensitive` entry: its value is a Terraform expression. */
+export interface SetEntry {
+  readonly name: string;
+  readonly value: string;
+  readonly type?: string;
+}
+
 export interface SynthRelease {
   /** Logical ID (the key under resource.helm_release). */
   readonly id: string;
@@ -16,7 +23,10 @@ export interface SynthRelease {
   readonly atomic?: boolean;
   readonly timeout?: number;
   readonly depends_on?: string[];
-  readonly set_sensitive?: { name: string; value: string; type?: string }[];
+  /** The values documents, as synthesized (YAML text). */
+  readonly values?: string[];
+  readonly set?: SetEntry[];
+  readonly set_sensitive?: SetEntry[];
   /** The first values document, parsed. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly parsedValues: any;
