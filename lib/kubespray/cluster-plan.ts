@@ -120,6 +120,7 @@ export function clusterPlan(
     apiServerVip: config.kubernetes.apiServerVip,
     apiServerPort: API_SERVER_PORT,
     maxForks: config.kubespray.maxForks,
+    keepRuns: config.kubespray.keepRuns,
     nodePrep: {
       playbook: stated(NODE_PREP_PLAYBOOK),
       iscsi: protocols.includes("iscsi"),

@@ -35,6 +35,11 @@ export interface RunRecord extends ClusterState {
    * node away (docs/operations.md, "Replacing the first control-plane node").
    */
   readonly nextControlPlaneOrder?: readonly string[];
+  /**
+   * The runs that produced this state: names of their summaries and logs under
+   * `<state>/runs/` (none for a run made by hand from print mode's script).
+   */
+  readonly runs?: readonly string[];
 }
 
 /** The control-plane order the next inventory starts from. */

@@ -17,6 +17,8 @@ export const PROJECT_ROOT = projectRoot(resolve(__dirname));
 export const RUNNER_ENTRY = join(PROJECT_ROOT, "dist", "runner", "cli.js");
 /** Our node-preparation playbook, run before Kubespray. */
 export const NODE_PREP_PLAYBOOK = join(PROJECT_ROOT, "ansible", "node-prep.yml");
+/** Our Ansible callback plugins: the runner's events (`kspray_events.py`). */
+export const CALLBACK_PLUGINS_DIR = join(PROJECT_ROOT, "ansible", "callback_plugins");
 
 /**
  * A user-given path made absolute against `base` (local-exec runs elsewhere); `~/...`
