@@ -14,6 +14,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
+import { UserError } from "../config/errors";
+
 import { capture, initStack, synthesize, toolchainEnv } from "./processes";
 import { restoreKubeconfigFromEnvironment, restoreStack } from "./restore-files";
 
@@ -25,7 +27,7 @@ export const NO_CHANGES = 0;
 export const ERROR = 1;
 export const CHANGES = 2;
 
-interface Manifest {
+export interface Manifest {
   readonly stacks: Record<
     string,
     { readonly workingDirectory: string; readonly dependencies: string[] }
@@ -203,35 +205,68 @@ export function report(reviews: readonly StackReview[]): string {
     .join("\n");
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
-  if (!existsSync(join(TOOLCHAIN, "bin", "tofu"))) {
-    process.stderr.write("the offline toolchain is not built: run npm run toolchain\n");
-    return ERROR;
-  }
-  const synth = await synthesize(outdir);
-  process.stdout.write(synth.stdout);
-  if (synth.status !== 0) {
-    process.stderr.write(synth.stderr);
-    return ERROR;
-  }
+/** What `reviewStacks` found, and where the app was synthesized. */
+export interface Review {
+  readonly outdir: string;
+  readonly manifest: Manifest;
+  /** What the synth printed (the notice about the bundled example, cdktf's warnings). */
+  readonly synthOutput: string;
+  /** Every stack asked for, in deploy order. */
+  readonly reviews: StackReview[];
+}
+
+/**
+ * Synthesizes the app into `outdir` and plans `stacks` (every stack when empty) side by
+ * side. Throws a UserError when the toolchain is missing, the synth fails or a stack does
+ * not exist.
+ */
+export async function reviewStacks(
+  outdir: string,
+  stacks: readonly string[],
+  base: NodeJS.ProcessEnv = process.env,
+): Promise<Review> {
+  if (!existsSync(join(TOOLCHAIN, "bin", "tofu")))
+    throw new UserError("the offline toolchain is not built: run npm run toolchain");
+  const synth = await synthesize(outdir, base);
+  if (synth.status !== 0) throw new UserError(`${synth.stdout}${synth.stderr}`.trimEnd());
   const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as Manifest;
   const all = deployOrder(manifest);
-  const unknown = argv.filter((s) => !all.includes(s));
-  if (unknown.length > 0) {
-    process.stderr.write(`no stack ${unknown.join(", ")}; the stacks are ${all.join(", ")}\n`);
-    return ERROR;
-  }
-  const stacks = argv.length > 0 ? all.filter((s) => argv.includes(s)) : all;
-  const env = toolchainEnv(process.env);
+  const unknown = stacks.filter((s) => !all.includes(s));
+  if (unknown.length > 0)
+    throw new UserError(`no stack ${unknown.join(", ")}; the stacks are ${all.join(", ")}`);
+  const env = toolchainEnv(base);
   // The addons stack's plan reads the kubeconfig: a shared state's, from the database.
   await restoreKubeconfigFromEnvironment(env);
   const reviews = await Promise.all(
-    stacks.map((s) => reviewStack(s, join(outdir, manifest.stacks[s].workingDirectory), env)),
+    all
+      .filter((s) => stacks.length === 0 || stacks.includes(s))
+      .map((s) => reviewStack(s, stackDir(outdir, manifest, s), env)),
   );
-  const settled = settle(reviews, manifest);
-  process.stdout.write(`${report(settled)}\n`);
-  return exitCode(settled);
+  return { outdir, manifest, synthOutput: synth.stdout, reviews: settle(reviews, manifest) };
+}
+
+/** The folder a stack was synthesized into. */
+export function stackDir(outdir: string, manifest: Manifest, stack: string): string {
+  return join(outdir, manifest.stacks[stack].workingDirectory);
+}
+
+/** `CDKTF_OUTDIR`, else `cdktf.out` in the project. */
+export function outdirFromEnvironment(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let review: Review;
+  try {
+    review = await reviewStacks(outdirFromEnvironment(), argv);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    return ERROR;
+  }
+  process.stdout.write(review.synthOutput);
+  process.stdout.write(`${report(review.reviews)}\n`);
+  return exitCode(review.reviews);
 }
 
 if (require.main === module) {
