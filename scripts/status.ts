@@ -125,7 +125,7 @@ export async function proxmoxStatus(
         host: vm.node,
         name: vm.name ?? "",
         vmId: vm.vmid,
-        address: node?.staticIp ?? agent,
+        address: agent ?? node?.staticIp,
         power: vm.status ?? "unknown",
       };
     }),
@@ -141,7 +141,7 @@ export async function proxmoxStatus(
         .map(({ name, vmId, address, power }) => ({ name, vmId, address, power })),
     })),
     missing: nodes
-      .filter((n) => vms.some((v) => v.name === n.name))
+      .filter((n) => !vms.some((v) => v.name === n.name))
       .map((n) => ({ name: n.name, vmId: n.vmId, host: n.host })),
   };
 }
