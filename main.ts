@@ -7,8 +7,7 @@ import { Annotations, App } from "cdktf";
 import { readVaultCaBundles } from "./config/ca-bundles";
 import { formatIssue } from "./config/errors";
 import { exitOnUserError, loadFromEnvironment, stateDirFromEnvironment } from "./lib/cli";
-import { recordStoreOf } from "./lib/kubespray/cluster-plan";
-import { readLastRun } from "./lib/kubespray/record-store";
+import { readLastRun, recordStoreOf } from "./lib/kubespray/record-store";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 
 // Every mistake in the user's input (the definition, a file it names, a change the

@@ -12,15 +12,19 @@
  * toolchain`).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 
 import { UserError } from "../config/errors";
 
-import { capture, initStack, synthesize, toolchainEnv } from "./processes";
+import {
+  capture,
+  initStack,
+  outdirFromEnvironment,
+  synthesize,
+  TOOLCHAIN,
+  toolchainEnv,
+} from "./processes";
 import { restoreKubeconfigFromEnvironment, restoreStack } from "./restore-files";
-
-const ROOT = resolve(__dirname, "..");
-const TOOLCHAIN = join(ROOT, ".toolchain");
 
 /** Exit codes, as `tofu plan -detailed-exitcode`. */
 export const NO_CHANGES = 0;
@@ -248,11 +252,6 @@ export async function reviewStacks(
 /** The folder a stack was synthesized into. */
 export function stackDir(outdir: string, manifest: Manifest, stack: string): string {
   return join(outdir, manifest.stacks[stack].workingDirectory);
-}
-
-/** `CDKTF_OUTDIR`, else `cdktf.out` in the project. */
-export function outdirFromEnvironment(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
 }
 
 async function main(argv: readonly string[]): Promise<number> {

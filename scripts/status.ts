@@ -20,9 +20,8 @@ import { PROXMOX_ENV } from "../config/secrets";
 import { definitionFile, exitOnUserError, stateDirFromEnvironment } from "../lib/cli";
 import type { ClusterReader, HelmRelease } from "../lib/cluster-reader";
 import { kubeconfigReader } from "../lib/cluster-reader";
-import { recordStoreOf } from "../lib/kubespray/cluster-plan";
 import { statePaths } from "../lib/kubespray/record";
-import { readLastRun, readStoredRuns } from "../lib/kubespray/record-store";
+import { readLastRun, readStoredRuns, recordStoreOf } from "../lib/kubespray/record-store";
 import type { RunSummary } from "../lib/kubespray/runs";
 import { listRuns } from "../lib/kubespray/runs";
 import { expandNodes } from "../lib/topology";
@@ -31,9 +30,9 @@ import { agentAddresses, listVms, reachableIpv4 } from "../preflight/cluster-vms
 import { ProxmoxApi } from "../preflight/proxmox-api";
 import { duration } from "../runner/progress";
 
-import { capture, initStack, toolchainEnv } from "./processes";
+import { capture, initStack, outdirFromEnvironment, toolchainEnv } from "./processes";
 import type { StackReview } from "./review";
-import { outdirFromEnvironment, report, reviewStacks, stackDir } from "./review";
+import { report, reviewStacks, stackDir } from "./review";
 
 /** One VM of the cluster on its Proxmox host. */
 export interface VmStatus {

@@ -12,9 +12,10 @@ import { CloudImageTemplate } from "../constructs/cloud-image-template";
 import { NodeRemoval } from "../constructs/node-removal";
 import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
 import { RUNNER_ENTRY } from "../lib/kubespray/project";
-import { stateBackend } from "../lib/state-backend";
 import type { ClusterNode } from "../lib/topology";
 import { expandNodes, imageTemplates } from "../lib/topology";
+
+import { stateBackend } from "./state-backend";
 
 export interface VmsStackProps {
   readonly config: ClusterConfig;

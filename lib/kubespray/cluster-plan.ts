@@ -12,7 +12,6 @@ import type { ClusterConfig } from "../../config/schema";
 import { storageDriver } from "../../config/storage-drivers";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
 import { API_SERVER_PORT, groupVars } from "../../kubespray-vars/vars";
-import { pgSchemaName } from "../state-backend";
 import type { ClusterNode } from "../topology";
 import { kubesprayHost } from "../topology";
 
@@ -22,7 +21,7 @@ import { buildInventory } from "./inventory";
 import type { RunRecord } from "./planner";
 import { planChanges, previousControlPlaneOrder, triggerAction } from "./planner";
 import { absoluteUserPath, NODE_PREP_PLAYBOOK } from "./project";
-import type { RecordStore } from "./record-store";
+import { recordStoreOf } from "./record-store";
 import { desiredState } from "./state";
 
 /** The Kubespray inventory and its variables. */
@@ -67,13 +66,6 @@ export function kubesprayFiles(
     }),
     groupVars: groupVars(config),
   };
-}
-
-/** Where the record lives with a pg backend: the cluster stack's schema. */
-export function recordStoreOf(config: ClusterConfig): RecordStore | undefined {
-  return config.state.backend === "pg"
-    ? { schema: pgSchemaName(config.name, "cluster") }
-    : undefined;
 }
 
 /**

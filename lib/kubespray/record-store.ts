@@ -24,9 +24,10 @@ import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
-import { Client } from "pg";
+import type { Client } from "pg";
 
-import { PASSPHRASE_ENV } from "../state-backend";
+import type { ClusterConfig } from "../../config/schema";
+import { PASSPHRASE_ENV, pgSchemaName } from "../state-backend";
 
 import type { RunRecord } from "./planner";
 import { readRecord, statePaths, writeRecord } from "./record";
@@ -37,6 +38,13 @@ import { ensureRunsDir, listRuns, runFiles, writeRunFile } from "./runs";
 export interface RecordStore {
   /** The cluster stack's schema (`<cluster>_cluster`), beside OpenTofu's `states` table. */
   readonly schema: string;
+}
+
+/** Where the record lives with a pg backend: the cluster stack's schema. */
+export function recordStoreOf(config: ClusterConfig): RecordStore | undefined {
+  return config.state.backend === "pg"
+    ? { schema: pgSchemaName(config.name, "cluster") }
+    : undefined;
 }
 
 export const RECORD_TABLE = "kubespray_last_run";
@@ -78,7 +86,9 @@ export function openText(sealed: string, passphrase: string): string {
 async function connect(env: NodeJS.ProcessEnv): Promise<Client> {
   const connectionString = env[CONN_ENV];
   if (!connectionString) throw new Error(`set ${CONN_ENV} in the environment (state.backend: pg)`);
-  const client = new Client({ connectionString });
+  // Loaded only with the pg backend: every synth of a local one would pay for it.
+  const pg = await import("pg");
+  const client = new pg.Client({ connectionString });
   await client.connect();
   return client;
 }

@@ -7,12 +7,8 @@ import { App, TerraformStack, Testing } from "cdktf";
 import { UserError } from "../../config/errors";
 import { loadClusterConfig } from "../../config/load";
 import type { ClusterConfig } from "../../config/schema";
-import {
-  checkStateEnvironment,
-  PASSPHRASE_ENV,
-  pgSchemaName,
-  stateBackend,
-} from "../../lib/state-backend";
+import { checkStateEnvironment, PASSPHRASE_ENV, pgSchemaName } from "../../lib/state-backend";
+import { stateBackend } from "../../stacks/state-backend";
 
 const homelab = loadClusterConfig(join(__dirname, "..", "..", "examples", "homelab.yaml")).config;
 const PASSPHRASE = "a-passphrase-of-some-length";
