@@ -81,12 +81,15 @@ export async function initStack(
   }
 }
 
-/** The cdktf app (`main.ts`) synthesized into `outdir`, from the project root as cdktf runs it. */
+/**
+ * The cdktf app (`main.ts`) synthesized into `outdir`, from the project root as cdktf runs
+ * it (cdktf.json's app: scripts/launch.js, compiled when the build is fresh).
+ */
 export function synthesize(
   outdir: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Captured> {
-  return capture(process.execPath, ["--import", "tsx", projectPath("main.ts")], PROJECT_ROOT, {
+  return capture(process.execPath, [projectPath("scripts", "launch.js"), "main.ts"], PROJECT_ROOT, {
     ...env,
     CDKTF_OUTDIR: outdir,
     CHECKPOINT_DISABLE: "1",
