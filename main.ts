@@ -16,6 +16,9 @@ void exitOnUserError(async () => {
   const { config, warnings, file } = loadFromEnvironment();
   const stateDir = stateDirFromEnvironment(config);
   const baseDir = process.cwd();
+  // Every input first: built after this await, the stacks are built from a shallow call
+  // stack, and cdktf captures a stack trace for each attribute block of every resource.
+  const lastRun = await readLastRun(recordStoreOf(config), stateDir);
 
   const app = new App();
   const vms = new VmsStack(app, "vms", { config, stateDir, definitionFile: file });
@@ -24,7 +27,7 @@ void exitOnUserError(async () => {
     stateDir,
     baseDir,
     nodes: vms.nodes,
-    lastRun: await readLastRun(recordStoreOf(config), stateDir),
+    lastRun,
   });
   const addons = new AddonsStack(app, "addons", {
     config,
