@@ -16,6 +16,7 @@ import { join } from "node:path";
 
 import { UserError } from "../config/errors";
 
+import type { Captured } from "./processes";
 import {
   capture,
   initStack,
@@ -117,18 +118,18 @@ function failed(stack: string, output: string): StackReview {
   return { stack, outcome: "error", lines, missingEnvironment: missing };
 }
 
-async function reviewStack(
-  stack: string,
-  dir: string,
-  env: NodeJS.ProcessEnv,
-): Promise<StackReview> {
-  const init = await initStack(dir, env);
-  if (init.status !== 0) return failed(stack, init.stderr || init.stdout);
-  // A shared state's files this clone lacks or has stale, written back first (restore-files).
+/** What tofu says of a folder it cannot work in before `tofu init` sets it up. */
+const NEEDS_INIT = /\btofu init\b/;
+
+type Planned = { readonly plan: Captured } | { readonly error: string } | "needs-init";
+
+/** The shared state's files written back (restore-files), then the plan. */
+async function restoreAndPlan(dir: string, env: NodeJS.ProcessEnv): Promise<Planned> {
   try {
     await restoreStack(dir, env);
   } catch (e) {
-    return failed(stack, e instanceof Error ? e.message : String(e));
+    const message = e instanceof Error ? e.message : String(e);
+    return NEEDS_INIT.test(message) ? "needs-init" : { error: message };
   }
   const plan = await capture(
     "tofu",
@@ -143,6 +144,26 @@ async function reviewStack(
     dir,
     env,
   );
+  return plan.status === 1 && NEEDS_INIT.test(plan.stderr) ? "needs-init" : { plan };
+}
+
+async function reviewStack(
+  stack: string,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+): Promise<StackReview> {
+  // A folder an earlier review or deploy initialized is planned at once (an init costs as
+  // much as a small plan); tofu refuses when it needs `tofu init` (never initialized,
+  // another backend, other providers), and then it is initialized and planned again.
+  let planned = await restoreAndPlan(dir, env);
+  if (planned === "needs-init") {
+    const init = await initStack(dir, env);
+    if (init.status !== 0) return failed(stack, init.stderr || init.stdout);
+    planned = await restoreAndPlan(dir, env);
+  }
+  if (planned === "needs-init") return failed(stack, `tofu init in ${dir} did not set it up`);
+  if ("error" in planned) return failed(stack, planned.error);
+  const { plan } = planned;
   if (plan.status === 0) return { stack, outcome: "no-changes", lines: [] };
   if (plan.status !== 2) return failed(stack, plan.stderr || plan.stdout);
   const shown = await capture("tofu", ["show", "-json", "-no-color", "review.tfplan"], dir, env);

@@ -5,7 +5,7 @@
  * real, the others stop on what the environment lacks, named.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -135,6 +135,22 @@ describeWithToolchain()("npm run diff, with the real tofu", () => {
     expect(r.out).not.toMatch(/^vms:/m);
     expect(r.out).toMatch(/^\s+\+ null_resource\.runner_/m);
   }, 120_000);
+
+  it("runs tofu init only where tofu needs it: a folder set up for another backend", async () => {
+    const backend = join(dir, "out", "stacks", "cluster", ".terraform", "terraform.tfstate");
+    const path = () =>
+      (JSON.parse(readFileSync(backend, "utf8")) as { backend: { config: { path: string } } })
+        .backend.config.path;
+    expect((await reviewCommand(["cluster"], env())).status).toBe(2);
+    const initialized = statSync(backend).mtimeMs;
+    expect((await reviewCommand(["cluster"], env())).status).toBe(2);
+    expect(statSync(backend).mtimeMs).toBe(initialized);
+    // Another state directory: a local backend elsewhere, which tofu refuses before an init.
+    const moved = await reviewCommand(["cluster"], { ...env(), STATE_DIR: join(dir, "moved") });
+    expect({ status: moved.status, out: moved.out }).toMatchObject({ status: 2 });
+    expect(moved.out).toMatch(/^cluster: changes$/m);
+    expect(path()).toBe(join(dir, "moved", "cluster.tfstate"));
+  }, 180_000);
 
   it("refuses a stack that does not exist", async () => {
     const r = await reviewCommand(["vm"], env());
