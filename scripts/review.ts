@@ -25,7 +25,7 @@ import {
   TOOLCHAIN,
   toolchainEnv,
 } from "./processes";
-import { restoreKubeconfigFromEnvironment, restoreStack } from "./restore-files";
+import type * as restoreFiles from "./restore-files";
 
 /** Exit codes, as `tofu plan -detailed-exitcode`. */
 export const NO_CHANGES = 0;
@@ -80,10 +80,11 @@ export function describePlan(plan: PlanJson): string[] {
     const name = (c.change.after ?? c.change.before)?.name;
     return `${symbol} ${c.address}${typeof name === "string" ? ` (${name})` : ""}`;
   });
-  const runner = changes.find(
-    (c) => c.address.startsWith("null_resource.") && typeof c.change.after?.triggers === "object",
-  );
-  const action = (runner?.change.after?.triggers as Record<string, unknown> | undefined)?.action;
+  // The runner: the null_resource whose triggers name the action (its teardown's do not).
+  const action = changes
+    .filter((c) => c.address.startsWith("null_resource."))
+    .map((c) => (c.change.after?.triggers as Record<string, unknown> | undefined)?.action)
+    .find((a) => typeof a === "string");
   if (typeof action === "string") lines.push(`Kubespray will run: ${action}`);
   return lines;
 }
@@ -113,6 +114,80 @@ export function explainError(output: string): { lines: string[]; missing: string
   return { lines, missing };
 }
 
+/** One line of `tofu plan -json` (OpenTofu's machine-readable UI): the parts read here. */
+export interface PlanEvent {
+  readonly type: string;
+  readonly change?: {
+    readonly resource: {
+      readonly addr: string;
+      readonly resource_type: string;
+      readonly resource_name: string;
+    };
+    readonly action: string;
+  };
+  readonly diagnostic?: {
+    readonly severity: string;
+    readonly summary: string;
+    readonly detail?: string;
+  };
+}
+
+export function planEvents(stdout: string): PlanEvent[] {
+  return stdout.split("\n").flatMap((line) => {
+    try {
+      return line.trim() === "" ? [] : [JSON.parse(line) as PlanEvent];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The plan's errors as tofu prints them: `Error: <summary>`, then the detail. */
+export function diagnostics(events: readonly PlanEvent[]): string {
+  return events
+    .flatMap((e) =>
+      e.diagnostic?.severity === "error"
+        ? [`Error: ${e.diagnostic.summary}`, e.diagnostic.detail ?? ""]
+        : [],
+    )
+    .join("\n");
+}
+
+/** A stack's cdk.tf.json: each resource's configuration by type and name. */
+interface StackConfig {
+  readonly resource?: Record<string, Record<string, Record<string, unknown>>>;
+}
+
+/**
+ * The changes of a plan that only creates and updates, as `tofu show -json` gives them,
+ * from the plan's events and the stack's configuration; undefined when it also deletes,
+ * replaces or moves something, whose values before the change only `tofu show` has (and
+ * `tofu show` loads every provider's schema: a plan's worth of time).
+ */
+export function changesFromConfig(
+  events: readonly PlanEvent[],
+  config: StackConfig,
+): PlanJson | undefined {
+  const changes = events.flatMap((e) =>
+    e.type === "planned_change" && e.change && !["noop", "read"].includes(e.change.action)
+      ? [e.change]
+      : [],
+  );
+  if (changes.some((c) => c.action !== "create" && c.action !== "update")) return undefined;
+  // In the order `tofu show` lists them: by address.
+  const sorted = [...changes].sort((a, b) =>
+    a.resource.addr < b.resource.addr ? -1 : a.resource.addr > b.resource.addr ? 1 : 0,
+  );
+  return {
+    resource_changes: sorted.map((c) => {
+      const after = config.resource?.[c.resource.resource_type]?.[c.resource.resource_name];
+      // An instance of for_each or count shares one configuration: no name of its own.
+      const own = c.resource.addr === `${c.resource.resource_type}.${c.resource.resource_name}`;
+      return { address: c.resource.addr, change: { actions: [c.action], after: own ? after : {} } };
+    }),
+  };
+}
+
 function failed(stack: string, output: string): StackReview {
   const { lines, missing } = explainError(output);
   return { stack, outcome: "error", lines, missingEnvironment: missing };
@@ -123,10 +198,16 @@ const NEEDS_INIT = /\btofu init\b/;
 
 type Planned = { readonly plan: Captured } | { readonly error: string } | "needs-init";
 
+type Restore = typeof restoreFiles;
+
 /** The shared state's files written back (restore-files), then the plan. */
-async function restoreAndPlan(dir: string, env: NodeJS.ProcessEnv): Promise<Planned> {
+async function restoreAndPlan(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  restore: Restore,
+): Promise<Planned> {
   try {
-    await restoreStack(dir, env);
+    await restore.restoreStack(dir, env);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     return NEEDS_INIT.test(message) ? "needs-init" : { error: message };
@@ -135,6 +216,7 @@ async function restoreAndPlan(dir: string, env: NodeJS.ProcessEnv): Promise<Plan
     "tofu",
     [
       "plan",
+      "-json",
       "-input=false",
       "-no-color",
       "-detailed-exitcode",
@@ -144,28 +226,34 @@ async function restoreAndPlan(dir: string, env: NodeJS.ProcessEnv): Promise<Plan
     dir,
     env,
   );
-  return plan.status === 1 && NEEDS_INIT.test(plan.stderr) ? "needs-init" : { plan };
+  const errors = `${diagnostics(planEvents(plan.stdout))}\n${plan.stderr}`;
+  return plan.status === 1 && NEEDS_INIT.test(errors) ? "needs-init" : { plan };
 }
 
 async function reviewStack(
   stack: string,
   dir: string,
   env: NodeJS.ProcessEnv,
+  restore: Restore,
 ): Promise<StackReview> {
   // A folder an earlier review or deploy initialized is planned at once (an init costs as
   // much as a small plan); tofu refuses when it needs `tofu init` (never initialized,
   // another backend, other providers), and then it is initialized and planned again.
-  let planned = await restoreAndPlan(dir, env);
+  let planned = await restoreAndPlan(dir, env, restore);
   if (planned === "needs-init") {
     const init = await initStack(dir, env);
     if (init.status !== 0) return failed(stack, init.stderr || init.stdout);
-    planned = await restoreAndPlan(dir, env);
+    planned = await restoreAndPlan(dir, env, restore);
   }
   if (planned === "needs-init") return failed(stack, `tofu init in ${dir} did not set it up`);
   if ("error" in planned) return failed(stack, planned.error);
   const { plan } = planned;
+  const events = planEvents(plan.stdout);
   if (plan.status === 0) return { stack, outcome: "no-changes", lines: [] };
-  if (plan.status !== 2) return failed(stack, plan.stderr || plan.stdout);
+  if (plan.status !== 2) return failed(stack, diagnostics(events) || plan.stderr || plan.stdout);
+  const config = JSON.parse(readFileSync(join(dir, "cdk.tf.json"), "utf8")) as StackConfig;
+  const created = changesFromConfig(events, config);
+  if (created) return { stack, outcome: "changes", lines: describePlan(created) };
   const shown = await capture("tofu", ["show", "-json", "-no-color", "review.tfplan"], dir, env);
   if (shown.status !== 0) return failed(stack, shown.stderr);
   return { stack, outcome: "changes", lines: describePlan(JSON.parse(shown.stdout) as PlanJson) };
@@ -252,7 +340,10 @@ export async function reviewStacks(
 ): Promise<Review> {
   if (!existsSync(join(TOOLCHAIN, "bin", "tofu")))
     throw new UserError("the offline toolchain is not built: run npm run toolchain");
-  const synth = await synthesize(outdir, base);
+  const synthesized = synthesize(outdir, base);
+  // What writes a shared state's files back (the definition, PostgreSQL) loads meanwhile.
+  const restore = await import("./restore-files");
+  const synth = await synthesized;
   if (synth.status !== 0) throw new UserError(`${synth.stdout}${synth.stderr}`.trimEnd());
   const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as Manifest;
   const all = deployOrder(manifest);
@@ -261,11 +352,11 @@ export async function reviewStacks(
     throw new UserError(`no stack ${unknown.join(", ")}; the stacks are ${all.join(", ")}`);
   const env = toolchainEnv(base);
   // The addons stack's plan reads the kubeconfig: a shared state's, from the database.
-  await restoreKubeconfigFromEnvironment(env);
+  await restore.restoreKubeconfigFromEnvironment(env);
   const reviews = await Promise.all(
     all
       .filter((s) => stacks.length === 0 || stacks.includes(s))
-      .map((s) => reviewStack(s, stackDir(outdir, manifest, s), env)),
+      .map((s) => reviewStack(s, stackDir(outdir, manifest, s), env, restore)),
   );
   return { outdir, manifest, synthOutput: synth.stdout, reviews: settle(reviews, manifest) };
 }

@@ -4,12 +4,20 @@
  * with no state and no Proxmox: the cluster stack (local files and the runner) plans for
  * real, the others stop on what the environment lacks, named.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { deployOrder, exitCode, explainError, settle } from "../../scripts/review";
+import { toolchainEnv } from "../../scripts/processes";
+import {
+  changesFromConfig,
+  deployOrder,
+  describePlan,
+  exitCode,
+  explainError,
+  settle,
+} from "../../scripts/review";
 import type { StackReview } from "../../scripts/review";
 import { HOMELAB_FILE } from "../fixtures/definitions";
 import { describeWithToolchain, REPO_ROOT } from "../support/toolchain";
@@ -30,6 +38,29 @@ const review = (stack: string, outcome: StackReview["outcome"], missing?: string
 });
 
 describe("the review's logic", () => {
+  it("leaves a plan that deletes or replaces to tofu show, which has the values before", () => {
+    const change = (addr: string, action: string) => ({
+      type: "planned_change",
+      change: {
+        resource: { addr, resource_type: "t", resource_name: addr.slice(2).replace(/\[.*/, "") },
+        action,
+      },
+    });
+    const config = {
+      resource: { t: { vm: { name: "kspray-cp-1" }, each: { name: "${each.key}" } } },
+    };
+    expect(changesFromConfig([change("t.vm", "delete")], config)).toBeUndefined();
+    expect(changesFromConfig([change("t.vm", "replace")], config)).toBeUndefined();
+    expect(
+      describePlan(
+        changesFromConfig(
+          [change("t.vm", "update"), change('t.each["a"]', "create"), change("t.vm", "noop")],
+          config,
+        ) ?? {},
+      ),
+    ).toEqual(['+ t.each["a"]', "~ t.vm (kspray-cp-1)"]);
+  });
+
   it("orders stacks as they deploy", () => {
     expect(deployOrder(MANIFEST)).toEqual(["vms", "cluster", "addons"]);
   });
@@ -151,6 +182,22 @@ describeWithToolchain()("npm run diff, with the real tofu", () => {
     expect(moved.out).toMatch(/^cluster: changes$/m);
     expect(path()).toBe(join(dir, "moved", "cluster.tfstate"));
   }, 180_000);
+
+  it("lists a plan that only creates as tofu show -json of the same plan does", async () => {
+    const r = await reviewCommand(["cluster"], env());
+    expect(r.status).toBe(2);
+    const listed = r.out.slice(r.out.indexOf("cluster: changes\n")).split("\n").slice(1);
+    const cluster = join(dir, "out", "stacks", "cluster");
+    const shown = spawnSync("tofu", ["show", "-json", "-no-color", "review.tfplan"], {
+      cwd: cluster,
+      encoding: "utf8",
+      env: toolchainEnv(process.env),
+    });
+    expect(shown.status).toBe(0);
+    const expected = describePlan(JSON.parse(shown.stdout) as Parameters<typeof describePlan>[0]);
+    expect(expected).toContain("Kubespray will run: cluster.yml");
+    expect(listed.slice(0, expected.length)).toEqual(expected.map((l) => `  ${l}`));
+  }, 120_000);
 
   it("refuses a stack that does not exist", async () => {
     const r = await reviewCommand(["vm"], env());
