@@ -137,11 +137,18 @@ export function execute(
   };
   const tracker = new RunTracker();
   const events = new EventFile(files.events);
+  const terminal = env.terminal;
   const progress = new ProgressView({
     label: command.label,
     lastRunSeconds: lastRun?.durationSeconds,
-    log: env.log,
-    terminal: env.terminal,
+    // Task and play names are Ansible's too: hidden alike.
+    log: (line) => env.log(redactor.hide(line)),
+    terminal: terminal && {
+      write: (text) => terminal.write(redactor.hide(text)),
+      get columns() {
+        return terminal.columns;
+      },
+    },
     intervalMs: env.progressIntervalMs,
     now: Date.now,
     prefix: LOG_PREFIX,
@@ -194,22 +201,20 @@ export function execute(
       rmSync(files.events, { force: true });
       const finishedAt = new Date();
       const exit = signal ?? `exit ${code}`;
-      const counted = tracker.summary();
-      const summary: RunSummary = {
+      const summary: RunSummary = redactor.hideIn({
         name,
         playbook: command.playbook,
         label: command.label,
-        command: command.argv.map((a) => redactor.hide(a)),
+        command: command.argv,
         machine: hostname(),
         startedAt: startedAt.toISOString(),
         finishedAt: finishedAt.toISOString(),
         durationSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 100) / 10,
         result: code === 0 ? "succeeded" : "failed",
         exit,
-        ...counted,
-        failures: counted.failures.map((f) => ({ ...f, message: redactor.hide(f.message) })),
+        ...tracker.summary(),
         log: basename(files.log),
-      };
+      });
       writeSummary(stateDir, summary);
       if (code === 0) {
         resolve(summary);

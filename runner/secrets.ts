@@ -59,4 +59,13 @@ export class Redactor {
     for (const [value, name] of this.secrets) out = out.split(value).join(`[hidden: ${name}]`);
     return out;
   }
+
+  /** `value` with every string in it hidden so (a run's summary). */
+  hideIn<T>(value: T): T {
+    if (typeof value === "string") return this.hide(value) as T;
+    if (Array.isArray(value)) return value.map((v: unknown) => this.hideIn(v)) as T;
+    if (value !== null && typeof value === "object")
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.hideIn(v)])) as T;
+    return value;
+  }
 }

@@ -38,6 +38,27 @@ describe("Redactor", () => {
     expect(hide("a long state passphrase")).toBe("[hidden: TF_VAR_state_passphrase]");
   });
 
+  it("hides them in every string of a summary, keys and other values kept", () => {
+    expect(
+      new Redactor(env).hideIn({
+        tasks: 3,
+        failures: [
+          { task: "grafana-secret", message: "token 0b9c4d8e-1f2a-4b3c-9d8e-7f6a5b4c3d2e" },
+        ],
+        hosts: { "kspray-cp-1": { ok: 1, result: "ok" } },
+      }),
+    ).toEqual({
+      tasks: 3,
+      failures: [
+        {
+          task: "[hidden: TF_VAR_grafana_admin_password]",
+          message: "token [hidden: PROXMOX_VE_API_TOKEN]",
+        },
+      ],
+      hosts: { "kspray-cp-1": { ok: 1, result: "ok" } },
+    });
+  });
+
   it("leaves what is not a secret's value, however the variable is named", () => {
     expect(hide("insecure: true, port 22")).toBe("insecure: true, port 22");
     expect(new Redactor({ TF_VAR_x: "abc" }).hide("abc")).toBe("abc");
