@@ -107,17 +107,16 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     }
   };
 
+  /** The runner's environment: the stand-in's log, SSH checks at the loopback listener. */
+  const runnerEnv = (env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+    ...process.env,
+    KSPRAY_STANDIN_LOG: log,
+    KSPRAY_SSH_PORT: String(port),
+    KSPRAY_SSH_TIMEOUT_SECONDS: "5",
+    ...env,
+  });
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    spawnSync(process.execPath, [CLI, ...args], {
-      encoding: "utf8",
-      env: {
-        ...process.env,
-        KSPRAY_STANDIN_LOG: log,
-        KSPRAY_SSH_PORT: String(port),
-        KSPRAY_SSH_TIMEOUT_SECONDS: "5",
-        ...env,
-      },
-    });
+    spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: runnerEnv(env) });
 
   const calls = (): Call[] =>
     existsSync(log)
@@ -371,13 +370,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     // A wide terminal, so that the whole line fits (it is cut to the width).
     const r = spawnSync("script", ["-qec", `stty cols 250; ${cmd}`, "/dev/null"], {
       encoding: "utf8",
-      env: {
-        ...process.env,
-        KSPRAY_STANDIN_LOG: log,
-        KSPRAY_SSH_PORT: String(port),
-        KSPRAY_SSH_TIMEOUT_SECONDS: "5",
-        KSPRAY_STANDIN_SLOW_SECONDS: "2",
-      },
+      env: runnerEnv({ KSPRAY_STANDIN_SLOW_SECONDS: "2" }),
     });
     ok(r);
     // A rewrite: back to the line's start, the new text, the rest of the old one erased.
