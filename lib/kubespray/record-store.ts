@@ -27,6 +27,7 @@ import { dirname } from "node:path";
 import type { Client } from "pg";
 
 import type { ClusterConfig } from "../../config/schema";
+import { connectPg, withPg } from "../pg-connection";
 import { PASSPHRASE_ENV, pgSchemaName } from "../state-backend";
 
 import type { RunRecord } from "./planner";
@@ -81,16 +82,6 @@ export function openText(sealed: string, passphrase: string): string {
   const decipher = createDecipheriv("aes-256-gcm", scryptSync(passphrase, salt, 32), iv);
   decipher.setAuthTag(authTag);
   return Buffer.concat([decipher.update(data), decipher.final()]).toString("utf8");
-}
-
-async function connect(env: NodeJS.ProcessEnv): Promise<Client> {
-  const connectionString = env[CONN_ENV];
-  if (!connectionString) throw new Error(`set ${CONN_ENV} in the environment (state.backend: pg)`);
-  // Loaded only with the pg backend: every synth of a local one would pay for it.
-  const pg = await import("pg");
-  const client = new pg.Client({ connectionString });
-  await client.connect();
-  return client;
 }
 
 function table(client: Client, store: RecordStore, name = RECORD_TABLE): string {
@@ -162,12 +153,7 @@ export async function readStoredRuns(
   store: RecordStore,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunSummary[]> {
-  const client = await connect(env);
-  try {
-    return await storedRuns(client, store);
-  } finally {
-    await client.end();
-  }
+  return withPg(env, (client) => storedRuns(client, store));
 }
 
 async function readRow(client: Client, store: RecordStore): Promise<Row | undefined> {
@@ -184,12 +170,7 @@ export async function readStoredRecord(
   store: RecordStore,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunRecord | undefined> {
-  const client = await connect(env);
-  try {
-    return (await readRow(client, store))?.record;
-  } finally {
-    await client.end();
-  }
+  return withPg(env, async (client) => (await readRow(client, store))?.record);
 }
 
 /** The record the planner starts from: the stored one with pg, else the local file. */
@@ -213,7 +194,7 @@ export async function withRecordStore<T>(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<T> {
   if (store === undefined) return fn();
-  const client = await connect(env);
+  const client = await connectPg(env);
   try {
     // Session lock, keyed by the schema: a second runner of the same cluster waits here.
     await client.query("SELECT pg_advisory_lock(hashtext($1))", [store.schema]);
@@ -288,13 +269,10 @@ export async function restoreKubeconfig(
   stateDir: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | undefined> {
-  const client = await connect(env);
-  try {
+  return withPg(env, async (client) => {
     const row = await readRow(client, store);
     return row === undefined ? undefined : openKubeconfig(row, stateDir, env);
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** The inventory copy of the last run (no secret: Kubespray's artifacts are left out). */
