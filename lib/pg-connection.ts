@@ -142,7 +142,11 @@ export function classifyPgError(e: unknown, target: PgTarget): PgFault | undefin
 
 /** A failed connection (or statement), printed as the one line a user sees. */
 export class PgFaultError extends UserError {
-  constructor(readonly fault: PgFault) {
+  constructor(
+    readonly fault: PgFault,
+    /** The code it was told by, when it had one. */
+    readonly code?: string,
+  ) {
     super(`${PG_CONN_STR}: ${fault.problem}; ${fault.fix}`);
     this.name = "PgFaultError";
   }
@@ -164,7 +168,10 @@ export function targetOf(client: Client): PgTarget {
  * error the server sends later to an idle client (a restart, `pg_terminate_backend`) is kept
  * for the next statement to meet instead of ending the process.
  */
-export async function connectPg(env: NodeJS.ProcessEnv = process.env): Promise<Client> {
+export async function connectPg(
+  env: NodeJS.ProcessEnv = process.env,
+  onLost: () => void = () => undefined,
+): Promise<Client> {
   const connectionString = env[PG_CONN_STR];
   if (!connectionString)
     throw new UserError(`${PG_CONN_STR}: not set; export it (state.backend: pg)`);
@@ -178,7 +185,8 @@ export async function connectPg(env: NodeJS.ProcessEnv = process.env): Promise<C
       `${PG_CONN_STR}: not a connection string pg reads (${messageOf(e)}); ${CONN}`,
     );
   }
-  client.on("error", () => undefined);
+  client.on("error", onLost);
+  client.on("end", onLost);
   try {
     await client.connect();
   } catch (e) {
@@ -188,6 +196,7 @@ export async function connectPg(env: NodeJS.ProcessEnv = process.env): Promise<C
         problem: `PostgreSQL at ${describeTarget(target)}: could not connect (${messageOf(e)})`,
         fix: CONN,
       },
+      codeOf(e),
     );
   }
   return client;
@@ -206,10 +215,32 @@ export async function withPg<T>(
     return await fn(client);
   } catch (e) {
     const fault = classifyPgError(e, targetOf(client));
-    throw fault ? new PgFaultError(fault) : e;
+    throw fault ? new PgFaultError(fault, codeOf(e)) : e;
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** A session that ended under a command (pg gives that error no code): the user's line. */
+export function lostConnectionError(client: Client, e: unknown): PgFaultError {
+  return new PgFaultError({
+    problem: `PostgreSQL at ${describeTarget(targetOf(client))}: the connection was lost (${messageOf(e)})`,
+    fix: RETRY,
+  });
+}
+
+/**
+ * Codes that say the server or the way to it went away (a restart, a failover,
+ * `pg_terminate_backend`, a dropped connection), not that it refused what was asked: worth
+ * connecting again once it is back.
+ */
+export function serverWentAway(e: unknown): boolean {
+  const code = e instanceof PgFaultError ? e.code : codeOf(e);
+  return (
+    code !== undefined &&
+    (/^(08|57P)/.test(code) ||
+      ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"].includes(code))
+  );
 }
 
 /** Preflight's check: the connection's fault, or undefined when a `SELECT 1` succeeds. */
