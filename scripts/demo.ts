@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   await must(
     "toolchain",
     "bash",
-    // The test cluster's control plane is not needed here (and is by far the longest build).
+    // The test cluster's control plane is not needed here (and takes minutes to build).
     [join(ROOT, "scripts", "toolchain.sh"), "--no-helm", "--no-control-plane"],
     process.env,
   );

@@ -41,7 +41,7 @@ export function requireControlPlane(dir: string = CONTROL_PLANE_DIR): ControlPla
     const shown = missing.map((f) => relative(process.cwd(), f) || f).join(", ");
     throw new UserError(
       `${shown}: the test cluster's control plane is not built; run: npm run toolchain ` +
-        "(about 30 minutes the first time with cold Go caches, seconds afterwards)",
+        "(about 10 minutes the first time with cold Go caches, seconds afterwards)",
     );
   }
   return binaries;

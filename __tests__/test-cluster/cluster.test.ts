@@ -4,7 +4,7 @@
  * the API's own answers: what the server reports, where the scheduler puts pods, what the
  * controllers make of them, what admission refuses, and that nothing is left running.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -270,7 +270,8 @@ describeWithControlPlane("test cluster start-up failure", () => {
   it(
     "shows the log of the component that stopped, and leaves no process",
     async () => {
-      const dir = join(mkdtempSync(join(tmpdir(), "test-cluster-failing-")), "run");
+      const parent = mkdtempSync(join(tmpdir(), "test-cluster-failing-"));
+      const dir = join(parent, "run");
       const failed = await startTestCluster({
         kubesprayVariables: { kube_apiserver_enable_admission_plugins: ["NoSuchPlugin"] },
         dir,
@@ -285,6 +286,7 @@ describeWithControlPlane("test cluster start-up failure", () => {
       expect(failed).toContain("NoSuchPlugin");
       expect(existsSync(dir)).toBe(false);
       expect(processesMentioning(dir)).toEqual([]);
+      rmSync(parent, { recursive: true, force: true });
     },
     START_MS,
   );
