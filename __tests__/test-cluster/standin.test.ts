@@ -241,28 +241,29 @@ describeWithControlPlane("stand-in Kubespray against a test cluster", () => {
     }, 150_000);
 
     it(
-      "scale.yml --limit registers only the added host; a rerun relabels without duplicating",
+      "scale.yml --limit touches only the added host; the next cluster.yml relabels and retaints the others",
       async () => {
-        writeInventory([CP, WORKER, GPU, WORKER_2]);
-        const r = await play("scale.yml", [`--limit=${WORKER_2.name}`]);
-        expect({ status: r.status, out: r.output }).toMatchObject({ status: 0 });
-        expect(Object.keys(await nodes()).sort()).toEqual([
-          CP.name,
-          GPU.name,
-          WORKER.name,
-          WORKER_2.name,
-        ]);
-        expect(quantity((await nodes())[WORKER_2.name].status?.capacity?.cpu)).toBe(2);
-
-        // A changed label and an added taint reach the existing node on the next cluster.yml.
+        // The worker's labels and taints change in the inventory at the same time.
         const changed = { ...WORKER, labels: { tier: "batch" }, taints: ["spot=true:NoSchedule"] };
         writeInventory([CP, changed, GPU, WORKER_2]);
+        const r = await play("scale.yml", [`--limit=${WORKER_2.name}`]);
+        expect({ status: r.status, out: r.output }).toMatchObject({ status: 0 });
+        const scaled = await nodes();
+        expect(Object.keys(scaled).sort()).toEqual([CP.name, GPU.name, WORKER.name, WORKER_2.name]);
+        expect(quantity(scaled[WORKER_2.name].status?.capacity?.cpu)).toBe(2);
+        // Outside the limit: as it was.
+        expect(scaled[WORKER.name].metadata?.labels?.tier).toBe("general");
+        expect(scaled[WORKER.name].spec?.taints ?? []).toEqual([]);
+
         const again = await play("cluster.yml");
         expect({ status: again.status, out: again.output }).toMatchObject({ status: 0 });
-        const worker = (await nodes())[WORKER.name];
-        expect(worker.metadata?.labels?.tier).toBe("batch");
-        expect(worker.spec?.taints).toEqual([{ key: "spot", value: "true", effect: "NoSchedule" }]);
-        expect((await nodes())[GPU.name].spec?.taints).toHaveLength(2);
+        const rerun = await nodes();
+        expect(Object.keys(rerun)).toHaveLength(4);
+        expect(rerun[WORKER.name].metadata?.labels?.tier).toBe("batch");
+        expect(rerun[WORKER.name].spec?.taints).toEqual([
+          { key: "spot", value: "true", effect: "NoSchedule" },
+        ]);
+        expect(rerun[GPU.name].spec?.taints).toHaveLength(2);
       },
       2 * PLAYBOOK_MS,
     );
