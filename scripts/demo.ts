@@ -86,7 +86,8 @@ async function main(): Promise<void> {
   await must(
     "toolchain",
     "bash",
-    [join(ROOT, "scripts", "toolchain.sh"), "--no-helm"],
+    // The test cluster's control plane is not needed here (and takes minutes to build).
+    [join(ROOT, "scripts", "toolchain.sh"), "--no-helm", "--no-control-plane"],
     process.env,
   );
 

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/toolchain-env.sh
 source scripts/toolchain-env.sh
-bash scripts/toolchain.sh --no-helm >/dev/null
+bash scripts/toolchain.sh --no-helm --no-control-plane >/dev/null
 
 KEEP=(provider virtual-environment-vm virtual-environment-download-file)
 rm -rf .gen
