@@ -57,6 +57,11 @@ for arg in "$@"; do
   esac
 done
 
+# A stack name that is none of the app's (a typo: vsm) stops here, naming them (lib/stacks.ts).
+if [[ "${#stacks[@]}" -gt 0 ]]; then
+  node --import tsx scripts/check-stacks.ts "${stacks[@]}"
+fi
+
 # Preflight first (npm run preflight): every problem at once, before anything changes.
 preflight=1
 kept=()

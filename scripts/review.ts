@@ -5,7 +5,8 @@
  * by side, and says for each what would change, and which Kubespray playbooks the cluster
  * stack would run. A stack that reads values an earlier stack has yet to produce is shown
  * as such instead of failing. Exit code as `tofu plan -detailed-exitcode`: 0 nothing to
- * change, 2 changes, 1 an error.
+ * change, 2 changes, 1 an error; a mistake found before anything is planned (a stack that
+ * does not exist) is one line on stderr and exit code 2, as in every command.
  *
  * Environment: CLUSTER_CONFIG, STATE_DIR and the secrets as for `npm run deploy`;
  * CDKTF_OUTDIR (default `cdktf.out`). The offline toolchain must be built (`npm run
@@ -13,6 +14,9 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+
+import { exitOnUserError } from "../lib/cli";
+import { checkStackNames } from "../lib/stacks";
 
 import { capture, initStack, synthesize, toolchainEnv } from "./processes";
 import { restoreKubeconfigFromEnvironment, restoreStack } from "./restore-files";
@@ -204,6 +208,7 @@ export function report(reviews: readonly StackReview[]): string {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  const named: readonly string[] = checkStackNames(argv);
   const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
   if (!existsSync(join(TOOLCHAIN, "bin", "tofu"))) {
     process.stderr.write("the offline toolchain is not built: run npm run toolchain\n");
@@ -217,12 +222,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as Manifest;
   const all = deployOrder(manifest);
-  const unknown = argv.filter((s) => !all.includes(s));
-  if (unknown.length > 0) {
-    process.stderr.write(`no stack ${unknown.join(", ")}; the stacks are ${all.join(", ")}\n`);
-    return ERROR;
-  }
-  const stacks = argv.length > 0 ? all.filter((s) => argv.includes(s)) : all;
+  const stacks = named.length > 0 ? all.filter((s) => named.includes(s)) : all;
   const env = toolchainEnv(process.env);
   // The addons stack's plan reads the kubeconfig: a shared state's, from the database.
   await restoreKubeconfigFromEnvironment(env);
@@ -235,7 +235,7 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
+  exitOnUserError(() => main(process.argv.slice(2))).then(
     (code) => process.exit(code),
     (e: unknown) => {
       process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);

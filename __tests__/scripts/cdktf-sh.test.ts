@@ -78,6 +78,18 @@ describe("scripts/cdktf.sh", () => {
     ).toBe("npx cdktf destroy --skip-provider-lock addons cluster vms --auto-approve --output out");
   });
 
+  it.each([
+    ["deploy", ["deploy", "vsm", "--auto-approve", "--skip-preflight"]],
+    ["destroy", ["destroy", "addons", "vsm", "--auto-approve"]],
+  ])("refuses a %s of a stack that does not exist before anything runs", (_, args) => {
+    const r = cdktfShWith({ CLUSTER_CONFIG: HOMELAB_FILE }, ...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'stack "vsm": no such stack; the stacks are vms, cluster, addons (name none for all of them)',
+    );
+    expect(r.stdout).not.toContain("npx cdktf");
+  });
+
   it("refuses a deploy it cannot confirm, saying what to run instead", () => {
     const r = cdktfSh("deploy", "vms", "cluster");
     expect(r.status).toBe(2);

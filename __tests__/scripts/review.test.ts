@@ -5,7 +5,7 @@
  * real, the others stop on what the environment lacks, named.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -135,10 +135,20 @@ describeWithToolchain()("npm run diff, with the real tofu", () => {
     expect(r.out).not.toMatch(/^vms:/m);
     expect(r.out).toMatch(/^\s+\+ null_resource\.runner_/m);
   }, 120_000);
+});
 
-  it("refuses a stack that does not exist", async () => {
-    const r = await reviewCommand(["vm"], env());
-    expect(r.status).toBe(1);
-    expect(r.out).toContain("no stack vm; the stacks are vms, cluster, addons");
-  }, 120_000);
+describe("npm run diff of a stack that does not exist", () => {
+  it("refuses it before anything is synthesized or planned, exit 2", async () => {
+    const out = mkdtempSync(join(tmpdir(), "review-unknown-"));
+    try {
+      const r = await reviewCommand(["vm"], { CDKTF_OUTDIR: out, CLUSTER_CONFIG: HOMELAB_FILE });
+      expect(r).toEqual({
+        status: 2,
+        out: 'stack "vm": no such stack; the stacks are vms, cluster, addons (name none for all of them)\n',
+      });
+      expect(existsSync(join(out, "manifest.json"))).toBe(false);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
