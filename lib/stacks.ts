@@ -28,3 +28,13 @@ export function checkStackNames(names: readonly string[]): StackName[] {
   }
   return names.filter(isStackName);
 }
+
+/**
+ * The stacks a deploy or destroy works on: those named, checked, or, when none is, every
+ * stack, in the order the command takes them (a destroy starts with the last to deploy).
+ */
+export function stacksOf(names: readonly string[], command: "deploy" | "destroy"): StackName[] {
+  const named = checkStackNames(names);
+  if (named.length > 0) return named;
+  return command === "destroy" ? [...STACK_NAMES].reverse() : [...STACK_NAMES];
+}

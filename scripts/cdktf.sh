@@ -57,10 +57,10 @@ for arg in "$@"; do
   esac
 done
 
-# A stack name that is none of the app's (a typo: vsm) stops here, naming them (lib/stacks.ts).
-if [[ "${#stacks[@]}" -gt 0 ]]; then
-  node --import tsx scripts/check-stacks.ts "${stacks[@]}"
-fi
+# The stacks named, or all of them (cdktf itself takes no default when there are several);
+# a name that is none of the app's (a typo: vsm) stops here, naming them (lib/stacks.ts).
+named="$(node --import tsx scripts/check-stacks.ts "$command" ${stacks[@]+"${stacks[@]}"})"
+read -ra stacks <<<"$named"
 
 # Preflight first (npm run preflight): every problem at once, before anything changes.
 preflight=1

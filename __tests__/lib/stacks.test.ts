@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { UserError } from "../../config/errors";
-import { checkStackNames, STACK_NAMES } from "../../lib/stacks";
+import { checkStackNames, STACK_NAMES, stacksOf } from "../../lib/stacks";
 import { deployOrder } from "../../scripts/review";
 import { HOMELAB_FILE } from "../fixtures/definitions";
 import { synthApp } from "../support/synth-app";
@@ -36,5 +36,12 @@ describe("lib/stacks", () => {
     expect(() => checkStackNames(["vms", "adons", "vsm"])).toThrow(
       'stacks "adons", "vsm": no such stack; the stacks are vms, cluster, addons (name none for all of them)',
     );
+  });
+
+  it("gives a deploy or destroy naming none every stack, in the order it takes them", () => {
+    expect(stacksOf([], "deploy")).toEqual(["vms", "cluster", "addons"]);
+    expect(stacksOf([], "destroy")).toEqual(["addons", "cluster", "vms"]);
+    expect(stacksOf(["cluster"], "destroy")).toEqual(["cluster"]);
+    expect(() => stacksOf(["vsm"], "deploy")).toThrow('stack "vsm": no such stack');
   });
 });
