@@ -94,6 +94,20 @@ if [[ "$command" == destroy ]]; then
   done
 fi
 
+# The add-ons first, on their own and without OpenTofu's refresh: a destroy refreshes a
+# state that is not empty with a normal plan, in which the helm provider locates every chart,
+# so a repository out of reach (or a stack whose deploy failed after planning) stopped the
+# teardown with `Error locating chart`. Uninstalling needs no chart, and the provider skips
+# a release already gone. Then the command as given: the emptied addons state is not
+# refreshed any more, and the other stacks are, so that a VM deleted by hand leaves their
+# state (the proxmox provider cannot delete a VM that is gone).
+if [[ "$command" == destroy && " ${stacks[*]} " == *" addons "* ]]; then
+  TF_CLI_ARGS_destroy=-refresh=false npx cdktf destroy --skip-provider-lock addons \
+    --ignore-missing-stack-dependencies ${flags[@]+"${flags[@]}"}
+  [[ "${stacks[*]:-}" != addons ]] || exit 0
+  flags+=("--skip-synth")
+fi
+
 # One stack alone: its dependencies are deployed (or its dependants destroyed) already.
 if [[ "${#stacks[@]}" -eq 1 ]]; then flags+=("--ignore-missing-stack-dependencies"); fi
 exec npx cdktf "$command" --skip-provider-lock ${stacks[@]+"${stacks[@]}"} ${flags[@]+"${flags[@]}"}

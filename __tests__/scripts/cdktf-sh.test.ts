@@ -17,10 +17,11 @@ import { REPO_ROOT } from "../support/toolchain";
 let bin: string;
 beforeAll(() => {
   bin = mkdtempSync(join(tmpdir(), "cdktf-sh-"));
-  // Prints its arguments, and whether the Grafana secret reached it.
+  // Prints its arguments (and OpenTofu's extra destroy arguments, when set), and whether the
+  // Grafana secret reached it.
   writeFileSync(
     join(bin, "npx"),
-    '#!/bin/sh\necho "npx $*"\necho "grafana: ${TF_VAR_grafana_admin_password:-unset}" >&2\n',
+    '#!/bin/sh\necho "npx $*${TF_CLI_ARGS_destroy:+ [TF_CLI_ARGS_destroy=$TF_CLI_ARGS_destroy]}"\necho "grafana: ${TF_VAR_grafana_admin_password:-unset}" >&2\n',
   );
   chmodSync(join(bin, "npx"), 0o755);
 });
@@ -73,9 +74,27 @@ describe("scripts/cdktf.sh", () => {
   });
 
   it("leaves several stacks to cdktf's own order, and keeps option values in place", () => {
-    expect(
-      cdktfSh("destroy", "addons", "cluster", "vms", "--auto-approve", "--output", "out").stdout,
-    ).toBe("npx cdktf destroy --skip-provider-lock addons cluster vms --auto-approve --output out");
+    expect(cdktfSh("destroy", "cluster", "vms", "--auto-approve", "--output", "out").stdout).toBe(
+      "npx cdktf destroy --skip-provider-lock cluster vms --auto-approve --output out",
+    );
+  });
+
+  it.each([[["addons", "vms", "cluster"]], [[]]])(
+    "destroys the add-ons first without OpenTofu's refresh (no chart needed), then %j with it",
+    (stacks) => {
+      const r = cdktfSh("destroy", ...stacks, "--auto-approve", "--output", "out");
+      const rest = stacks.length > 0 ? stacks.join(" ") : "addons cluster vms";
+      expect(r.stdout.split("\n")).toEqual([
+        "npx cdktf destroy --skip-provider-lock addons --ignore-missing-stack-dependencies --auto-approve --output out [TF_CLI_ARGS_destroy=-refresh=false]",
+        `npx cdktf destroy --skip-provider-lock ${rest} --auto-approve --output out --skip-synth`,
+      ]);
+    },
+  );
+
+  it("destroys the addons stack alone once, without OpenTofu's refresh", () => {
+    expect(cdktfSh("destroy", "addons", "--auto-approve").stdout).toBe(
+      "npx cdktf destroy --skip-provider-lock addons --ignore-missing-stack-dependencies --auto-approve [TF_CLI_ARGS_destroy=-refresh=false]",
+    );
   });
 
   it.each([

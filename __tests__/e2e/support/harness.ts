@@ -287,6 +287,29 @@ export class E2eEnvironment {
     });
   }
 
+  /**
+   * `npm run <script> -- <args...>` as a user runs it, from `opts.cwd` (default the
+   * repository root; npm passes that folder as `INIT_CWD`): deploy and destroy through
+   * scripts/cdktf.sh with `--output <outDir>`, `--no-color` and `--auto-approve` added;
+   * diff (scripts/review.ts) with `CDKTF_OUTDIR=<outDir>`. Never throws on a failed command.
+   */
+  npmRun(
+    script: "deploy" | "destroy" | "diff" | "preflight",
+    args: readonly string[] = [],
+    opts: CommandOptions = {},
+  ): Promise<CommandResult> {
+    const full = [...args];
+    if (script === "deploy" || script === "destroy") {
+      full.push("--output", this.outDir, "--no-color");
+      if (!full.includes("--auto-approve")) full.push("--auto-approve");
+    }
+    return run("npm", ["--prefix", REPO_ROOT, "run", "--silent", script, "--", ...full], {
+      cwd: opts.cwd ?? REPO_ROOT,
+      env: this.env({ CDKTF_OUTDIR: this.outDir, ...opts.env }),
+      timeoutMs: opts.timeoutMs ?? COMMAND_TIMEOUT_MS,
+    });
+  }
+
   /** `cdktf synth`; throws with the output when it fails. */
   async synth(): Promise<void> {
     expectSuccess(await this.cdktf(["synth"]), "cdktf synth");
