@@ -6,9 +6,9 @@
  * and prints every problem at once. Exit 0 when there is none, 2 otherwise.
  */
 import { formatIssue } from "../config/errors";
-import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
+import { loadClusterConfig } from "../config/load";
 import { PROXMOX_ENV } from "../config/secrets";
-import { exitOnUserError } from "../lib/cli";
+import { definitionFile, exitOnUserError } from "../lib/cli";
 import type { StackName } from "../lib/stacks";
 import { checkStackNames } from "../lib/stacks";
 
@@ -18,7 +18,7 @@ import { ProxmoxApi } from "./proxmox-api";
 async function main(): Promise<number> {
   // A typo (`adons`) would otherwise skip the checks of the stack meant, and say ready.
   const stacks = exitOnUserError(() => checkStackNames(process.argv.slice(2)));
-  const file = process.env.CLUSTER_CONFIG || BUNDLED_EXAMPLE;
+  const file = definitionFile();
   const { config, warnings } = exitOnUserError(() => loadClusterConfig(file));
   for (const w of warnings) process.stdout.write(`warning: ${formatIssue(w, file)}\n`);
   const api = new ProxmoxApi({

@@ -11,6 +11,12 @@
 # destroy need --auto-approve (cdktf would die in its interactive prompt). A deploy starts
 # with the preflight checks (npm run preflight); --skip-preflight skips them.
 set -euo pipefail
+# A relative CLUSTER_CONFIG starts in the folder the user ran the command in (npm passes it as
+# INIT_CWD), as lib/cli.ts userPath() reads it; made absolute here, before `cd` and npx (which
+# resets INIT_CWD to the project's folder for cdktf and the app).
+if [[ -n "${CLUSTER_CONFIG:-}" && "$CLUSTER_CONFIG" != /* ]]; then
+  export CLUSTER_CONFIG="${INIT_CWD:-$PWD}/$CLUSTER_CONFIG"
+fi
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/toolchain-env.sh
 source scripts/toolchain-env.sh

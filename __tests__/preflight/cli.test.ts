@@ -88,4 +88,28 @@ describe("npm run preflight", () => {
     expect(r.status).toBe(2);
     expect(r.stdout).toMatch(/^TF_VAR_grafana_admin_password: not set; export it: /m);
   });
+
+  // npm runs every script in the project's folder; the folder the user ran it in is INIT_CWD.
+  const npmPreflight = (cwd: string, args: string[], env: Record<string, string>) =>
+    spawnAsync(
+      "npm",
+      ["--prefix", REPO_ROOT, "run", "--silent", "preflight", "--", ...args],
+      cwd,
+      userEnv({ PROXMOX_VE_API_TOKEN: double.token, ...env }),
+    );
+
+  it("reads a relative CLUSTER_CONFIG from the folder the user ran npm in", async () => {
+    const r = await npmPreflight(dir, ["vms"], { CLUSTER_CONFIG: "cluster.yaml" });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(`preflight: ${file}: ready to deploy\n`);
+    expect(r.status).toBe(0);
+  });
+
+  it("names the file it looked for when a relative CLUSTER_CONFIG is not there", async () => {
+    const r = await npmPreflight(dir, ["vms"], { CLUSTER_CONFIG: "clusterr.yaml" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      `${join(dir, "clusterr.yaml")}: cannot read the file (ENOENT); check the path, a relative one starts in the folder the command was run in\n`,
+    );
+  });
 });

@@ -140,3 +140,38 @@ describe("scripts/cdktf.sh", () => {
     expect(cdktfSh("synth").stdout).toBe("npx cdktf synth");
   });
 });
+
+describe("scripts/cdktf.sh with the real cdktf", () => {
+  it("synthesizes a relative CLUSTER_CONFIG from the folder npm was run in (INIT_CWD)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cdktf-sh-relative-"));
+    try {
+      const definition = parse(readFileSync(HOMELAB_FILE, "utf8")) as Definition;
+      definition.name = "elsewhere";
+      writeFileSync(join(dir, "cluster.yaml"), stringify(definition));
+      const base = { ...process.env };
+      for (const k of Object.keys(base)) if (k.startsWith("TF_VAR_")) delete base[k];
+      // As npm runs it: in the project's folder, the user's folder in INIT_CWD.
+      const r = spawnSync(
+        "bash",
+        [join(REPO_ROOT, "scripts", "cdktf.sh"), "synth", "--output", join(dir, "out")],
+        {
+          cwd: REPO_ROOT,
+          encoding: "utf8",
+          env: {
+            ...base,
+            INIT_CWD: dir,
+            CLUSTER_CONFIG: "cluster.yaml",
+            STATE_DIR: join(dir, "state"),
+            CI: "1",
+          },
+          timeout: 170_000,
+        },
+      );
+      expect({ status: r.status, output: r.stdout + r.stderr }).toMatchObject({ status: 0 });
+      const vms = readFileSync(join(dir, "out", "stacks", "vms", "cdk.tf.json"), "utf8");
+      expect(vms).toContain('"name": "elsewhere-cp-1"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
