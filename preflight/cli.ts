@@ -7,7 +7,6 @@
  */
 import { formatIssue } from "../config/errors";
 import { loadClusterConfig } from "../config/load";
-import { PROXMOX_ENV } from "../config/secrets";
 import { definitionFile, exitOnUserError } from "../lib/cli";
 import type { StackName } from "../lib/stacks";
 import { checkStackNames } from "../lib/stacks";
@@ -21,11 +20,7 @@ async function main(): Promise<number> {
   const file = definitionFile();
   const { config, warnings } = exitOnUserError(() => loadClusterConfig(file));
   for (const w of warnings) process.stdout.write(`warning: ${formatIssue(w, file)}\n`);
-  const api = new ProxmoxApi({
-    endpoint: config.proxmox.endpoint,
-    token: process.env[PROXMOX_ENV.token],
-    insecure: config.proxmox.insecure,
-  });
+  const api = ProxmoxApi.of(config, process.env);
   const deploys = (stack: StackName) => stacks.length === 0 || stacks.includes(stack);
   const found = await preflight(config, api, process.env, {
     addons: deploys("addons"),

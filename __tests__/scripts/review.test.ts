@@ -116,12 +116,17 @@ describeWithToolchain()("npm run diff, with the real tofu", () => {
     return e;
   };
 
-  it("plans the whole cluster at once, naming what each stack lacks, and exits 1", async () => {
+  it("refuses to plan the vms stack without a Proxmox token, before anything runs", async () => {
     const r = await reviewCommand([], env());
+    expect(r.status).toBe(2);
+    expect(r.out).toMatch(/^PROXMOX_VE_API_TOKEN: not set; export the deploy's API token/);
+    expect(r.out.trim().split("\n")).toHaveLength(1);
+  }, 120_000);
+
+  it("plans the stacks at once, naming what each lacks, and exits 1", async () => {
+    const r = await reviewCommand(["cluster", "addons"], env());
     expect(r.status).toBe(1);
     const lines = r.out.split("\n");
-    expect(lines).toContain("vms: ERROR");
-    expect(lines).toContain("  set PROXMOX_VE_API_TOKEN in the environment");
     expect(lines).toContain("cluster: changes");
     expect(lines).toContain("  Kubespray will run: cluster.yml");
     expect(lines).toContain("addons: ERROR");
