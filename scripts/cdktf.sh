@@ -11,6 +11,9 @@
 # destroy need --auto-approve (cdktf would die in its interactive prompt). A deploy starts
 # with the preflight checks (npm run preflight); --skip-preflight skips them.
 set -euo pipefail
+# What OpenTofu, cdktf and the runner write is the user's alone: the states (the addons
+# state holds the add-ons' secrets), their backups and lock records, plans, the inventory.
+umask 077
 # A relative CLUSTER_CONFIG starts in the folder the user ran the command in (npm passes it as
 # INIT_CWD), as lib/cli.ts userPath() reads it; made absolute here, before `cd` and npx (which
 # resets INIT_CWD to the project's folder for cdktf and the app).

@@ -218,6 +218,8 @@ export function report(reviews: readonly StackReview[]): string {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  // The saved plans hold the add-ons' secrets: readable by the user alone.
+  process.umask(0o077);
   const named: readonly string[] = checkStackNames(argv);
   if (named.length === 0 || named.includes("vms")) await checkTokenFirst(process.env);
   const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
