@@ -69,6 +69,11 @@ export function checkStateEnvironment(
   if (problems.length > 0) throw new UserError(problems.join("\n"));
 }
 
+/** Where the local backend keeps a stack's state. */
+export function localStateFile(stateDir: string, stack: string): string {
+  return join(stateDir, `${stack}.tfstate`);
+}
+
 /**
  * Makes the state directory its owner's alone: the folder 0700 and the local backend's files
  * in it (`<stack>.tfstate`, its `.backup`, the `.<stack>.tfstate.lock.info` record) 0600;
@@ -98,7 +103,7 @@ export function stateBackend(
     new PgBackend(stack, { schemaName: pgSchemaName(config.name, id) } as ConstructorParameters<
       typeof PgBackend
     >[1]);
-  else new LocalBackend(stack, { path: join(stateDir, `${id}.tfstate`) });
+  else new LocalBackend(stack, { path: localStateFile(stateDir, id) });
   if (stateEncrypted(config)) encryptState(stack, config.state.encryption.unencryptedFallback);
 }
 

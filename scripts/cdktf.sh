@@ -103,6 +103,21 @@ if [[ "$command" == destroy ]]; then
   done
 fi
 
+# Ctrl-C (or a kill) while cdktf runs: cdktf stops OpenTofu and says no more than
+# `AbortError: The operation was aborted`; scripts/interrupted.ts then says what was cut off
+# and what to run next, and removes a lock record OpenTofu left once no process holds the lock.
+interrupted=0
+trap 'interrupted=1' INT TERM
+run_cdktf() {
+  local status=0
+  npx cdktf "$@" || status=$?
+  if [[ "$interrupted" == 1 ]]; then
+    node --import tsx scripts/interrupted.ts "$command" "${stacks[@]}" || true
+    exit 130
+  fi
+  return "$status"
+}
+
 # The add-ons first, on their own and without OpenTofu's refresh: a destroy refreshes a
 # state that is not empty with a normal plan, in which the helm provider locates every chart,
 # so a repository out of reach (or a stack whose deploy failed after planning) stopped the
@@ -111,7 +126,7 @@ fi
 # refreshed any more, and the other stacks are, so that a VM deleted by hand leaves their
 # state (the proxmox provider cannot delete a VM that is gone).
 if [[ "$command" == destroy && " ${stacks[*]} " == *" addons "* ]]; then
-  TF_CLI_ARGS_destroy=-refresh=false npx cdktf destroy --skip-provider-lock addons \
+  TF_CLI_ARGS_destroy=-refresh=false run_cdktf destroy --skip-provider-lock addons \
     --ignore-missing-stack-dependencies ${flags[@]+"${flags[@]}"}
   [[ "${stacks[*]:-}" != addons ]] || exit 0
   flags+=("--skip-synth")
@@ -119,4 +134,4 @@ fi
 
 # One stack alone: its dependencies are deployed (or its dependants destroyed) already.
 if [[ "${#stacks[@]}" -eq 1 ]]; then flags+=("--ignore-missing-stack-dependencies"); fi
-exec npx cdktf "$command" --skip-provider-lock ${stacks[@]+"${stacks[@]}"} ${flags[@]+"${flags[@]}"}
+run_cdktf "$command" --skip-provider-lock ${stacks[@]+"${stacks[@]}"} ${flags[@]+"${flags[@]}"}
