@@ -142,6 +142,20 @@ async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: Clus
   return { reachable: true, problems };
 }
 
+/**
+ * The token alone: set, accepted by Proxmox, and the API answering at the endpoint. `npm run
+ * diff` asks it before planning, as a deploy's preflight does, so that a wrong token is one
+ * line instead of the provider's 401 for every VM in the state.
+ */
+export async function checkToken(
+  config: ClusterConfig,
+  api: ProxmoxApi,
+  env: NodeJS.ProcessEnv,
+): Promise<Problem[]> {
+  const access = await checkAccess(api, env, config);
+  return access.reachable ? [] : access.problems;
+}
+
 /** The hosts' problems, and those of them that are online (the later checks read those). */
 async function checkHosts(
   api: ProxmoxApi,

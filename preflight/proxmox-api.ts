@@ -4,6 +4,9 @@
  */
 import { request } from "node:https";
 
+import type { ClusterConfig } from "../config/schema";
+import { PROXMOX_ENV } from "../config/secrets";
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -32,6 +35,15 @@ export class ProxmoxApi {
       "api2/json/",
       opts.endpoint.endsWith("/") ? opts.endpoint : `${opts.endpoint}/`,
     );
+  }
+
+  /** The client of the definition's Proxmox VE cluster, with the deploy's token. */
+  static of(config: ClusterConfig, env: NodeJS.ProcessEnv): ProxmoxApi {
+    return new ProxmoxApi({
+      endpoint: config.proxmox.endpoint,
+      token: env[PROXMOX_ENV.token],
+      insecure: config.proxmox.insecure,
+    });
   }
 
   /** `data` of a GET; an ApiError with the status and Proxmox's reason otherwise. */

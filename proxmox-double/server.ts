@@ -837,17 +837,19 @@ export class ProxmoxDouble {
     if (!url.pathname.startsWith(`${API_PREFIX}/`)) {
       return send(res, 404, { data: null }, "Not Found");
     }
-    const auth = req.headers.authorization;
-    if (auth === undefined)
-      return this.reply(method, url.pathname, res, new PveError(401, "No ticket"));
-    if (auth !== `PVEAPIToken=${this.token}`) {
-      return this.reply(method, url.pathname, res, new PveError(401, "invalid token value!"));
-    }
-
     // Routes match the still-encoded path (a volume ID may hold an encoded '/'); captured
     // segments are decoded one by one.
     const rawPath = url.pathname.slice(API_PREFIX.length).replace(/\/+$/, "") || "/";
     const path = rawPath.split("/").map(safeDecode).join("/");
+
+    // Recorded by their API path, as every other request.
+    const auth = req.headers.authorization;
+    if (auth === undefined)
+      return this.reply(method, path, res, new PveError(401, "No ticket"), undefined, { rawPath });
+    if (auth !== `PVEAPIToken=${this.token}`) {
+      const refused = new PveError(401, "invalid token value!");
+      return this.reply(method, path, res, refused, undefined, { rawPath });
+    }
     let params: Params;
     try {
       params = {

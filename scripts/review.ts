@@ -5,7 +5,9 @@
  * by side, and says for each what would change, and which Kubespray playbooks the cluster
  * stack would run. A stack that reads values an earlier stack has yet to produce is shown
  * as such instead of failing. Exit code as `tofu plan -detailed-exitcode`: 0 nothing to
- * change, 2 changes, 1 an error.
+ * change, 2 changes, 1 an error; a mistake found before anything is planned (a stack that
+ * does not exist; with the vms stack, a Proxmox token that is unset or refused, checked as
+ * preflight checks it) is one line on stderr and exit code 2, as in every command.
  *
  * Environment: CLUSTER_CONFIG, STATE_DIR and the secrets as for `npm run deploy`;
  * CDKTF_OUTDIR (default `cdktf.out`). The offline toolchain must be built (`npm run
@@ -13,6 +15,13 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+
+import { UserError } from "../config/errors";
+import { loadClusterConfig } from "../config/load";
+import { definitionFile, exitOnUserError } from "../lib/cli";
+import { checkStackNames } from "../lib/stacks";
+import { checkToken, formatProblem } from "../preflight/checks";
+import { ProxmoxApi } from "../preflight/proxmox-api";
 
 import { capture, initStack, synthesize, toolchainEnv } from "./processes";
 import { restoreKubeconfigFromEnvironment, restoreStack } from "./restore-files";
@@ -81,21 +90,15 @@ export function describePlan(plan: PlanJson): string[] {
   return lines;
 }
 
-/** Environment variables whose absence tofu reports in the provider's words. */
-const HINTS: readonly [RegExp, string][] = [
-  [/must provide either username and password, an API token/, "PROXMOX_VE_API_TOKEN"],
-];
-
 /**
- * tofu's error output as lines; where it misses environment variables (a secret, the
- * Proxmox token), only what to set, once each.
+ * tofu's error output as lines; where it misses secrets, only what to set, once each. (The
+ * Proxmox token is checked before anything plans: `checkTokenFirst`.)
  */
 export function explainError(output: string): { lines: string[]; missing: string[] } {
   // Without the box tofu draws around a diagnostic, so that a wrapped line reads on.
   const stderr = output.replace(/^[│╷╵] ?/gm, "");
   const missing = [
     ...new Set([...stderr.matchAll(/input variable\s+"([^"]+)"/g)].map((m) => `TF_VAR_${m[1]}`)),
-    ...HINTS.filter(([re]) => re.test(stderr)).map(([, variable]) => variable),
   ];
   if (missing.length > 0)
     return { lines: missing.map((v) => `set ${v} in the environment`), missing };
@@ -142,6 +145,17 @@ async function reviewStack(
   const shown = await capture("tofu", ["show", "-json", "-no-color", "review.tfplan"], dir, env);
   if (shown.status !== 0) return failed(stack, shown.stderr);
   return { stack, outcome: "changes", lines: describePlan(JSON.parse(shown.stdout) as PlanJson) };
+}
+
+/**
+ * The Proxmox token, checked as a deploy's preflight checks it: unset, refused or the API
+ * out of reach is one line each (a `UserError`), where the vms stack's plan would print the
+ * provider's error once per VM.
+ */
+async function checkTokenFirst(env: NodeJS.ProcessEnv): Promise<void> {
+  const { config } = loadClusterConfig(definitionFile(env));
+  const problems = await checkToken(config, ProxmoxApi.of(config, env), env);
+  if (problems.length > 0) throw new UserError(problems.map(formatProblem).join("\n"));
 }
 
 /** Stacks in deploy order: each after the ones it depends on. */
@@ -204,6 +218,10 @@ export function report(reviews: readonly StackReview[]): string {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  // The saved plans hold the add-ons' secrets: readable by the user alone.
+  process.umask(0o077);
+  const named: readonly string[] = checkStackNames(argv);
+  if (named.length === 0 || named.includes("vms")) await checkTokenFirst(process.env);
   const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
   if (!existsSync(join(TOOLCHAIN, "bin", "tofu"))) {
     process.stderr.write("the offline toolchain is not built: run npm run toolchain\n");
@@ -217,12 +235,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as Manifest;
   const all = deployOrder(manifest);
-  const unknown = argv.filter((s) => !all.includes(s));
-  if (unknown.length > 0) {
-    process.stderr.write(`no stack ${unknown.join(", ")}; the stacks are ${all.join(", ")}\n`);
-    return ERROR;
-  }
-  const stacks = argv.length > 0 ? all.filter((s) => argv.includes(s)) : all;
+  const stacks = named.length > 0 ? all.filter((s) => named.includes(s)) : all;
   const env = toolchainEnv(process.env);
   // The addons stack's plan reads the kubeconfig: a shared state's, from the database.
   await restoreKubeconfigFromEnvironment(env);
@@ -235,7 +248,7 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
+  exitOnUserError(() => main(process.argv.slice(2))).then(
     (code) => process.exit(code),
     (e: unknown) => {
       process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);

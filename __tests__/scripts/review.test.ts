@@ -5,7 +5,7 @@
  * real, the others stop on what the environment lacks, named.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -116,12 +116,17 @@ describeWithToolchain()("npm run diff, with the real tofu", () => {
     return e;
   };
 
-  it("plans the whole cluster at once, naming what each stack lacks, and exits 1", async () => {
+  it("refuses to plan the vms stack without a Proxmox token, before anything runs", async () => {
     const r = await reviewCommand([], env());
+    expect(r.status).toBe(2);
+    expect(r.out).toMatch(/^PROXMOX_VE_API_TOKEN: not set; export the deploy's API token/);
+    expect(r.out.trim().split("\n")).toHaveLength(1);
+  }, 120_000);
+
+  it("plans the stacks at once, naming what each lacks, and exits 1", async () => {
+    const r = await reviewCommand(["cluster", "addons"], env());
     expect(r.status).toBe(1);
     const lines = r.out.split("\n");
-    expect(lines).toContain("vms: ERROR");
-    expect(lines).toContain("  set PROXMOX_VE_API_TOKEN in the environment");
     expect(lines).toContain("cluster: changes");
     expect(lines).toContain("  Kubespray will run: cluster.yml");
     expect(lines).toContain("addons: ERROR");
@@ -135,10 +140,20 @@ describeWithToolchain()("npm run diff, with the real tofu", () => {
     expect(r.out).not.toMatch(/^vms:/m);
     expect(r.out).toMatch(/^\s+\+ null_resource\.runner_/m);
   }, 120_000);
+});
 
-  it("refuses a stack that does not exist", async () => {
-    const r = await reviewCommand(["vm"], env());
-    expect(r.status).toBe(1);
-    expect(r.out).toContain("no stack vm; the stacks are vms, cluster, addons");
-  }, 120_000);
+describe("npm run diff of a stack that does not exist", () => {
+  it("refuses it before anything is synthesized or planned, exit 2", async () => {
+    const out = mkdtempSync(join(tmpdir(), "review-unknown-"));
+    try {
+      const r = await reviewCommand(["vm"], { CDKTF_OUTDIR: out, CLUSTER_CONFIG: HOMELAB_FILE });
+      expect(r).toEqual({
+        status: 2,
+        out: 'stack "vm": no such stack; the stacks are vms, cluster, addons (name none for all of them)\n',
+      });
+      expect(existsSync(join(out, "manifest.json"))).toBe(false);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

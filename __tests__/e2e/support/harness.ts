@@ -99,6 +99,11 @@ export interface CommandOptions {
   readonly env?: Record<string, string>;
   /** @default the repository root */
   readonly cwd?: string;
+  /**
+   * Ctrl-C: once this holds (polled every 100 ms), SIGINT goes to the command's whole process
+   * group, as a terminal sends it to its foreground job. @default never
+   */
+  readonly interruptWhen?: () => boolean;
 }
 
 /** One planned resource change of `tofu show -json`. */
@@ -123,7 +128,12 @@ const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
 export function run(
   command: string,
   args: readonly string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
+  opts: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    timeoutMs: number;
+    interruptWhen?: () => boolean;
+  },
 ): Promise<CommandResult> {
   const started = Date.now();
   return new Promise((resolvePromise, reject) => {
@@ -147,12 +157,28 @@ export function run(
         // already gone
       }
     }, opts.timeoutMs);
-    child.on("error", (e) => {
+    const { interruptWhen } = opts;
+    const poll =
+      interruptWhen &&
+      setInterval(() => {
+        if (!interruptWhen()) return;
+        clearInterval(poll);
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, "SIGINT");
+        } catch {
+          // already gone
+        }
+      }, 100);
+    const settle = () => {
       clearTimeout(timer);
+      if (poll) clearInterval(poll);
+    };
+    child.on("error", (e) => {
+      settle();
       reject(e);
     });
     child.on("close", (status) => {
-      clearTimeout(timer);
+      settle();
       resolvePromise({
         status,
         stdout,
@@ -284,6 +310,30 @@ export class E2eEnvironment {
       cwd: opts.cwd ?? REPO_ROOT,
       env: this.env(opts.env),
       timeoutMs: opts.timeoutMs ?? COMMAND_TIMEOUT_MS,
+    });
+  }
+
+  /**
+   * `npm run <script> -- <args...>` as a user runs it, from `opts.cwd` (default the
+   * repository root; npm passes that folder as `INIT_CWD`): deploy and destroy through
+   * scripts/cdktf.sh with `--output <outDir>`, `--no-color` and `--auto-approve` added;
+   * diff (scripts/review.ts) with `CDKTF_OUTDIR=<outDir>`. Never throws on a failed command.
+   */
+  npmRun(
+    script: "deploy" | "destroy" | "diff" | "preflight",
+    args: readonly string[] = [],
+    opts: CommandOptions = {},
+  ): Promise<CommandResult> {
+    const full = [...args];
+    if (script === "deploy" || script === "destroy") {
+      full.push("--output", this.outDir, "--no-color");
+      if (!full.includes("--auto-approve")) full.push("--auto-approve");
+    }
+    return run("npm", ["--prefix", REPO_ROOT, "run", "--silent", script, "--", ...full], {
+      cwd: opts.cwd ?? REPO_ROOT,
+      env: this.env({ CDKTF_OUTDIR: this.outDir, ...opts.env }),
+      timeoutMs: opts.timeoutMs ?? COMMAND_TIMEOUT_MS,
+      interruptWhen: opts.interruptWhen,
     });
   }
 
