@@ -258,8 +258,8 @@ export class E2eEnvironment {
    * `cdktf <args...> --output <outDir>` from the repository root (`cdktf.json` names the
    * app), with `--auto-approve` for deploy/destroy, `--no-color`, `--skip-provider-lock`
    * (offline), and `--ignore-missing-stack-dependencies` when destroying a single stack
-   * (name several with all their dependants: `destroy addons cluster vms`). Never throws on
-   * a failed command.
+   * (name several with all their dependants: `destroy addons cluster vms`); a destroy gets
+   * `DESTROYABLE_NODES=all` as from `npm run destroy`. Never throws on a failed command.
    */
   cdktf(args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
     const [command] = args;
@@ -282,7 +282,40 @@ export class E2eEnvironment {
       full.push("--skip-provider-lock");
     return run(CDKTF_BIN, full, {
       cwd: opts.cwd ?? REPO_ROOT,
-      env: this.env(opts.env),
+      // A teardown, as scripts/cdktf.sh's: node VMs are otherwise prevent_destroy.
+      env: this.env(command === "destroy" ? { DESTROYABLE_NODES: "all", ...opts.env } : opts.env),
+      timeoutMs: opts.timeoutMs ?? COMMAND_TIMEOUT_MS,
+    });
+  }
+
+  /**
+   * What a user runs: `npm run deploy|destroy -- <args>` (scripts/cdktf.sh: preflight,
+   * adoption, the node guard, then cdktf; `--auto-approve` added) or `npm run diff -- <args>`
+   * (scripts/review.ts), with this environment's output directory. Never throws.
+   */
+  npmRun(
+    script: "deploy" | "destroy" | "diff",
+    args: readonly string[],
+    opts: CommandOptions = {},
+  ): Promise<CommandResult> {
+    const [command, full] =
+      script === "diff"
+        ? [process.execPath, ["--import", "tsx", join(REPO_ROOT, "scripts", "review.ts"), ...args]]
+        : [
+            "bash",
+            [
+              join(REPO_ROOT, "scripts", "cdktf.sh"),
+              script,
+              ...args,
+              "--auto-approve",
+              "--no-color",
+              "--output",
+              this.outDir,
+            ],
+          ];
+    return run(command, full, {
+      cwd: opts.cwd ?? REPO_ROOT,
+      env: this.env({ CDKTF_OUTDIR: this.outDir, ...opts.env }),
       timeoutMs: opts.timeoutMs ?? COMMAND_TIMEOUT_MS,
     });
   }
@@ -380,6 +413,28 @@ export class E2eEnvironment {
   }
 
   /**
+   * What makes each of the cluster's VMs the same VM, by name: its ID and host, its
+   * vmgenid, the MAC of each NIC and the volume of each disk. A VM deleted and cloned
+   * anew under the same name and ID has another vmgenid, other MACs and new volumes.
+   */
+  vmIdentities(): Record<string, VmIdentity> {
+    const dataOf = (node: string, volid: string) =>
+      this.double.cluster.store.get(node, volid)?.dataId;
+    return Object.fromEntries(
+      this.clusterVms().map((v) => [v.config.name, vmIdentity(v, dataOf)] as const),
+    );
+  }
+
+  /** `DELETE /nodes/{node}/qemu/{vmid}` requests since the `from`-th, as `node/vmid`. */
+  deletedVms(from = 0): string[] {
+    return this.double
+      .requests()
+      .slice(from)
+      .filter((r) => r.method === "DELETE" && r.template === "/nodes/{node}/qemu/{vmid}")
+      .map((r) => r.path.replace(/^\/nodes\/([^/]+)\/qemu\/(\d+)$/, "$1/$2"));
+  }
+
+  /**
    * Every request the provider sent that real Proxmox VE would refuse before a handler
    * runs, as `METHOD path: problem` lines: parameters checked again against Proxmox's API
    * description, plus what the double refused with 400 (parameters), 403 (a privilege the
@@ -450,6 +505,45 @@ export class E2eEnvironment {
       );
     }
   }
+}
+
+/** What makes a VM the same VM (see `E2eEnvironment.vmIdentities`). */
+export interface VmIdentity {
+  readonly vm: string;
+  readonly vmgenid: string | undefined;
+  /** `net0: BC:24:11:...`, per NIC. */
+  readonly macs: Record<string, string>;
+  /**
+   * Per disk (`scsi0`, `efidisk0`...), what its volume holds (the double's `dataId`): kept
+   * when Proxmox moves or migrates the disk, new for a blank, cloned or imported one. The
+   * cloud-init drive, which Proxmox writes anew from the config, is left out.
+   */
+  readonly disks: Record<string, string | undefined>;
+}
+
+const NIC = /^net\d+$/;
+const DISK = /^(scsi|virtio|sata|ide|efidisk|tpmstate)\d+$/;
+
+/** `vm`'s identity; `dataOf` answers what a volume (`storage:name` on a node) holds. */
+export function vmIdentity(
+  vm: VmView,
+  dataOf: (node: string, volid: string) => string | undefined,
+): VmIdentity {
+  const entries = Object.entries(vm.config);
+  return {
+    vm: `${vm.node}/${vm.vmid}`,
+    vmgenid: vm.config.vmgenid,
+    macs: Object.fromEntries(
+      entries
+        .filter(([k]) => NIC.test(k))
+        .map(([k, v]) => [k, /(?:^|,)[a-z0-9]+=([0-9A-Fa-f:]{17})(?:,|$)/.exec(v)?.[1] ?? v]),
+    ),
+    disks: Object.fromEntries(
+      entries
+        .filter(([k, v]) => DISK.test(k) && !/cloudinit|media=cdrom/.test(v))
+        .map(([k, v]) => [k, dataOf(vm.node, v.split(",")[0])]),
+    ),
+  };
 }
 
 /** Starts a double for `seed` and an environment for `definition` against it. */
