@@ -539,6 +539,33 @@ describeE2e("vms stack end to end: a VM with more vCPUs than its host has", () =
     expect(failed.length).toBeGreaterThan(0);
     expect(new Set(failed)).toEqual(new Set(["MAX 16 vcpus allowed per VM on this node"]));
   });
+
+  it("with the cores fixed, npm run deploy makes the unfinished VMs anew, as none joined a cluster", async () => {
+    const stopped = env.clusterVms().filter((v) => v.status === "stopped");
+    expect(stopped.map((v) => v.config.name).sort()).toEqual([
+      "kspray-worker-1",
+      "kspray-worker-2",
+      "kspray-worker-3",
+    ]);
+    const running = Object.fromEntries(
+      Object.entries(env.vmIdentities()).filter(([n]) => n.startsWith("kspray-cp-")),
+    );
+    const fixed = env.definition;
+    (fixed.nodePools as Definition[])[1].cores = 8;
+    env.writeDefinition(fixed);
+
+    const deploy = expectSuccess(await env.npmRun("deploy", ["vms"]), "npm run deploy -- vms");
+    for (const vm of stopped)
+      expect(deploy.stderr).toContain(
+        `${vm.config.name} (VM ${vm.node}/${vm.vmid}): its VM would be deleted and cloned anew (tainted); it is not part of the cluster, so the deploy makes it anew`,
+      );
+    const vms = byName(env.clusterVms());
+    for (const vm of stopped)
+      expect(vms.get(vm.config.name)).toMatchObject({ status: "running", config: { cores: "8" } });
+    // The control plane, which started, is the same.
+    for (const [name, identity] of Object.entries(running))
+      expect(env.vmIdentities()[name]).toEqual(identity);
+  });
 });
 
 describeE2e("vms stack end to end: the documented role", () => {
