@@ -14,6 +14,10 @@ export interface SynthesizedVm {
   readonly vmId: number;
   /** Where each of its disks goes: `scsi0` or `efidisk0` to a storage ID. */
   readonly diskStorages?: Readonly<Record<string, string>>;
+  /** The Proxmox node it runs on. @default - not known */
+  readonly host?: string;
+  /** Its clone block's target storage, where the clone is made on the template's node. */
+  readonly cloneStorage?: string;
 }
 
 export interface ExistingVm {
@@ -33,6 +37,8 @@ export interface Adoption {
 interface SynthesizedVmResource {
   name?: string;
   vm_id?: number;
+  node_name?: string;
+  clone?: { datastore_id?: string };
   disk?: { interface?: string; datastore_id?: string }[];
   efi_disk?: { datastore_id?: string };
 }
@@ -53,6 +59,8 @@ export function synthesizedVms(stack: {
         name: vm.name,
         vmId: vm.vm_id,
         ...(disks.length > 0 ? { diskStorages: Object.fromEntries(disks) } : {}),
+        ...(vm.node_name ? { host: vm.node_name } : {}),
+        ...(vm.clone?.datastore_id ? { cloneStorage: vm.clone.datastore_id } : {}),
       },
     ];
   });
@@ -149,4 +157,29 @@ export function pendingDiskMoves(
     const current = volume?.split(":")[0];
     return current !== undefined && current !== storage ? [{ disk, storage }] : [];
   });
+}
+
+/** A stranded VM's migration to its host (`POST .../migrate`), as the deploy makes it. */
+export interface PendingMigration {
+  readonly target: string;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/**
+ * Where a stranded VM still has to go: with `template.storage: local` a deploy clones each
+ * VM on the template's node and migrates it to its host after the clone, with its local
+ * disks, onto the clone's storage; a deploy cut off in between leaves it on the template's
+ * node, which the provider can only fix by making the VM anew (`node_name` forces a
+ * replacement). The adoption migrates it first.
+ */
+export function pendingMigration(node: string, vm: SynthesizedVm): PendingMigration | undefined {
+  if (vm.host === undefined || vm.host === node) return undefined;
+  return {
+    target: vm.host,
+    params: {
+      target: vm.host,
+      "with-local-disks": "1",
+      ...(vm.cloneStorage ? { targetstorage: vm.cloneStorage } : {}),
+    },
+  };
 }

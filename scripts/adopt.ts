@@ -16,6 +16,7 @@ import { ProxmoxApi } from "../preflight/proxmox-api";
 import type { ExistingVm, SynthesizedVm, TofuState } from "../preflight/stranded";
 import {
   pendingDiskMoves,
+  pendingMigration,
   strandedVms,
   synthesizedVms,
   withAdoptedAsCreated,
@@ -84,15 +85,25 @@ async function plannedCreations(
   }
 }
 
-/** The disk moves a deploy makes right after a clone, for a VM it was cut off from. */
-async function finishDiskMoves(
+/**
+ * What a deploy does right after a clone, for a VM it was cut off from: the migration to
+ * its host, then the moves of its disks to their storage. The VM's import ID afterwards.
+ */
+async function finishClone(
   api: ProxmoxApi,
   importId: string,
   vm: SynthesizedVm | undefined,
-): Promise<void> {
-  if (vm === undefined) return;
-  const [node] = importId.split("/");
-  const path = `/nodes/${importId.replace("/", "/qemu/")}`;
+): Promise<string> {
+  if (vm === undefined) return importId;
+  const [from, vmid] = importId.split("/");
+  const migration = pendingMigration(from, vm);
+  if (migration) {
+    process.stdout.write(`adopt: migrating ${vm.name} from ${from} to ${migration.target}\n`);
+    const upid = await api.post<string>(`/nodes/${from}/qemu/${vmid}/migrate`, migration.params);
+    await api.waitForTask(from, upid);
+  }
+  const node = migration?.target ?? from;
+  const path = `/nodes/${node}/qemu/${vmid}`;
   const config = await api.get<Record<string, unknown>>(`${path}/config`);
   for (const move of pendingDiskMoves(config, vm)) {
     process.stdout.write(`adopt: moving ${vm.name}'s ${move.disk} to ${move.storage}\n`);
@@ -103,6 +114,7 @@ async function finishDiskMoves(
     });
     await api.waitForTask(node, upid);
   }
+  return `${node}/${vmid}`;
 }
 
 async function main(): Promise<number> {
@@ -135,14 +147,18 @@ async function main(): Promise<number> {
     stack,
     adoptions.map((a) => a.address),
   );
+  const adopted: string[] = [];
   for (const a of adoptions) {
     await untilUnlocked(api, a.importId, a.name);
-    await finishDiskMoves(
+    const importId = await finishClone(
       api,
       a.importId,
       wanted.find((w) => w.address === a.address),
     );
-    await must("tofu", ["import", "-input=false", "-no-color", a.address, a.importId], stack);
+    await must("tofu", ["import", "-input=false", "-no-color", a.address, importId], stack);
+    adopted.push(
+      `adopted ${a.name} (VM ${importId}): an interrupted deploy made it, its state did not record it\n`,
+    );
   }
   const state = JSON.parse(await must("tofu", ["state", "pull"], stack)) as TofuState;
   const file = join(stack, "adopted.tfstate");
@@ -152,10 +168,7 @@ async function main(): Promise<number> {
   } finally {
     rmSync(file, { force: true });
   }
-  for (const a of adoptions)
-    process.stdout.write(
-      `adopted ${a.name} (VM ${a.importId}): an interrupted deploy made it, its state did not record it\n`,
-    );
+  for (const line of adopted) process.stdout.write(line);
   return 0;
 }
 

@@ -14,7 +14,14 @@ import { homelab } from "../fixtures/definitions";
 import { REPO_ROOT } from "../support/toolchain";
 
 import type { E2eEnvironment, VmIdentity } from "./support/harness";
-import { CDKTF_BIN, describeE2e, expectSuccess, run, startEnvironment } from "./support/harness";
+import {
+  CDKTF_BIN,
+  describeE2e,
+  expectSuccess,
+  homelabLocalTemplateSeed,
+  run,
+  startEnvironment,
+} from "./support/harness";
 
 const ADOPT = join(REPO_ROOT, "scripts", "adopt.ts");
 
@@ -173,6 +180,48 @@ describeE2e("an interrupted deploy converges", () => {
       expect(deploy.output).not.toMatch(/already exists|[1-9]\d* destroyed|Destruction complete/);
       expectNoDuplicates(env, 6);
       expectSameVms(env, before, from);
+      expect((await env.npmRun("diff", ["vms"])).status).toBe(0);
+    } finally {
+      await env.stop();
+    }
+  });
+
+  it("kill -9 with the template on one host's local storage: the VMs left there are migrated to their host, not made anew", async () => {
+    const definition = homelab();
+    definition.proxmox.template = { ...definition.proxmox.template, storage: "local" };
+    const env = await startEnvironment({
+      definition,
+      seed: homelabLocalTemplateSeed(),
+      double: { cloneDurationMs: 3000, taskDurationMs: 50, agentDelayMs: 100 },
+    });
+    try {
+      await interruptedDeploy(env, "SIGKILL");
+      await untilUnlocked(env);
+      // Cut off before their migration: cloned on the template's host, pve01.
+      const stranded = env.clusterVms().filter((v) => v.node === "pve01");
+      const before = snapshot(env);
+
+      const from = env.double.requests().length;
+      const deploy = expectSuccess(await env.npmRun("deploy", ["vms"]), "npm run deploy");
+      expectNoDuplicates(env, 6);
+      expect(new Set(env.clusterVms().map((v) => v.node))).toEqual(
+        new Set(["pve01", "pve02", "pve03"]),
+      );
+      const moved = Object.entries(before.identities).filter(
+        ([name, identity]) => identity.vm !== env.vmIdentities()[name].vm,
+      );
+      // Every VM that had to move was migrated by the adoption, and is the same VM.
+      expect(moved.length).toBeGreaterThan(0);
+      for (const [name, identity] of moved) {
+        expect(stranded.map((v) => v.config.name)).toContain(name);
+        expect(deploy.output).toContain(
+          `adopt: migrating ${name} from ${identity.vm.split("/")[0]}`,
+        );
+      }
+      const same = (i: VmIdentity) => ({ vmgenid: i.vmgenid, macs: i.macs, disks: i.disks });
+      for (const [name, identity] of Object.entries(before.identities))
+        expect({ name, ...same(env.vmIdentities()[name]) }).toEqual({ name, ...same(identity) });
+      expect(env.deletedVms(from)).toEqual([]);
       expect((await env.npmRun("diff", ["vms"])).status).toBe(0);
     } finally {
       await env.stop();

@@ -7,16 +7,19 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, sep } from "node:path";
 
-import { parse } from "yaml";
-
 import { IMAGE_PRIVILEGES } from "../../preflight/privileges";
 import type { VmView } from "../../proxmox-double";
-import type { SeedInput } from "../../proxmox-double/seed";
 import type { Definition } from "../fixtures/definitions";
 import { cloud, homelab } from "../fixtures/definitions";
 
 import type { E2eEnvironment, PlannedChange } from "./support/harness";
-import { describeE2e, expectSuccess, oneLine, SEEDS, startEnvironment } from "./support/harness";
+import {
+  describeE2e,
+  expectSuccess,
+  homelabLocalTemplateSeed,
+  oneLine,
+  startEnvironment,
+} from "./support/harness";
 import { documentedAcl, documentedRole } from "./support/role";
 
 /** Privileges of the documented role the suites' traffic needed (filled as they run). */
@@ -442,16 +445,6 @@ describeE2e("vms stack end to end: cloud-cluster (DHCP, a GPU worker)", () => {
     for (const p of env.privilegesNeeded()) privilegesNeeded.add(p);
   });
 });
-
-/** The homelab seed with template 9000 on pve01's local-lvm instead of shared NFS. */
-function homelabLocalTemplateSeed(): SeedInput {
-  const seed = parse(readFileSync(SEEDS.homelab, "utf8")) as SeedInput;
-  const template = seed.vms?.find((v) => v.vmid === 9000);
-  if (!template?.config) throw new Error("homelab seed: no template 9000");
-  template.config.scsi0 = "local-lvm:base-9000-disk-0,iothread=1,size=3G";
-  template.config.ide2 = "local-lvm:vm-9000-cloudinit,media=cdrom";
-  return seed;
-}
 
 describeE2e("vms stack end to end: homelab with the template on pve01's local storage", () => {
   let env: E2eEnvironment;

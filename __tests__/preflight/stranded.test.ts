@@ -1,6 +1,7 @@
 /** Which VMs an interrupted deploy left behind, to import rather than make again. */
 import {
   pendingDiskMoves,
+  pendingMigration,
   strandedVms,
   synthesizedVms,
   withAdoptedAsCreated,
@@ -15,6 +16,8 @@ const stack = {
       "worker-1_DDD": {
         name: "kspray-worker-1",
         vm_id: 4200,
+        node_name: "pve02",
+        clone: { vm_id: 9000, node_name: "pve01", datastore_id: "local-lvm" },
         disk: [{ interface: "scsi0", datastore_id: "local-lvm" }],
       },
     },
@@ -104,5 +107,13 @@ describe("stranded VMs", () => {
       { disk: "scsi0", storage: "local-lvm" },
     ]);
     expect(pendingDiskMoves({ scsi0: "local-lvm:vm-4200-disk-0,size=40G" }, vm)).toEqual([]);
+  });
+
+  it("migrates a stranded VM left on the template's node to its host, with its disks", () => {
+    expect(pendingMigration("pve01", wanted[3])).toEqual({
+      target: "pve02",
+      params: { target: "pve02", "with-local-disks": "1", targetstorage: "local-lvm" },
+    });
+    expect(pendingMigration("pve02", wanted[3])).toBeUndefined();
   });
 });

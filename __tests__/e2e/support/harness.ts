@@ -18,12 +18,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 
 import type { ProxmoxDoubleOptions, VmView } from "../../../proxmox-double";
 import { ProxmoxDouble } from "../../../proxmox-double";
 import { Privileges } from "../../../proxmox-double/acl";
 import { API_SCHEMA_FILE, ApiSchema } from "../../../proxmox-double/api-schema";
+import type { SeedInput } from "../../../proxmox-double/seed";
 import type { Definition } from "../../fixtures/definitions";
 import { describeWithToolchain, REPO_ROOT, toolchainEnv, toolPath } from "../../support/toolchain";
 
@@ -505,6 +506,16 @@ export class E2eEnvironment {
       );
     }
   }
+}
+
+/** The homelab seed with template 9000 on pve01's local-lvm instead of shared NFS. */
+export function homelabLocalTemplateSeed(): SeedInput {
+  const seed = parse(readFileSync(SEEDS.homelab, "utf8")) as SeedInput;
+  const template = seed.vms?.find((v) => v.vmid === 9000);
+  if (!template?.config) throw new Error("homelab seed: no template 9000");
+  template.config.scsi0 = "local-lvm:base-9000-disk-0,iothread=1,size=3G";
+  template.config.ide2 = "local-lvm:vm-9000-cloudinit,media=cdrom";
+  return seed;
 }
 
 /** What makes a VM the same VM (see `E2eEnvironment.vmIdentities`). */
