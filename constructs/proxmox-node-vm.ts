@@ -99,10 +99,9 @@ export interface ProxmoxNodeVmProps {
  * with the PCI resource mapping passed through as PCIe.
  *
  * The clone source (template, its node, the target storage) only matters when the VM is
- * made: later changes to it are ignored, so a new template applies to nodes added later,
- * and a VM imported after an interrupted deploy (which has no clone in its state) is kept
- * as it is. Any other change that the provider can only make by replacing the VM fails
- * the plan unless `destroyable` is set.
+ * made: later changes to it are ignored, so a new template applies to nodes added later
+ * and existing ones stay as they are. Any other change that the provider can only make by
+ * replacing the VM fails the plan unless `destroyable` is set.
  */
 export class ProxmoxNodeVm extends Construct {
   public readonly resource: VirtualEnvironmentVm;
@@ -169,8 +168,8 @@ export class ProxmoxNodeVm extends Construct {
         dns: { servers: [...props.dnsServers], domain: props.searchDomain },
       },
       lifecycle: {
-        // Every clone attribute forces a replacement in the provider, and an imported VM
-        // has none in its state: they are only read when the VM is made.
+        // Every clone attribute forces a replacement in the provider, though they only
+        // matter when the VM is made.
         ignoreChanges: ["clone"],
         preventDestroy: !(props.destroyable ?? false),
         // The provider does not fail when the agent reports no address within the timeout:

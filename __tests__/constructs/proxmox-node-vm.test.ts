@@ -128,7 +128,7 @@ describe("ProxmoxNodeVm", () => {
     const [waiting] = Object.values(json.resource.proxmox_virtual_environment_vm);
     expect(waiting.depends_on).toEqual([expect.stringMatching(/^local\.template/)]);
     expect(waiting.clone.vm_id).toBe(9000);
-    // The clone source stays a literal ID (a clone's source is replaced, never updated).
+    // The clone source stays a literal ID: it is read only when the VM is made.
     const { vm } = synth();
     expect(vm.clone.vm_id).toBe(9000);
     expect(vm).not.toHaveProperty("depends_on");
