@@ -9,6 +9,7 @@ import { formatIssue } from "./config/errors";
 import { exitOnUserError, loadFromEnvironment, stateDirFromEnvironment } from "./lib/cli";
 import { recordStoreOf } from "./lib/kubespray/cluster-plan";
 import { readLastRun } from "./lib/kubespray/record-store";
+import { destroyableNodes } from "./lib/node-guard";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 
 // Every mistake in the user's input (the definition, a file it names, a change the
@@ -19,7 +20,12 @@ void exitOnUserError(async () => {
   const baseDir = process.cwd();
 
   const app = new App();
-  const vms = new VmsStack(app, "vms", { config, stateDir, definitionFile: file });
+  const vms = new VmsStack(app, "vms", {
+    config,
+    stateDir,
+    definitionFile: file,
+    destroyableNodes: destroyableNodes(process.env),
+  });
   const cluster = new ClusterStack(app, "cluster", {
     config,
     stateDir,

@@ -246,8 +246,9 @@ function checkImageTemplates(
 
 /**
  * Templates made from an image that the definition no longer names: the node VMs were
- * cloned from them, and a clone's source is part of a VM's identity in the provider, so
- * dropping `image` would replace every VM.
+ * cloned from them. Dropping `image` leaves the VMs as they are (a clone's source is only
+ * read when a VM is made) but deletes the templates, so nodes added later would have
+ * nothing to clone from.
  */
 function checkImageDropped(
   config: ClusterConfig,
@@ -262,7 +263,7 @@ function checkImageDropped(
   return [
     {
       what: "proxmox.template.image",
-      problem: `not set, but the cluster's VMs were cloned from the templates it made (${made.map((v) => `${v.vmid} on ${v.node}`).join(", ")}); without it every VM would be replaced`,
+      problem: `not set, but the cluster's VMs were cloned from the templates it made (${made.map((v) => `${v.vmid} on ${v.node}`).join(", ")}); without it the deploy deletes those templates (the VMs stay), and nodes added later have none to clone from`,
       fix: "keep proxmox.template.image (a new URL and checksum make new templates and leave the VMs alone), or destroy the vms stack first",
     },
   ];

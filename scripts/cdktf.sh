@@ -91,9 +91,15 @@ if [[ "$command" == deploy && "$preflight" == 1 ]]; then
 fi
 restore_files
 # VMs an interrupted deploy left behind are imported, not made again (scripts/adopt.ts).
+# Then no node's VM may be replaced (scripts/node-guard.ts): it exits 2 naming each, or
+# prints the unfinished ones outside the cluster that the deploy may make anew.
 if [[ "$command" == deploy && ( "${#stacks[@]}" -eq 0 || " ${stacks[*]} " == *" vms "* ) ]]; then
   CDKTF_OUTDIR="${output:-${CDKTF_OUTDIR:-cdktf.out}}" node --import tsx scripts/adopt.ts
+  DESTROYABLE_NODES="$(CDKTF_OUTDIR="${output:-${CDKTF_OUTDIR:-cdktf.out}}" node --import tsx scripts/node-guard.ts)"
+  export DESTROYABLE_NODES
 fi
+# A teardown destroys every node's VM (each is otherwise marked prevent_destroy).
+if [[ "$command" == destroy ]]; then export DESTROYABLE_NODES=all; fi
 
 # Destroying needs no secret: the add-ons' variables that are unset get a placeholder.
 if [[ "$command" == destroy ]]; then

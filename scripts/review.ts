@@ -4,10 +4,12 @@
  * Synthesizes the app once, then plans every stack (or the ones named) with OpenTofu, side
  * by side, and says for each what would change, and which Kubespray playbooks the cluster
  * stack would run. A stack that reads values an earlier stack has yet to produce is shown
- * as such instead of failing. Exit code as `tofu plan -detailed-exitcode`: 0 nothing to
- * change, 2 changes, 1 an error; a mistake found before anything is planned (a stack that
- * does not exist; with the vms stack, a Proxmox token that is unset or refused, checked as
- * preflight checks it) is one line on stderr and exit code 2, as in every command.
+ * as such instead of failing. A change that would take a node's VM away is named, with
+ * what causes it (lib/node-guard.ts). Exit code as `tofu plan -detailed-exitcode`: 0
+ * nothing to change, 2 changes, 1 an error or a change `npm run deploy` refuses; a mistake
+ * found before anything is planned (a stack that does not exist; with the vms stack, a
+ * Proxmox token that is unset or refused, checked as preflight checks it) is one line on
+ * stderr and exit code 2, as in every command.
  *
  * Environment: CLUSTER_CONFIG, STATE_DIR and the secrets as for `npm run deploy`;
  * CDKTF_OUTDIR (default `cdktf.out`). The offline toolchain must be built (`npm run
@@ -19,11 +21,14 @@ import { join, resolve } from "node:path";
 import { UserError } from "../config/errors";
 import { loadClusterConfig } from "../config/load";
 import { definitionFile, exitOnUserError } from "../lib/cli";
+import type { Verdict } from "../lib/node-guard";
+import { describeLoss, judge, nodeVmLosses } from "../lib/node-guard";
 import { checkStackNames } from "../lib/stacks";
 import { checkToken, formatProblem } from "../preflight/checks";
 import { ProxmoxApi } from "../preflight/proxmox-api";
 
-import { capture, initStack, synthesize, toolchainEnv } from "./processes";
+import { guardContext, planJson } from "./node-guard";
+import { initStack, synthesize, toolchainEnv } from "./processes";
 import { restoreKubeconfigFromEnvironment, restoreStack } from "./restore-files";
 
 const ROOT = resolve(__dirname, "..");
@@ -45,19 +50,19 @@ interface Manifest {
 interface ResourceChange {
   readonly address: string;
   readonly change: {
-    readonly actions: string[];
+    readonly actions: readonly string[];
     readonly after?: Record<string, unknown> | null;
     readonly before?: Record<string, unknown> | null;
   };
 }
 
 interface PlanJson {
-  readonly resource_changes?: ResourceChange[];
+  readonly resource_changes?: readonly ResourceChange[];
 }
 
 export interface StackReview {
   readonly stack: string;
-  readonly outcome: "no-changes" | "changes" | "after-dependencies" | "error";
+  readonly outcome: "no-changes" | "changes" | "refused" | "after-dependencies" | "error";
   /** Human lines, indented under the stack's line. */
   readonly lines: string[];
   /** Environment variables an error asks for: such an error is never settled. */
@@ -72,15 +77,29 @@ const SYMBOL: Record<string, string> = {
   "create,delete": "+/-",
 };
 
-/** The changes of a plan, a line each; the Kubespray action when the runner would run. */
-export function describePlan(plan: PlanJson): string[] {
+/**
+ * The changes of a plan, a line each; under a node VM that the change takes away, what
+ * does it and whether the deploy refuses it (`verdict`); the Kubespray action when the
+ * runner would run.
+ */
+export function describePlan(plan: PlanJson, verdict?: Verdict): string[] {
   const changes = (plan.resource_changes ?? []).filter(
     (c) => !c.change.actions.every((a) => a === "no-op" || a === "read"),
   );
-  const lines = changes.map((c) => {
+  const judged = new Map([
+    ...(verdict?.refused ?? []).map((l) => [l.address, `refused: ${describeLoss(l)}`] as const),
+    ...(verdict?.allowed ?? []).map(
+      (l) => [l.address, `made anew, not part of the cluster: ${describeLoss(l)}`] as const,
+    ),
+  ]);
+  const lines = changes.flatMap((c) => {
     const symbol = SYMBOL[c.change.actions.join(",")] ?? c.change.actions.join(",");
     const name = (c.change.after ?? c.change.before)?.name;
-    return `${symbol} ${c.address}${typeof name === "string" ? ` (${name})` : ""}`;
+    const note = judged.get(c.address);
+    return [
+      `${symbol} ${c.address}${typeof name === "string" ? ` (${name})` : ""}`,
+      ...(note ? [`  ${note}`] : []),
+    ];
   });
   const runner = changes.find(
     (c) => c.address.startsWith("null_resource.") && typeof c.change.after?.triggers === "object",
@@ -127,24 +146,19 @@ async function reviewStack(
   } catch (e) {
     return failed(stack, e instanceof Error ? e.message : String(e));
   }
-  const plan = await capture(
-    "tofu",
-    [
-      "plan",
-      "-input=false",
-      "-no-color",
-      "-detailed-exitcode",
-      "-lock-timeout=0s",
-      "-out=review.tfplan",
-    ],
-    dir,
-    env,
-  );
-  if (plan.status === 0) return { stack, outcome: "no-changes", lines: [] };
-  if (plan.status !== 2) return failed(stack, plan.stderr || plan.stdout);
-  const shown = await capture("tofu", ["show", "-json", "-no-color", "review.tfplan"], dir, env);
-  if (shown.status !== 0) return failed(stack, shown.stderr);
-  return { stack, outcome: "changes", lines: describePlan(JSON.parse(shown.stdout) as PlanJson) };
+  const planned = await planJson(dir, "review.tfplan", env, ["-lock-timeout=0s"]);
+  if (planned.status === 0) return { stack, outcome: "no-changes", lines: [] };
+  // A plan that would take a node's VM away fails on its prevent_destroy, or plans a disk
+  // swap: either way, named with what the deploy does about it (lib/node-guard.ts).
+  const losses = planned.plan ? nodeVmLosses(planned.plan) : [];
+  if (planned.plan && losses.length > 0) {
+    const { destroyable, inCluster } = await guardContext(env);
+    const verdict = judge(losses, destroyable, inCluster);
+    const outcome = verdict.refused.length > 0 ? "refused" : "changes";
+    return { stack, outcome, lines: describePlan(planned.plan, verdict) };
+  }
+  if (planned.status !== 2 || !planned.plan) return failed(stack, planned.output);
+  return { stack, outcome: "changes", lines: describePlan(planned.plan) };
 }
 
 /**
@@ -201,7 +215,7 @@ export function settle(reviews: StackReview[], manifest: Manifest): StackReview[
 }
 
 export function exitCode(reviews: readonly StackReview[]): number {
-  if (reviews.some((r) => r.outcome === "error")) return ERROR;
+  if (reviews.some((r) => r.outcome === "error" || r.outcome === "refused")) return ERROR;
   return reviews.every((r) => r.outcome === "no-changes") ? NO_CHANGES : CHANGES;
 }
 
@@ -209,6 +223,7 @@ export function report(reviews: readonly StackReview[]): string {
   const head: Record<StackReview["outcome"], string> = {
     "no-changes": "no changes",
     changes: "changes",
+    refused: "changes that npm run deploy refuses: they take nodes' VMs away",
     "after-dependencies": "changes after its dependencies apply",
     error: "ERROR",
   };

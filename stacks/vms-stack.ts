@@ -12,6 +12,7 @@ import { CloudImageTemplate } from "../constructs/cloud-image-template";
 import { NodeRemoval } from "../constructs/node-removal";
 import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
 import { RUNNER_ENTRY } from "../lib/kubespray/project";
+import type { DestroyableNodes } from "../lib/node-guard";
 import { stateBackend } from "../lib/state-backend";
 import type { ClusterNode } from "../lib/topology";
 import { expandNodes, imageTemplates } from "../lib/topology";
@@ -25,6 +26,12 @@ export interface VmsStackProps {
    * @default - the description names only the cluster
    */
   readonly definitionFile?: string;
+  /**
+   * Nodes whose VMs OpenTofu may destroy while they stay in the definition: `all` for a
+   * teardown, or the nodes a deploy may make anew (lib/node-guard.ts).
+   * @default - none: a plan that would replace a node's VM fails
+   */
+  readonly destroyableNodes?: DestroyableNodes;
 }
 
 /**
@@ -49,6 +56,7 @@ export class VmsStack extends TerraformStack {
     const network = parseCidr(config.network.cidr);
     if (!network)
       throw new Error(`network.cidr ${config.network.cidr} passed validation but does not parse`);
+    const destroyable = props.destroyableNodes ?? [];
     const source = props.definitionFile ? ` (${basename(props.definitionFile)})` : "";
     const specs = expandNodes(config);
     const templates = new Map(
@@ -89,6 +97,7 @@ export class VmsStack extends TerraformStack {
           authorizedKeys: config.ssh.authorizedKeys,
           tags: config.proxmox.tags,
           agentTimeout: config.proxmox.agentTimeout,
+          destroyable: destroyable === "all" || destroyable.includes(node.name),
           description: `Kubernetes node ${node.name} of cluster ${config.name}${source}, pool ${node.pool} (${node.role}). Managed by proxmox-kubespray-cdktf: changes made by hand are reverted on the next deploy.`,
         }),
     );

@@ -136,6 +136,28 @@ describe("scripts/cdktf.sh", () => {
     ).toBe("grafana: unset");
   });
 
+  it("lets a teardown destroy every node's VM, and a deploy of other stacks none", () => {
+    // A recorder of what the app would get: DESTROYABLE_NODES lifts prevent_destroy.
+    const seen = mkdtempSync(join(tmpdir(), "cdktf-sh-env-"));
+    writeFileSync(join(seen, "npx"), '#!/bin/sh\necho "${DESTROYABLE_NODES-unset}"\n');
+    chmodSync(join(seen, "npx"), 0o755);
+    const destroyable = (...args: string[]) =>
+      spawnSync("bash", [join(REPO_ROOT, "scripts", "cdktf.sh"), ...args], {
+        cwd: REPO_ROOT,
+        encoding: "utf8",
+        input: "",
+        env: {
+          ...process.env,
+          CLUSTER_CONFIG: HOMELAB_FILE,
+          DESTROYABLE_NODES: "",
+          PATH: `${seen}${delimiter}${process.env.PATH ?? ""}`,
+        },
+      }).stdout.trim();
+    expect(destroyable("destroy", "addons", "cluster", "vms", "--auto-approve")).toBe("all");
+    expect(destroyable("deploy", "addons", "--auto-approve", "--skip-preflight")).toBe("");
+    rmSync(seen, { recursive: true, force: true });
+  });
+
   it("passes other commands through", () => {
     expect(cdktfSh("synth").stdout).toBe("npx cdktf synth");
   });

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { deployOrder, exitCode, explainError, settle } from "../../scripts/review";
+import { judge, nodeVmLosses } from "../../lib/node-guard";
+import { deployOrder, describePlan, exitCode, explainError, settle } from "../../scripts/review";
 import type { StackReview } from "../../scripts/review";
 import { HOMELAB_FILE } from "../fixtures/definitions";
 import { describeWithToolchain, REPO_ROOT } from "../support/toolchain";
@@ -62,6 +63,29 @@ describe("the review's logic", () => {
   it("exits 0 only when no stack changes", () => {
     expect(exitCode([review("vms", "no-changes"), review("cluster", "no-changes")])).toBe(0);
     expect(exitCode([review("vms", "no-changes"), review("cluster", "changes")])).toBe(2);
+  });
+
+  it("names under a node VM the plan would take away what causes it, and exits 1 for it", () => {
+    const vm = (host: string) => ({ name: "kspray-worker-3", node_name: host, vm_id: 4202 });
+    const plan = {
+      resource_changes: [
+        {
+          address: "proxmox_virtual_environment_vm.worker-3_23007C26",
+          change: {
+            actions: ["delete", "create"],
+            before: vm("pve01"),
+            after: vm("pve02"),
+            replace_paths: [["node_name"]],
+          },
+        },
+      ],
+    };
+    const verdict = judge(nodeVmLosses(plan), [], new Set(["kspray-worker-3"]));
+    expect(describePlan(plan, verdict)).toEqual([
+      "-/+ proxmox_virtual_environment_vm.worker-3_23007C26 (kspray-worker-3)",
+      '  refused: its VM would be deleted and cloned anew (node_name: "pve01" → "pve02")',
+    ]);
+    expect(exitCode([review("vms", "refused"), review("cluster", "changes")])).toBe(1);
   });
 
   it("names each missing secret once, even where tofu wraps the line", () => {

@@ -156,6 +156,7 @@ export class PveCluster {
             format: VolumeStore.formatOf(def, m[2]),
             content: "images",
             ctime: this.bootTime,
+            dataId: randomUUID(),
           });
           props.set("size", formatSize(size));
         }

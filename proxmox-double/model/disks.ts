@@ -72,7 +72,8 @@ export function moveDisk(c: PveCluster, node: string, vmid: number, params: Para
     type: "qmmove",
     id: vmid,
     work: () => {
-      const copy = c.store.allocate(vm.node, storage, vmid, "disk", vol.size, format);
+      // A copy of the data: the same content under a new volume.
+      const copy = c.store.allocate(vm.node, storage, vmid, "disk", vol.size, format, vol.dataId);
       props.set("file", VolumeStore.volid(copy));
       vm.config.set(disk, printDrive(props));
       if (isTrue(params.delete)) c.store.free(vol);

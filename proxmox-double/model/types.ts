@@ -56,6 +56,12 @@ export interface Volume {
   readonly format: string;
   readonly content: string;
   readonly ctime: number;
+  /**
+   * What the volume holds, as an identity for tests (`E2eEnvironment.vmIdentities`): new
+   * for a volume allocated blank, cloned or imported, kept by a move or a migration, which
+   * copy the data. Not part of any API answer.
+   */
+  readonly dataId?: string;
 }
 
 /** PveCluster.snapshot(): plain JSON. */
