@@ -13,6 +13,7 @@ import {
 } from "../../../lib/proxmox/snapshots";
 import { ProxmoxApi } from "../../../preflight/proxmox-api";
 import { ProxmoxDouble } from "../../../proxmox-double";
+import { documentedAcl } from "../../e2e/support/role";
 import type { SeedInput } from "../../../proxmox-double/seed";
 
 const disk = (vmid: number, file: string) => ({
@@ -127,6 +128,23 @@ describe("VmSnapshots against the Proxmox VE double", () => {
       "delete of snapshot nope of VM 101 on pve01 failed: snapshot 'nope' does not exist",
     );
     await expect(snapshots.create(vm, "9lives", "x")).rejects.toThrow(/not a name Proxmox takes/);
+  });
+
+  it("works with the documented role, whose VM.Snapshot each call needs", async () => {
+    const ref = { node: "pve01", vmid: 105 };
+    try {
+      double.setAcl(documentedAcl());
+      await snapshots.create(ref, "role-check", "x");
+      await snapshots.rollback(ref, "role-check");
+      await snapshots.remove(ref, "role-check");
+      double.setAcl(documentedAcl(["VM.Snapshot"]));
+      const refused = "Permission check failed (/vms/105, VM.Snapshot";
+      await expect(snapshots.create(ref, "role-check", "x")).rejects.toThrow(refused);
+      await expect(snapshots.rollback(ref, "agreement")).rejects.toThrow(refused);
+      await expect(snapshots.remove(ref, "agreement")).rejects.toThrow(refused);
+    } finally {
+      double.setAcl(undefined);
+    }
   });
 
   it.each([
