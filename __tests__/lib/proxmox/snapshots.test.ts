@@ -13,8 +13,8 @@ import {
 } from "../../../lib/proxmox/snapshots";
 import { ProxmoxApi } from "../../../preflight/proxmox-api";
 import { ProxmoxDouble } from "../../../proxmox-double";
-import { documentedAcl } from "../../e2e/support/role";
 import type { SeedInput } from "../../../proxmox-double/seed";
+import { documentedAcl } from "../../e2e/support/role";
 
 const disk = (vmid: number, file: string) => ({
   vmid,
