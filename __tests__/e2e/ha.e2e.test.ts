@@ -3,14 +3,17 @@
  * with `proxmox.ha` against the double of a Proxmox VE 9 cluster where HA was never used:
  * every node VM an HA resource, the control-plane VMs and the worker pool kept on
  * different hosts by rules Proxmox accepts only once its HA manager lists the hosts; a
- * re-plan with no change, also after Proxmox moved a VM; destroy leaving nothing; and only
- * requests real Proxmox accepts, with the documented role's Sys.Console needed.
+ * re-plan with no change, also after a snapshot of every VM and after Proxmox moved a VM;
+ * destroy leaving nothing; and only requests real Proxmox accepts, with the documented
+ * role's Sys.Console and VM.Snapshot needed.
  */
 import { readFileSync } from "node:fs";
 
 import { parse } from "yaml";
 
-import { HA_PRIVILEGES } from "../../preflight/privileges";
+import { VmSnapshots, snapshotName } from "../../lib/proxmox/snapshots";
+import { HA_PRIVILEGES, SNAPSHOT_PRIVILEGES } from "../../preflight/privileges";
+import { ProxmoxApi } from "../../preflight/proxmox-api";
 import type { SeedInput } from "../../proxmox-double/seed";
 import { homelab } from "../fixtures/definitions";
 
@@ -99,6 +102,22 @@ describeE2e("vms stack end to end: Proxmox HA", () => {
     });
   });
 
+  it("re-plans with no change after a snapshot of every node VM (its config then names a parent)", async () => {
+    const snapshots = new VmSnapshots(
+      new ProxmoxApi({ endpoint: env.double.endpoint, token: env.double.token, insecure: true }),
+      { taskTimeoutMs: 60_000 },
+    );
+    const name = snapshotName("upgrade-cluster", new Date());
+    for (const vm of env.clusterVms())
+      await snapshots.create({ node: vm.node, vmid: vm.vmid }, name, "e2e: before an upgrade");
+    expect(env.clusterVms().map((v) => v.config.parent)).toEqual(Array(6).fill(name));
+    const review = await env.npmRun("diff", ["vms"]);
+    expect({ status: review.status, stdout: review.stdout }).toEqual({
+      status: 0,
+      stdout: expect.stringMatching(/^vms: no changes$/m),
+    });
+  });
+
   it("re-plans with no change after Proxmox moved a worker's VM to another host", async () => {
     // What the HA manager does on a failover: the VM, its config and its disks on another
     // host (here without going through the API, which has no failure to react to).
@@ -120,9 +139,9 @@ describeE2e("vms stack end to end: Proxmox HA", () => {
     });
   });
 
-  it("needed the documented role's Sys.Console", () => {
+  it("needed the documented role's Sys.Console, and its VM.Snapshot for the snapshots", () => {
     const needed = env.privilegesNeeded();
-    expect(HA_PRIVILEGES.filter((p) => !needed.has(p))).toEqual([]);
+    expect([...HA_PRIVILEGES, ...SNAPSHOT_PRIVILEGES].filter((p) => !needed.has(p))).toEqual([]);
   });
 
   it("destroys every rule, HA resource and VM", async () => {
@@ -130,6 +149,11 @@ describeE2e("vms stack end to end: Proxmox HA", () => {
     expect(rules()).toEqual([]);
     expect(resources()).toEqual([]);
     expect(env.clusterVms()).toEqual([]);
+    // No disk of the cluster's VMs is left, snapshotted or not.
+    const ours = (env.double.state().volumes as Array<{ vmid: number }>).filter(
+      (v) => v.vmid >= 4100 && v.vmid < 4300,
+    );
+    expect(ours).toEqual([]);
     expect(env.state("vms")?.resources ?? []).toEqual([]);
   });
 

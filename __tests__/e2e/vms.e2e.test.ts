@@ -566,7 +566,7 @@ describeE2e("vms stack end to end: the documented role", () => {
     const unused = documentedRole().privileges.filter((p) => !privilegesNeeded.has(p));
     // Read-only extras docs/proxmox.md names: for people and tools looking at the cluster;
     // and those of a template from a cloud image, which template.e2e.test.ts shows needed,
-    // of HA (ha.e2e.test.ts) and of snapshots (lib/proxmox/snapshots.test.ts).
+    // and those of HA and snapshots, which ha.e2e.test.ts shows needed.
     expect(unused.sort()).toEqual(
       [...AUDIT_ONLY, ...IMAGE_PRIVILEGES, ...HA_PRIVILEGES, ...SNAPSHOT_PRIVILEGES].sort(),
     );
