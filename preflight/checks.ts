@@ -16,9 +16,11 @@ import type { KubesprayFacts } from "../runner/checks";
 import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "../runner/checks";
 import { expandHome } from "../runner/env";
 
-import { IMAGE_PRIVILEGES, REQUIRED_PRIVILEGES } from "./privileges";
+import { checkHa } from "./ha";
+import { privilegesFor } from "./privileges";
 import type { ProxmoxApi } from "./proxmox-api";
 import { ApiError } from "./proxmox-api";
+import { checkSnapshots } from "./snapshots";
 
 export interface Problem {
   /** The field or environment variable at fault, e.g. `proxmox.datastore`. */
@@ -127,10 +129,7 @@ async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: Clus
   } else {
     // Granted on `/` and propagating, as the documented `pveum aclmod /` does.
     const held = new Set(Object.keys(perms.data["/"] ?? {}));
-    const image = config.proxmox.template.image !== undefined;
-    const missing = REQUIRED_PRIVILEGES.filter(
-      (p) => !held.has(p) && (image || !IMAGE_PRIVILEGES.includes(p)),
-    );
+    const missing = privilegesFor(config).filter((p) => !held.has(p));
     if (missing.length > 0) {
       problems.push({
         what: PROXMOX_ENV.token,
@@ -568,6 +567,8 @@ export async function preflight(
     ...checkVmIds(nodes, vms.data),
     ...(await checkAddresses(api, nodes, vms.data)),
     ...(await checkPciMappings(api, nodes)),
+    ...(await checkSnapshots(api, config, nodes, vms.data, storages)),
+    ...(await checkHa(api, config, nodes, storages)),
   );
   return problems;
 }

@@ -1,7 +1,8 @@
 /**
  * A Proxmox VE API client: GET with an API token (or no credentials at all) for the
  * preflight checks, POST and the wait for a task for the adoption of VMs an interrupted
- * deploy left (scripts/adopt.ts); JSON's `data`, and Proxmox's own error text on failure.
+ * deploy left (scripts/adopt.ts), DELETE for snapshots (lib/proxmox/snapshots.ts); JSON's
+ * `data`, and Proxmox's own error text on failure.
  */
 import { request } from "node:https";
 
@@ -60,6 +61,13 @@ export class ProxmoxApi {
     return this.send<T>("POST", url, new URLSearchParams(params).toString());
   }
 
+  /** `data` of a DELETE, parameters in the query string like Proxmox's clients send them. */
+  delete<T>(path: string, query: Record<string, string> = {}): Promise<T> {
+    const url = new URL(path.replace(/^\//, ""), this.base);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    return this.send<T>("DELETE", url);
+  }
+
   /**
    * Waits for the task `upid` on `node` to end; an ApiError with its exit status unless it
    * ended OK.
@@ -79,7 +87,7 @@ export class ProxmoxApi {
     }
   }
 
-  private send<T>(method: "GET" | "POST", url: URL, body?: string): Promise<T> {
+  private send<T>(method: "GET" | "POST" | "DELETE", url: URL, body?: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const req = request(
         url,
