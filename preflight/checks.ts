@@ -9,6 +9,7 @@ import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV, secretVariables } from "../config/secrets";
 import { imageTemplateName } from "../config/templates";
 import { kubesprayRelease } from "../kubespray-vars/releases";
+import type { RenderOptions } from "../lib/capacity/render";
 import { absoluteUserPath } from "../lib/kubespray/project";
 import type { NodeSpec } from "../lib/topology";
 import { expandNodes, imageTemplates } from "../lib/topology";
@@ -16,6 +17,7 @@ import type { KubesprayFacts } from "../runner/checks";
 import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "../runner/checks";
 import { expandHome } from "../runner/env";
 
+import { checkCapacity } from "./capacity";
 import { checkHa } from "./ha";
 import { privilegesFor } from "./privileges";
 import type { ProxmoxApi } from "./proxmox-api";
@@ -526,6 +528,11 @@ export interface PreflightOptions {
   readonly cluster?: boolean;
   /** Where relative paths of the definition start (where cdktf runs). @default process.cwd() */
   readonly baseDir?: string;
+  /**
+   * Check that the add-ons' pods fit the nodes, rendering their charts with these (slow:
+   * every chart is rendered once). @default not checked
+   */
+  readonly capacity?: RenderOptions;
 }
 
 /** Every problem a deploy of `config` would meet, at once. */
@@ -540,6 +547,7 @@ export async function preflight(
   const problems = [
     ...(opts.addons === false ? [] : checkSecrets(config, env)),
     ...(opts.cluster === false ? [] : checkKubespray(config, opts.baseDir ?? process.cwd())),
+    ...(opts.capacity === undefined ? [] : (await checkCapacity(config, opts.capacity)).problems),
   ];
   const access = await checkAccess(api, env, config);
   problems.push(...access.problems);
