@@ -13,7 +13,7 @@ import type { CapacityCheck } from "../../preflight/capacity";
 import { capacityRenderOptions, checkCapacity } from "../../preflight/capacity";
 import { formatProblem } from "../../preflight/checks";
 import type { Definition } from "../fixtures/definitions";
-import { cloud, EXAMPLES, homelab } from "../fixtures/definitions";
+import { cloud, everyOption, EXAMPLES, homelab } from "../fixtures/definitions";
 import { UPSTREAM_CHARTS } from "../support/helm";
 import { describeWithToolchain, REPO_ROOT, toolchainEnv } from "../support/toolchain";
 
@@ -119,6 +119,17 @@ describeWithToolchain(["helm"])("preflight's capacity check, from the rendered c
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
+  }, 60_000);
+
+  it("says what it did not check when a file the definition names is not there", async () => {
+    const def = everyOption();
+    def.addons.certManager.clusterIssuers[0].vault.caBundleFile = "no-such-ca.pem";
+    const { problems } = await check(def);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ what: "addons", warning: true });
+    expect(problems[0].problem).toMatch(
+      /not checked against the nodes: the addons stack cannot be synthesized: .*addons\.certManager\.clusterIssuers\[0\]\.vault\.caBundleFile.*no-such-ca\.pem/,
+    );
   }, 60_000);
 
   it("says so when there is no helm CLI", async () => {

@@ -17,6 +17,7 @@ import { basename, isAbsolute, join, resolve } from "node:path";
 import { App } from "cdktf";
 
 import { readVaultCaBundles } from "../../config/ca-bundles";
+import { UserError } from "../../config/errors";
 import type { ClusterConfig } from "../../config/schema";
 import { kubernetesVersion } from "../../kubespray-vars/vars";
 import { AddonsStack } from "../../stacks/addons-stack";
@@ -100,7 +101,15 @@ export async function renderAddonReleases(
   }
   const work = mkdtempSync(join(tmpdir(), "addons-capacity-"));
   try {
-    const stack = synthReleases(config, opts.baseDir, join(work, "out"));
+    let stack: ReturnType<typeof synthReleases>;
+    try {
+      stack = synthReleases(config, opts.baseDir, join(work, "out"));
+    } catch (e) {
+      // A file the definition names (a CA bundle, a local chart) that is not there: the
+      // deploy says so; here it only means nothing can be rendered.
+      if (!(e instanceof UserError)) throw e;
+      return { ok: false, reason: `the addons stack cannot be synthesized: ${e.message}` };
+    }
     const charts = stack.releases.map((r) => {
       if (r.repository === undefined) {
         return isAbsolute(r.chart) ? r.chart : resolve(stack.dir, r.chart);
