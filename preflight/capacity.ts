@@ -6,8 +6,9 @@
  * switch when no pool may take it at all); when the charts cannot be rendered here, one
  * warning says why and what was not checked.
  */
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 
+import { projectPath } from "../config/project-root";
 import type { ClusterConfig } from "../config/schema";
 import type { CapacityReport } from "../lib/capacity";
 import { addonsCapacity } from "../lib/capacity";
@@ -16,13 +17,11 @@ import { renderAddonReleases } from "../lib/capacity/render";
 
 import type { Problem } from "./checks";
 
-const ROOT = resolve(__dirname, "..");
-
 /** Where preflight finds helm and the charts: the toolchain's helm, `UPSTREAM_CHARTS`. */
 export function capacityRenderOptions(env: NodeJS.ProcessEnv, baseDir: string): RenderOptions {
   return {
-    helm: join(ROOT, ".toolchain", "bin", "helm"),
-    chartsDir: resolve(env.UPSTREAM_CHARTS ?? join(ROOT, "..", "shared", "charts")),
+    helm: projectPath(".toolchain", "bin", "helm"),
+    chartsDir: resolve(env.UPSTREAM_CHARTS ?? projectPath("..", "shared", "charts")),
     baseDir,
     env,
   };
