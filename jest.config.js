@@ -3,8 +3,12 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/__tests__"],
   testMatch: ["**/*.test.ts"],
-  // Type-checking happens once in `npm run lint` (tsc --noEmit); here only transpile.
-  transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
+  ...require("./jest.transform"),
   setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
-  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/__tests__/e2e/"],
+  // Their own suites: `npm run test:e2e`, `npm run test:cluster`.
+  testPathIgnorePatterns: [
+    "/node_modules/",
+    "<rootDir>/__tests__/e2e/",
+    "<rootDir>/__tests__/test-cluster/",
+  ],
 };

@@ -8,8 +8,7 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/__tests__/e2e"],
   testMatch: ["**/*.e2e.test.ts"],
-  // Type-checking happens once in `npm run lint` (tsc --noEmit); here only transpile.
-  transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
+  ...require("./jest.transform"),
   setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
   globalSetup: "<rootDir>/__tests__/e2e/support/global-setup.ts",
   maxWorkers: 1,

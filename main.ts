@@ -8,6 +8,7 @@ import { readVaultCaBundles } from "./config/ca-bundles";
 import { formatIssue } from "./config/errors";
 import { exitOnUserError, loadFromEnvironment, stateDirFromEnvironment } from "./lib/cli";
 import { readLastRun, recordStoreOf } from "./lib/kubespray/record-store";
+import { destroyableNodes } from "./lib/node-guard";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 
 // Every mistake in the user's input (the definition, a file it names, a change the
@@ -21,7 +22,12 @@ void exitOnUserError(async () => {
   const lastRun = await readLastRun(recordStoreOf(config), stateDir);
 
   const app = new App();
-  const vms = new VmsStack(app, "vms", { config, stateDir, definitionFile: file });
+  const vms = new VmsStack(app, "vms", {
+    config,
+    stateDir,
+    definitionFile: file,
+    destroyableNodes: destroyableNodes(process.env),
+  });
   const cluster = new ClusterStack(app, "cluster", {
     config,
     stateDir,

@@ -305,7 +305,7 @@ export function loadClusterConfig(file: string): LoadedConfig {
       [
         {
           path: "",
-          message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+          message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)}); check the path, a relative one starts in the folder the command was run in`,
         },
       ],
       file,

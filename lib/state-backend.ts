@@ -12,6 +12,9 @@
  * `TF_VAR_state_passphrase` (a sensitive variable, so the passphrase never reaches
  * cdk.tf.json either), aes_gcm, `enforced` (an unencrypted state is never written).
  */
+import { chmodSync, existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+
 import { UserError } from "../config/errors";
 import type { ClusterConfig } from "../config/schema";
 
@@ -62,4 +65,23 @@ export function checkStateEnvironment(
       );
   }
   if (problems.length > 0) throw new UserError(problems.join("\n"));
+}
+
+/** Where the local backend keeps a stack's state. */
+export function localStateFile(stateDir: string, stack: string): string {
+  return join(stateDir, `${stack}.tfstate`);
+}
+
+/**
+ * Makes the state directory its owner's alone: the folder 0700 and the local backend's files
+ * in it (`<stack>.tfstate`, its `.backup`, the `.<stack>.tfstate.lock.info` record) 0600;
+ * the addons state holds the add-ons' secrets. OpenTofu writes those files with the umask of
+ * the process (scripts/cdktf.sh sets 077); this tightens what an earlier deploy left
+ * readable, before OpenTofu rewrites them in place (which keeps a file's mode).
+ */
+export function protectStateDir(stateDir: string): void {
+  if (!existsSync(stateDir)) return;
+  chmodSync(stateDir, 0o700);
+  for (const name of readdirSync(stateDir))
+    if (/\.tfstate(\.backup|\.lock\.info)?$/.test(name)) chmodSync(join(stateDir, name), 0o600);
 }

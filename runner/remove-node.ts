@@ -50,8 +50,12 @@ export async function removeNodeWith(
     writeFileSync(paths.printScript, printScript([stepCommand(step, ctx)], forget), {
       mode: 0o700,
     });
+    // The deploy stops here, before the VM is deleted: the steps to go on, as the runbook
+    // ("Removing nodes" in docs/operations.md) gives them.
     throw new UserError(
-      `print mode: run ${paths.printScript} to remove ${node}, then deploy again`,
+      `${node}: kubespray.mode is print, so nothing here removes it from the cluster and the deploy stops before deleting its VM; ` +
+        `1. run ${paths.printScript} where Kubespray runs (remove-node.yml -e node=${node}, then forget-node takes it out of the record), ` +
+        `2. run the same deploy again: it deletes the VM`,
     );
   }
   const run = await execute(step, ctx, env);

@@ -9,6 +9,9 @@
  * with the environment of a deploy and the offline toolchain's (`source
  * scripts/toolchain-env.sh`).
  *
+ * First, whatever the backend, the state directory is made its owner's alone
+ * (`protectStateDir`: 0700, the local state files 0600).
+ *
  * Only stacks whose backend is not `local`: a local state's files live beside it, and the
  * local backend behaves exactly as before. Every stack is restored whichever are deployed:
  * the vms stack's node removals read the cluster stack's runner.json.
@@ -20,7 +23,7 @@ import { loadClusterConfig } from "../config/load";
 import type { ClusterConfig } from "../config/schema";
 import { definitionFile, exitOnUserError, stateDirFromEnvironment } from "../lib/cli";
 import { recordStoreOf, restoreKubeconfig } from "../lib/kubespray/record-store";
-import { checkStateEnvironment } from "../lib/state-backend";
+import { checkStateEnvironment, protectStateDir } from "../lib/state-backend";
 import { filesInState, restoreFiles } from "../lib/state-files";
 import type { ShowState } from "../lib/state-files";
 
@@ -67,6 +70,7 @@ export async function restoreKubeconfigFromEnvironment(
 async function main(): Promise<number> {
   const config = definition(process.env);
   checkStateEnvironment(config);
+  protectStateDir(stateDirFromEnvironment(config));
   if (config.state.backend === "local") return 0;
   const outdir = outdirFromEnvironment();
   const synth = await synthesize(outdir);

@@ -3,7 +3,7 @@
 #
 # Everything is compiled from source with the Go toolchain; the only network
 # access needed is the Go module proxy (for OpenTofu, the bpg/proxmox provider,
-# the helm CLI and all Go dependencies). No Terraform/OpenTofu registry and no
+# the helm CLI, the test cluster's control plane and all Go dependencies). No Terraform/OpenTofu registry and no
 # GitHub access is needed, now or later: the generated CLI config only knows a
 # local filesystem mirror.
 #
@@ -15,15 +15,23 @@
 #                                            provider under both registry.opentofu.org
 #                                            and registry.terraform.io
 #   .toolchain/tofurc                        CLI config: filesystem mirror only
+#   .toolchain/control-plane/                the test cluster's control plane (skip
+#                                            with --no-control-plane; test-cluster/):
+#     kube                                   kube-apiserver, kube-controller-manager and
+#                                            kube-scheduler in one binary, and `kube pki`
+#     etcd, kwok, kwok-stages.yaml           etcd; kwok and the Stages it runs with
 #   .toolchain/stamps/*.stamp                cache keys (one per artifact)
 #   .toolchain/logs/*.log                    build logs of the last build
 #
 # Use it via:  source scripts/toolchain-env.sh
 #
-# Usage: scripts/toolchain.sh [--no-helm] [--check] [--help]
+# Usage: scripts/toolchain.sh [--no-helm] [--no-control-plane] [--check] [--help]
 #   (default)   build whatever is missing or out of date; print one line per
 #               artifact ("built" / "cached"). A warm second run takes seconds.
 #   --no-helm   do not build (or, with --check, do not require) the helm CLI.
+#   --no-control-plane
+#               do not build (or, with --check, do not require) the test
+#               cluster's control plane (about 9 of the cold build's minutes).
 #   --check     build nothing; verify every artifact is present and matches the
 #               pinned versions; exit 1 if anything is missing.
 #
@@ -58,6 +66,15 @@ PROXMOX_VERSION="0.111.1"             # github.com/bpg/terraform-provider-proxmo
 # embeds (helm.sh/helm/v3 in terraform-provider-helm's go.mod at the pinned tag), so that a
 # chart that renders in a test renders on a deploy. Checked when the provider is built.
 HELM_CLI_VERSION="3.18.4"
+
+# The test cluster's control plane (test-cluster/): Kubespray v2.31.0's default Kubernetes,
+# and the etcd that Kubespray installs with it (etcd_supported_versions['1.35']: the newest
+# 3.6 release in its checksums). Each is built from a small Go module of ours in
+# test-cluster/go/{kube,etcd,kwok}, whose go.mod and go.sum pin every dependency; the
+# go.mod must require exactly the version below (checked before building).
+KUBE_VERSION="1.35.4"                 # k8s.io/kubernetes (staging modules at v0.35.4)
+ETCD_VERSION="3.6.10"                 # go.etcd.io/etcd/server/v3
+KWOK_VERSION="0.8.0"                  # sigs.k8s.io/kwok: plays the nodes' kubelets
 # =============================================================================
 
 # Provider table: one entry per provider, fields separated by '|':
@@ -86,6 +103,8 @@ STAMP_DIR="${TOOLCHAIN_DIR}/stamps"
 LOG_DIR="${TOOLCHAIN_DIR}/logs"
 TMP_ROOT="${TOOLCHAIN_DIR}/tmp"
 TOFURC="${TOOLCHAIN_DIR}/tofurc"
+CONTROL_PLANE_DIR="${TOOLCHAIN_DIR}/control-plane"
+CONTROL_PLANE_MODULES="${REPO_ROOT}/test-cluster/go"
 # Colon-separated folders holding git copies (bare or not) of the upstream
 # provider repositories, each named after its repository (REPO or REPO/.git):
 # used only when the Go proxy does not serve a pinned commit. The default is the
@@ -94,10 +113,12 @@ TOFURC="${TOOLCHAIN_DIR}/tofurc"
 PROVIDER_SOURCES="${PROVIDER_SOURCES:-${REPO_ROOT}/../shared/provider-sources}"
 
 WITH_HELM=1
+WITH_CONTROL_PLANE=1
 CHECK_ONLY=0
 for arg in "$@"; do
   case "${arg}" in
     --no-helm) WITH_HELM=0 ;;
+    --no-control-plane) WITH_CONTROL_PLANE=0 ;;
     --check) CHECK_ONLY=1 ;;
     -h | --help)
       sed -n '2,/^set -euo pipefail/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -343,7 +364,114 @@ build_helm() {
 }
 
 # -----------------------------------------------------------------------------
-# 4. CLI config: only the local filesystem mirror, no direct installation, so
+# 4. The test cluster's control plane: one Go module of ours per binary, built
+#    as the main module, so that its committed go.sum verifies every dependency.
+# -----------------------------------------------------------------------------
+# required_version MODULE_DIR GO_MODULE -> the version MODULE_DIR/go.mod requires.
+required_version() {
+  awk -v m="$2" '$1 == m { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$1/go.mod"
+}
+# control_plane_key NAME VERSION -> the stamp key: the version, the platform and a hash of
+# the module's own files, so that an edit of its go.mod, go.sum or code rebuilds it.
+control_plane_key() {
+  local dir="${CONTROL_PLANE_MODULES}/$1" sum
+  sum="$(cd "${dir}" && find . -maxdepth 1 -type f \( -name 'go.mod' -o -name 'go.sum' -o -name '*.go' \) |
+    LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)"
+  echo "$1 $2 ${PLATFORM} ${sum}"
+}
+# require_pin NAME GO_MODULE VERSION: dies unless the module's go.mod requires VERSION.
+require_pin() {
+  local found
+  found="$(required_version "${CONTROL_PLANE_MODULES}/$1" "$2")"
+  [[ "${found}" == "v$3" ]] ||
+    die "test-cluster/go/$1/go.mod requires $2 ${found:-(nothing)}, but the pinned version is v$3: in test-cluster/go/$1 run: go get $2@v$3 && go mod tidy"
+}
+# reports_version LABEL FILE TEXT CMD...: dies unless CMD's output holds TEXT.
+reports_version() {
+  local label="$1" file="$2" want="$3" reported
+  shift 3
+  reported="$("$@" 2>&1 || true)"
+  if ! grep -qF -- "${want}" <<<"${reported}"; then
+    rm -f "${file}"
+    die "the built ${label} does not report ${want}: ${reported}"
+  fi
+}
+
+CP_KUBE="${CONTROL_PLANE_DIR}/kube"
+CP_ETCD="${CONTROL_PLANE_DIR}/etcd"
+CP_KWOK="${CONTROL_PLANE_DIR}/kwok"
+CP_STAGES="${CONTROL_PLANE_DIR}/kwok-stages.yaml"
+
+build_kube() {
+  local label="kubernetes ${KUBE_VERSION}" key
+  key="$(control_plane_key kube "${KUBE_VERSION}")"
+  if stamp_ok control-plane-kube "${key}" "${CP_KUBE}"; then report "${label}" cached; return; fi
+  require_pin kube k8s.io/kubernetes "${KUBE_VERSION}"
+  local t0=${SECONDS} log="${LOG_DIR}/control-plane-kube.log" src="${CONTROL_PLANE_MODULES}/kube"
+  building "${label}" "kube-apiserver, -controller-manager, -scheduler in one binary; about 5 to 7 minutes on 2 cores with cold Go caches"
+  : >"${log}"
+  # The build date is the release's own (its time on the module proxy), so that a rebuild
+  # is byte for byte the same; the tree state is "archive", as Kubernetes' own
+  # hack/lib/version.sh says of a build from an exported tree without its git history.
+  local built_at
+  built_at="$(cd "${src}" && go list -m -json k8s.io/kubernetes 2>>"${log}" |
+    sed -n 's/^[[:space:]]*"Time": "\(.*\)",\{0,1\}$/\1/p')"
+  [[ -n "${built_at}" ]] || die "cannot read the release time of k8s.io/kubernetes v${KUBE_VERSION} (see ${log})"
+  local minor="${KUBE_VERSION#*.}" pkg flags=""
+  minor="${minor%%.*}"
+  # Without these the components report v0.0.0-master, and Helm's kubeVersion checks fail.
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X ${pkg}.gitVersion=v${KUBE_VERSION} -X ${pkg}.gitMajor=${KUBE_VERSION%%.*}"
+    flags+=" -X ${pkg}.gitMinor=${minor} -X ${pkg}.gitCommit= -X ${pkg}.gitTreeState=archive"
+    flags+=" -X ${pkg}.buildDate=${built_at}"
+  done
+  go_build control-plane-kube "${src}" . "${CP_KUBE}" "${flags}"
+  local component
+  for component in kube-apiserver kube-controller-manager kube-scheduler; do
+    reports_version "${component}" "${CP_KUBE}" "Kubernetes v${KUBE_VERSION}" "${CP_KUBE}" "${component}" --version
+  done
+  write_stamp control-plane-kube "${key}"
+  report "${label}" "built ($((SECONDS - t0))s)"
+}
+
+build_etcd() {
+  local label="etcd ${ETCD_VERSION}" key
+  key="$(control_plane_key etcd "${ETCD_VERSION}")"
+  if stamp_ok control-plane-etcd "${key}" "${CP_ETCD}"; then report "${label}" cached; return; fi
+  require_pin etcd go.etcd.io/etcd/server/v3 "${ETCD_VERSION}"
+  local t0=${SECONDS}
+  building "${label}" "about 1 minute"
+  : >"${LOG_DIR}/control-plane-etcd.log"
+  go_build control-plane-etcd "${CONTROL_PLANE_MODULES}/etcd" go.etcd.io/etcd/server/v3 "${CP_ETCD}" ""
+  reports_version etcd "${CP_ETCD}" "etcd Version: ${ETCD_VERSION}" "${CP_ETCD}" --version
+  write_stamp control-plane-etcd "${key}"
+  report "${label}" "built ($((SECONDS - t0))s)"
+}
+
+build_kwok() {
+  local label="kwok ${KWOK_VERSION}" key
+  key="$(control_plane_key kwok "${KWOK_VERSION}")"
+  if stamp_ok control-plane-kwok "${key}" "${CP_KWOK}" && [[ -s "${CP_STAGES}" ]]; then
+    report "${label}" cached
+    return
+  fi
+  require_pin kwok sigs.k8s.io/kwok "${KWOK_VERSION}"
+  local t0=${SECONDS} log="${LOG_DIR}/control-plane-kwok.log" src="${CONTROL_PLANE_MODULES}/kwok"
+  building "${label}" "about 2 minutes"
+  : >"${log}"
+  go_build control-plane-kwok "${src}" sigs.k8s.io/kwok/cmd/kwok "${CP_KWOK}" \
+    "-X sigs.k8s.io/kwok/pkg/consts.Version=v${KWOK_VERSION}"
+  reports_version kwok "${CP_KWOK}" "v${KWOK_VERSION}" "${CP_KWOK}" --version
+  # The Stages kwok runs with, printed by our module's command from kwok's release.
+  go_build control-plane-kwok "${src}" . "${WORK}/kwok-stages" ""
+  "${WORK}/kwok-stages" >"${CP_STAGES}.tmp" 2>>"${log}" || die "printing kwok's Stages failed (see ${log})"
+  mv -f "${CP_STAGES}.tmp" "${CP_STAGES}"
+  write_stamp control-plane-kwok "${key}"
+  report "${label}" "built ($((SECONDS - t0))s)"
+}
+
+# -----------------------------------------------------------------------------
+# 5. CLI config: only the local filesystem mirror, no direct installation, so
 #    `tofu init` never touches the network. (No plugin_cache_dir: providers in
 #    an unpacked mirror are symlinked into .terraform, a cache adds nothing.)
 # -----------------------------------------------------------------------------
@@ -387,6 +515,14 @@ if [[ "${CHECK_ONLY}" == 1 ]]; then
     ok=0; stamp_ok helm "${HELM_KEY}" "${BIN_DIR}/helm" && ok=1
     check_line "helm ${HELM_CLI_VERSION}" "${ok}"
   fi
+  if [[ "${WITH_CONTROL_PLANE}" == 1 ]]; then
+    ok=0; stamp_ok control-plane-kube "$(control_plane_key kube "${KUBE_VERSION}")" "${CP_KUBE}" && ok=1
+    check_line "kubernetes ${KUBE_VERSION}" "${ok}"
+    ok=0; stamp_ok control-plane-etcd "$(control_plane_key etcd "${ETCD_VERSION}")" "${CP_ETCD}" && ok=1
+    check_line "etcd ${ETCD_VERSION}" "${ok}"
+    ok=0; stamp_ok control-plane-kwok "$(control_plane_key kwok "${KWOK_VERSION}")" "${CP_KWOK}" && [[ -s "${CP_STAGES}" ]] && ok=1
+    check_line "kwok ${KWOK_VERSION}" "${ok}"
+  fi
   ok=0; [[ -f "${TOFURC}" && "$(cat "${TOFURC}")" == "$(tofurc_content)" ]] && ok=1
   check_line "tofurc" "${ok}"
   if [[ "${MISSING}" == 1 ]]; then
@@ -412,8 +548,16 @@ cleanup
 mkdir -p "${WORK}"
 trap cleanup EXIT
 
-BUILD_TOTAL=$((1 + ${#PROVIDERS[@]} + WITH_HELM))
+BUILD_TOTAL=$((1 + ${#PROVIDERS[@]} + WITH_HELM + 3 * WITH_CONTROL_PLANE))
 build_tofu
 for entry in "${PROVIDERS[@]}"; do build_provider "${entry}"; done
 if [[ "${WITH_HELM}" == 1 ]]; then build_helm; else report "helm ${HELM_CLI_VERSION}" "skipped (--no-helm)"; fi
+if [[ "${WITH_CONTROL_PLANE}" == 1 ]]; then
+  mkdir -p "${CONTROL_PLANE_DIR}"
+  build_etcd
+  build_kwok
+  build_kube
+else
+  report "control plane" "skipped (--no-control-plane)"
+fi
 write_tofurc

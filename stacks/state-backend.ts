@@ -3,14 +3,13 @@
  * what the definition's `state` section means). Every stack calls `stateBackend` instead of
  * creating a backend itself.
  */
-import { join } from "node:path";
-
 import type { TerraformStack } from "cdktf";
 import { LocalBackend, PgBackend, TerraformVariable } from "cdktf";
 
 import type { ClusterConfig } from "../config/schema";
 import {
   checkStateEnvironment,
+  localStateFile,
   PASSPHRASE_ENV,
   PASSPHRASE_VARIABLE,
   pgSchemaName,
@@ -32,7 +31,7 @@ export function stateBackend(
     new PgBackend(stack, { schemaName: pgSchemaName(config.name, id) } as ConstructorParameters<
       typeof PgBackend
     >[1]);
-  else new LocalBackend(stack, { path: join(stateDir, `${id}.tfstate`) });
+  else new LocalBackend(stack, { path: localStateFile(stateDir, id) });
   if (stateEncrypted(config)) encryptState(stack, config.state.encryption.unencryptedFallback);
 }
 

@@ -271,7 +271,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     expect(play2[play2.length - 1]).toMatch(
       /play 2 "Stand-in work on each host" done: 6 tasks done; hosts 0 ok, 6 changed, 0 failed, 0 unreachable; \d+s$/,
     );
-    expect(stderr).toMatch(/cluster\.yml, play 1 "Stand-in cluster\.yml" done: 8 tasks done; /);
+    expect(stderr).toMatch(/cluster\.yml, play 1 "Stand-in cluster\.yml" done: 9 tasks done; /);
 
     // The log and the summary of each playbook, 0600 in a 0700 folder; the record points to them.
     expect(mode(join(stateDir, "runs"))).toBe(0o700);
@@ -458,8 +458,11 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     settings({ mode: "print" });
     const refused = run(["remove-node", stateDir, "kspray-worker-4"]);
     expect(refused.status).toBe(2);
-    expect(refused.stderr).toContain(
-      `print mode: run ${join(stateDir, "kubespray-commands.sh")} to remove kspray-worker-4, then deploy again`,
+    // One line with the runbook's steps (docs/operations.md, "Removing nodes").
+    expect(refused.stderr).toBe(
+      `[kubespray-runner] error: kspray-worker-4: kubespray.mode is print, so nothing here removes it from the cluster and the deploy stops before deleting its VM; ` +
+        `1. run ${join(stateDir, "kubespray-commands.sh")} where Kubespray runs (remove-node.yml -e node=kspray-worker-4, then forget-node takes it out of the record), ` +
+        `2. run the same deploy again: it deletes the VM\n`,
     );
     const script = join(stateDir, "kubespray-commands.sh");
     expect(readFileSync(script, "utf8").trim().split("\n").pop()).toBe(

@@ -5,10 +5,11 @@
  * real, the others stop on what the environment lacks, named.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { judge, nodeVmLosses } from "../../lib/node-guard";
 import { toolchainEnv } from "../../scripts/processes";
 import {
   changesFromConfig,
@@ -95,6 +96,29 @@ describe("the review's logic", () => {
     expect(exitCode([review("vms", "no-changes"), review("cluster", "changes")])).toBe(2);
   });
 
+  it("names under a node VM the plan would take away what causes it, and exits 1 for it", () => {
+    const vm = (host: string) => ({ name: "kspray-worker-3", node_name: host, vm_id: 4202 });
+    const plan = {
+      resource_changes: [
+        {
+          address: "proxmox_virtual_environment_vm.worker-3_23007C26",
+          change: {
+            actions: ["delete", "create"],
+            before: vm("pve01"),
+            after: vm("pve02"),
+            replace_paths: [["node_name"]],
+          },
+        },
+      ],
+    };
+    const verdict = judge(nodeVmLosses(plan), [], new Set(["kspray-worker-3"]));
+    expect(describePlan(plan, verdict)).toEqual([
+      "-/+ proxmox_virtual_environment_vm.worker-3_23007C26 (kspray-worker-3)",
+      '  refused: its VM would be deleted and cloned anew (node_name: "pve01" → "pve02")',
+    ]);
+    expect(exitCode([review("vms", "refused"), review("cluster", "changes")])).toBe(1);
+  });
+
   it("names each missing secret once, even where tofu wraps the line", () => {
     const stderr = [
       '│ The root module input variable "grafana_admin_password" is not set, and has no',
@@ -147,12 +171,17 @@ describeWithToolchain()("npm run diff, with the real tofu", () => {
     return e;
   };
 
-  it("plans the whole cluster at once, naming what each stack lacks, and exits 1", async () => {
+  it("refuses to plan the vms stack without a Proxmox token, before anything runs", async () => {
     const r = await reviewCommand([], env());
+    expect(r.status).toBe(2);
+    expect(r.out).toMatch(/^PROXMOX_VE_API_TOKEN: not set; export the deploy's API token/);
+    expect(r.out.trim().split("\n")).toHaveLength(1);
+  }, 120_000);
+
+  it("plans the stacks at once, naming what each lacks, and exits 1", async () => {
+    const r = await reviewCommand(["cluster", "addons"], env());
     expect(r.status).toBe(1);
     const lines = r.out.split("\n");
-    expect(lines).toContain("vms: ERROR");
-    expect(lines).toContain("  set PROXMOX_VE_API_TOKEN in the environment");
     expect(lines).toContain("cluster: changes");
     expect(lines).toContain("  Kubespray will run: cluster.yml");
     expect(lines).toContain("addons: ERROR");
@@ -198,10 +227,20 @@ describeWithToolchain()("npm run diff, with the real tofu", () => {
     expect(expected).toContain("Kubespray will run: cluster.yml");
     expect(listed.slice(0, expected.length)).toEqual(expected.map((l) => `  ${l}`));
   }, 120_000);
+});
 
-  it("refuses a stack that does not exist", async () => {
-    const r = await reviewCommand(["vm"], env());
-    expect(r.status).toBe(1);
-    expect(r.out).toContain("no stack vm; the stacks are vms, cluster, addons");
-  }, 120_000);
+describe("npm run diff of a stack that does not exist", () => {
+  it("refuses it before anything is synthesized or planned, exit 2", async () => {
+    const out = mkdtempSync(join(tmpdir(), "review-unknown-"));
+    try {
+      const r = await reviewCommand(["vm"], { CDKTF_OUTDIR: out, CLUSTER_CONFIG: HOMELAB_FILE });
+      expect(r).toEqual({
+        status: 2,
+        out: 'stack "vm": no such stack; the stacks are vms, cluster, addons (name none for all of them)\n',
+      });
+      expect(existsSync(join(out, "manifest.json"))).toBe(false);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -5,6 +5,8 @@ import { projectPath } from "../../config/project-root";
 
 /** The compiled runner (`npm run build:runner`, also run by `npm install`). */
 export const RUNNER_ENTRY = projectPath("dist", "runner", "cli.js");
+/** The compiled wait for Proxmox's HA manager (runner/ha-manager-ready.ts), run by the vms stack. */
+export const HA_MANAGER_READY_ENTRY = projectPath("dist", "runner", "ha-manager-ready.js");
 /** Our node-preparation playbook, run before Kubespray. */
 export const NODE_PREP_PLAYBOOK = projectPath("ansible", "node-prep.yml");
 /** Our Ansible callback plugins: the runner's events (`kspray_events.py`). */

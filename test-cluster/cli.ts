@@ -1,0 +1,62 @@
+/**
+ * `npm run test-cluster [-- --dir DIR]`: starts a test cluster configured as Kubespray would
+ * configure the definition's (`CLUSTER_CONFIG`, else the bundled example), prints where its
+ * admin kubeconfig is, and runs until Ctrl-C (or SIGTERM), which stops it and removes its
+ * directory (kept with `--dir`). No node exists until something registers one, as the
+ * stand-in Kubespray does on a deploy (docs/test-cluster.md).
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+import { UserError } from "../config/errors";
+import { groupVars } from "../kubespray-vars/vars";
+import { exitOnUserError, loadFromEnvironment } from "../lib/cli";
+
+import { startTestCluster } from "./cluster";
+
+async function main(): Promise<void> {
+  let values: { dir?: string };
+  try {
+    ({ values } = parseArgs({ options: { dir: { type: "string" } } }));
+  } catch (e) {
+    throw new UserError(`${(e as Error).message}; usage: npm run test-cluster [-- --dir DIR]`);
+  }
+  const { config, file } = loadFromEnvironment();
+  const dir = values.dir === undefined ? undefined : resolve(values.dir);
+  process.stdout.write(`starting a test cluster shaped like ${file}...\n`);
+  const t0 = Date.now();
+  const cluster = await startTestCluster({
+    kubesprayVariables: groupVars(config),
+    dir,
+    keepDir: dir !== undefined,
+  });
+  const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+  const { admission } = cluster;
+  process.stdout.write(
+    [
+      `Kubernetes ${cluster.version} at ${cluster.server}, ready in ${seconds}s`,
+      `admission plugins: ${admission.enable.join(",")}; off: ${admission.disable.join(",")}`,
+      `logs: ${cluster.dir}/logs`,
+      "",
+      `kubeconfig: ${cluster.kubeconfigPath}`,
+      `  export KUBECONFIG=${cluster.kubeconfigPath}`,
+      "",
+      `Ctrl-C stops it${dir === undefined ? ` and removes ${cluster.dir}` : ""}.`,
+      "",
+    ].join("\n"),
+  );
+  await new Promise<void>((done) => {
+    let stopping = false;
+    const stop = () => {
+      // A second Ctrl-C must not end this process before its components have stopped.
+      if (stopping) return void process.stdout.write("still stopping the test cluster...\n");
+      stopping = true;
+      process.stdout.write("stopping the test cluster...\n");
+      cluster.stop().then(done, done);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+void exitOnUserError(main);

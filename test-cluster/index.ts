@@ -1,0 +1,4 @@
+export * from "./admission";
+export * from "./binaries";
+export * from "./cluster";
+export * from "./pki";
