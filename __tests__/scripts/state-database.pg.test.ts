@@ -2,7 +2,7 @@
  * Every command that needs a `state.backend: pg` state, run as the user runs it, with its
  * database at fault (nothing listening; a wrong password against a real PostgreSQL): each
  * prints the one line lib/pg-connection.ts makes (the database tried, what came back, the
- * fix), exits 2 (`npm run diff`: 1, its error code), and shows no stack trace and no
+ * fix), exits 2, and shows no stack trace and no
  * password. Preflight says it before any other problem.
  */
 import { spawn } from "node:child_process";
@@ -51,7 +51,8 @@ const node = process.execPath;
 const COMMANDS: ReadonlyArray<readonly [string, readonly string[], number]> = [
   ["synth", [node, "scripts/launch.js", "main.ts"], 2],
   ["preflight", [node, "--import", "tsx", "preflight/cli.ts"], 2],
-  ["diff", [node, "scripts/launch.js", "scripts/review.ts"], 1],
+  // With the vms stack, diff asks the Proxmox token first (on a closed port here).
+  ["diff", [node, "scripts/launch.js", "scripts/review.ts", "cluster", "addons"], 2],
   ["status", [node, "scripts/launch.js", "scripts/status.ts"], 2],
   ["restore-files", [node, "--import", "tsx", "scripts/restore-files.ts"], 2],
   ["deploy", ["bash", "scripts/cdktf.sh", "deploy", "--auto-approve"], 2],
