@@ -5,6 +5,8 @@
  *   cli.js remove-node STATE_DIR NODE        take a node out before its VM is deleted
  *   cli.js forget-node STATE_DIR NODE        the node was removed by hand (print mode)
  *   cli.js teardown STATE_DIR                the cluster stack is being destroyed
+ *   cli.js snapshot SETTINGS --playbook P --nodes A,B --change TEXT
+ *                                            snapshot before a step (print mode's script)
  * Environment (tests): KSPRAY_SSH_PORT, KSPRAY_SSH_HOST (every SSH check goes there),
  * KSPRAY_SSH_TIMEOUT_SECONDS, KSPRAY_EXTRA_INVENTORY (colon-separated extra inventories),
  * KSPRAY_NODE_PREP_PLAYBOOK (instead of ansible/node-prep.yml), KSPRAY_CONTAINER_ENGINE.
@@ -22,10 +24,12 @@ import { apply, markDone } from "./apply";
 import { readSettings, runnerEnv } from "./env";
 import { withStateLock } from "./lock";
 import { forgetRemovedNode, removeNode, teardown } from "./remove-node";
+import { changeFromArgs, snapshotBefore } from "./safety-net";
 
 const USAGE = `usage: cli.js apply|record SETTINGS [--action TEXT]
        cli.js remove-node|forget-node STATE_DIR NODE
-       cli.js teardown STATE_DIR`;
+       cli.js teardown STATE_DIR
+       cli.js snapshot SETTINGS --playbook P --nodes A,B --change TEXT`;
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -70,6 +74,15 @@ async function main(args: string[]): Promise<void> {
     case "teardown":
       if (!first) throw new UserError(USAGE);
       return teardown(first, env);
+    case "snapshot": {
+      if (!first) throw new UserError(USAGE);
+      const settings = readSettings(first, env);
+      return withRecordStore(settings.recordStore, settings.stateDir, () =>
+        withStateLock(settings.stateDir, env, () =>
+          snapshotBefore(settings, env, changeFromArgs(args)),
+        ),
+      );
+    }
     default:
       throw new UserError(USAGE);
   }

@@ -16,11 +16,13 @@ import {
   removeNodeStep,
 } from "../lib/kubespray/planner";
 import { forgetNode, readRecord, statePaths } from "../lib/kubespray/record";
+import { removalChange } from "../lib/kubespray/risky-steps";
 
 import { canConnect } from "./checks";
 import type { RunnerEnv } from "./env";
 import { readSettings, sshAddress } from "./env";
 import { execute, prepare } from "./execute";
+import { snapshotBefore, snapshotCommands } from "./safety-net";
 
 export async function removeNodeWith(
   settings: RunnerSettings,
@@ -46,9 +48,11 @@ export async function removeNodeWith(
   if (settings.mode === "print") {
     // The script ends by taking the node out of the record, so the next deploy goes on.
     const forget = [process.execPath, env.self, "forget-node", settings.stateDir, node];
-    writeFileSync(paths.printScript, printScript([stepCommand(step, ctx)], forget), {
-      mode: 0o700,
-    });
+    const commands = [
+      ...snapshotCommands(settings, env, removalChange(record, node)),
+      stepCommand(step, ctx),
+    ];
+    writeFileSync(paths.printScript, printScript(commands, forget), { mode: 0o700 });
     // The deploy stops here, before the VM is deleted: the steps to go on, as the runbook
     // ("Removing nodes" in docs/operations.md) gives them.
     throw new UserError(
@@ -79,7 +83,9 @@ export async function removeNode(stateDir: string, node: string, env: RunnerEnv)
     return;
   }
   checkRemovable(node, record.controlPlaneOrder);
-  await removeNodeWith(readSettings(paths.settingsFile, env), env, node, record);
+  const settings = readSettings(paths.settingsFile, env);
+  if (settings.mode !== "print") await snapshotBefore(settings, env, removalChange(record, node));
+  await removeNodeWith(settings, env, node, record);
 }
 
 /** `forget-node`: a node removed by hand (print mode's script) leaves the record. */
