@@ -343,4 +343,97 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
     expect(step.vms.map((v) => v.name)).toEqual(ALL);
     expect(readRecord(stateDir)?.vars.kube_version).toBe("1.35.4");
   });
+  it("rolls an upgrade back: all VMs stopped first, the control plane started before the workers, the disks and the record as before it; the next deploy upgrades again", async () => {
+    await start();
+    const before = Object.fromEntries(ALL.map((n) => [n, disk(n).dataId]));
+    deploy(base);
+    await ok(["apply", settings()]);
+    const [step] = listSteps(stateDir);
+    const list = await ok(["rollback", stateDir]);
+    expect(list.stdout).toContain(
+      `${step.snapshot}  taken ${step.takenAt} before upgrade-cluster.yml (Kubernetes 1.34.7 to 1.35.4)\n    VMs: kspray-cp-1 (pve01/4100),`,
+    );
+    expect(list.stdout).toContain("record before it: cluster.yml, Kubernetes 1.34.7");
+
+    const mark = double.requests().length;
+    const r = await ok(["rollback", stateDir, step.snapshot]);
+    for (const name of ALL)
+      expect({ name, data: disk(name).dataId, status: vmOf(name).status }).toEqual({
+        name,
+        data: before[name],
+        status: "running",
+      });
+    expect(readRecord(stateDir)).toMatchObject({
+      action: "cluster.yml",
+      vars: { kube_version: "1.34.7" },
+      rolledBack: { snapshot: step.snapshot },
+    });
+    expect(r.stderr).toContain("the record says Kubernetes 1.34.7 again");
+    expect(r.stderr).toContain(
+      "the next deploy of the cluster stack runs upgrade-cluster.yml again",
+    );
+
+    // Every stop before any rollback, every rollback before any start, control plane first.
+    const vmName = new Map(double.vms().map((v) => [String(v.vmid), v.config.name]));
+    const order = double
+      .requests()
+      .slice(mark)
+      .filter((q) => q.method === "POST")
+      .map((q) => {
+        const m = /\/qemu\/(\d+)\/(?:status\/(start|stop)|snapshot\/[^/]+\/(rollback))$/.exec(
+          q.path,
+        );
+        return m ? `${m[2] ?? m[3]} ${vmName.get(m[1])}` : q.path;
+      });
+    const kinds = order.map((o) => o.split(" ")[0]);
+    expect(kinds).toEqual([
+      ...ALL.map(() => "stop"),
+      ...ALL.map(() => "rollback"),
+      ...ALL.map(() => "start"),
+    ]);
+    const starts = order.filter((o) => o.startsWith("start")).map((o) => o.split(" ")[1]);
+    expect(starts.slice(0, CONTROL_PLANE.length).sort()).toEqual(CONTROL_PLANE);
+
+    // The record no longer claims the upgrade: the next apply runs it again, snapshotted again.
+    const made = calls().length;
+    await new Promise((res) => setTimeout(res, 1100));
+    await ok(["apply", settings()]);
+    expect(
+      calls()
+        .slice(made)
+        .map((c) => c.playbook),
+    ).toEqual(["node-prep.yml", "upgrade-cluster.yml"]);
+    expect(listSteps(stateDir)).toHaveLength(2);
+    expect(readRecord(stateDir)?.vars.kube_version).toBe("1.35.4");
+  });
+
+  it("refuses a rollback, changing nothing, when a VM no longer holds the snapshot or the step is unknown", async () => {
+    await start();
+    deploy(base);
+    await ok(["apply", settings()]);
+    const [step] = listSteps(stateDir);
+    const unknown = await run(["rollback", stateDir, "upgrade-cluster-20200101-000000"]);
+    expect(unknown.stderr).toContain(
+      `upgrade-cluster-20200101-000000: no such saved step in ${stateDir}; the steps that can be rolled back are ${step.snapshot}`,
+    );
+    const w2 = vmOf("kspray-worker-2");
+    double.cluster.deleteSnapshot(w2.node, w2.vmid, step.snapshot);
+    while (vmOf("kspray-worker-2").lock !== undefined)
+      await new Promise((res) => setTimeout(res, 50));
+    const data = Object.fromEntries(ALL.map((n) => [n, disk(n).dataId]));
+    const mark = double.requests().length;
+    const r = await run(["rollback", stateDir, step.snapshot]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      `kspray-worker-2: VM pve03/4201 no longer holds snapshot ${step.snapshot}; the step cannot be rolled back as a whole, so nothing was changed`,
+    );
+    expect(
+      double
+        .requests()
+        .slice(mark)
+        .filter((q) => q.method !== "GET"),
+    ).toEqual([]);
+    expect(Object.fromEntries(ALL.map((n) => [n, disk(n).dataId]))).toEqual(data);
+    expect(readRecord(stateDir)?.vars.kube_version).toBe("1.35.4");
+  });
 });
