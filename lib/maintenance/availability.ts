@@ -1,6 +1,6 @@
 /**
- * What the cluster must keep while nodes are taken out of service (a host's maintenance,
- * a node's replacement): the one home of those rules. Pure: the callers read the nodes'
+ * What the cluster must keep while nodes are taken out of service (a host's maintenance):
+ * the one home of those rules. Pure: the callers read the nodes'
  * state from Kubernetes and say which nodes would go.
  *
  * - etcd keeps quorum: of `n` control-plane (etcd) members at most `floor((n - 1) / 2)` may
@@ -8,9 +8,7 @@
  *   for another host's maintenance;
  * - the add-ons keep somewhere to run: the GPU pools while the NVIDIA GPU Operator is on,
  *   and a worker without a NoSchedule or NoExecute taint (where the ingress controller, and
- *   every add-on without tolerations, runs) while the ingress is on;
- * - a replacement goes one node at a time: the other nodes of the node's pool are Ready
- *   (the pool never below its count minus one), and never two control-plane nodes at once.
+ *   every add-on without tolerations, runs) while the ingress is on.
  */
 import { splitTaint } from "../../config/kubernetes-names";
 import type { ClusterConfig } from "../../config/schema";
@@ -107,37 +105,4 @@ export function availabilityProblems(
     );
   }
   return problems;
-}
-
-/**
- * Why replacing `node` now would take more than one node away: every other node of its
- * pool must be Ready (the pool never below its count minus one), every other control-plane
- * node too (never two at once), and the rules of `availabilityProblems` hold.
- */
-export function replacementProblems(
-  config: ClusterConfig,
-  nodes: readonly NodeAvailability[],
-  node: string,
-): string[] {
-  const target = nodes.find((n) => n.name === node);
-  if (target === undefined) return [`${node}: not a node of the definition`];
-  const why = `replacing ${node}`;
-  const problems: string[] = [];
-  const pool = nodes.filter((n) => n.pool === target.pool);
-  for (const other of pool) {
-    const reason = other.name === node ? undefined : outOfService(other);
-    if (reason !== undefined)
-      problems.push(
-        `${why}: ${other.name} of pool ${target.pool} is ${reason}, so the pool would drop below ${pool.length - 1} of ${pool.length} nodes; wait until it is Ready (one node at a time)`,
-      );
-  }
-  if (target.role === "control-plane")
-    for (const other of nodes.filter((n) => n.role === "control-plane" && n.pool !== target.pool)) {
-      const reason = outOfService(other);
-      if (reason !== undefined)
-        problems.push(
-          `${why}: control-plane node ${other.name} is ${reason}; never two control-plane nodes at once: wait until it is Ready`,
-        );
-    }
-  return [...problems, ...availabilityProblems(config, nodes, [node], why)];
 }
