@@ -20,6 +20,12 @@ export const DEFAULT_KUBESPRAY_VERSION = "v2.31.0";
 
 /** Ansible's `--forks` cap: a playbook works on as many hosts at once as it touches, up to this. */
 export const DEFAULT_MAX_FORKS = 25;
+/**
+ * Playbook runs kept under `<state>/runs/`: a first deploy makes 2 (node preparation and
+ * cluster.yml), adding workers 3, so 20 holds the last several deploys that ran Ansible
+ * (a 6-node cluster.yml's log is a few MB) without growing without bound.
+ */
+export const DEFAULT_KEEP_RUNS = 20;
 /** Kubespray's `kube_network_node_prefix` default: a /24 of pod addresses per node. */
 export const DEFAULT_NODE_CIDR_PREFIX = 24;
 
@@ -522,6 +528,14 @@ const KubesprayRunSchema = z
       .optional()
       .describe(
         "Python virtualenv holding Ansible. @default `<dir>/.venv` if present, else `ansible-playbook` on PATH",
+      ),
+    keepRuns: z
+      .int()
+      .min(1)
+      .max(1000)
+      .default(DEFAULT_KEEP_RUNS)
+      .describe(
+        "Playbook runs kept under `<state>/runs/` (each Ansible's full log and a JSON summary); older ones are removed, never the runs the record points to.",
       ),
   })
   .prefault({})

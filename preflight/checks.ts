@@ -16,6 +16,8 @@ import type { KubesprayFacts } from "../runner/checks";
 import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "../runner/checks";
 import { expandHome } from "../runner/env";
 
+import type { ClusterVm } from "./cluster-vms";
+import { agentAddresses, listVms } from "./cluster-vms";
 import { checkHa } from "./ha";
 import { privilegesFor } from "./privileges";
 import type { ProxmoxApi } from "./proxmox-api";
@@ -35,15 +37,6 @@ export interface Problem {
 
 export const formatProblem = (p: Problem): string =>
   `${p.warning ? "warning: " : ""}${p.what}: ${p.problem}; ${p.fix}`;
-
-interface ClusterVm {
-  readonly vmid: number;
-  readonly node: string;
-  readonly name?: string;
-  readonly status?: string;
-  readonly template?: number;
-  readonly tags?: string;
-}
 
 interface Storage {
   readonly storage: string;
@@ -78,9 +71,14 @@ export function hostsOf(config: ClusterConfig, nodes: readonly NodeSpec[]): stri
   return [...new Set([...nodes.map((n) => n.host), ...template])].sort();
 }
 
-async function tryGet<T>(api: ProxmoxApi, path: string, query?: Record<string, string>) {
+function tryGet<T>(api: ProxmoxApi, path: string, query?: Record<string, string>) {
+  return attempt(api.get<T>(path, query));
+}
+
+/** An API call's answer, or the API's error (any other error is thrown). */
+async function attempt<T>(call: Promise<T>) {
   try {
-    return { ok: true as const, data: await api.get<T>(path, query) };
+    return { ok: true as const, data: await call };
   } catch (e) {
     if (e instanceof ApiError) return { ok: false as const, error: e };
     throw e;
@@ -447,21 +445,16 @@ async function checkAddresses(
   );
   const problems: Problem[] = [];
   for (const vm of others) {
-    const r = await tryGet<{ result?: { "ip-addresses"?: { "ip-address": string }[] }[] }>(
-      api,
-      `/nodes/${vm.node}/qemu/${vm.vmid}/agent/network-get-interfaces`,
-    );
-    if (!r.ok) continue; // no agent: nothing to learn
-    for (const iface of r.data.result ?? []) {
-      for (const a of iface["ip-addresses"] ?? []) {
-        const node = ours.get(a["ip-address"]);
-        if (node)
-          problems.push({
-            what: "nodePools[].firstIp",
-            problem: `${a["ip-address"]} (for ${node}) is in use by VM ${vm.vmid} (${vm.name ?? "no name"}) on ${vm.node}`,
-            fix: "move the pool's firstIp to free addresses",
-          });
-      }
+    const addresses = await attempt(agentAddresses(api, vm));
+    if (!addresses.ok) continue; // no agent: nothing to learn
+    for (const address of addresses.data) {
+      const node = ours.get(address);
+      if (node)
+        problems.push({
+          what: "nodePools[].firstIp",
+          problem: `${address} (for ${node}) is in use by VM ${vm.vmid} (${vm.name ?? "no name"}) on ${vm.node}`,
+          fix: "move the pool's firstIp to free addresses",
+        });
     }
   }
   return problems;
@@ -553,7 +546,7 @@ export async function preflight(
     if (s.ok) storages.set(host, s.data);
     else problems.push(apiProblem("proxmox.datastore", `the storages of ${host}`, s.error));
   }
-  const vms = await tryGet<ClusterVm[]>(api, "/cluster/resources", { type: "vm" });
+  const vms = await attempt(listVms(api));
   if (!vms.ok)
     return [...problems, apiProblem("proxmox.vmIdStart", "/cluster/resources", vms.error)];
 

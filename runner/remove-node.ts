@@ -21,15 +21,16 @@ import { removalChange } from "../lib/kubespray/risky-steps";
 import { canConnect } from "./checks";
 import type { RunnerEnv } from "./env";
 import { readSettings, sshAddress } from "./env";
-import { execute, prepare } from "./execute";
+import { execute, prepare, pruneRuns } from "./execute";
 import { snapshotBefore, snapshotCommands } from "./safety-net";
 
+/** Runs remove-node.yml for `node`; returns the name of its run (`<state>/runs/`). */
 export async function removeNodeWith(
   settings: RunnerSettings,
   env: RunnerEnv,
   node: string,
   record: RunRecord,
-): Promise<void> {
+): Promise<string> {
   const paths = statePaths(settings.stateDir);
   const hostsFile = existsSync(paths.recordHostsFile) ? paths.recordHostsFile : paths.hostsFile;
   const address = sshAddress(
@@ -61,8 +62,9 @@ export async function removeNodeWith(
         `2. run the same deploy again: it deletes the VM`,
     );
   }
-  await execute(stepCommand(step, ctx), env.log);
-  forgetNode(settings.stateDir, record, node, describeStep(removeNodeStep(node)));
+  const run = await execute(step, ctx, env);
+  forgetNode(settings.stateDir, record, node, describeStep(removeNodeStep(node)), [run.name]);
+  return run.name;
 }
 
 /**
@@ -85,7 +87,11 @@ export async function removeNode(stateDir: string, node: string, env: RunnerEnv)
   checkRemovable(node, record.controlPlaneOrder);
   const settings = readSettings(paths.settingsFile, env);
   if (settings.mode !== "print") await snapshotBefore(settings, env, removalChange(record, node));
-  await removeNodeWith(settings, env, node, record);
+  try {
+    await removeNodeWith(settings, env, node, record);
+  } finally {
+    pruneRuns(settings);
+  }
 }
 
 /** `forget-node`: a node removed by hand (print mode's script) leaves the record. */

@@ -87,6 +87,8 @@ export function snapshotCommands(
       argv,
       cwd: settings.stateDir,
       label: `snapshot ${risky.nodes.join(", ")} before ${risky.playbook} (needs ${PROXMOX_ENV.token})`,
+      // Not a playbook: the runs folder never sees it (print mode only).
+      playbook: "snapshot",
     },
   ];
 }

@@ -11,18 +11,15 @@
  * Environment as for scripts/adopt.ts (CLUSTER_CONFIG, STATE_DIR, CDKTF_OUTDIR, the token).
  */
 import { existsSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
 import { definitionFile, exitOnUserError, stateDirFromEnvironment } from "../lib/cli";
-import { recordStoreOf } from "../lib/kubespray/cluster-plan";
-import { readLastRun } from "../lib/kubespray/record-store";
+import { readLastRun, recordStoreOf } from "../lib/kubespray/record-store";
 import type { DestroyableNodes, PlanWithChanges } from "../lib/node-guard";
 import { describeLoss, destroyableNodes, judge, nodeVmLosses, refusal } from "../lib/node-guard";
 
-import { capture, initStack, toolchainEnv } from "./processes";
-
-const ROOT = resolve(__dirname, "..");
+import { capture, initStack, outdirFromEnvironment, toolchainEnv } from "./processes";
 
 /** What the guard judges by: the nodes `DESTROYABLE_NODES` names, and the cluster's nodes. */
 export interface GuardContext {
@@ -68,7 +65,7 @@ export async function planJson(
 
 async function main(): Promise<number> {
   const env = toolchainEnv(process.env);
-  const outdir = resolve(env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
+  const outdir = outdirFromEnvironment(env);
   const stack = join(outdir, "stacks", "vms");
   const init = await initStack(stack, env);
   if (init.status !== 0)

@@ -17,9 +17,10 @@ import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
 import { HA_MANAGER_READY_ENTRY, RUNNER_ENTRY } from "../lib/kubespray/project";
 import type { DestroyableNodes } from "../lib/node-guard";
 import { haAffinityGroups } from "../lib/proxmox/ha";
-import { stateBackend } from "../lib/state-backend";
 import type { ClusterNode } from "../lib/topology";
 import { expandNodes, imageTemplates } from "../lib/topology";
+
+import { stateBackend } from "./state-backend";
 
 export interface VmsStackProps {
   readonly config: ClusterConfig;

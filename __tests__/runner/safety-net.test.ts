@@ -282,7 +282,7 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
     deploy(base);
     const made = calls().length;
     const r = await run(["apply", settings()]);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toContain(
       "[kubespray-runner] error: proxmox.snapshots: kspray-worker-2's disk scsi0 (local:4201/vm-4201-disk-0.raw) is raw on dir storage, which cannot be snapshotted, so upgrade-cluster.yml (Kubernetes 1.34.7 to 1.35.4) cannot be snapshotted first; put the VM's disks on storage that can (LVM-thin, ZFS, Ceph RBD, BTRFS, or qcow2 on a directory, NFS, CIFS or CephFS storage), or set proxmox.snapshots.enabled: false",
     );
@@ -307,14 +307,14 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
     deploy(base);
     const made = calls().length;
     const noToken = await run(["apply", settings()], { PROXMOX_VE_API_TOKEN: "" });
-    expect(noToken.status).toBe(1);
+    expect(noToken.status).toBe(2);
     expect(noToken.stderr).toContain(
       "PROXMOX_VE_API_TOKEN: not set; the runner snapshots kspray-cp-1, kspray-cp-2, kspray-cp-3, kspray-worker-1, kspray-worker-2, kspray-worker-3 through the Proxmox API before upgrade-cluster.yml",
     );
     double.setFaults({ failTasks: ["qmsnapshot"] });
     const failing = await run(["apply", settings()]);
     double.setFaults({});
-    expect(failing.status).toBe(1);
+    expect(failing.status).toBe(2);
     expect(failing.stderr).toMatch(
       /proxmox\.snapshots: kspray-cp-1 \(VM pve01\/4100\): create of snapshot upgrade-cluster-\d{8}-\d{6} of VM 4100 on pve01 failed: .*; nothing ran and the record is unchanged/,
     );
@@ -423,7 +423,7 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
     const data = Object.fromEntries(ALL.map((n) => [n, disk(n).dataId]));
     const mark = double.requests().length;
     const r = await run(["rollback", stateDir, step.snapshot]);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toContain(
       `kspray-worker-2: VM pve03/4201 no longer holds snapshot ${step.snapshot}; the step cannot be rolled back as a whole, so nothing was changed`,
     );
