@@ -29,6 +29,9 @@ import { compareValues, expectedValues } from "../support/release-values";
 import { synthApp } from "../support/synth-app";
 import { describeWithToolchain } from "../support/toolchain";
 
+// It renders charts with the real helm: a render took 67 s on a loaded two-core machine.
+jest.setTimeout(180_000);
+
 /** Renders the values Helm was given into one ConfigMap (see its Chart.yaml). */
 const VALUES_ECHO = join(FIXTURES, "..", "charts", "values-echo");
 
@@ -102,7 +105,7 @@ describeWithToolchain(["tofu"])("the add-on values, as the helm provider passes 
 
   beforeAll(() => {
     for (const [name, def] of DEFINITIONS) stacks.set(name, synthAddons(def(), join(out, name)));
-  }, 120_000);
+  }, 300_000);
 
   /** Every release of a definition through the echo chart; the problems, path by path. */
   async function echoProblems(name: string, via: ProviderRender["via"]) {
