@@ -11,6 +11,9 @@ import type { SeedInput } from "../../proxmox-double/seed";
 
 import { api, data, raw, waitTask } from "./api";
 
+// It talks to the Proxmox VE double over loopback: a budget for a loaded two-core machine.
+jest.setTimeout(60_000);
+
 const FAST = { cloneDurationMs: 200, taskDurationMs: 150, agentDelayMs: 20 } as const;
 
 const VM = {
