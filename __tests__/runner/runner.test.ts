@@ -272,11 +272,11 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
       .split("\n")
       .filter((l) => l.includes(`cluster.yml, play 2 "Stand-in work on each host"`));
     expect(play2[0]).toMatch(
-      /^\[kubespray-runner\] cluster\.yml, play 2 "Stand-in work on each host": 0 tasks done; hosts 0 ok, 0 changed, 0 failed, 0 unreachable; \d+s/,
+      /^\[kubespray-runner\] cluster\.yml, play 2 "Stand-in work on each host": 0 tasks done; hosts 0 ok, 0 changed, 0 failed, 0 unreachable; (\d+m)?\d+s/,
     );
     expect(play2.length).toBeGreaterThanOrEqual(4);
     expect(play2[play2.length - 1]).toMatch(
-      /play 2 "Stand-in work on each host" done: 6 tasks done; hosts 0 ok, 6 changed, 0 failed, 0 unreachable; \d+s$/,
+      /play 2 "Stand-in work on each host" done: 6 tasks done; hosts 0 ok, 6 changed, 0 failed, 0 unreachable; (\d+m)?\d+s$/,
     );
     expect(stderr).toMatch(/cluster\.yml, play 1 "Stand-in cluster\.yml" done: 9 tasks done; /);
 
@@ -355,7 +355,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     ]);
     // The estimate from the first deploy's cluster.yml.
     expect(r.stderr).toMatch(
-      /cluster\.yml, play 1 .*(about \d+s left \(last run|longer than the last run)/,
+      /cluster\.yml, play 1 .*(about (\d+m)?\d+s left \(last run|longer than the last run)/,
     );
     expect(failed).toMatchObject({ playbook: "cluster.yml", result: "failed" });
     expect(failed.hosts["kspray-worker-2"].result).toBe("failed");

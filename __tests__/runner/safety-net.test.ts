@@ -76,6 +76,21 @@ function seed(dirDisk?: string): SeedInput {
   };
 }
 
+/** Polls `done` every 50 ms until it holds; throws naming `what` after `ms`. */
+async function until(what: string, done: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`still waiting after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Until the wall clock is in the next second: the runner's snapshot names carry the second. */
+async function nextSecond(): Promise<void> {
+  const second = Math.floor(Date.now() / 1000);
+  await until("the next second", () => Math.floor(Date.now() / 1000) > second, 5_000);
+}
+
 describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", () => {
   jest.setTimeout(180_000);
   let listener: Server;
@@ -234,11 +249,12 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
     expect(posts.map((q) => q.params?.vmstate)).toEqual(ALL.map(() => "0"));
   });
 
+  // Three applies of real Ansible: a budget of its own, sized for a loaded machine.
   it("keeps the newest `keep` of its own per VM, never an operator's, and drops what it saved for the others", async () => {
     await start();
     const cp1 = vmOf("kspray-cp-1");
     double.cluster.createSnapshot(cp1.node, cp1.vmid, { snapname: "mine" });
-    while (vmOf("kspray-cp-1").lock !== undefined) await new Promise((r) => setTimeout(r, 50));
+    await until("kspray-cp-1 unlocked", () => vmOf("kspray-cp-1").lock === undefined);
     // Three changes that rewrite every node, a second apart (names carry the second).
     const labelled = (v: string): ClusterConfig => ({
       ...initial,
@@ -247,7 +263,7 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
     for (const round of ["a", "b", "c"]) {
       deploy(labelled(round));
       await ok(["apply", settings({}, 2)]);
-      await new Promise((r) => setTimeout(r, 1100));
+      await nextSecond();
     }
     const steps = listSteps(stateDir);
     expect(steps.map((s) => s.playbook)).toEqual(["cluster.yml", "cluster.yml"]);
@@ -259,7 +275,7 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
           ...steps.map((s) => s.snapshot),
         ].sort(),
       });
-  });
+  }, 600_000);
 
   it("snapshots the control plane, not the worker, before remove-node.yml", async () => {
     await start();
@@ -396,7 +412,7 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
 
     // The record no longer claims the upgrade: the next apply runs it again, snapshotted again.
     const made = calls().length;
-    await new Promise((res) => setTimeout(res, 1100));
+    await nextSecond();
     await ok(["apply", settings()]);
     expect(
       calls()
@@ -418,8 +434,7 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
     );
     const w2 = vmOf("kspray-worker-2");
     double.cluster.deleteSnapshot(w2.node, w2.vmid, step.snapshot);
-    while (vmOf("kspray-worker-2").lock !== undefined)
-      await new Promise((res) => setTimeout(res, 50));
+    await until("kspray-worker-2 unlocked", () => vmOf("kspray-worker-2").lock === undefined);
     const data = Object.fromEntries(ALL.map((n) => [n, disk(n).dataId]));
     const mark = double.requests().length;
     const r = await run(["rollback", stateDir, step.snapshot]);
