@@ -46,17 +46,24 @@ export function withNodePrep(
   return out;
 }
 
-/** Copies Kubespray's admin.conf to the state directory, mode 0600, server at the VIP. */
-export function copyKubeconfig(settings: RunnerSettings, log: (line: string) => void): void {
+/**
+ * Copies Kubespray's admin.conf to the state directory, mode 0600, server at the VIP (or at
+ * `env.vipServer` in its place).
+ */
+export function copyKubeconfig(
+  settings: RunnerSettings,
+  env: Pick<RunnerEnv, "log" | "vipServer">,
+): void {
   const paths = statePaths(settings.stateDir);
   if (!existsSync(paths.adminConf)) {
-    log(`no ${paths.adminConf} yet; the kubeconfig is written after Kubespray's first run`);
+    env.log(`no ${paths.adminConf} yet; the kubeconfig is written after Kubespray's first run`);
     return;
   }
   const text = pointAtVip(
     readFileSync(paths.adminConf, "utf8"),
     settings.apiServerVip,
     settings.apiServerPort,
+    env.vipServer,
   );
   writeFileSync(paths.kubeconfig, text, { mode: 0o600 });
   chmodSync(paths.kubeconfig, 0o600);
@@ -87,7 +94,7 @@ export async function apply(
       completedRun(desired, record?.action ?? action),
       paths.inventoryDir,
     );
-    copyKubeconfig(settings, env.log);
+    copyKubeconfig(settings, env);
     return;
   }
   env.log(`planned: ${plan.description}`);
@@ -120,7 +127,7 @@ export async function apply(
     await execute(stepCommand(step, ctx), env.log);
   }
   writeRecord(settings.stateDir, completedRun(desired, action), paths.inventoryDir);
-  copyKubeconfig(settings, env.log);
+  copyKubeconfig(settings, env);
   env.log(`done: ${plan.description}`);
 }
 
@@ -138,5 +145,5 @@ export function markDone(
     completedRun(desired, options.action ?? plan.description),
     paths.inventoryDir,
   );
-  copyKubeconfig(settings, env.log);
+  copyKubeconfig(settings, env);
 }
