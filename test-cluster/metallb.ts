@@ -500,13 +500,24 @@ export interface MetalLbPlayOptions {
 const CONTROLLER_PODS = "app.kubernetes.io/name=metallb,app.kubernetes.io/component=controller";
 const COMPONENT = "metallb-controller";
 
-/** Starts playing MetalLB's controller on a test cluster; `stop()` ends it. */
-export function playMetalLb(options: MetalLbPlayOptions): ReconcileLoop {
+/** MetalLB's controller played; what it says of the configuration. */
+export interface MetalLbPlay {
+  readonly loop: ReconcileLoop;
+  /**
+   * Why MetalLB refuses the pools, as its controller logs it ("failed to parse the
+   * configuration") and reports it in its ConfigurationState; undefined while it takes them.
+   */
+  configurationError(): string | undefined;
+}
+
+/** Starts playing MetalLB's controller on a test cluster; `loop.stop()` ends it. */
+export function playMetalLb(options: MetalLbPlayOptions): MetalLbPlay {
   const namespace = options.namespace ?? METALLB_NAMESPACE;
   const log = options.log ?? (() => undefined);
   const core = options.kubeConfig.makeApiClient(CoreV1Api);
   const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
   const said = new Map<string, string>();
+  let configurationError: string | undefined;
   /** Each thing said once until it changes (a reconcile runs on every change of any Service). */
   const sayOnce = (about: string, line: string) => {
     if (said.get(about) === line) return false;
@@ -542,6 +553,7 @@ export function playMetalLb(options: MetalLbPlayOptions): ReconcileLoop {
       throw e;
     }
     const config = poolsConfig(resources);
+    configurationError = "error" in config ? config.error : undefined;
     if ("error" in config) {
       sayOnce("pools", `MetalLB refuses the configuration: ${config.error}`);
       return;
@@ -563,7 +575,7 @@ export function playMetalLb(options: MetalLbPlayOptions): ReconcileLoop {
     }
   };
 
-  return ReconcileLoop.start({
+  const loop = ReconcileLoop.start({
     kubeConfig: options.kubeConfig,
     watchPaths: [
       "/api/v1/services",
@@ -573,6 +585,7 @@ export function playMetalLb(options: MetalLbPlayOptions): ReconcileLoop {
     reconcile,
     log,
   });
+  return { loop, configurationError: () => configurationError };
 }
 
 /** Writes the annotation (an update) and the status (the status subresource), if changed. */

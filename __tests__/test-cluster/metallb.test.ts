@@ -14,7 +14,7 @@ import { parseAllDocuments } from "yaml";
 import { CHARTS } from "../../lib/charts";
 import type { TestCluster } from "../../test-cluster/cluster";
 import { startTestCluster } from "../../test-cluster/cluster";
-import type { ServiceView } from "../../test-cluster/metallb";
+import type { MetalLbPlay, ServiceView } from "../../test-cluster/metallb";
 import {
   ANN_ALLOCATED_FROM_POOL,
   converge,
@@ -22,7 +22,6 @@ import {
   playMetalLb,
   poolsConfig,
 } from "../../test-cluster/metallb";
-import type { ReconcileLoop } from "../../test-cluster/reconcile-loop";
 import { upstreamChart } from "../support/helm";
 import { describeWithControlPlane, eventually } from "../support/test-cluster";
 
@@ -157,7 +156,7 @@ describeWithControlPlane("MetalLB's controller played on a test cluster", () => 
   let cluster: TestCluster;
   let core: CoreV1Api;
   let custom: CustomObjectsApi;
-  let play: ReconcileLoop;
+  let play: MetalLbPlay;
   const lines: string[] = [];
 
   const service = (name: string, annotations: Record<string, string> = {}): V1Service => ({
@@ -213,7 +212,7 @@ describeWithControlPlane("MetalLB's controller played on a test cluster", () => 
   }, START_MS);
 
   afterAll(async () => {
-    await play?.stop();
+    await play?.loop.stop();
     await cluster?.stop();
   });
 
@@ -240,7 +239,7 @@ describeWithControlPlane("MetalLB's controller played on a test cluster", () => 
       );
       await createPool("default", ["10.10.30.200-10.10.30.201"]);
       await core.createNamespacedService({ namespace: "default", body: service("early") });
-      await play.settled();
+      await play.loop.settled();
       expect((await read("early")).status?.loadBalancer?.ingress).toBeUndefined();
       expect(lines).toContain(
         `no Ready MetalLB controller pod in ${METALLB_NAMESPACE}: not acting`,
@@ -301,8 +300,29 @@ describeWithControlPlane("MetalLB's controller played on a test cluster", () => 
         'Failed to allocate IP for "default/outside": ["10.10.30.99"] is not allowed in config',
       );
       expect(refused?.source?.component).toBe("metallb-controller");
-      await play.settled();
+      await play.loop.settled();
       expect((await read("outside")).status?.loadBalancer?.ingress).toBeUndefined();
+    },
+    2 * SETTLE_MS,
+  );
+
+  it(
+    "refuses a configuration MetalLB refuses, saying why, and assigns nothing meanwhile",
+    async () => {
+      await createPool("single", ["10.10.30.250"]);
+      await core.createNamespacedService({ namespace: "default", body: service("late") });
+      await play.loop.settled();
+      expect(play.configurationError()).toContain('invalid CIDR "10.10.30.250" in pool "single"');
+      expect((await read("late")).status?.loadBalancer?.ingress).toBeUndefined();
+      await custom.deleteNamespacedCustomObject({
+        group: "metallb.io",
+        version: "v1beta1",
+        namespace: METALLB_NAMESPACE,
+        plural: "ipaddresspools",
+        name: "single",
+      });
+      expect((await addressOf("late")).ip).toBe("10.10.30.201");
+      expect(play.configurationError()).toBeUndefined();
     },
     2 * SETTLE_MS,
   );
