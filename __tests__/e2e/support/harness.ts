@@ -99,6 +99,8 @@ export interface CommandOptions {
   readonly env?: Record<string, string>;
   /** @default the repository root */
   readonly cwd?: string;
+  /** Ends the command (its whole process group) when aborted, as a timeout does. */
+  readonly signal?: AbortSignal;
 }
 
 /** One planned resource change of `tofu show -json`. */
@@ -123,7 +125,7 @@ const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
 export function run(
   command: string,
   args: readonly string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
+  opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal },
 ): Promise<CommandResult> {
   const started = Date.now();
   return new Promise((resolvePromise, reject) => {
@@ -139,14 +141,18 @@ export function run(
     let timedOut = false;
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const kill = () => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
       } catch {
         // already gone
       }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
     }, opts.timeoutMs);
+    opts.signal?.addEventListener("abort", kill, { once: true });
     child.on("error", (e) => {
       clearTimeout(timer);
       reject(e);
@@ -284,6 +290,7 @@ export class E2eEnvironment {
       cwd: opts.cwd ?? REPO_ROOT,
       env: this.env(opts.env),
       timeoutMs: opts.timeoutMs ?? COMMAND_TIMEOUT_MS,
+      signal: opts.signal,
     });
   }
 
