@@ -164,6 +164,20 @@ function promisedPlacement(config: ClusterConfig): Record<string, string[]> {
   return out;
 }
 
+/**
+ * The namespaces whose pods use the host, which alone get PodSecurity's `privileged`
+ * (docs/addons.md, "Namespaces and PodSecurity"): `namespace` -> its labels' levels.
+ */
+function privilegedNamespaces(config: ClusterConfig): Record<string, string> {
+  const a = config.addons;
+  const out: Record<string, string> = {};
+  if (a.metallb) out["metallb-system"] = "enforce=privileged";
+  if ((a.storage?.democraticCsi ?? []).length > 0) out["democratic-csi"] = "enforce=privileged";
+  if (a.monitoring?.kubePrometheusStack) out.monitoring = "enforce=privileged";
+  if (a.gpuOperator?.enabled) out["gpu-operator"] = "enforce=privileged";
+  return out;
+}
+
 /** The untainted workers: where every pod not of a DaemonSet runs, but those below. */
 function untaintedWorkers(config: ClusterConfig): string[] {
   const tainted = (pool: string) =>
@@ -273,6 +287,17 @@ describeE2e("add-ons installed into a test cluster", () => {
               expect(problems).toEqual([]);
               // Nothing refused by PodSecurity or MetalLB, nothing the scheduler cannot place.
               expect(await rig.problems()).toEqual([]);
+              // ... with no PodSecurity label but where the host is used: nothing else loosened.
+              const labelled: Record<string, string> = {};
+              const prefix = "pod-security.kubernetes.io/";
+              for (const ns of (await rig.kubeConfig().makeApiClient(CoreV1Api).listNamespace())
+                .items) {
+                const levels = Object.entries(ns.metadata?.labels ?? {})
+                  .filter(([k]) => k.startsWith(prefix))
+                  .map(([k, v]) => `${k.slice(prefix.length)}=${v}`);
+                if (levels.length > 0) labelled[ns.metadata?.name ?? ""] = levels.sort().join(",");
+              }
+              expect(labelled).toEqual(privilegedNamespaces(rig.config));
             },
             CHECK_MS,
           );
