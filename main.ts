@@ -7,8 +7,8 @@ import { Annotations, App } from "cdktf";
 import { readVaultCaBundles } from "./config/ca-bundles";
 import { formatIssue } from "./config/errors";
 import { exitOnUserError, loadFromEnvironment, stateDirFromEnvironment } from "./lib/cli";
-import { recordStoreOf } from "./lib/kubespray/cluster-plan";
-import { readLastRun } from "./lib/kubespray/record-store";
+import { readLastRun, recordStoreOf } from "./lib/kubespray/record-store";
+import { destroyableNodes } from "./lib/node-guard";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 
 // Every mistake in the user's input (the definition, a file it names, a change the
@@ -17,15 +17,23 @@ void exitOnUserError(async () => {
   const { config, warnings, file } = loadFromEnvironment();
   const stateDir = stateDirFromEnvironment(config);
   const baseDir = process.cwd();
+  // Every input first: built after this await, the stacks are built from a shallow call
+  // stack, and cdktf captures a stack trace for each attribute block of every resource.
+  const lastRun = await readLastRun(recordStoreOf(config), stateDir);
 
   const app = new App();
-  const vms = new VmsStack(app, "vms", { config, stateDir, definitionFile: file });
+  const vms = new VmsStack(app, "vms", {
+    config,
+    stateDir,
+    definitionFile: file,
+    destroyableNodes: destroyableNodes(process.env),
+  });
   const cluster = new ClusterStack(app, "cluster", {
     config,
     stateDir,
     baseDir,
     nodes: vms.nodes,
-    lastRun: await readLastRun(recordStoreOf(config), stateDir),
+    lastRun,
   });
   const addons = new AddonsStack(app, "addons", {
     config,

@@ -4,7 +4,6 @@
  * problem is collected and thrown at once as a `ConfigError`.
  */
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 
 import type { Document } from "yaml";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
@@ -12,13 +11,14 @@ import type { z } from "zod";
 
 import type { ConfigIssue } from "./errors";
 import { ConfigError, formatPath, show } from "./errors";
+import { projectPath } from "./project-root";
 import { ClusterConfigSchema, parseForCrossFieldRules } from "./schema";
 import type { ClusterConfig, ClusterConfigInput } from "./schema";
 import { findSecrets, secretHint } from "./secrets";
 import { validateConfig } from "./validate";
 
 /** The definition used when `CLUSTER_CONFIG` is not set. */
-export const BUNDLED_EXAMPLE = resolve(__dirname, "..", "examples", "homelab.yaml");
+export const BUNDLED_EXAMPLE = projectPath("examples", "homelab.yaml");
 
 export interface LoadedConfig {
   readonly config: ClusterConfig;
@@ -305,7 +305,7 @@ export function loadClusterConfig(file: string): LoadedConfig {
       [
         {
           path: "",
-          message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+          message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)}); check the path, a relative one starts in the folder the command was run in`,
         },
       ],
       file,

@@ -20,6 +20,12 @@ export const DEFAULT_KUBESPRAY_VERSION = "v2.31.0";
 
 /** Ansible's `--forks` cap: a playbook works on as many hosts at once as it touches, up to this. */
 export const DEFAULT_MAX_FORKS = 25;
+/**
+ * Playbook runs kept under `<state>/runs/`: a first deploy makes 2 (node preparation and
+ * cluster.yml), adding workers 3, so 20 holds the last several deploys that ran Ansible
+ * (a 6-node cluster.yml's log is a few MB) without growing without bound.
+ */
+export const DEFAULT_KEEP_RUNS = 20;
 /** Kubespray's `kube_network_node_prefix` default: a /24 of pod addresses per node. */
 export const DEFAULT_NODE_CIDR_PREFIX = 24;
 
@@ -131,6 +137,21 @@ const vmId = z
     error: (i) =>
       `${show(i.input)} is above Proxmox's VM ID range; use ${PROXMOX_MIN_VMID} to ${PROXMOX_MAX_VMID}`,
   });
+
+const SnapshotsSchema = z.strictObject({
+  enabled: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Snapshot (disks only, no RAM) every VM a risky Kubespray step changes, before it runs, so it can be rolled back. Every node VM must then be on storage that can snapshot (preflight says which cannot); `false` turns the safety net off.",
+    ),
+  keep: z
+    .int()
+    .min(1)
+    .max(50)
+    .default(2)
+    .describe("How many of these snapshots to keep per VM; older ones are deleted."),
+});
 
 const ProxmoxSchema = z
   .strictObject({
@@ -247,6 +268,26 @@ const ProxmoxSchema = z
       .describe(
         "How long to wait for the QEMU guest agent to report a DHCP node's address before the deploy fails. Unset: the node VM's own default, 15 minutes.",
       ),
+    ha: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Make every node's VM a Proxmox HA resource (state `started`): Proxmox starts it again when it stops, and on another host when its host fails (which needs its disks on storage every host sees). Proxmox VE 9 or newer, a cluster with quorum, and `Sys.Console` for the token (docs/proxmox.md). After a failover the VM stays where Proxmox put it: a deploy does not move it back.",
+          ),
+        keepApart: z
+          .array(dnsLabel("a pool name"))
+          .default([])
+          .describe(
+            "Node pools whose VMs Proxmox keeps on different hosts (a negative resource affinity rule per pool), e.g. the pool that runs the ingress. The control-plane nodes are always kept apart when `enabled`.",
+          ),
+      })
+      .prefault({})
+      .describe("Proxmox high availability for the node VMs. @default off"),
+    snapshots: SnapshotsSchema.prefault({}).describe(
+      "Proxmox snapshots before upgrades and node changes; `enabled: false` turns them off.",
+    ),
     tags: z
       .array(
         z.string().regex(PROXMOX_TAG, {
@@ -487,6 +528,14 @@ const KubesprayRunSchema = z
       .optional()
       .describe(
         "Python virtualenv holding Ansible. @default `<dir>/.venv` if present, else `ansible-playbook` on PATH",
+      ),
+    keepRuns: z
+      .int()
+      .min(1)
+      .max(1000)
+      .default(DEFAULT_KEEP_RUNS)
+      .describe(
+        "Playbook runs kept under `<state>/runs/` (each Ansible's full log and a JSON summary); older ones are removed, never the runs the record points to.",
       ),
   })
   .prefault({})

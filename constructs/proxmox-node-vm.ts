@@ -82,12 +82,32 @@ export interface ProxmoxNodeVmProps {
    * @default "15m"
    */
   readonly agentTimeout?: string;
+  /**
+   * Whether OpenTofu may destroy the VM while the node is still defined: for a teardown,
+   * and for a node that the deliberate replacement has drained and taken out of the
+   * cluster. Otherwise a plan that would replace the VM (`-/+`) fails (`prevent_destroy`),
+   * so that no change deletes a Kubernetes node behind the cluster's back. Removing the
+   * node from the definition is not affected: its node removal runs first.
+   * @default false
+   */
+  readonly destroyable?: boolean;
+  /**
+   * The VM is a Proxmox HA resource: after a failover it runs on the host Proxmox chose,
+   * and the deploy leaves it there instead of planning to move or replace it.
+   * @default false
+   */
+  readonly haManaged?: boolean;
 }
 
 /**
  * One Kubernetes node as a Proxmox VM: a full clone of the cloud-init template, resized,
  * on the cluster network, with the guest agent on, and for GPU pools a q35/OVMF machine
  * with the PCI resource mapping passed through as PCIe.
+ *
+ * The clone source (template, its node, the target storage) only matters when the VM is
+ * made: later changes to it are ignored, so a new template applies to nodes added later
+ * and existing ones stay as they are. Any other change that the provider can only make by
+ * replacing the VM fails the plan unless `destroyable` is set.
  */
 export class ProxmoxNodeVm extends Construct {
   public readonly resource: VirtualEnvironmentVm;
@@ -153,20 +173,24 @@ export class ProxmoxNodeVm extends Construct {
         ],
         dns: { servers: [...props.dnsServers], domain: props.searchDomain },
       },
-      // The provider does not fail when the agent reports no address within the timeout:
-      // it returns an empty list. Fail here, with a message saying what to check.
-      ...(props.staticIp === undefined
-        ? {
-            lifecycle: {
+      lifecycle: {
+        // Every clone attribute forces a replacement in the provider, though they only
+        // matter when the VM is made.
+        ignoreChanges: props.haManaged ? ["clone", "node_name"] : ["clone"],
+        preventDestroy: !(props.destroyable ?? false),
+        // The provider does not fail when the agent reports no address within the timeout:
+        // it returns an empty list. Fail here, with a message saying what to check.
+        ...(props.staticIp === undefined
+          ? {
               postcondition: [
                 {
                   condition: HAS_AGENT_IPV4,
                   errorMessage: `${props.name}: the QEMU guest agent reported no IPv4 address within ${agentTimeout} (proxmox.agentTimeout). Check that qemu-guest-agent runs in the template and that DHCP answers on ${props.bridge}${props.vlanId === undefined ? "" : ` VLAN ${props.vlanId}`}.`,
                 },
               ],
-            },
-          }
-        : {}),
+            }
+          : {}),
+      },
       ...(gpu
         ? {
             machine: "q35",

@@ -6,6 +6,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { projectPath } from "../config/project-root";
+
 export interface KubesprayRelease {
   readonly version: string;
   /** Kubernetes versions the release can install, newest first. */
@@ -30,7 +32,7 @@ interface SupportedVersionsFile {
   maximal_ansible_core_version: string;
 }
 
-const RELEASES_DIR = join(__dirname, "releases");
+const RELEASES_DIR = projectPath("kubespray-vars", "releases");
 const cache = new Map<string, KubesprayRelease>();
 
 /** Loads the facts of one supported release; throws for a release that is not shipped. */

@@ -31,9 +31,18 @@ function exitOrThrow(e: unknown): never {
   throw e;
 }
 
-/** The definition's file: `CLUSTER_CONFIG`, else the bundled example. */
+/**
+ * A path the user typed, absolute: a relative one starts in the folder the user ran the
+ * command in. npm runs every script in the project's folder and passes the user's as
+ * `INIT_CWD`; run otherwise, that is the working directory.
+ */
+export function userPath(path: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.INIT_CWD || process.cwd(), path);
+}
+
+/** The definition's file: `CLUSTER_CONFIG` (see `userPath`), else the bundled example. */
 export function definitionFile(env: NodeJS.ProcessEnv = process.env): string {
-  return env.CLUSTER_CONFIG || BUNDLED_EXAMPLE;
+  return env.CLUSTER_CONFIG ? userPath(env.CLUSTER_CONFIG, env) : BUNDLED_EXAMPLE;
 }
 
 /** Loads `CLUSTER_CONFIG`, or the bundled example with a one-line notice. */

@@ -1,6 +1,7 @@
 /**
- * Where each stack keeps its Terraform state (`state.backend` of the definition), and its
- * encryption. Every stack calls `stateBackend` instead of creating a backend itself.
+ * Where each stack keeps its Terraform state (`state.backend` of the definition), its
+ * encryption, and what they need from the environment (stacks/state-backend.ts wires them
+ * into each stack):
  *
  * - `local`: `<stateDir>/<stack>.tfstate`, as always.
  * - `pg`: one PostgreSQL schema per cluster and stack (`<cluster>_<stack>`), so stacks keep
@@ -11,10 +12,8 @@
  * `TF_VAR_state_passphrase` (a sensitive variable, so the passphrase never reaches
  * cdk.tf.json either), aes_gcm, `enforced` (an unencrypted state is never written).
  */
+import { chmodSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-
-import type { TerraformStack } from "cdktf";
-import { LocalBackend, PgBackend, TerraformVariable } from "cdktf";
 
 import { UserError } from "../config/errors";
 import type { ClusterConfig } from "../config/schema";
@@ -68,49 +67,21 @@ export function checkStateEnvironment(
   if (problems.length > 0) throw new UserError(problems.join("\n"));
 }
 
-/** The stack's backend and, when on, its state encryption. */
-export function stateBackend(
-  stack: TerraformStack,
-  id: string,
-  config: ClusterConfig,
-  stateDir: string,
-  env: NodeJS.ProcessEnv = process.env,
-): void {
-  // The synth reads the Kubespray record from pg; the passphrase is OpenTofu's alone.
-  checkStateEnvironment(config, env, { passphrase: false });
-  if (config.state.backend === "pg")
-    // No connStr: OpenTofu reads PG_CONN_STR itself, so the string stays out of cdk.tf.json.
-    new PgBackend(stack, { schemaName: pgSchemaName(config.name, id) } as ConstructorParameters<
-      typeof PgBackend
-    >[1]);
-  else new LocalBackend(stack, { path: join(stateDir, `${id}.tfstate`) });
-  if (stateEncrypted(config)) encryptState(stack, config.state.encryption.unencryptedFallback);
+/** Where the local backend keeps a stack's state. */
+export function localStateFile(stateDir: string, stack: string): string {
+  return join(stateDir, `${stack}.tfstate`);
 }
 
 /**
- * OpenTofu's `terraform.encryption` block (cdktf has no typed one). In JSON, `method` and
- * `keys` are bare references; only the passphrase is an expression (a static variable).
+ * Makes the state directory its owner's alone: the folder 0700 and the local backend's files
+ * in it (`<stack>.tfstate`, its `.backup`, the `.<stack>.tfstate.lock.info` record) 0600;
+ * the addons state holds the add-ons' secrets. OpenTofu writes those files with the umask of
+ * the process (scripts/cdktf.sh sets 077); this tightens what an earlier deploy left
+ * readable, before OpenTofu rewrites them in place (which keeps a file's mode).
  */
-function encryptState(stack: TerraformStack, unencryptedFallback: boolean): void {
-  new TerraformVariable(stack, PASSPHRASE_VARIABLE, {
-    type: "string",
-    sensitive: true,
-    nullable: false,
-    description: `Passphrase of the state encryption; set ${PASSPHRASE_ENV} in the environment`,
-  });
-  const target = {
-    method: "method.aes_gcm.state",
-    enforced: !unencryptedFallback,
-    // Reads a state not yet encrypted; the next write encrypts it (migration).
-    ...(unencryptedFallback ? { fallback: { method: "method.unencrypted.migrate" } } : {}),
-  };
-  stack.addOverride("terraform.encryption", {
-    key_provider: { pbkdf2: { state: { passphrase: `\${var.${PASSPHRASE_VARIABLE}}` } } },
-    method: {
-      aes_gcm: { state: { keys: "key_provider.pbkdf2.state" } },
-      ...(unencryptedFallback ? { unencrypted: { migrate: {} } } : {}),
-    },
-    state: target,
-    plan: target,
-  });
+export function protectStateDir(stateDir: string): void {
+  if (!existsSync(stateDir)) return;
+  chmodSync(stateDir, 0o700);
+  for (const name of readdirSync(stateDir))
+    if (/\.tfstate(\.backup|\.lock\.info)?$/.test(name)) chmodSync(join(stateDir, name), 0o600);
 }

@@ -9,6 +9,7 @@ import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV, secretVariables } from "../config/secrets";
 import { imageTemplateName } from "../config/templates";
 import { kubesprayRelease } from "../kubespray-vars/releases";
+import type { RenderOptions } from "../lib/capacity/render";
 import { absoluteUserPath } from "../lib/kubespray/project";
 import type { NodeSpec } from "../lib/topology";
 import { expandNodes, imageTemplates } from "../lib/topology";
@@ -16,9 +17,13 @@ import type { KubesprayFacts } from "../runner/checks";
 import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "../runner/checks";
 import { expandHome } from "../runner/env";
 
-import { IMAGE_PRIVILEGES, REQUIRED_PRIVILEGES } from "./privileges";
+import type { ClusterVm } from "./cluster-vms";
+import { agentAddresses, listVms } from "./cluster-vms";
+import { checkHa } from "./ha";
+import { privilegesFor } from "./privileges";
 import type { ProxmoxApi } from "./proxmox-api";
 import { ApiError } from "./proxmox-api";
+import { checkSnapshots } from "./snapshots";
 
 export interface Problem {
   /** The field or environment variable at fault, e.g. `proxmox.datastore`. */
@@ -33,15 +38,6 @@ export interface Problem {
 
 export const formatProblem = (p: Problem): string =>
   `${p.warning ? "warning: " : ""}${p.what}: ${p.problem}; ${p.fix}`;
-
-interface ClusterVm {
-  readonly vmid: number;
-  readonly node: string;
-  readonly name?: string;
-  readonly status?: string;
-  readonly template?: number;
-  readonly tags?: string;
-}
 
 interface Storage {
   readonly storage: string;
@@ -76,9 +72,14 @@ export function hostsOf(config: ClusterConfig, nodes: readonly NodeSpec[]): stri
   return [...new Set([...nodes.map((n) => n.host), ...template])].sort();
 }
 
-async function tryGet<T>(api: ProxmoxApi, path: string, query?: Record<string, string>) {
+function tryGet<T>(api: ProxmoxApi, path: string, query?: Record<string, string>) {
+  return attempt(api.get<T>(path, query));
+}
+
+/** An API call's answer, or the API's error (any other error is thrown). */
+async function attempt<T>(call: Promise<T>) {
   try {
-    return { ok: true as const, data: await api.get<T>(path, query) };
+    return { ok: true as const, data: await call };
   } catch (e) {
     if (e instanceof ApiError) return { ok: false as const, error: e };
     throw e;
@@ -127,10 +128,7 @@ async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: Clus
   } else {
     // Granted on `/` and propagating, as the documented `pveum aclmod /` does.
     const held = new Set(Object.keys(perms.data["/"] ?? {}));
-    const image = config.proxmox.template.image !== undefined;
-    const missing = REQUIRED_PRIVILEGES.filter(
-      (p) => !held.has(p) && (image || !IMAGE_PRIVILEGES.includes(p)),
-    );
+    const missing = privilegesFor(config).filter((p) => !held.has(p));
     if (missing.length > 0) {
       problems.push({
         what: PROXMOX_ENV.token,
@@ -140,6 +138,20 @@ async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: Clus
     }
   }
   return { reachable: true, problems };
+}
+
+/**
+ * The token alone: set, accepted by Proxmox, and the API answering at the endpoint. `npm run
+ * diff` asks it before planning, as a deploy's preflight does, so that a wrong token is one
+ * line instead of the provider's 401 for every VM in the state.
+ */
+export async function checkToken(
+  config: ClusterConfig,
+  api: ProxmoxApi,
+  env: NodeJS.ProcessEnv,
+): Promise<Problem[]> {
+  const access = await checkAccess(api, env, config);
+  return access.reachable ? [] : access.problems;
 }
 
 /** The hosts' problems, and those of them that are online (the later checks read those). */
@@ -232,8 +244,9 @@ function checkImageTemplates(
 
 /**
  * Templates made from an image that the definition no longer names: the node VMs were
- * cloned from them, and a clone's source is part of a VM's identity in the provider, so
- * dropping `image` would replace every VM.
+ * cloned from them. Dropping `image` leaves the VMs as they are (a clone's source is only
+ * read when a VM is made) but deletes the templates, so nodes added later would have
+ * nothing to clone from.
  */
 function checkImageDropped(
   config: ClusterConfig,
@@ -248,7 +261,7 @@ function checkImageDropped(
   return [
     {
       what: "proxmox.template.image",
-      problem: `not set, but the cluster's VMs were cloned from the templates it made (${made.map((v) => `${v.vmid} on ${v.node}`).join(", ")}); without it every VM would be replaced`,
+      problem: `not set, but the cluster's VMs were cloned from the templates it made (${made.map((v) => `${v.vmid} on ${v.node}`).join(", ")}); without it the deploy deletes those templates (the VMs stay), and nodes added later have none to clone from`,
       fix: "keep proxmox.template.image (a new URL and checksum make new templates and leave the VMs alone), or destroy the vms stack first",
     },
   ];
@@ -433,21 +446,16 @@ async function checkAddresses(
   );
   const problems: Problem[] = [];
   for (const vm of others) {
-    const r = await tryGet<{ result?: { "ip-addresses"?: { "ip-address": string }[] }[] }>(
-      api,
-      `/nodes/${vm.node}/qemu/${vm.vmid}/agent/network-get-interfaces`,
-    );
-    if (!r.ok) continue; // no agent: nothing to learn
-    for (const iface of r.data.result ?? []) {
-      for (const a of iface["ip-addresses"] ?? []) {
-        const node = ours.get(a["ip-address"]);
-        if (node)
-          problems.push({
-            what: "nodePools[].firstIp",
-            problem: `${a["ip-address"]} (for ${node}) is in use by VM ${vm.vmid} (${vm.name ?? "no name"}) on ${vm.node}`,
-            fix: "move the pool's firstIp to free addresses",
-          });
-      }
+    const addresses = await attempt(agentAddresses(api, vm));
+    if (!addresses.ok) continue; // no agent: nothing to learn
+    for (const address of addresses.data) {
+      const node = ours.get(address);
+      if (node)
+        problems.push({
+          what: "nodePools[].firstIp",
+          problem: `${address} (for ${node}) is in use by VM ${vm.vmid} (${vm.name ?? "no name"}) on ${vm.node}`,
+          fix: "move the pool's firstIp to free addresses",
+        });
     }
   }
   return problems;
@@ -512,6 +520,20 @@ export interface PreflightOptions {
   readonly cluster?: boolean;
   /** Where relative paths of the definition start (where cdktf runs). @default process.cwd() */
   readonly baseDir?: string;
+  /**
+   * Check that the add-ons' pods fit the nodes, rendering their charts with these (slow:
+   * every chart is rendered once). @default not checked
+   */
+  readonly capacity?: RenderOptions;
+}
+
+/**
+ * The capacity check, loaded only when asked for: it synthesizes the addons stack, and
+ * `npm run diff` (which uses this module) must not load cdktf for nothing.
+ */
+async function capacityProblems(config: ClusterConfig, opts: RenderOptions): Promise<Problem[]> {
+  const { checkCapacity } = await import("./capacity");
+  return (await checkCapacity(config, opts)).problems;
 }
 
 /** Every problem a deploy of `config` would meet, at once. */
@@ -526,6 +548,7 @@ export async function preflight(
   const problems = [
     ...(opts.addons === false ? [] : checkSecrets(config, env)),
     ...(opts.cluster === false ? [] : checkKubespray(config, opts.baseDir ?? process.cwd())),
+    ...(opts.capacity === undefined ? [] : await capacityProblems(config, opts.capacity)),
   ];
   const access = await checkAccess(api, env, config);
   problems.push(...access.problems);
@@ -539,7 +562,7 @@ export async function preflight(
     if (s.ok) storages.set(host, s.data);
     else problems.push(apiProblem("proxmox.datastore", `the storages of ${host}`, s.error));
   }
-  const vms = await tryGet<ClusterVm[]>(api, "/cluster/resources", { type: "vm" });
+  const vms = await attempt(listVms(api));
   if (!vms.ok)
     return [...problems, apiProblem("proxmox.vmIdStart", "/cluster/resources", vms.error)];
 
@@ -553,6 +576,8 @@ export async function preflight(
     ...checkVmIds(nodes, vms.data),
     ...(await checkAddresses(api, nodes, vms.data)),
     ...(await checkPciMappings(api, nodes)),
+    ...(await checkSnapshots(api, config, nodes, vms.data, storages)),
+    ...(await checkHa(api, config, nodes, storages)),
   );
   return problems;
 }

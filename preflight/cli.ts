@@ -6,27 +6,27 @@
  * and prints every problem at once. Exit 0 when there is none, 2 otherwise.
  */
 import { formatIssue } from "../config/errors";
-import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
-import { PROXMOX_ENV } from "../config/secrets";
-import { exitOnUserError } from "../lib/cli";
+import { loadClusterConfig } from "../config/load";
+import { definitionFile, exitOnUserError } from "../lib/cli";
+import type { StackName } from "../lib/stacks";
+import { checkStackNames } from "../lib/stacks";
 
+import { capacityRenderOptions } from "./capacity";
 import { formatProblem, preflight } from "./checks";
 import { ProxmoxApi } from "./proxmox-api";
 
 async function main(): Promise<number> {
-  const file = process.env.CLUSTER_CONFIG || BUNDLED_EXAMPLE;
+  // A typo (`adons`) would otherwise skip the checks of the stack meant, and say ready.
+  const stacks = exitOnUserError(() => checkStackNames(process.argv.slice(2)));
+  const file = definitionFile();
   const { config, warnings } = exitOnUserError(() => loadClusterConfig(file));
   for (const w of warnings) process.stdout.write(`warning: ${formatIssue(w, file)}\n`);
-  const api = new ProxmoxApi({
-    endpoint: config.proxmox.endpoint,
-    token: process.env[PROXMOX_ENV.token],
-    insecure: config.proxmox.insecure,
-  });
-  const stacks = process.argv.slice(2);
-  const deploys = (stack: string) => stacks.length === 0 || stacks.includes(stack);
+  const api = ProxmoxApi.of(config, process.env);
+  const deploys = (stack: StackName) => stacks.length === 0 || stacks.includes(stack);
   const found = await preflight(config, api, process.env, {
     addons: deploys("addons"),
     cluster: deploys("cluster"),
+    capacity: deploys("addons") ? capacityRenderOptions(process.env, process.cwd()) : undefined,
   });
   for (const p of found) process.stdout.write(`${formatProblem(p)}\n`);
   const problems = found.filter((p) => !p.warning);

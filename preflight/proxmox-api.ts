@@ -1,8 +1,13 @@
 /**
- * A read-only Proxmox VE API client for the preflight checks: GET with an API token (or no
- * credentials at all), JSON's `data`, and Proxmox's own error text on failure.
+ * A Proxmox VE API client: GET with an API token (or no credentials at all) for the
+ * preflight checks, POST and the wait for a task for the adoption of VMs an interrupted
+ * deploy left (scripts/adopt.ts), DELETE for snapshots (lib/proxmox/snapshots.ts); JSON's
+ * `data`, and Proxmox's own error text on failure.
  */
 import { request } from "node:https";
+
+import type { ClusterConfig } from "../config/schema";
+import { PROXMOX_ENV } from "../config/secrets";
 
 export class ApiError extends Error {
   constructor(
@@ -34,17 +39,70 @@ export class ProxmoxApi {
     );
   }
 
+  /** The client of the definition's Proxmox VE cluster, with the deploy's token. */
+  static of(config: ClusterConfig, env: NodeJS.ProcessEnv): ProxmoxApi {
+    return new ProxmoxApi({
+      endpoint: config.proxmox.endpoint,
+      token: env[PROXMOX_ENV.token],
+      insecure: config.proxmox.insecure,
+    });
+  }
+
   /** `data` of a GET; an ApiError with the status and Proxmox's reason otherwise. */
   get<T>(path: string, query: Record<string, string> = {}): Promise<T> {
     const url = new URL(path.replace(/^\//, ""), this.base);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    return this.send<T>("GET", url);
+  }
+
+  /** `data` of a POST with form parameters (a task's UPID, for a task). */
+  post<T>(path: string, params: Record<string, string>): Promise<T> {
+    const url = new URL(path.replace(/^\//, ""), this.base);
+    return this.send<T>("POST", url, new URLSearchParams(params).toString());
+  }
+
+  /** `data` of a DELETE, parameters in the query string like Proxmox's clients send them. */
+  delete<T>(path: string, query: Record<string, string> = {}): Promise<T> {
+    const url = new URL(path.replace(/^\//, ""), this.base);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    return this.send<T>("DELETE", url);
+  }
+
+  /**
+   * Waits for the task `upid` on `node` to end; an ApiError with its exit status unless it
+   * ended OK.
+   */
+  async waitForTask(node: string, upid: string, timeoutMs = 15 * 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const path = `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`;
+    for (;;) {
+      const task = await this.get<{ status: string; exitstatus?: string }>(path);
+      if (task.status === "stopped") {
+        if (task.exitstatus === "OK") return;
+        throw new ApiError(500, `task ${upid} failed: ${task.exitstatus ?? "no exit status"}`);
+      }
+      if (Date.now() > deadline)
+        throw new ApiError(0, `task ${upid} still running after ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  private send<T>(method: "GET" | "POST" | "DELETE", url: URL, body?: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const req = request(
         url,
         {
-          method: "GET",
+          method,
           rejectUnauthorized: !(this.opts.insecure ?? false),
-          headers: this.opts.token ? { Authorization: `PVEAPIToken=${this.opts.token}` } : {},
+          headers: {
+            ...(this.opts.token ? { Authorization: `PVEAPIToken=${this.opts.token}` } : {}),
+            ...(body === undefined
+              ? {}
+              : {
+                  "Content-Type": "application/x-www-form-urlencoded",
+                  "Content-Length": String(Buffer.byteLength(body)),
+                }),
+          },
           timeout: this.opts.timeoutMs ?? 10_000,
         },
         (res) => {
@@ -70,7 +128,7 @@ export class ProxmoxApi {
         req.destroy(new Error(`no answer within ${this.opts.timeoutMs ?? 10_000} ms`)),
       );
       req.on("error", (e) => reject(new ApiError(0, e.message)));
-      req.end();
+      req.end(body);
     });
   }
 }

@@ -18,7 +18,7 @@ import { stateFromFiles } from "../lib/kubespray/state";
 import { waitForSsh } from "./checks";
 import type { RunnerEnv } from "./env";
 import { sshAddress } from "./env";
-import { execute, prepare } from "./execute";
+import { execute, prepare, pruneRuns } from "./execute";
 import { removeNodeWith } from "./remove-node";
 
 /** The desired cluster from the files the cluster stack wrote. */
@@ -89,9 +89,10 @@ export async function apply(
   const action = options.action ?? plan.description;
   if (plan.steps.length === 0) {
     env.log("nothing changed since the last successful run; no playbook to run");
+    // The cluster is as the last runs left it: the record keeps pointing at them.
     writeRecord(
       settings.stateDir,
-      completedRun(desired, record?.action ?? action),
+      completedRun(desired, record?.action ?? action, record?.runs),
       paths.inventoryDir,
     );
     copyKubeconfig(settings, env);
@@ -117,16 +118,21 @@ export async function apply(
     env.sshTimeoutMs,
     env.log,
   );
-  for (const step of steps) {
-    if (step.playbook === REMOVE_NODE) {
-      // Removed nodes are still in the record's copy of the inventory.
-      const node = step.extraVars?.node ?? "";
-      await removeNodeWith(settings, env, node, record as RunRecord);
-      continue;
+  const runs: string[] = [];
+  try {
+    for (const step of steps) {
+      if (step.playbook === REMOVE_NODE) {
+        // Removed nodes are still in the record's copy of the inventory.
+        const node = step.extraVars?.node ?? "";
+        runs.push(await removeNodeWith(settings, env, node, record as RunRecord));
+        continue;
+      }
+      runs.push((await execute(step, ctx, env)).name);
     }
-    await execute(stepCommand(step, ctx), env.log);
+    writeRecord(settings.stateDir, completedRun(desired, action, runs), paths.inventoryDir);
+  } finally {
+    pruneRuns(settings);
   }
-  writeRecord(settings.stateDir, completedRun(desired, action), paths.inventoryDir);
   copyKubeconfig(settings, env);
   env.log(`done: ${plan.description}`);
 }

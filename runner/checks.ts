@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 
-import semver from "semver";
+import gte from "semver/functions/gte";
+import lt from "semver/functions/lt";
 import { parse } from "yaml";
 
 import { UserError } from "../config/errors";
@@ -46,7 +47,7 @@ export function checkAnsible(settings: KubesprayFacts, dir: string, ansiblePlayb
   if (out.error || out.status !== 0) throw new UserError(`cannot run ${ansiblePlaybook}; ${fix}`);
   const version = /core ([0-9]+\.[0-9]+\.[0-9]+)/.exec(out.stdout)?.[1];
   const { min, max } = settings.ansibleCore;
-  if (!version || semver.lt(version, min) || semver.gte(version, max))
+  if (!version || lt(version, min) || gte(version, max))
     throw new UserError(
       `Kubespray ${settings.kubesprayVersion} needs ansible-core >= ${min} and < ${max}, ` +
         `${ansiblePlaybook} is ${version ?? "unknown"}; ${fix}`,

@@ -8,19 +8,20 @@
  * Environment (tests): KSPRAY_SSH_PORT, KSPRAY_SSH_HOST (every SSH check goes there),
  * KSPRAY_SSH_TIMEOUT_SECONDS, KSPRAY_EXTRA_INVENTORY (colon-separated extra inventories),
  * KSPRAY_NODE_PREP_PLAYBOOK (instead of ansible/node-prep.yml), KSPRAY_CONTAINER_ENGINE,
- * KSPRAY_VIP_SERVER (the kubeconfig's server in place of the VIP's, e.g. a test cluster's).
+ * KSPRAY_VIP_SERVER (the kubeconfig's server in place of the VIP's, e.g. a test cluster's),
+ * KSPRAY_PROGRESS_SECONDS (without a terminal, the interval of progress lines; default 30).
  * With `state.backend: pg` (runner.json's recordStore), PG_CONN_STR: the record is read
  * from and written back to PostgreSQL around each command.
  */
 import { existsSync } from "node:fs";
 
-import { UserError } from "../config/errors";
+import { EXIT_INVALID_CONFIG, UserError } from "../config/errors";
 import { statePaths } from "../lib/kubespray/record";
 import type { RecordStore } from "../lib/kubespray/record-store";
 import { withRecordStore } from "../lib/kubespray/record-store";
 
 import { apply, markDone } from "./apply";
-import { readSettings, runnerEnv } from "./env";
+import { LOG_PREFIX, readSettings, runnerEnv } from "./env";
 import { withStateLock } from "./lock";
 import { forgetRemovedNode, removeNode, teardown } from "./remove-node";
 
@@ -76,12 +77,13 @@ async function main(args: string[]): Promise<void> {
   }
 }
 
+// A user's mistake or a failed playbook: its lines, exit 2; anything else is a bug: exit 1.
 main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UserError) {
-    for (const line of e.lines()) process.stderr.write(`[kubespray-runner] error: ${line}\n`);
-  } else {
-    process.stderr.write(`[kubespray-runner] unexpected error: ${String(e)}\n`);
-    if (e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    for (const line of e.lines()) process.stderr.write(`${LOG_PREFIX}error: ${line}\n`);
+    process.exit(EXIT_INVALID_CONFIG);
   }
+  process.stderr.write(`${LOG_PREFIX}unexpected error: ${String(e)}\n`);
+  if (e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   process.exit(1);
 });

@@ -20,14 +20,15 @@ import { forgetNode, readRecord, statePaths } from "../lib/kubespray/record";
 import { canConnect } from "./checks";
 import type { RunnerEnv } from "./env";
 import { readSettings, sshAddress } from "./env";
-import { execute, prepare } from "./execute";
+import { execute, prepare, pruneRuns } from "./execute";
 
+/** Runs remove-node.yml for `node`; returns the name of its run (`<state>/runs/`). */
 export async function removeNodeWith(
   settings: RunnerSettings,
   env: RunnerEnv,
   node: string,
   record: RunRecord,
-): Promise<void> {
+): Promise<string> {
   const paths = statePaths(settings.stateDir);
   const hostsFile = existsSync(paths.recordHostsFile) ? paths.recordHostsFile : paths.hostsFile;
   const address = sshAddress(
@@ -49,12 +50,17 @@ export async function removeNodeWith(
     writeFileSync(paths.printScript, printScript([stepCommand(step, ctx)], forget), {
       mode: 0o700,
     });
+    // The deploy stops here, before the VM is deleted: the steps to go on, as the runbook
+    // ("Removing nodes" in docs/operations.md) gives them.
     throw new UserError(
-      `print mode: run ${paths.printScript} to remove ${node}, then deploy again`,
+      `${node}: kubespray.mode is print, so nothing here removes it from the cluster and the deploy stops before deleting its VM; ` +
+        `1. run ${paths.printScript} where Kubespray runs (remove-node.yml -e node=${node}, then forget-node takes it out of the record), ` +
+        `2. run the same deploy again: it deletes the VM`,
     );
   }
-  await execute(stepCommand(step, ctx), env.log);
-  forgetNode(settings.stateDir, record, node, describeStep(removeNodeStep(node)));
+  const run = await execute(step, ctx, env);
+  forgetNode(settings.stateDir, record, node, describeStep(removeNodeStep(node)), [run.name]);
+  return run.name;
 }
 
 /**
@@ -75,7 +81,12 @@ export async function removeNode(stateDir: string, node: string, env: RunnerEnv)
     return;
   }
   checkRemovable(node, record.controlPlaneOrder);
-  await removeNodeWith(readSettings(paths.settingsFile, env), env, node, record);
+  const settings = readSettings(paths.settingsFile, env);
+  try {
+    await removeNodeWith(settings, env, node, record);
+  } finally {
+    pruneRuns(settings);
+  }
 }
 
 /** `forget-node`: a node removed by hand (print mode's script) leaves the record. */

@@ -11,6 +11,15 @@
 # destroy need --auto-approve (cdktf would die in its interactive prompt). A deploy starts
 # with the preflight checks (npm run preflight); --skip-preflight skips them.
 set -euo pipefail
+# What OpenTofu, cdktf and the runner write is the user's alone: the states (the addons
+# state holds the add-ons' secrets), their backups and lock records, plans, the inventory.
+umask 077
+# A relative CLUSTER_CONFIG starts in the folder the user ran the command in (npm passes it as
+# INIT_CWD), as lib/cli.ts userPath() reads it; made absolute here, before `cd` and npx (which
+# resets INIT_CWD to the project's folder for cdktf and the app).
+if [[ -n "${CLUSTER_CONFIG:-}" && "$CLUSTER_CONFIG" != /* ]]; then
+  export CLUSTER_CONFIG="${INIT_CWD:-$PWD}/$CLUSTER_CONFIG"
+fi
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/toolchain-env.sh
 source scripts/toolchain-env.sh
@@ -57,6 +66,11 @@ for arg in "$@"; do
   esac
 done
 
+# The stacks named, or all of them (cdktf itself takes no default when there are several);
+# a name that is none of the app's (a typo: vsm) stops here, naming them (lib/stacks.ts).
+named="$(node --import tsx scripts/check-stacks.ts "$command" ${stacks[@]+"${stacks[@]}"})"
+read -ra stacks <<<"$named"
+
 # Preflight first (npm run preflight): every problem at once, before anything changes.
 preflight=1
 kept=()
@@ -77,9 +91,15 @@ if [[ "$command" == deploy && "$preflight" == 1 ]]; then
 fi
 restore_files
 # VMs an interrupted deploy left behind are imported, not made again (scripts/adopt.ts).
+# Then no node's VM may be replaced (scripts/node-guard.ts): it exits 2 naming each, or
+# prints the unfinished ones outside the cluster that the deploy may make anew.
 if [[ "$command" == deploy && ( "${#stacks[@]}" -eq 0 || " ${stacks[*]} " == *" vms "* ) ]]; then
   CDKTF_OUTDIR="${output:-${CDKTF_OUTDIR:-cdktf.out}}" node --import tsx scripts/adopt.ts
+  DESTROYABLE_NODES="$(CDKTF_OUTDIR="${output:-${CDKTF_OUTDIR:-cdktf.out}}" node --import tsx scripts/node-guard.ts)"
+  export DESTROYABLE_NODES
 fi
+# A teardown destroys every node's VM (each is otherwise marked prevent_destroy).
+if [[ "$command" == destroy ]]; then export DESTROYABLE_NODES=all; fi
 
 # Destroying needs no secret: the add-ons' variables that are unset get a placeholder.
 if [[ "$command" == destroy ]]; then
@@ -89,6 +109,35 @@ if [[ "$command" == destroy ]]; then
   done
 fi
 
+# Ctrl-C (or a kill) while cdktf runs: cdktf stops OpenTofu and says no more than
+# `AbortError: The operation was aborted`; scripts/interrupted.ts then says what was cut off
+# and what to run next, and removes a lock record OpenTofu left once no process holds the lock.
+interrupted=0
+trap 'interrupted=1' INT TERM
+run_cdktf() {
+  local status=0
+  npx cdktf "$@" || status=$?
+  if [[ "$interrupted" == 1 ]]; then
+    node --import tsx scripts/interrupted.ts "$command" "${stacks[@]}" || true
+    exit 130
+  fi
+  return "$status"
+}
+
+# The add-ons first, on their own and without OpenTofu's refresh: a destroy refreshes a
+# state that is not empty with a normal plan, in which the helm provider locates every chart,
+# so a repository out of reach (or a stack whose deploy failed after planning) stopped the
+# teardown with `Error locating chart`. Uninstalling needs no chart, and the provider skips
+# a release already gone. Then the command as given: the emptied addons state is not
+# refreshed any more, and the other stacks are, so that a VM deleted by hand leaves their
+# state (the proxmox provider cannot delete a VM that is gone).
+if [[ "$command" == destroy && " ${stacks[*]} " == *" addons "* ]]; then
+  TF_CLI_ARGS_destroy=-refresh=false run_cdktf destroy --skip-provider-lock addons \
+    --ignore-missing-stack-dependencies ${flags[@]+"${flags[@]}"}
+  [[ "${stacks[*]:-}" != addons ]] || exit 0
+  flags+=("--skip-synth")
+fi
+
 # One stack alone: its dependencies are deployed (or its dependants destroyed) already.
 if [[ "${#stacks[@]}" -eq 1 ]]; then flags+=("--ignore-missing-stack-dependencies"); fi
-exec npx cdktf "$command" --skip-provider-lock ${stacks[@]+"${stacks[@]}"} ${flags[@]+"${flags[@]}"}
+run_cdktf "$command" --skip-provider-lock ${stacks[@]+"${stacks[@]}"} ${flags[@]+"${flags[@]}"}

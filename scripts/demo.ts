@@ -154,7 +154,14 @@ async function main(): Promise<void> {
     );
 
     heading("tear everything down (npm run destroy -- addons cluster vms)");
-    await must("destroy", cdktf, ["destroy", "addons", "cluster", "vms", ...out], env, true);
+    // As npm run destroy does: a teardown may destroy every node's VM (lib/node-guard.ts).
+    await must(
+      "destroy",
+      cdktf,
+      ["destroy", "addons", "cluster", "vms", ...out],
+      { ...env, DESTROYABLE_NODES: "all" },
+      true,
+    );
     const left = double.vms().filter((v) => (v.config.name ?? "").startsWith(`${config.name}-`));
     say(`    VMs of ${config.name} left in the double: ${left.length}`);
 

@@ -5,8 +5,15 @@
 import { spawn } from "node:child_process";
 import { delimiter, join, resolve } from "node:path";
 
-const ROOT = resolve(__dirname, "..");
-const TOOLCHAIN = join(ROOT, ".toolchain");
+import { PROJECT_ROOT, projectPath } from "../config/project-root";
+
+/** The offline toolchain (`npm run toolchain`). */
+export const TOOLCHAIN = projectPath(".toolchain");
+
+/** Where the app is synthesized: `CDKTF_OUTDIR`, else `cdktf.out` in the project. */
+export function outdirFromEnvironment(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.CDKTF_OUTDIR ?? projectPath("cdktf.out"));
+}
 
 /** `base` with the offline toolchain first: tofu, the provider mirror, no prompts. */
 export function toolchainEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -74,12 +81,15 @@ export async function initStack(
   }
 }
 
-/** The cdktf app (`main.ts`) synthesized into `outdir`, from the project root as cdktf runs it. */
+/**
+ * The cdktf app (`main.ts`) synthesized into `outdir`, from the project root as cdktf runs
+ * it (cdktf.json's app: scripts/launch.js, compiled when the build is fresh).
+ */
 export function synthesize(
   outdir: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Captured> {
-  return capture(process.execPath, ["--import", "tsx", join(ROOT, "main.ts")], ROOT, {
+  return capture(process.execPath, [projectPath("scripts", "launch.js"), "main.ts"], PROJECT_ROOT, {
     ...env,
     CDKTF_OUTDIR: outdir,
     CHECKPOINT_DISABLE: "1",

@@ -8,14 +8,16 @@ import { dirname, join } from "node:path";
 
 import { EXIT_INVALID_CONFIG } from "../config/errors";
 import { loadClusterConfig } from "../config/load";
-import { exitOnUserError } from "../lib/cli";
+import { exitOnUserError, userPath } from "../lib/cli";
 import { renderFiles } from "../lib/kubespray/render";
 
-const [file, outDir] = process.argv.slice(2);
-if (!file || !outDir) {
+const [given, outGiven] = process.argv.slice(2);
+if (!given || !outGiven) {
   process.stderr.write("usage: npm run render -- FILE OUTDIR\n");
   process.exit(EXIT_INVALID_CONFIG);
 }
+// Relative paths start in the folder the command was run in.
+const [file, outDir] = [userPath(given), userPath(outGiven)];
 const { files } = exitOnUserError(() => renderFiles(loadClusterConfig(file).config));
 for (const [relative, content] of Object.entries(files)) {
   const target = join(outDir, relative);

@@ -9,25 +9,25 @@
  * with the environment of a deploy and the offline toolchain's (`source
  * scripts/toolchain-env.sh`).
  *
+ * First, whatever the backend, the state directory is made its owner's alone
+ * (`protectStateDir`: 0700, the local state files 0600).
+ *
  * Only stacks whose backend is not `local`: a local state's files live beside it, and the
  * local backend behaves exactly as before. Every stack is restored whichever are deployed:
  * the vms stack's node removals read the cluster stack's runner.json.
  */
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
 import type { ClusterConfig } from "../config/schema";
 import { definitionFile, exitOnUserError, stateDirFromEnvironment } from "../lib/cli";
-import { recordStoreOf } from "../lib/kubespray/cluster-plan";
-import { restoreKubeconfig } from "../lib/kubespray/record-store";
-import { checkStateEnvironment } from "../lib/state-backend";
+import { recordStoreOf, restoreKubeconfig } from "../lib/kubespray/record-store";
+import { checkStateEnvironment, protectStateDir } from "../lib/state-backend";
 import { filesInState, restoreFiles } from "../lib/state-files";
 import type { ShowState } from "../lib/state-files";
 
-import { capture, initStack, synthesize } from "./processes";
-
-const ROOT = resolve(__dirname, "..");
+import { capture, initStack, outdirFromEnvironment, synthesize } from "./processes";
 
 /** Whether a synthesized stack keeps its state elsewhere than in a local file. */
 export function sharedState(stackDir: string): boolean {
@@ -70,8 +70,9 @@ export async function restoreKubeconfigFromEnvironment(
 async function main(): Promise<number> {
   const config = definition(process.env);
   checkStateEnvironment(config);
+  protectStateDir(stateDirFromEnvironment(config));
   if (config.state.backend === "local") return 0;
-  const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
+  const outdir = outdirFromEnvironment();
   const synth = await synthesize(outdir);
   if (synth.status !== 0) {
     process.stderr.write(synth.stderr || synth.stdout);

@@ -4,28 +4,51 @@
  * Synthesizes the app once, then plans every stack (or the ones named) with OpenTofu, side
  * by side, and says for each what would change, and which Kubespray playbooks the cluster
  * stack would run. A stack that reads values an earlier stack has yet to produce is shown
- * as such instead of failing. Exit code as `tofu plan -detailed-exitcode`: 0 nothing to
- * change, 2 changes, 1 an error.
+ * as such instead of failing. A change that would take a node's VM away is named, with
+ * what causes it (lib/node-guard.ts). Exit code as `tofu plan -detailed-exitcode`: 0
+ * nothing to change, 2 changes, 1 an error or a change `npm run deploy` refuses; a mistake
+ * found before anything is planned (a stack that does not exist; a definition the synth
+ * refuses; the toolchain not built; with the vms stack, a Proxmox token that is unset or
+ * refused, checked as preflight checks it) is its message on stderr and exit code 2, as in
+ * every command.
  *
  * Environment: CLUSTER_CONFIG, STATE_DIR and the secrets as for `npm run deploy`;
  * CDKTF_OUTDIR (default `cdktf.out`). The offline toolchain must be built (`npm run
  * toolchain`).
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 
-import { capture, initStack, synthesize, toolchainEnv } from "./processes";
-import { restoreKubeconfigFromEnvironment, restoreStack } from "./restore-files";
+import { UserError } from "../config/errors";
+import { loadClusterConfig } from "../config/load";
+import { definitionFile, exitOnUserError } from "../lib/cli";
+import type { PlanWithChanges, Verdict } from "../lib/node-guard";
+import { describeLoss, judge, nodeVmLosses } from "../lib/node-guard";
+import { checkStackNames } from "../lib/stacks";
+import { checkToken, formatProblem } from "../preflight/checks";
+import { ProxmoxApi } from "../preflight/proxmox-api";
 
-const ROOT = resolve(__dirname, "..");
-const TOOLCHAIN = join(ROOT, ".toolchain");
+import { guardContext } from "./node-guard";
+import type { Captured } from "./processes";
+import {
+  capture,
+  initStack,
+  outdirFromEnvironment,
+  synthesize,
+  TOOLCHAIN,
+  toolchainEnv,
+} from "./processes";
+import type * as restoreFiles from "./restore-files";
+
+/** The plan a review saves in each stack's folder (`tofu show` reads it back). */
+const PLAN_FILE = "review.tfplan";
 
 /** Exit codes, as `tofu plan -detailed-exitcode`. */
 export const NO_CHANGES = 0;
 export const ERROR = 1;
 export const CHANGES = 2;
 
-interface Manifest {
+export interface Manifest {
   readonly stacks: Record<
     string,
     { readonly workingDirectory: string; readonly dependencies: string[] }
@@ -36,19 +59,19 @@ interface Manifest {
 interface ResourceChange {
   readonly address: string;
   readonly change: {
-    readonly actions: string[];
+    readonly actions: readonly string[];
     readonly after?: Record<string, unknown> | null;
     readonly before?: Record<string, unknown> | null;
   };
 }
 
 interface PlanJson {
-  readonly resource_changes?: ResourceChange[];
+  readonly resource_changes?: readonly ResourceChange[];
 }
 
 export interface StackReview {
   readonly stack: string;
-  readonly outcome: "no-changes" | "changes" | "after-dependencies" | "error";
+  readonly outcome: "no-changes" | "changes" | "refused" | "after-dependencies" | "error";
   /** Human lines, indented under the stack's line. */
   readonly lines: string[];
   /** Environment variables an error asks for: such an error is never settled. */
@@ -63,39 +86,48 @@ const SYMBOL: Record<string, string> = {
   "create,delete": "+/-",
 };
 
-/** The changes of a plan, a line each; the Kubespray action when the runner would run. */
-export function describePlan(plan: PlanJson): string[] {
+/**
+ * The changes of a plan, a line each; under a node VM that the change takes away, what
+ * does it and whether the deploy refuses it (`verdict`); the Kubespray action when the
+ * runner would run.
+ */
+export function describePlan(plan: PlanJson, verdict?: Verdict): string[] {
   const changes = (plan.resource_changes ?? []).filter(
     (c) => !c.change.actions.every((a) => a === "no-op" || a === "read"),
   );
-  const lines = changes.map((c) => {
+  const judged = new Map([
+    ...(verdict?.refused ?? []).map((l) => [l.address, `refused: ${describeLoss(l)}`] as const),
+    ...(verdict?.allowed ?? []).map(
+      (l) => [l.address, `made anew, not part of the cluster: ${describeLoss(l)}`] as const,
+    ),
+  ]);
+  const lines = changes.flatMap((c) => {
     const symbol = SYMBOL[c.change.actions.join(",")] ?? c.change.actions.join(",");
     const name = (c.change.after ?? c.change.before)?.name;
-    return `${symbol} ${c.address}${typeof name === "string" ? ` (${name})` : ""}`;
+    const note = judged.get(c.address);
+    return [
+      `${symbol} ${c.address}${typeof name === "string" ? ` (${name})` : ""}`,
+      ...(note ? [`  ${note}`] : []),
+    ];
   });
-  const runner = changes.find(
-    (c) => c.address.startsWith("null_resource.") && typeof c.change.after?.triggers === "object",
-  );
-  const action = (runner?.change.after?.triggers as Record<string, unknown> | undefined)?.action;
+  // The runner: the null_resource whose triggers name the action (its teardown's do not).
+  const action = changes
+    .filter((c) => c.address.startsWith("null_resource."))
+    .map((c) => (c.change.after?.triggers as Record<string, unknown> | undefined)?.action)
+    .find((a) => typeof a === "string");
   if (typeof action === "string") lines.push(`Kubespray will run: ${action}`);
   return lines;
 }
 
-/** Environment variables whose absence tofu reports in the provider's words. */
-const HINTS: readonly [RegExp, string][] = [
-  [/must provide either username and password, an API token/, "PROXMOX_VE_API_TOKEN"],
-];
-
 /**
- * tofu's error output as lines; where it misses environment variables (a secret, the
- * Proxmox token), only what to set, once each.
+ * tofu's error output as lines; where it misses secrets, only what to set, once each. (The
+ * Proxmox token is checked before anything plans: `checkTokenFirst`.)
  */
 export function explainError(output: string): { lines: string[]; missing: string[] } {
   // Without the box tofu draws around a diagnostic, so that a wrapped line reads on.
   const stderr = output.replace(/^[│╷╵] ?/gm, "");
   const missing = [
     ...new Set([...stderr.matchAll(/input variable\s+"([^"]+)"/g)].map((m) => `TF_VAR_${m[1]}`)),
-    ...HINTS.filter(([re]) => re.test(stderr)).map(([, variable]) => variable),
   ];
   if (missing.length > 0)
     return { lines: missing.map((v) => `set ${v} in the environment`), missing };
@@ -106,42 +138,178 @@ export function explainError(output: string): { lines: string[]; missing: string
   return { lines, missing };
 }
 
+/** One line of `tofu plan -json` (OpenTofu's machine-readable UI): the parts read here. */
+export interface PlanEvent {
+  readonly type: string;
+  readonly change?: {
+    readonly resource: {
+      readonly addr: string;
+      readonly resource_type: string;
+      readonly resource_name: string;
+    };
+    readonly action: string;
+  };
+  readonly diagnostic?: {
+    readonly severity: string;
+    readonly summary: string;
+    readonly detail?: string;
+  };
+}
+
+export function planEvents(stdout: string): PlanEvent[] {
+  return stdout.split("\n").flatMap((line) => {
+    try {
+      return line.trim() === "" ? [] : [JSON.parse(line) as PlanEvent];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The plan's errors as tofu prints them: `Error: <summary>`, then the detail. */
+export function diagnostics(events: readonly PlanEvent[]): string {
+  return events
+    .flatMap((e) =>
+      e.diagnostic?.severity === "error"
+        ? [`Error: ${e.diagnostic.summary}`, e.diagnostic.detail ?? ""]
+        : [],
+    )
+    .join("\n");
+}
+
+/** A stack's cdk.tf.json: each resource's configuration by type and name. */
+interface StackConfig {
+  readonly resource?: Record<string, Record<string, Record<string, unknown>>>;
+}
+
+/**
+ * The changes of a plan that only creates and updates, as `tofu show -json` gives them,
+ * from the plan's events and the stack's configuration; undefined when it also deletes,
+ * replaces or moves something, whose values before the change only `tofu show` has (and
+ * `tofu show` loads every provider's schema: a plan's worth of time).
+ */
+export function changesFromConfig(
+  events: readonly PlanEvent[],
+  config: StackConfig,
+): PlanJson | undefined {
+  const changes = events.flatMap((e) =>
+    e.type === "planned_change" && e.change && !["noop", "read"].includes(e.change.action)
+      ? [e.change]
+      : [],
+  );
+  if (changes.some((c) => c.action !== "create" && c.action !== "update")) return undefined;
+  // In the order `tofu show` lists them: by address.
+  const sorted = [...changes].sort((a, b) =>
+    a.resource.addr < b.resource.addr ? -1 : a.resource.addr > b.resource.addr ? 1 : 0,
+  );
+  return {
+    resource_changes: sorted.map((c) => {
+      const after = config.resource?.[c.resource.resource_type]?.[c.resource.resource_name];
+      // An instance of for_each or count shares one configuration: no name of its own.
+      const own = c.resource.addr === `${c.resource.resource_type}.${c.resource.resource_name}`;
+      return { address: c.resource.addr, change: { actions: [c.action], after: own ? after : {} } };
+    }),
+  };
+}
+
 function failed(stack: string, output: string): StackReview {
   const { lines, missing } = explainError(output);
   return { stack, outcome: "error", lines, missingEnvironment: missing };
+}
+
+/** What tofu says of a folder it cannot work in before `tofu init` sets it up. */
+const NEEDS_INIT = /\btofu init\b/;
+
+type Planned = { readonly plan: Captured } | { readonly error: string } | "needs-init";
+
+type Restore = typeof restoreFiles;
+
+/** The shared state's files written back (restore-files), then the plan. */
+async function restoreAndPlan(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  restore: Restore,
+): Promise<Planned> {
+  try {
+    await restore.restoreStack(dir, env);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    return NEEDS_INIT.test(message) ? "needs-init" : { error: message };
+  }
+  rmSync(join(dir, PLAN_FILE), { force: true });
+  const plan = await capture(
+    "tofu",
+    [
+      "plan",
+      "-json",
+      "-input=false",
+      "-no-color",
+      "-detailed-exitcode",
+      "-lock-timeout=0s",
+      `-out=${PLAN_FILE}`,
+    ],
+    dir,
+    env,
+  );
+  const errors = `${diagnostics(planEvents(plan.stdout))}\n${plan.stderr}`;
+  return plan.status === 1 && NEEDS_INIT.test(errors) ? "needs-init" : { plan };
 }
 
 async function reviewStack(
   stack: string,
   dir: string,
   env: NodeJS.ProcessEnv,
+  restore: Restore,
 ): Promise<StackReview> {
-  const init = await initStack(dir, env);
-  if (init.status !== 0) return failed(stack, init.stderr || init.stdout);
-  // A shared state's files this clone lacks or has stale, written back first (restore-files).
-  try {
-    await restoreStack(dir, env);
-  } catch (e) {
-    return failed(stack, e instanceof Error ? e.message : String(e));
+  // A folder an earlier review or deploy initialized is planned at once (an init costs as
+  // much as a small plan); tofu refuses when it needs `tofu init` (never initialized,
+  // another backend, other providers), and then it is initialized and planned again.
+  let planned = await restoreAndPlan(dir, env, restore);
+  if (planned === "needs-init") {
+    const init = await initStack(dir, env);
+    if (init.status !== 0) return failed(stack, init.stderr || init.stdout);
+    planned = await restoreAndPlan(dir, env, restore);
   }
-  const plan = await capture(
-    "tofu",
-    [
-      "plan",
-      "-input=false",
-      "-no-color",
-      "-detailed-exitcode",
-      "-lock-timeout=0s",
-      "-out=review.tfplan",
-    ],
-    dir,
-    env,
-  );
+  if (planned === "needs-init") return failed(stack, `tofu init in ${dir} did not set it up`);
+  if ("error" in planned) return failed(stack, planned.error);
+  const { plan } = planned;
+  const events = planEvents(plan.stdout);
   if (plan.status === 0) return { stack, outcome: "no-changes", lines: [] };
-  if (plan.status !== 2) return failed(stack, plan.stderr || plan.stdout);
-  const shown = await capture("tofu", ["show", "-json", "-no-color", "review.tfplan"], dir, env);
-  if (shown.status !== 0) return failed(stack, shown.stderr);
-  return { stack, outcome: "changes", lines: describePlan(JSON.parse(shown.stdout) as PlanJson) };
+  if (plan.status === 2) {
+    const config = JSON.parse(readFileSync(join(dir, "cdk.tf.json"), "utf8")) as StackConfig;
+    const created = changesFromConfig(events, config);
+    if (created) return { stack, outcome: "changes", lines: describePlan(created) };
+  }
+  // A plan that deletes, replaces or moves, or one that failed: the values before the change
+  // come from tofu show. A plan that would take a node's VM away fails on its prevent_destroy
+  // (tofu still writes the errored plan) or plans a disk swap: either way, named with what
+  // the deploy does about it (lib/node-guard.ts).
+  const shown = existsSync(join(dir, PLAN_FILE))
+    ? await capture("tofu", ["show", "-json", "-no-color", PLAN_FILE], dir, env)
+    : undefined;
+  const shownPlan =
+    shown?.status === 0 ? (JSON.parse(shown.stdout) as PlanJson & PlanWithChanges) : undefined;
+  const losses = shownPlan ? nodeVmLosses(shownPlan) : [];
+  if (shownPlan && losses.length > 0) {
+    const { destroyable, inCluster } = await guardContext(env);
+    const verdict = judge(losses, destroyable, inCluster);
+    const outcome = verdict.refused.length > 0 ? "refused" : "changes";
+    return { stack, outcome, lines: describePlan(shownPlan, verdict) };
+  }
+  if (plan.status !== 2) return failed(stack, diagnostics(events) || plan.stderr || plan.stdout);
+  if (!shownPlan) return failed(stack, shown?.stderr ?? `tofu wrote no ${PLAN_FILE}`);
+  return { stack, outcome: "changes", lines: describePlan(shownPlan) };
+}
+
+/**
+ * The Proxmox token, checked as a deploy's preflight checks it: unset, refused or the API
+ * out of reach is one line each (a `UserError`), where the vms stack's plan would print the
+ * provider's error once per VM.
+ */
+async function checkTokenFirst(env: NodeJS.ProcessEnv): Promise<void> {
+  const { config } = loadClusterConfig(definitionFile(env));
+  const problems = await checkToken(config, ProxmoxApi.of(config, env), env);
+  if (problems.length > 0) throw new UserError(problems.map(formatProblem).join("\n"));
 }
 
 /** Stacks in deploy order: each after the ones it depends on. */
@@ -187,7 +355,7 @@ export function settle(reviews: StackReview[], manifest: Manifest): StackReview[
 }
 
 export function exitCode(reviews: readonly StackReview[]): number {
-  if (reviews.some((r) => r.outcome === "error")) return ERROR;
+  if (reviews.some((r) => r.outcome === "error" || r.outcome === "refused")) return ERROR;
   return reviews.every((r) => r.outcome === "no-changes") ? NO_CHANGES : CHANGES;
 }
 
@@ -195,6 +363,7 @@ export function report(reviews: readonly StackReview[]): string {
   const head: Record<StackReview["outcome"], string> = {
     "no-changes": "no changes",
     changes: "changes",
+    refused: "changes that npm run deploy refuses: they take nodes' VMs away",
     "after-dependencies": "changes after its dependencies apply",
     error: "ERROR",
   };
@@ -203,39 +372,67 @@ export function report(reviews: readonly StackReview[]): string {
     .join("\n");
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
-  if (!existsSync(join(TOOLCHAIN, "bin", "tofu"))) {
-    process.stderr.write("the offline toolchain is not built: run npm run toolchain\n");
-    return ERROR;
-  }
-  const synth = await synthesize(outdir);
-  process.stdout.write(synth.stdout);
-  if (synth.status !== 0) {
-    process.stderr.write(synth.stderr);
-    return ERROR;
-  }
+/** What `reviewStacks` found, and where the app was synthesized. */
+export interface Review {
+  readonly outdir: string;
+  readonly manifest: Manifest;
+  /** What the synth printed (the notice about the bundled example, cdktf's warnings). */
+  readonly synthOutput: string;
+  /** Every stack asked for, in deploy order. */
+  readonly reviews: StackReview[];
+}
+
+/**
+ * Synthesizes the app into `outdir` and plans `stacks` (every stack when empty) side by
+ * side. Throws a UserError when the toolchain is missing, the synth fails or a stack does
+ * not exist.
+ */
+export async function reviewStacks(
+  outdir: string,
+  stacks: readonly string[],
+  base: NodeJS.ProcessEnv = process.env,
+): Promise<Review> {
+  checkStackNames(stacks);
+  if (!existsSync(join(TOOLCHAIN, "bin", "tofu")))
+    throw new UserError("the offline toolchain is not built: run npm run toolchain");
+  const synthesized = synthesize(outdir, base);
+  // What writes a shared state's files back (the definition, PostgreSQL) loads meanwhile.
+  const restore = await import("./restore-files");
+  const synth = await synthesized;
+  if (synth.status !== 0) throw new UserError(`${synth.stdout}${synth.stderr}`.trimEnd());
   const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as Manifest;
   const all = deployOrder(manifest);
-  const unknown = argv.filter((s) => !all.includes(s));
-  if (unknown.length > 0) {
-    process.stderr.write(`no stack ${unknown.join(", ")}; the stacks are ${all.join(", ")}\n`);
-    return ERROR;
-  }
-  const stacks = argv.length > 0 ? all.filter((s) => argv.includes(s)) : all;
-  const env = toolchainEnv(process.env);
+  const env = toolchainEnv(base);
   // The addons stack's plan reads the kubeconfig: a shared state's, from the database.
-  await restoreKubeconfigFromEnvironment(env);
+  await restore.restoreKubeconfigFromEnvironment(env);
   const reviews = await Promise.all(
-    stacks.map((s) => reviewStack(s, join(outdir, manifest.stacks[s].workingDirectory), env)),
+    all
+      .filter((s) => stacks.length === 0 || stacks.includes(s))
+      .map((s) => reviewStack(s, stackDir(outdir, manifest, s), env, restore)),
   );
-  const settled = settle(reviews, manifest);
-  process.stdout.write(`${report(settled)}\n`);
-  return exitCode(settled);
+  return { outdir, manifest, synthOutput: synth.stdout, reviews: settle(reviews, manifest) };
+}
+
+/** The folder a stack was synthesized into. */
+export function stackDir(outdir: string, manifest: Manifest, stack: string): string {
+  return join(outdir, manifest.stacks[stack].workingDirectory);
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  // The saved plans hold the add-ons' secrets: readable by the user alone.
+  process.umask(0o077);
+  const named: readonly string[] = checkStackNames(argv);
+  if (named.length === 0 || named.includes("vms")) await checkTokenFirst(process.env);
+  // A mistake found before anything is planned (the toolchain, the definition) is a
+  // UserError: one message, exit code 2 (exitOnUserError).
+  const review = await reviewStacks(outdirFromEnvironment(), named);
+  process.stdout.write(review.synthOutput);
+  process.stdout.write(`${report(review.reviews)}\n`);
+  return exitCode(review.reviews);
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
+  exitOnUserError(() => main(process.argv.slice(2))).then(
     (code) => process.exit(code),
     (e: unknown) => {
       process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);

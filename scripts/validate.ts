@@ -1,13 +1,14 @@
 /**
  * `npm run validate [-- FILE...]`: prints `FILE: ok` (with any warnings) or every problem,
  * one per line. Without a file, the definition in `CLUSTER_CONFIG`, as the other commands
- * take it. Exit 0 when all files are valid, 2 otherwise.
+ * take it. Relative paths start in the folder the command was run in (`userPath`). Exit 0 when all files are valid, 2 otherwise.
  */
 import { ConfigError, EXIT_INVALID_CONFIG, formatIssue } from "../config/errors";
 import { loadClusterConfig } from "../config/load";
+import { definitionFile, userPath } from "../lib/cli";
 
-const args = process.argv.slice(2);
-const files = args.length > 0 ? args : [process.env.CLUSTER_CONFIG ?? ""].filter((f) => f !== "");
+const args = process.argv.slice(2).map((f) => userPath(f));
+const files = args.length > 0 ? args : process.env.CLUSTER_CONFIG ? [definitionFile()] : [];
 if (files.length === 0) {
   process.stderr.write("usage: npm run validate -- FILE... (or set CLUSTER_CONFIG)\n");
   process.exit(EXIT_INVALID_CONFIG);

@@ -29,7 +29,8 @@ import {
   tolerationsForPools,
   workerNodeGroups,
 } from "../lib/scheduling";
-import { stateBackend } from "../lib/state-backend";
+
+import { stateBackend } from "./state-backend";
 
 export interface AddonsStackProps {
   readonly config: ClusterConfig;

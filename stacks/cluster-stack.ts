@@ -12,8 +12,9 @@ import { clusterPlan } from "../lib/kubespray/cluster-plan";
 import type { RunRecord } from "../lib/kubespray/planner";
 import { RUNNER_ENTRY } from "../lib/kubespray/project";
 import { statePaths } from "../lib/kubespray/record";
-import { stateBackend } from "../lib/state-backend";
 import type { ClusterNode } from "../lib/topology";
+
+import { stateBackend } from "./state-backend";
 
 export interface ClusterStackProps {
   readonly config: ClusterConfig;

@@ -9,12 +9,18 @@ import { parseCidr } from "../config/net";
 import type { ClusterConfig } from "../config/schema";
 import { imageFileName } from "../config/templates";
 import { CloudImageTemplate } from "../constructs/cloud-image-template";
+import { HaManagerReady } from "../constructs/ha-manager-ready";
 import { NodeRemoval } from "../constructs/node-removal";
+import { ProxmoxHaResource } from "../constructs/proxmox-ha-resource";
+import { ProxmoxHaRule } from "../constructs/proxmox-ha-rule";
 import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
-import { RUNNER_ENTRY } from "../lib/kubespray/project";
-import { stateBackend } from "../lib/state-backend";
+import { HA_MANAGER_READY_ENTRY, RUNNER_ENTRY } from "../lib/kubespray/project";
+import type { DestroyableNodes } from "../lib/node-guard";
+import { haAffinityGroups } from "../lib/proxmox/ha";
 import type { ClusterNode } from "../lib/topology";
 import { expandNodes, imageTemplates } from "../lib/topology";
+
+import { stateBackend } from "./state-backend";
 
 export interface VmsStackProps {
   readonly config: ClusterConfig;
@@ -25,6 +31,12 @@ export interface VmsStackProps {
    * @default - the description names only the cluster
    */
   readonly definitionFile?: string;
+  /**
+   * Nodes whose VMs OpenTofu may destroy while they stay in the definition: `all` for a
+   * teardown, or the nodes a deploy may make anew (lib/node-guard.ts).
+   * @default - none: a plan that would replace a node's VM fails
+   */
+  readonly destroyableNodes?: DestroyableNodes;
 }
 
 /**
@@ -49,6 +61,7 @@ export class VmsStack extends TerraformStack {
     const network = parseCidr(config.network.cidr);
     if (!network)
       throw new Error(`network.cidr ${config.network.cidr} passed validation but does not parse`);
+    const destroyable = props.destroyableNodes ?? [];
     const source = props.definitionFile ? ` (${basename(props.definitionFile)})` : "";
     const specs = expandNodes(config);
     const templates = new Map(
@@ -89,9 +102,43 @@ export class VmsStack extends TerraformStack {
           authorizedKeys: config.ssh.authorizedKeys,
           tags: config.proxmox.tags,
           agentTimeout: config.proxmox.agentTimeout,
+          destroyable: destroyable === "all" || destroyable.includes(node.name),
+          haManaged: config.proxmox.ha.enabled,
           description: `Kubernetes node ${node.name} of cluster ${config.name}${source}, pool ${node.pool} (${node.role}). Managed by proxmox-kubespray-cdktf: changes made by hand are reverted on the next deploy.`,
         }),
     );
+    if (config.proxmox.ha.enabled) {
+      const managed = "Managed by proxmox-kubespray-cdktf.";
+      const resources = new Map(
+        specs.map((node, i) => [
+          node.name,
+          // The construct ID is part of the state: pool name and index, as for the VM.
+          new ProxmoxHaResource(this, `ha-${node.pool}-${node.index}`, {
+            vmId: node.vmId,
+            vm: vms[i].resource,
+            comment: `Kubernetes node ${node.name} of cluster ${config.name}. ${managed}`,
+          }),
+        ]),
+      );
+      const groups = haAffinityGroups(config, specs);
+      if (groups.length > 0) {
+        const ready = new HaManagerReady(this, "HaManagerReady", {
+          endpoint: config.proxmox.endpoint,
+          insecure: config.proxmox.insecure,
+          hosts: [...new Set(specs.map((n) => n.host))],
+          resources: [...resources.values()].map((r) => r.resource),
+          entry: HA_MANAGER_READY_ENTRY,
+        });
+        for (const group of groups) {
+          new ProxmoxHaRule(this, `ha-rule-${group.ruleId}`, {
+            ruleId: group.ruleId,
+            resourceIds: group.nodes.map((n) => resources.get(n.name)!.resourceId),
+            comment: `Keeps the ${group.what} of cluster ${config.name} on different hosts. ${managed}`,
+            dependsOn: [ready.resource],
+          });
+        }
+      }
+    }
     new NodeRemoval(this, "NodeRemoval", {
       nodeNames: specs.map((n) => n.name),
       stateDir: props.stateDir,

@@ -115,7 +115,9 @@ describe("YAML errors", () => {
 
   test("rejects a missing file without a stack trace", () => {
     const file = join(FIXTURES, "does-not-exist.yaml");
-    expect(fileProblems(file)).toEqual([`${file}: cannot read the file (ENOENT)`]);
+    expect(fileProblems(file)).toEqual([
+      `${file}: cannot read the file (ENOENT); check the path, a relative one starts in the folder the command was run in`,
+    ]);
   });
 });
 

@@ -8,7 +8,11 @@ type Vm = Record<string, unknown> & {
   agent: { timeout: string; wait_for_ip: Record<string, boolean> };
   clone: Record<string, unknown>;
   initialization: { ip_config: { ipv4: Record<string, string> }[] };
-  lifecycle?: { postcondition: { error_message: string }[] };
+  lifecycle: {
+    ignore_changes: string[];
+    prevent_destroy: boolean;
+    postcondition?: { error_message: string }[];
+  };
   network_device: Record<string, unknown>[];
   tags: string[];
 };
@@ -79,7 +83,7 @@ describe("ProxmoxNodeVm", () => {
       { ipv4: { address: "10.10.30.32/24", gateway: "10.10.30.1" } },
     ]);
     expect(vm.agent).toMatchObject({ timeout: "15m", wait_for_ip: { disabled: true } });
-    expect(vm.lifecycle).toBeUndefined();
+    expect(vm.lifecycle).not.toHaveProperty("postcondition");
     expect(ipv4).toBe("10.10.30.32");
   });
 
@@ -87,7 +91,7 @@ describe("ProxmoxNodeVm", () => {
     const { vm, ipv4 } = synth({ staticIp: undefined, agentTimeout: "90s" });
     expect(vm.initialization.ip_config).toEqual([{ ipv4: { address: "dhcp" } }]);
     expect(vm.agent).toMatchObject({ timeout: "90s", wait_for_ip: { ipv4: true } });
-    expect(vm.lifecycle?.postcondition[0].error_message).toContain(
+    expect(vm.lifecycle.postcondition?.[0].error_message).toContain(
       "reported no IPv4 address within 90s (proxmox.agentTimeout)",
     );
     expect(Token.isUnresolved(ipv4)).toBe(true);
@@ -124,9 +128,20 @@ describe("ProxmoxNodeVm", () => {
     const [waiting] = Object.values(json.resource.proxmox_virtual_environment_vm);
     expect(waiting.depends_on).toEqual([expect.stringMatching(/^local\.template/)]);
     expect(waiting.clone.vm_id).toBe(9000);
-    // The clone source stays a literal ID (a clone's source is replaced, never updated).
+    // The clone source stays a literal ID: it is read only when the VM is made.
     const { vm } = synth();
     expect(vm.clone.vm_id).toBe(9000);
     expect(vm).not.toHaveProperty("depends_on");
+  });
+
+  it("reads the clone source only when the VM is made: a new template leaves it as it is", () => {
+    expect(synth().vm.lifecycle.ignore_changes).toEqual(["clone"]);
+    expect(synth({ staticIp: undefined }).vm.lifecycle.ignore_changes).toEqual(["clone"]);
+  });
+
+  it("refuses its own replacement unless it is destroyable", () => {
+    expect(synth().vm.lifecycle.prevent_destroy).toBe(true);
+    expect(synth({ staticIp: undefined }).vm.lifecycle.prevent_destroy).toBe(true);
+    expect(synth({ destroyable: true }).vm.lifecycle.prevent_destroy).toBe(false);
   });
 });

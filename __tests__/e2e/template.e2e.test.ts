@@ -5,7 +5,10 @@
  * qcow2 header): a wrong checksum fails with Proxmox's message and the right one converges;
  * one template per host, every node cloned on its own host; a re-plan with no change; a
  * scale-up; a new image that makes new templates without touching a VM; a destroy that
- * leaves nothing it made.
+ * leaves nothing it made. And an image added to a cluster cloned from an existing
+ * template: `npm run diff` shows only the templates, `npm run deploy` keeps every node's VM
+ * (the clone source is only read when a VM is made), and a node added later is cloned
+ * from its host's new template.
  */
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
@@ -230,4 +233,84 @@ describeE2e("vms stack end to end: templates from a cloud image on local storage
     const needed = env.privilegesNeeded();
     expect(IMAGE_PRIVILEGES.filter((p) => !needed.has(p))).toEqual([]);
   });
+});
+
+describeE2e("vms stack end to end: an image added to a running cluster", () => {
+  const image = qcow2("debian-13 build 3");
+  let images: Awaited<ReturnType<typeof imageServer>>;
+  let env: E2eEnvironment;
+
+  beforeAll(async () => {
+    images = await imageServer({ "/build3/debian.qcow2": image });
+    // Cloned from the existing template 9000 on shared storage, as docs/proxmox.md's
+    // "a template that exists already".
+    env = await startEnvironment({ definition: homelab(), seed: "homelab" });
+    expectSuccess(await env.cdktf(["deploy", "vms"]), "cdktf deploy vms");
+  });
+
+  afterAll(async () => {
+    await env?.stop();
+    await new Promise((r) => images?.server.close(r));
+  });
+
+  it("makes the templates and leaves every node's VM as it is; a node added later is cloned from its host's new one", async () => {
+    const made = env.vmIdentities();
+    const ids = new Set(env.clusterVms().map((v) => String(v.vmid)));
+    const from = env.double.requests().length;
+    const def = env.definition;
+    def.proxmox.template = {
+      vmId: TEMPLATE_VMID,
+      image: {
+        url: `${images.base}/build3/debian.qcow2`,
+        checksum: sha256(image),
+        checksumAlgorithm: "sha256",
+      },
+    };
+    env.writeDefinition(def);
+
+    // The review: three downloads and three templates, nothing for a node.
+    const review = await env.npmRun("diff", ["vms"]);
+    expect(review.status).toBe(2);
+    const lines = review.stdout.split("\n").filter((l) => l.startsWith("  "));
+    expect(lines.filter((l) => /\(kspray-(cp|worker)-\d+\)|^ {2}(-|~)/.test(l))).toEqual([]);
+    expect(lines.filter((l) => l.startsWith("  + proxmox_virtual_environment_vm."))).toEqual(
+      HOSTS.map((h) => expect.stringContaining(`(kspray-template-${h})`)),
+    );
+
+    expectSuccess(await env.npmRun("deploy", ["vms"]), "npm run deploy -- vms");
+    expect(templates().map((t) => [t.vmid, t.node])).toEqual(
+      HOSTS.map((h, i) => [TEMPLATE_VMID + i, h]),
+    );
+    // Not one request changed a node's VM: the same VMs, their disks, MACs and vmgenids.
+    const touched = env.double
+      .requests()
+      .slice(from)
+      .filter((r) => r.method !== "GET" && ids.has(/\/qemu\/(\d+)/.exec(r.path)?.[1] ?? ""));
+    expect(touched.map((r) => `${r.method} ${r.path}`)).toEqual([]);
+    expect(env.deletedVms(from)).toEqual([]);
+    expect(env.vmIdentities()).toEqual(made);
+    expect((await env.plan("vms", { synth: false })).exitCode).toBe(0);
+
+    // A new template applies to new nodes: worker-4 lands on pve02, cloned from 9501.
+    def.nodePools[1].count = 4;
+    env.writeDefinition(def);
+    expectSuccess(await env.npmRun("deploy", ["vms"]), "npm run deploy -- vms (a worker more)");
+    const added = env.clusterVms().find((v) => v.config.name === "kspray-worker-4");
+    expect(added?.node).toBe("pve02");
+    const clone = env.double
+      .requests()
+      .find(
+        (r) =>
+          r.template === "/nodes/{node}/qemu/{vmid}/clone" &&
+          Number(r.params?.newid) === added?.vmid,
+      );
+    expect(clone?.path).toBe(`/nodes/pve02/qemu/${TEMPLATE_VMID + 1}/clone`);
+    const kept = env.vmIdentities();
+    for (const name of Object.keys(made)) expect(kept[name]).toEqual(made[name]);
+  });
+
+  /** The templates made from the image (the seed's own 9000 left out). */
+  function templates(): VmView[] {
+    return env.double.vms().filter((v) => v.config.template === "1" && v.vmid >= TEMPLATE_VMID);
+  }
 });

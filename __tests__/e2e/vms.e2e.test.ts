@@ -7,16 +7,19 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, sep } from "node:path";
 
-import { parse } from "yaml";
-
-import { IMAGE_PRIVILEGES } from "../../preflight/privileges";
+import { HA_PRIVILEGES, IMAGE_PRIVILEGES, SNAPSHOT_PRIVILEGES } from "../../preflight/privileges";
 import type { VmView } from "../../proxmox-double";
-import type { SeedInput } from "../../proxmox-double/seed";
 import type { Definition } from "../fixtures/definitions";
 import { cloud, homelab } from "../fixtures/definitions";
 
 import type { E2eEnvironment, PlannedChange } from "./support/harness";
-import { describeE2e, expectSuccess, oneLine, SEEDS, startEnvironment } from "./support/harness";
+import {
+  describeE2e,
+  expectSuccess,
+  homelabLocalTemplateSeed,
+  oneLine,
+  startEnvironment,
+} from "./support/harness";
 import { documentedAcl, documentedRole } from "./support/role";
 
 /** Privileges of the documented role the suites' traffic needed (filled as they run). */
@@ -443,16 +446,6 @@ describeE2e("vms stack end to end: cloud-cluster (DHCP, a GPU worker)", () => {
   });
 });
 
-/** The homelab seed with template 9000 on pve01's local-lvm instead of shared NFS. */
-function homelabLocalTemplateSeed(): SeedInput {
-  const seed = parse(readFileSync(SEEDS.homelab, "utf8")) as SeedInput;
-  const template = seed.vms?.find((v) => v.vmid === 9000);
-  if (!template?.config) throw new Error("homelab seed: no template 9000");
-  template.config.scsi0 = "local-lvm:base-9000-disk-0,iothread=1,size=3G";
-  template.config.ide2 = "local-lvm:vm-9000-cloudinit,media=cdrom";
-  return seed;
-}
-
 describeE2e("vms stack end to end: homelab with the template on pve01's local storage", () => {
   let env: E2eEnvironment;
 
@@ -539,13 +532,43 @@ describeE2e("vms stack end to end: a VM with more vCPUs than its host has", () =
     expect(failed.length).toBeGreaterThan(0);
     expect(new Set(failed)).toEqual(new Set(["MAX 16 vcpus allowed per VM on this node"]));
   });
+
+  it("with the cores fixed, npm run deploy makes the unfinished VMs anew, as none joined a cluster", async () => {
+    const stopped = env.clusterVms().filter((v) => v.status === "stopped");
+    expect(stopped.map((v) => v.config.name).sort()).toEqual([
+      "kspray-worker-1",
+      "kspray-worker-2",
+      "kspray-worker-3",
+    ]);
+    const running = Object.fromEntries(
+      Object.entries(env.vmIdentities()).filter(([n]) => n.startsWith("kspray-cp-")),
+    );
+    const fixed = env.definition;
+    (fixed.nodePools as Definition[])[1].cores = 8;
+    env.writeDefinition(fixed);
+
+    const deploy = expectSuccess(await env.npmRun("deploy", ["vms"]), "npm run deploy -- vms");
+    for (const vm of stopped)
+      expect(deploy.stderr).toContain(
+        `${vm.config.name} (VM ${vm.node}/${vm.vmid}): its VM would be deleted and cloned anew (tainted); it is not part of the cluster, so the deploy makes it anew`,
+      );
+    const vms = byName(env.clusterVms());
+    for (const vm of stopped)
+      expect(vms.get(vm.config.name)).toMatchObject({ status: "running", config: { cores: "8" } });
+    // The control plane, which started, is the same.
+    for (const [name, identity] of Object.entries(running))
+      expect(env.vmIdentities()[name]).toEqual(identity);
+  });
 });
 
 describeE2e("vms stack end to end: the documented role", () => {
   it("holds only privileges the deploys above needed, besides the documented audit ones", () => {
     const unused = documentedRole().privileges.filter((p) => !privilegesNeeded.has(p));
     // Read-only extras docs/proxmox.md names: for people and tools looking at the cluster;
-    // and those of a template from a cloud image, which template.e2e.test.ts shows needed.
-    expect(unused.sort()).toEqual([...AUDIT_ONLY, ...IMAGE_PRIVILEGES].sort());
+    // and those of a template from a cloud image, which template.e2e.test.ts shows needed,
+    // and those of HA and snapshots, which ha.e2e.test.ts shows needed.
+    expect(unused.sort()).toEqual(
+      [...AUDIT_ONLY, ...IMAGE_PRIVILEGES, ...HA_PRIVILEGES, ...SNAPSHOT_PRIVILEGES].sort(),
+    );
   });
 });

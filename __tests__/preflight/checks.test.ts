@@ -346,7 +346,7 @@ describeWithAnsible("preflight of templates made from a cloud image", () => {
     });
     expect(await check({ seed })).toEqual([
       expect.stringMatching(
-        /^proxmox.template.image: not set, but the cluster's VMs were cloned from the templates it made \(9500 on pve01\); without it every VM would be replaced; keep proxmox.template.image/,
+        /^proxmox.template.image: not set, but the cluster's VMs were cloned from the templates it made \(9500 on pve01\); without it the deploy deletes those templates \(the VMs stay\), and nodes added later have none to clone from; keep proxmox.template.image/,
       ),
     ]);
   });

@@ -212,4 +212,30 @@ describe("proxmox double: qemu-server's rules", () => {
       expect(double.vm(401)?.config.scsi1).toMatch(/^local-lvm:/);
     });
   });
+
+  describe("what a disk holds (the tests' identity of a volume)", () => {
+    const dataOf = (vmid: number, disk: string) => {
+      const vm = double.vm(vmid);
+      const volid = (vm?.config[disk] ?? "").split(",")[0];
+      return double.cluster.store.get(vm?.node ?? "", volid)?.dataId;
+    };
+
+    it("is new for a clone and a new disk, and kept by a move and a migration", async () => {
+      await task(double, "POST", "nodes/pve01/qemu/9000/clone", { newid: 402, full: 1 });
+      const cloned = dataOf(402, "scsi0");
+      expect(cloned).toEqual(expect.any(String));
+      expect(cloned).not.toBe(dataOf(9000, "scsi0"));
+      await task(double, "POST", "nodes/pve01/qemu/402/move_disk", {
+        disk: "scsi0",
+        storage: "local-lvm",
+        delete: 1,
+      });
+      expect(double.vm(402)?.config.scsi0).toMatch(/^local-lvm:vm-402-disk-0,/);
+      expect(dataOf(402, "scsi0")).toBe(cloned);
+      await task(double, "POST", "nodes/pve01/qemu/402/migrate", { target: "pve02" });
+      expect(dataOf(402, "scsi0")).toBe(cloned);
+      await data(double, "PUT", "nodes/pve02/qemu/402/config", { scsi1: "local-lvm:1" });
+      expect([cloned, undefined]).not.toContain(dataOf(402, "scsi1"));
+    });
+  });
 });

@@ -49,6 +49,19 @@ describe("proxmox double: transport and auth", () => {
     expect((await api(double, "GET", "version", {}, otherId)).status).toBe(401);
   });
 
+  it("records a request it refuses for its token by the API path, as every other", async () => {
+    const before = double.requests().length;
+    await api(double, "GET", "version", {}, "root@pam!double=deadbeef");
+    expect(double.requests().slice(before)).toEqual([
+      expect.objectContaining({
+        method: "GET",
+        path: "/version",
+        rawPath: "/version",
+        status: 401,
+      }),
+    ]);
+  });
+
   it("answers /version, /nodes and /cluster/status in the {data} envelope", async () => {
     expect(await data(double, "GET", "version")).toMatchObject({
       version: "8.4.1",

@@ -17,10 +17,11 @@ import { REPO_ROOT } from "../support/toolchain";
 let bin: string;
 beforeAll(() => {
   bin = mkdtempSync(join(tmpdir(), "cdktf-sh-"));
-  // Prints its arguments, and whether the Grafana secret reached it.
+  // Prints its arguments (and OpenTofu's extra destroy arguments, when set), and whether the
+  // Grafana secret reached it.
   writeFileSync(
     join(bin, "npx"),
-    '#!/bin/sh\necho "npx $*"\necho "grafana: ${TF_VAR_grafana_admin_password:-unset}" >&2\n',
+    '#!/bin/sh\necho "npx $*${TF_CLI_ARGS_destroy:+ [TF_CLI_ARGS_destroy=$TF_CLI_ARGS_destroy]}"\necho "grafana: ${TF_VAR_grafana_admin_password:-unset}" >&2\n',
   );
   chmodSync(join(bin, "npx"), 0o755);
 });
@@ -73,9 +74,39 @@ describe("scripts/cdktf.sh", () => {
   });
 
   it("leaves several stacks to cdktf's own order, and keeps option values in place", () => {
-    expect(
-      cdktfSh("destroy", "addons", "cluster", "vms", "--auto-approve", "--output", "out").stdout,
-    ).toBe("npx cdktf destroy --skip-provider-lock addons cluster vms --auto-approve --output out");
+    expect(cdktfSh("destroy", "cluster", "vms", "--auto-approve", "--output", "out").stdout).toBe(
+      "npx cdktf destroy --skip-provider-lock cluster vms --auto-approve --output out",
+    );
+  });
+
+  it.each([[["addons", "vms", "cluster"]], [[]]])(
+    "destroys the add-ons first without OpenTofu's refresh (no chart needed), then %j with it",
+    (stacks) => {
+      const r = cdktfSh("destroy", ...stacks, "--auto-approve", "--output", "out");
+      const rest = stacks.length > 0 ? stacks.join(" ") : "addons cluster vms";
+      expect(r.stdout.split("\n")).toEqual([
+        "npx cdktf destroy --skip-provider-lock addons --ignore-missing-stack-dependencies --auto-approve --output out [TF_CLI_ARGS_destroy=-refresh=false]",
+        `npx cdktf destroy --skip-provider-lock ${rest} --auto-approve --output out --skip-synth`,
+      ]);
+    },
+  );
+
+  it("destroys the addons stack alone once, without OpenTofu's refresh", () => {
+    expect(cdktfSh("destroy", "addons", "--auto-approve").stdout).toBe(
+      "npx cdktf destroy --skip-provider-lock addons --ignore-missing-stack-dependencies --auto-approve [TF_CLI_ARGS_destroy=-refresh=false]",
+    );
+  });
+
+  it.each([
+    ["deploy", ["deploy", "vsm", "--auto-approve", "--skip-preflight"]],
+    ["destroy", ["destroy", "addons", "vsm", "--auto-approve"]],
+  ])("refuses a %s of a stack that does not exist before anything runs", (_, args) => {
+    const r = cdktfShWith({ CLUSTER_CONFIG: HOMELAB_FILE }, ...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'stack "vsm": no such stack; the stacks are vms, cluster, addons (name none for all of them)',
+    );
+    expect(r.stdout).not.toContain("npx cdktf");
   });
 
   it("refuses a deploy it cannot confirm, saying what to run instead", () => {
@@ -105,7 +136,67 @@ describe("scripts/cdktf.sh", () => {
     ).toBe("grafana: unset");
   });
 
+  it("lets a teardown destroy every node's VM, and a deploy of other stacks none", () => {
+    // A recorder of what the app would get: DESTROYABLE_NODES lifts prevent_destroy.
+    const seen = mkdtempSync(join(tmpdir(), "cdktf-sh-env-"));
+    writeFileSync(join(seen, "npx"), '#!/bin/sh\necho "${DESTROYABLE_NODES-unset}"\n');
+    chmodSync(join(seen, "npx"), 0o755);
+    const destroyable = (...args: string[]) =>
+      spawnSync("bash", [join(REPO_ROOT, "scripts", "cdktf.sh"), ...args], {
+        cwd: REPO_ROOT,
+        encoding: "utf8",
+        input: "",
+        env: {
+          ...process.env,
+          CLUSTER_CONFIG: HOMELAB_FILE,
+          DESTROYABLE_NODES: "",
+          PATH: `${seen}${delimiter}${process.env.PATH ?? ""}`,
+        },
+      }).stdout.trim();
+    // The addons stack is destroyed on its own first, then the rest: both runs get "all".
+    expect(
+      destroyable("destroy", "addons", "cluster", "vms", "--auto-approve").split("\n"),
+    ).toEqual(["all", "all"]);
+    expect(destroyable("deploy", "addons", "--auto-approve", "--skip-preflight")).toBe("");
+    rmSync(seen, { recursive: true, force: true });
+  });
+
   it("passes other commands through", () => {
     expect(cdktfSh("synth").stdout).toBe("npx cdktf synth");
   });
+});
+
+describe("scripts/cdktf.sh with the real cdktf", () => {
+  it("synthesizes a relative CLUSTER_CONFIG from the folder npm was run in (INIT_CWD)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cdktf-sh-relative-"));
+    try {
+      const definition = parse(readFileSync(HOMELAB_FILE, "utf8")) as Definition;
+      definition.name = "elsewhere";
+      writeFileSync(join(dir, "cluster.yaml"), stringify(definition));
+      const base = { ...process.env };
+      for (const k of Object.keys(base)) if (k.startsWith("TF_VAR_")) delete base[k];
+      // As npm runs it: in the project's folder, the user's folder in INIT_CWD.
+      const r = spawnSync(
+        "bash",
+        [join(REPO_ROOT, "scripts", "cdktf.sh"), "synth", "--output", join(dir, "out")],
+        {
+          cwd: REPO_ROOT,
+          encoding: "utf8",
+          env: {
+            ...base,
+            INIT_CWD: dir,
+            CLUSTER_CONFIG: "cluster.yaml",
+            STATE_DIR: join(dir, "state"),
+            CI: "1",
+          },
+          timeout: 170_000,
+        },
+      );
+      expect({ status: r.status, output: r.stdout + r.stderr }).toMatchObject({ status: 0 });
+      const vms = readFileSync(join(dir, "out", "stacks", "vms", "cdk.tf.json"), "utf8");
+      expect(vms).toContain('"name": "elsewhere-cp-1"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -4,12 +4,21 @@
  * with no state and no Proxmox: the cluster stack (local files and the runner) plans for
  * real, the others stop on what the environment lacks, named.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { deployOrder, exitCode, explainError, settle } from "../../scripts/review";
+import { judge, nodeVmLosses } from "../../lib/node-guard";
+import { toolchainEnv } from "../../scripts/processes";
+import {
+  changesFromConfig,
+  deployOrder,
+  describePlan,
+  exitCode,
+  explainError,
+  settle,
+} from "../../scripts/review";
 import type { StackReview } from "../../scripts/review";
 import { HOMELAB_FILE } from "../fixtures/definitions";
 import { describeWithToolchain, REPO_ROOT } from "../support/toolchain";
@@ -30,6 +39,29 @@ const review = (stack: string, outcome: StackReview["outcome"], missing?: string
 });
 
 describe("the review's logic", () => {
+  it("leaves a plan that deletes or replaces to tofu show, which has the values before", () => {
+    const change = (addr: string, action: string) => ({
+      type: "planned_change",
+      change: {
+        resource: { addr, resource_type: "t", resource_name: addr.slice(2).replace(/\[.*/, "") },
+        action,
+      },
+    });
+    const config = {
+      resource: { t: { vm: { name: "kspray-cp-1" }, each: { name: "${each.key}" } } },
+    };
+    expect(changesFromConfig([change("t.vm", "delete")], config)).toBeUndefined();
+    expect(changesFromConfig([change("t.vm", "replace")], config)).toBeUndefined();
+    expect(
+      describePlan(
+        changesFromConfig(
+          [change("t.vm", "update"), change('t.each["a"]', "create"), change("t.vm", "noop")],
+          config,
+        ) ?? {},
+      ),
+    ).toEqual(['+ t.each["a"]', "~ t.vm (kspray-cp-1)"]);
+  });
+
   it("orders stacks as they deploy", () => {
     expect(deployOrder(MANIFEST)).toEqual(["vms", "cluster", "addons"]);
   });
@@ -62,6 +94,29 @@ describe("the review's logic", () => {
   it("exits 0 only when no stack changes", () => {
     expect(exitCode([review("vms", "no-changes"), review("cluster", "no-changes")])).toBe(0);
     expect(exitCode([review("vms", "no-changes"), review("cluster", "changes")])).toBe(2);
+  });
+
+  it("names under a node VM the plan would take away what causes it, and exits 1 for it", () => {
+    const vm = (host: string) => ({ name: "kspray-worker-3", node_name: host, vm_id: 4202 });
+    const plan = {
+      resource_changes: [
+        {
+          address: "proxmox_virtual_environment_vm.worker-3_23007C26",
+          change: {
+            actions: ["delete", "create"],
+            before: vm("pve01"),
+            after: vm("pve02"),
+            replace_paths: [["node_name"]],
+          },
+        },
+      ],
+    };
+    const verdict = judge(nodeVmLosses(plan), [], new Set(["kspray-worker-3"]));
+    expect(describePlan(plan, verdict)).toEqual([
+      "-/+ proxmox_virtual_environment_vm.worker-3_23007C26 (kspray-worker-3)",
+      '  refused: its VM would be deleted and cloned anew (node_name: "pve01" → "pve02")',
+    ]);
+    expect(exitCode([review("vms", "refused"), review("cluster", "changes")])).toBe(1);
   });
 
   it("names each missing secret once, even where tofu wraps the line", () => {
@@ -116,12 +171,17 @@ describeWithToolchain()("npm run diff, with the real tofu", () => {
     return e;
   };
 
-  it("plans the whole cluster at once, naming what each stack lacks, and exits 1", async () => {
+  it("refuses to plan the vms stack without a Proxmox token, before anything runs", async () => {
     const r = await reviewCommand([], env());
+    expect(r.status).toBe(2);
+    expect(r.out).toMatch(/^PROXMOX_VE_API_TOKEN: not set; export the deploy's API token/);
+    expect(r.out.trim().split("\n")).toHaveLength(1);
+  }, 120_000);
+
+  it("plans the stacks at once, naming what each lacks, and exits 1", async () => {
+    const r = await reviewCommand(["cluster", "addons"], env());
     expect(r.status).toBe(1);
     const lines = r.out.split("\n");
-    expect(lines).toContain("vms: ERROR");
-    expect(lines).toContain("  set PROXMOX_VE_API_TOKEN in the environment");
     expect(lines).toContain("cluster: changes");
     expect(lines).toContain("  Kubespray will run: cluster.yml");
     expect(lines).toContain("addons: ERROR");
@@ -136,9 +196,51 @@ describeWithToolchain()("npm run diff, with the real tofu", () => {
     expect(r.out).toMatch(/^\s+\+ null_resource\.runner_/m);
   }, 120_000);
 
-  it("refuses a stack that does not exist", async () => {
-    const r = await reviewCommand(["vm"], env());
-    expect(r.status).toBe(1);
-    expect(r.out).toContain("no stack vm; the stacks are vms, cluster, addons");
+  it("runs tofu init only where tofu needs it: a folder set up for another backend", async () => {
+    const backend = join(dir, "out", "stacks", "cluster", ".terraform", "terraform.tfstate");
+    const path = () =>
+      (JSON.parse(readFileSync(backend, "utf8")) as { backend: { config: { path: string } } })
+        .backend.config.path;
+    expect((await reviewCommand(["cluster"], env())).status).toBe(2);
+    const initialized = statSync(backend).mtimeMs;
+    expect((await reviewCommand(["cluster"], env())).status).toBe(2);
+    expect(statSync(backend).mtimeMs).toBe(initialized);
+    // Another state directory: a local backend elsewhere, which tofu refuses before an init.
+    const moved = await reviewCommand(["cluster"], { ...env(), STATE_DIR: join(dir, "moved") });
+    expect({ status: moved.status, out: moved.out }).toMatchObject({ status: 2 });
+    expect(moved.out).toMatch(/^cluster: changes$/m);
+    expect(path()).toBe(join(dir, "moved", "cluster.tfstate"));
+  }, 180_000);
+
+  it("lists a plan that only creates as tofu show -json of the same plan does", async () => {
+    const r = await reviewCommand(["cluster"], env());
+    expect(r.status).toBe(2);
+    const listed = r.out.slice(r.out.indexOf("cluster: changes\n")).split("\n").slice(1);
+    const cluster = join(dir, "out", "stacks", "cluster");
+    const shown = spawnSync("tofu", ["show", "-json", "-no-color", "review.tfplan"], {
+      cwd: cluster,
+      encoding: "utf8",
+      env: toolchainEnv(process.env),
+    });
+    expect(shown.status).toBe(0);
+    const expected = describePlan(JSON.parse(shown.stdout) as Parameters<typeof describePlan>[0]);
+    expect(expected).toContain("Kubespray will run: cluster.yml");
+    expect(listed.slice(0, expected.length)).toEqual(expected.map((l) => `  ${l}`));
   }, 120_000);
+});
+
+describe("npm run diff of a stack that does not exist", () => {
+  it("refuses it before anything is synthesized or planned, exit 2", async () => {
+    const out = mkdtempSync(join(tmpdir(), "review-unknown-"));
+    try {
+      const r = await reviewCommand(["vm"], { CDKTF_OUTDIR: out, CLUSTER_CONFIG: HOMELAB_FILE });
+      expect(r).toEqual({
+        status: 2,
+        out: 'stack "vm": no such stack; the stacks are vms, cluster, addons (name none for all of them)\n',
+      });
+      expect(existsSync(join(out, "manifest.json"))).toBe(false);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

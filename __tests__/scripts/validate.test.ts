@@ -77,7 +77,9 @@ test("reports a missing file without a stack trace", () => {
   const missing = join(FIXTURES, "nope.yaml");
   const { status, output } = validate(missing);
   expect(status).toBe(2);
-  expect(output.trim()).toBe(`${missing}: cannot read the file (ENOENT)`);
+  expect(output.trim()).toBe(
+    `${missing}: cannot read the file (ENOENT); check the path, a relative one starts in the folder the command was run in`,
+  );
 });
 
 test("prints its usage without arguments, exit 2", () => {
@@ -95,4 +97,13 @@ test("without a file, validates CLUSTER_CONFIG like the other commands; with nei
   const neither = validateWith({});
   expect(neither.status).toBe(2);
   expect(neither.output).toContain("usage: npm run validate -- FILE... (or set CLUSTER_CONFIG)");
+});
+
+test("reads relative paths from the folder npm was run in (INIT_CWD), naming them in full", () => {
+  const bad = `${join(FIXTURES, "three-mistakes.yaml")}:`;
+  const { status, output } = validateWith({ INIT_CWD: FIXTURES }, "three-mistakes.yaml");
+  expect(status).toBe(2);
+  expect(output.startsWith(bad)).toBe(true);
+  const fromEnv = validateWith({ INIT_CWD: FIXTURES, CLUSTER_CONFIG: "three-mistakes.yaml" });
+  expect(fromEnv.output.startsWith(bad)).toBe(true);
 });

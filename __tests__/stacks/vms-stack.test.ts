@@ -119,6 +119,8 @@ describe("VmsStack", () => {
     definition.proxmox.agentTimeout = "90s";
     const vms = vmsByName(synth(definition).json);
     expect(vms.get("cloud-cpu-worker-1")?.lifecycle).toEqual({
+      ignore_changes: ["clone"],
+      prevent_destroy: true,
       postcondition: [
         {
           condition: expect.stringMatching(
@@ -132,7 +134,30 @@ describe("VmsStack", () => {
     });
     expect(vms.get("cloud-cpu-worker-1")?.agent).toMatchObject({ timeout: "90s" });
     // Static nodes do not wait for the agent, so they carry no such condition.
-    expect(vmsByName(synth(homelab()).json).get("kspray-cp-1")).not.toHaveProperty("lifecycle");
+    expect(vmsByName(synth(homelab()).json).get("kspray-cp-1")?.lifecycle).not.toHaveProperty(
+      "postcondition",
+    );
+  });
+
+  it("lets OpenTofu destroy no node's VM while it is defined, but for a teardown or the nodes named", () => {
+    const guarded = (destroyableNodes?: "all" | string[]) => {
+      const app = Testing.app();
+      const stack = new VmsStack(app, "vms", {
+        config: config(homelab()),
+        stateDir: "/state/x",
+        destroyableNodes,
+      });
+      const json = JSON.parse(Testing.synth(stack)) as Synthesized;
+      return [...vmsByName(json)]
+        .filter(([, vm]) => (vm.lifecycle as { prevent_destroy?: boolean }).prevent_destroy)
+        .map(([name]) => name);
+    };
+    const all = ["cp-1", "cp-2", "cp-3", "worker-1", "worker-2", "worker-3"].map(
+      (n) => `kspray-${n}`,
+    );
+    expect(guarded()).toEqual(all);
+    expect(guarded("all")).toEqual([]);
+    expect(guarded(["kspray-worker-2"])).toEqual(all.filter((n) => n !== "kspray-worker-2"));
   });
 
   it("passes the GPU mapping through as PCIe on a q35/OVMF machine with an EFI disk", () => {

@@ -12,7 +12,6 @@ import type { ClusterConfig } from "../../config/schema";
 import { storageDriver } from "../../config/storage-drivers";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
 import { API_SERVER_PORT, groupVars } from "../../kubespray-vars/vars";
-import { pgSchemaName } from "../state-backend";
 import type { ClusterNode } from "../topology";
 import { kubesprayHost } from "../topology";
 
@@ -22,7 +21,7 @@ import { buildInventory } from "./inventory";
 import type { RunRecord } from "./planner";
 import { planChanges, previousControlPlaneOrder, triggerAction } from "./planner";
 import { absoluteUserPath, NODE_PREP_PLAYBOOK } from "./project";
-import type { RecordStore } from "./record-store";
+import { recordStoreOf } from "./record-store";
 import { desiredState } from "./state";
 
 /** The Kubespray inventory and its variables. */
@@ -69,13 +68,6 @@ export function kubesprayFiles(
   };
 }
 
-/** Where the record lives with a pg backend: the cluster stack's schema. */
-export function recordStoreOf(config: ClusterConfig): RecordStore | undefined {
-  return config.state.backend === "pg"
-    ? { schema: pgSchemaName(config.name, "cluster") }
-    : undefined;
-}
-
 /**
  * The cluster plan. A change the planner refuses (e.g. a skipped minor version) throws a
  * ConfigError. DHCP addresses are tokens until the VMs exist: they are left out of the
@@ -120,6 +112,7 @@ export function clusterPlan(
     apiServerVip: config.kubernetes.apiServerVip,
     apiServerPort: API_SERVER_PORT,
     maxForks: config.kubespray.maxForks,
+    keepRuns: config.kubespray.keepRuns,
     nodePrep: {
       playbook: stated(NODE_PREP_PLAYBOOK),
       iscsi: protocols.includes("iscsi"),

@@ -7,7 +7,8 @@
  */
 import { isDeepStrictEqual } from "node:util";
 
-import semver from "semver";
+import lt from "semver/functions/lt";
+import parse from "semver/functions/parse";
 
 import { ConfigError } from "../../config/errors";
 import type { KubesprayHost } from "../topology";
@@ -35,6 +36,11 @@ export interface RunRecord extends ClusterState {
    * node away (docs/operations.md, "Replacing the first control-plane node").
    */
   readonly nextControlPlaneOrder?: readonly string[];
+  /**
+   * The runs that produced this state: names of their summaries and logs under
+   * `<state>/runs/` (none for a run made by hand from print mode's script).
+   */
+  readonly runs?: readonly string[];
 }
 
 /** The control-plane order the next inventory starts from. */
@@ -108,10 +114,10 @@ export function checkRemovable(node: string, order: readonly string[]): void {
 
 /** Checks a Kubernetes version change: no downgrade, no skipped minor. */
 export function checkUpgrade(from: string, to: string): void {
-  const a = semver.parse(from);
-  const b = semver.parse(to);
+  const a = parse(from);
+  const b = parse(to);
   if (!a || !b) return;
-  if (semver.lt(b, a))
+  if (lt(b, a))
     throw ConfigError.at(
       "kubernetes.version",
       `Kubernetes ${to} is older than the running ${from}; Kubespray cannot downgrade. ` +

@@ -3,6 +3,8 @@
  * storage), how PVE names new ones (`vm-4100-disk-0`, `4100/vm-4100-disk-0.qcow2`,
  * `vm-4100-cloudinit`), allocation, freeing, and the storage views (status, content).
  */
+import { randomUUID } from "node:crypto";
+
 import { formatSize } from "../property-string";
 import type { SeedStorage } from "../seed";
 
@@ -77,6 +79,7 @@ export class VolumeStore {
     kind: "disk" | "cloudinit",
     size: number,
     format?: string,
+    dataId: string = randomUUID(),
   ): Volume {
     const def = this.storageOn(node, storage);
     if (!def.content.includes("images")) {
@@ -114,6 +117,7 @@ export class VolumeStore {
       format: fmt,
       content: "images",
       ctime: Math.floor(Date.now() / 1000),
+      dataId,
     };
     this.put(vol);
     return vol;

@@ -34,6 +34,8 @@ export interface Call {
 
 /** `npm run diff`: the review of every stack. */
 export const REVIEW = join(REPO_ROOT, "scripts", "review.ts");
+/** `npm run status`. */
+const STATUS = join(REPO_ROOT, "scripts", "status.ts");
 
 /** `playbook [--limit=...] [-e node=...]`: what the assertions compare. */
 export const brief = (calls: readonly Call[]): string[] =>
@@ -125,6 +127,15 @@ export class ClusterRig {
   /** `npm run diff -- <stacks>` (scripts/review.ts) in this environment. */
   review(...stacks: string[]): Promise<CommandResult> {
     return run(process.execPath, ["--import", "tsx", REVIEW, ...stacks], {
+      cwd: REPO_ROOT,
+      env: this.env.env({ CDKTF_OUTDIR: this.env.outDir }),
+      timeoutMs: 300_000,
+    });
+  }
+
+  /** `npm run status -- <args>` (scripts/status.ts) in this environment. */
+  status(...args: string[]): Promise<CommandResult> {
+    return run(process.execPath, ["--import", "tsx", STATUS, ...args], {
       cwd: REPO_ROOT,
       env: this.env.env({ CDKTF_OUTDIR: this.env.outDir }),
       timeoutMs: 300_000,

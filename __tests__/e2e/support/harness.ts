@@ -18,12 +18,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 
 import type { ProxmoxDoubleOptions, VmView } from "../../../proxmox-double";
 import { ProxmoxDouble } from "../../../proxmox-double";
 import { Privileges } from "../../../proxmox-double/acl";
 import { API_SCHEMA_FILE, ApiSchema } from "../../../proxmox-double/api-schema";
+import type { SeedInput } from "../../../proxmox-double/seed";
 import type { Definition } from "../../fixtures/definitions";
 import { describeWithToolchain, REPO_ROOT, toolchainEnv, toolPath } from "../../support/toolchain";
 
@@ -101,6 +102,11 @@ export interface CommandOptions {
   readonly cwd?: string;
   /** Ends the command (its whole process group) when aborted, as a timeout does. */
   readonly signal?: AbortSignal;
+  /**
+   * Ctrl-C: once this holds (polled every 100 ms), SIGINT goes to the command's whole process
+   * group, as a terminal sends it to its foreground job. @default never
+   */
+  readonly interruptWhen?: () => boolean;
 }
 
 /** One planned resource change of `tofu show -json`. */
@@ -125,7 +131,13 @@ const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
 export function run(
   command: string,
   args: readonly string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal },
+  opts: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    timeoutMs: number;
+    signal?: AbortSignal;
+    interruptWhen?: () => boolean;
+  },
 ): Promise<CommandResult> {
   const started = Date.now();
   return new Promise((resolvePromise, reject) => {
@@ -153,12 +165,28 @@ export function run(
       kill();
     }, opts.timeoutMs);
     opts.signal?.addEventListener("abort", kill, { once: true });
-    child.on("error", (e) => {
+    const { interruptWhen } = opts;
+    const poll =
+      interruptWhen &&
+      setInterval(() => {
+        if (!interruptWhen()) return;
+        clearInterval(poll);
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, "SIGINT");
+        } catch {
+          // already gone
+        }
+      }, 100);
+    const settle = () => {
       clearTimeout(timer);
+      if (poll) clearInterval(poll);
+    };
+    child.on("error", (e) => {
+      settle();
       reject(e);
     });
     child.on("close", (status) => {
-      clearTimeout(timer);
+      settle();
       resolvePromise({
         status,
         stdout,
@@ -264,8 +292,8 @@ export class E2eEnvironment {
    * `cdktf <args...> --output <outDir>` from the repository root (`cdktf.json` names the
    * app), with `--auto-approve` for deploy/destroy, `--no-color`, `--skip-provider-lock`
    * (offline), and `--ignore-missing-stack-dependencies` when destroying a single stack
-   * (name several with all their dependants: `destroy addons cluster vms`). Never throws on
-   * a failed command.
+   * (name several with all their dependants: `destroy addons cluster vms`); a destroy gets
+   * `DESTROYABLE_NODES=all` as from `npm run destroy`. Never throws on a failed command.
    */
   cdktf(args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
     const [command] = args;
@@ -288,9 +316,34 @@ export class E2eEnvironment {
       full.push("--skip-provider-lock");
     return run(CDKTF_BIN, full, {
       cwd: opts.cwd ?? REPO_ROOT,
-      env: this.env(opts.env),
+      // A teardown, as scripts/cdktf.sh's: node VMs are otherwise prevent_destroy.
+      env: this.env(command === "destroy" ? { DESTROYABLE_NODES: "all", ...opts.env } : opts.env),
       timeoutMs: opts.timeoutMs ?? COMMAND_TIMEOUT_MS,
       signal: opts.signal,
+    });
+  }
+
+  /**
+   * `npm run <script> -- <args...>` as a user runs it, from `opts.cwd` (default the
+   * repository root; npm passes that folder as `INIT_CWD`): deploy and destroy through
+   * scripts/cdktf.sh with `--output <outDir>`, `--no-color` and `--auto-approve` added;
+   * diff (scripts/review.ts) with `CDKTF_OUTDIR=<outDir>`. Never throws on a failed command.
+   */
+  npmRun(
+    script: "deploy" | "destroy" | "diff" | "preflight",
+    args: readonly string[] = [],
+    opts: CommandOptions = {},
+  ): Promise<CommandResult> {
+    const full = [...args];
+    if (script === "deploy" || script === "destroy") {
+      full.push("--output", this.outDir, "--no-color");
+      if (!full.includes("--auto-approve")) full.push("--auto-approve");
+    }
+    return run("npm", ["--prefix", REPO_ROOT, "run", "--silent", script, "--", ...full], {
+      cwd: opts.cwd ?? REPO_ROOT,
+      env: this.env({ CDKTF_OUTDIR: this.outDir, ...opts.env }),
+      timeoutMs: opts.timeoutMs ?? COMMAND_TIMEOUT_MS,
+      interruptWhen: opts.interruptWhen,
     });
   }
 
@@ -387,6 +440,28 @@ export class E2eEnvironment {
   }
 
   /**
+   * What makes each of the cluster's VMs the same VM, by name: its ID and host, its
+   * vmgenid, the MAC of each NIC and the volume of each disk. A VM deleted and cloned
+   * anew under the same name and ID has another vmgenid, other MACs and new volumes.
+   */
+  vmIdentities(): Record<string, VmIdentity> {
+    const dataOf = (node: string, volid: string) =>
+      this.double.cluster.store.get(node, volid)?.dataId;
+    return Object.fromEntries(
+      this.clusterVms().map((v) => [v.config.name, vmIdentity(v, dataOf)] as const),
+    );
+  }
+
+  /** `DELETE /nodes/{node}/qemu/{vmid}` requests since the `from`-th, as `node/vmid`. */
+  deletedVms(from = 0): string[] {
+    return this.double
+      .requests()
+      .slice(from)
+      .filter((r) => r.method === "DELETE" && r.template === "/nodes/{node}/qemu/{vmid}")
+      .map((r) => r.path.replace(/^\/nodes\/([^/]+)\/qemu\/(\d+)$/, "$1/$2"));
+  }
+
+  /**
    * Every request the provider sent that real Proxmox VE would refuse before a handler
    * runs, as `METHOD path: problem` lines: parameters checked again against Proxmox's API
    * description, plus what the double refused with 400 (parameters), 403 (a privilege the
@@ -457,6 +532,55 @@ export class E2eEnvironment {
       );
     }
   }
+}
+
+/** The homelab seed with template 9000 on pve01's local-lvm instead of shared NFS. */
+export function homelabLocalTemplateSeed(): SeedInput {
+  const seed = parse(readFileSync(SEEDS.homelab, "utf8")) as SeedInput;
+  const template = seed.vms?.find((v) => v.vmid === 9000);
+  if (!template?.config) throw new Error("homelab seed: no template 9000");
+  template.config.scsi0 = "local-lvm:base-9000-disk-0,iothread=1,size=3G";
+  template.config.ide2 = "local-lvm:vm-9000-cloudinit,media=cdrom";
+  return seed;
+}
+
+/** What makes a VM the same VM (see `E2eEnvironment.vmIdentities`). */
+export interface VmIdentity {
+  readonly vm: string;
+  readonly vmgenid: string | undefined;
+  /** `net0: BC:24:11:...`, per NIC. */
+  readonly macs: Record<string, string>;
+  /**
+   * Per disk (`scsi0`, `efidisk0`...), what its volume holds (the double's `dataId`): kept
+   * when Proxmox moves or migrates the disk, new for a blank, cloned or imported one. The
+   * cloud-init drive, which Proxmox writes anew from the config, is left out.
+   */
+  readonly disks: Record<string, string | undefined>;
+}
+
+const NIC = /^net\d+$/;
+const DISK = /^(scsi|virtio|sata|ide|efidisk|tpmstate)\d+$/;
+
+/** `vm`'s identity; `dataOf` answers what a volume (`storage:name` on a node) holds. */
+export function vmIdentity(
+  vm: VmView,
+  dataOf: (node: string, volid: string) => string | undefined,
+): VmIdentity {
+  const entries = Object.entries(vm.config);
+  return {
+    vm: `${vm.node}/${vm.vmid}`,
+    vmgenid: vm.config.vmgenid,
+    macs: Object.fromEntries(
+      entries
+        .filter(([k]) => NIC.test(k))
+        .map(([k, v]) => [k, /(?:^|,)[a-z0-9]+=([0-9A-Fa-f:]{17})(?:,|$)/.exec(v)?.[1] ?? v]),
+    ),
+    disks: Object.fromEntries(
+      entries
+        .filter(([k, v]) => DISK.test(k) && !/cloudinit|media=cdrom/.test(v))
+        .map(([k, v]) => [k, dataOf(vm.node, v.split(",")[0])]),
+    ),
+  };
 }
 
 /** Starts a double for `seed` and an environment for `definition` against it. */

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -11,8 +11,9 @@ import {
   checkStateEnvironment,
   PASSPHRASE_ENV,
   pgSchemaName,
-  stateBackend,
+  protectStateDir,
 } from "../../lib/state-backend";
+import { stateBackend } from "../../stacks/state-backend";
 
 const homelab = loadClusterConfig(join(__dirname, "..", "..", "examples", "homelab.yaml")).config;
 const PASSPHRASE = "a-passphrase-of-some-length";
@@ -105,5 +106,27 @@ describe("stateBackend", () => {
     expect(() => checkStateEnvironment(config, { [PASSPHRASE_ENV]: "short" })).toThrow(
       "state.encryption: TF_VAR_state_passphrase has 5 characters; use at least 16",
     );
+  });
+});
+
+describe("protectStateDir", () => {
+  const mode = (path: string) => statSync(path).mode & 0o777;
+
+  it("makes the folder 0700 and the local backend's files 0600, nothing else", () => {
+    const dir = mkdtempSync(join(tmpdir(), "state-modes-"));
+    chmodSync(dir, 0o755);
+    const files = ["addons.tfstate", "addons.tfstate.backup", ".vms.tfstate.lock.info"];
+    for (const f of [...files, "runner.json"]) writeFileSync(join(dir, f), "{}", { mode: 0o644 });
+    protectStateDir(dir);
+    expect(mode(dir)).toBe(0o700);
+    expect(files.map((f) => [f, mode(join(dir, f))])).toEqual(files.map((f) => [f, 0o600]));
+    // The runner's own files keep the modes it gives them.
+    expect(mode(join(dir, "runner.json"))).toBe(0o644);
+  });
+
+  it("leaves a state directory that does not exist yet to whoever makes it", () => {
+    const missing = join(mkdtempSync(join(tmpdir(), "state-modes-")), "never-deployed");
+    protectStateDir(missing);
+    expect(existsSync(missing)).toBe(false);
   });
 });
