@@ -11,6 +11,8 @@ import { imageTemplateName } from "../config/templates";
 import { kubesprayRelease } from "../kubespray-vars/releases";
 import type { RenderOptions } from "../lib/capacity/render";
 import { absoluteUserPath } from "../lib/kubespray/project";
+import { checkPgConnection } from "../lib/pg-connection";
+import { PG_CONN_STR } from "../lib/state-backend";
 import type { NodeSpec } from "../lib/topology";
 import { expandNodes, imageTemplates } from "../lib/topology";
 import type { KubesprayFacts } from "../runner/checks";
@@ -537,6 +539,21 @@ async function capacityProblems(config: ClusterConfig, opts: RenderOptions): Pro
 }
 
 /** Every problem a deploy of `config` would meet, at once. */
+/** With `state.backend: pg`: PostgreSQL accepts `PG_CONN_STR`'s connection. */
+async function checkStateDatabase(config: ClusterConfig, env: NodeJS.ProcessEnv) {
+  if (config.state.backend !== "pg") return [];
+  if (!env[PG_CONN_STR])
+    return [
+      {
+        what: PG_CONN_STR,
+        problem: "not set (state.backend: pg)",
+        fix: "export postgres://user@host:port/database?sslmode=... (the password in ~/.pgpass or PGPASSWORD)",
+      },
+    ];
+  const fault = await checkPgConnection(env);
+  return fault ? [{ what: PG_CONN_STR, ...fault }] : [];
+}
+
 export async function preflight(
   config: ClusterConfig,
   api: ProxmoxApi,
@@ -546,6 +563,8 @@ export async function preflight(
   const nodes = expandNodes(config);
   const hosts = hostsOf(config, nodes);
   const problems = [
+    // First: every stack's state, and the synth's Kubespray record, live there.
+    ...(await checkStateDatabase(config, env)),
     ...(opts.addons === false ? [] : checkSecrets(config, env)),
     ...(opts.cluster === false ? [] : checkKubespray(config, opts.baseDir ?? process.cwd())),
     ...(opts.capacity === undefined ? [] : await capacityProblems(config, opts.capacity)),

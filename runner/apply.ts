@@ -13,6 +13,7 @@ import { pointAtVip } from "../lib/kubespray/kubeconfig";
 import type { ClusterState, PlaybookStep, RunRecord } from "../lib/kubespray/planner";
 import { planChanges, REMOVE_NODE } from "../lib/kubespray/planner";
 import { completedRun, readRecord, statePaths, writeRecord } from "../lib/kubespray/record";
+import { riskyChange } from "../lib/kubespray/risky-steps";
 import { stateFromFiles } from "../lib/kubespray/state";
 
 import { waitForSsh } from "./checks";
@@ -20,6 +21,7 @@ import type { RunnerEnv } from "./env";
 import { sshAddress } from "./env";
 import { execute, prepare, pruneRuns } from "./execute";
 import { removeNodeWith } from "./remove-node";
+import { snapshotBefore, snapshotCommands } from "./safety-net";
 
 /** The desired cluster from the files the cluster stack wrote. */
 export function desiredFromFiles(settings: RunnerSettings): ClusterState {
@@ -102,9 +104,13 @@ export async function apply(
   const ctx = prepare(settings, env, paths.hostsFile);
   const steps = withNodePrep(settings, plan.steps);
   const removing = new Set(plan.removed);
+  const risky = riskyChange(plan, record, desired);
 
   if (settings.mode === "print") {
-    const commands = steps.map((s) => stepCommand(s, ctx));
+    const commands = [
+      ...snapshotCommands(settings, env, risky),
+      ...steps.map((s) => stepCommand(s, ctx)),
+    ];
     const after = [process.execPath, env.self, "record", paths.settingsFile, "--action", action];
     writeFileSync(paths.printScript, printScript(commands, after), { mode: 0o700 });
     env.log(`print mode: wrote ${paths.printScript}; run it where Kubespray runs`);
@@ -118,6 +124,7 @@ export async function apply(
     env.sshTimeoutMs,
     env.log,
   );
+  await snapshotBefore(settings, env, risky);
   const runs: string[] = [];
   try {
     for (const step of steps) {

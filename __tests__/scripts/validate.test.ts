@@ -7,6 +7,9 @@ import { join, resolve } from "node:path";
 
 import { CLOUD_FILE, FIXTURES, HOMELAB_FILE } from "../fixtures/definitions";
 
+// It starts processes (tsx, tofu, bash): a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const ROOT = resolve(__dirname, "..", "..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 
