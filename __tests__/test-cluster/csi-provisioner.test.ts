@@ -71,7 +71,7 @@ describeWithControlPlane("a CSI external-provisioner played on a test cluster", 
   afterAll(async () => {
     await play?.stop();
     await cluster?.stop();
-  });
+  }, START_MS);
 
   it(
     "provisions nothing until the driver is installed, then binds its claims as csi-provisioner does",

@@ -28,6 +28,9 @@ import { describeWithControlPlane, eventually } from "../support/test-cluster";
 const START_MS = 180_000;
 const SETTLE_MS = 60_000;
 
+// Every test and hook talks to a test cluster (and the first renders MetalLB's chart).
+jest.setTimeout(START_MS);
+
 const pool = (name: string, addresses: string[], extra: Record<string, unknown> = {}) => ({
   metadata: { name },
   spec: { addresses, ...extra },
@@ -270,7 +273,7 @@ describeWithControlPlane("MetalLB's controller played on a test cluster", () => 
         'Assigned IP ["10.10.30.200"]',
       ]);
     },
-    2 * SETTLE_MS,
+    START_MS,
   );
 
   it(
@@ -303,7 +306,7 @@ describeWithControlPlane("MetalLB's controller played on a test cluster", () => 
       await play.loop.settled();
       expect((await read("outside")).status?.loadBalancer?.ingress).toBeUndefined();
     },
-    2 * SETTLE_MS,
+    START_MS,
   );
 
   it(
@@ -324,7 +327,7 @@ describeWithControlPlane("MetalLB's controller played on a test cluster", () => 
       expect((await addressOf("late")).ip).toBe("10.10.30.201");
       expect(play.configurationError()).toBeUndefined();
     },
-    2 * SETTLE_MS,
+    START_MS,
   );
 
   it(
@@ -348,6 +351,6 @@ describeWithControlPlane("MetalLB's controller played on a test cluster", () => 
       expect(svc.metadata?.annotations?.[ANN_ALLOCATED_FROM_POOL]).toBeUndefined();
       expect((await events("ingress")).map((e) => e.reason)).toContain("AllocationFailed");
     },
-    SETTLE_MS + 10_000,
+    START_MS,
   );
 });
