@@ -18,6 +18,10 @@ export interface SensitiveValue {
 export interface AddonReleaseProps {
   /** Helm release name. */
   readonly name: string;
+  /**
+   * The namespace, which must exist: an `AddonNamespace` that the release depends on, or
+   * kube-system. (Helm's `create_namespace` is not used: it never deletes what it makes.)
+   */
   readonly namespace: string;
   readonly chart: ChartSource;
   /** Chart values, encoded as YAML. Never secrets: use `sensitiveValues`. @default {} */
@@ -41,8 +45,6 @@ export interface AddonReleaseProps {
   readonly atomic?: boolean;
   /** How long Helm waits, seconds. @default 300 */
   readonly timeoutSeconds?: number;
-  /** @default true */
-  readonly createNamespace?: boolean;
 }
 
 /**
@@ -73,7 +75,7 @@ export class AddonRelease extends Construct {
     this.release = new Release(this, "Resource", {
       name: props.name,
       namespace: props.namespace,
-      createNamespace: props.createNamespace ?? true,
+      createNamespace: false,
       ...chart,
       values: [stringify(props.values ?? {}, { lineWidth: 0, aliasDuplicateObjects: false })],
       setSensitive:

@@ -4,6 +4,7 @@ import { Construct } from "constructs";
 
 import type { ChartSource } from "../lib/charts";
 
+import { AddonNamespace } from "./addon-namespace";
 import { AddonRelease } from "./addon-release";
 
 export interface ArgoCdBootstrap {
@@ -30,8 +31,8 @@ export interface ArgoCdProps {
   readonly bootstrap?: ArgoCdBootstrap;
   /** Installed first, e.g. the ingress controller and cert-manager's issuers. @default nothing */
   readonly dependsOn?: readonly ITerraformDependable[];
-  /** @default "argocd" */
-  readonly namespace?: string;
+  /** Where it runs. @default - a namespace of its own, `argocd` */
+  readonly namespace?: AddonNamespace;
 }
 
 /** Kubernetes API address of the cluster ArgoCD runs in. */
@@ -42,11 +43,12 @@ export class ArgoCd extends Construct {
   public readonly release: Release;
   /** The root Application's release; undefined without `bootstrap`. */
   public readonly bootstrap?: Release;
-  public readonly namespace: string;
+  public readonly namespace: AddonNamespace;
 
   constructor(scope: Construct, id: string, props: ArgoCdProps) {
     super(scope, id);
-    this.namespace = props.namespace ?? "argocd";
+    this.namespace = props.namespace ?? new AddonNamespace(this, "Namespace", { name: "argocd" });
+    const namespace = this.namespace.name;
     const values: Record<string, unknown> = {};
     if (props.domain !== undefined) {
       const tls = props.clusterIssuer !== undefined;
@@ -65,21 +67,20 @@ export class ArgoCd extends Construct {
     }
     this.release = new AddonRelease(this, "Resource", {
       name: "argocd",
-      namespace: this.namespace,
+      namespace,
       chart: props.chart,
       values,
       // Wait for the CRDs and the repo server: the root Application is synced right away.
       wait: true,
       timeoutSeconds: 600,
-      dependsOn: props.dependsOn,
+      dependsOn: [this.namespace.release, ...(props.dependsOn ?? [])],
     }).release;
     if (props.bootstrap === undefined) return;
     this.bootstrap = new AddonRelease(this, "Bootstrap", {
       name: "argocd-bootstrap",
-      namespace: this.namespace,
-      createNamespace: false,
+      namespace,
       chart: props.appsChart,
-      values: { applications: { root: rootApplication(this.namespace, props.bootstrap) } },
+      values: { applications: { root: rootApplication(namespace, props.bootstrap) } },
       wait: false,
       timeoutSeconds: 120,
       dependsOn: [this.release],

@@ -5,6 +5,7 @@ import { Construct } from "constructs";
 import type { ChartSource } from "../lib/charts";
 import { LOCAL_CHARTS, localChart } from "../lib/charts";
 
+import { AddonNamespace } from "./addon-namespace";
 import { AddonRelease } from "./addon-release";
 
 /** One ClusterIssuer: exactly one of `vault`, `acme` or `selfSigned`. */
@@ -38,19 +39,22 @@ export interface CertManagerProps {
   readonly issuersChart?: ChartSource;
   /** Installed before the issuers, e.g. the ingress controller for HTTP-01. @default nothing */
   readonly issuersDependOn?: readonly ITerraformDependable[];
-  /** @default "cert-manager" */
-  readonly namespace?: string;
+  /** Where it runs. @default - a namespace of its own, `cert-manager` */
+  readonly namespace?: AddonNamespace;
 }
 
 /** cert-manager with its CRDs, then the configured ClusterIssuers. */
 export class CertManager extends Construct {
   public readonly release: Release;
+  public readonly namespace: AddonNamespace;
   /** The issuers release; undefined when no issuer is configured. */
   public readonly issuers?: Release;
 
   constructor(scope: Construct, id: string, props: CertManagerProps) {
     super(scope, id);
-    const namespace = props.namespace ?? "cert-manager";
+    this.namespace =
+      props.namespace ?? new AddonNamespace(this, "Namespace", { name: "cert-manager" });
+    const namespace = this.namespace.name;
     this.release = new AddonRelease(this, "Resource", {
       name: "cert-manager",
       namespace,
@@ -60,13 +64,13 @@ export class CertManager extends Construct {
       // Wait for the webhook: ClusterIssuers are rejected until it answers.
       wait: true,
       timeoutSeconds: 600,
+      dependsOn: [this.namespace.release],
     }).release;
     const issuers = props.clusterIssuers ?? [];
     if (issuers.length === 0) return;
     this.issuers = new AddonRelease(this, "Issuers", {
       name: "cluster-issuers",
       namespace,
-      createNamespace: false,
       chart: props.issuersChart ?? localChart(LOCAL_CHARTS.clusterIssuers),
       values: {
         certManagerServiceAccount: "cert-manager",

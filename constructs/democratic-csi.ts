@@ -3,7 +3,9 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 
 import type { ChartSource } from "../lib/charts";
+import type { Toleration } from "../lib/scheduling";
 
+import { AddonNamespace } from "./addon-namespace";
 import { AddonRelease } from "./addon-release";
 
 /** How democratic-csi logs in to TrueNAS over SSH (the `freenas-iscsi`/`freenas-nfs` drivers). */
@@ -49,24 +51,52 @@ export interface DemocraticCsiProps {
   readonly clusterName: string;
   /** The democratic-csi chart (`resolveChart("democratic-csi", ...)`). */
   readonly chart: ChartSource;
+  /**
+   * Taints its node plugin tolerates: those of every node that may mount a volume (the
+   * worker pools'; `tolerationsForPools(workerNodeGroups(config))`).
+   * @default none - the plugin runs on untainted nodes only
+   */
+  readonly nodeTolerations?: readonly Toleration[];
   /** Installed first: the snapshot controller. @default nothing */
   readonly dependsOn?: readonly ITerraformDependable[];
-  /** @default "democratic-csi" */
-  readonly namespace?: string;
+  /**
+   * Where it runs (several backends share one: see `DemocraticCsi.namespace`).
+   * @default - a namespace of its own, as `DemocraticCsi.namespace` makes it
+   */
+  readonly namespace?: AddonNamespace;
+}
+
+/** The CSI driver (and provisioner) name of a backend: unique in the cluster, one per backend. */
+export function csiDriverName(backend: string): string {
+  return `org.democratic-csi.${backend}`;
 }
 
 /** One democratic-csi release for one TrueNAS backend, with its StorageClass and VolumeSnapshotClass. */
 export class DemocraticCsi extends Construct {
+  /**
+   * The namespace of democratic-csi's releases, `democratic-csi`, where pods may run
+   * privileged: the node plugins mount volumes into the host (host network, host paths,
+   * SYS_ADMIN).
+   */
+  static namespace(scope: Construct, id: string): AddonNamespace {
+    return new AddonNamespace(scope, id, {
+      name: "democratic-csi",
+      podSecurityEnforce: "privileged",
+    });
+  }
+
   public readonly release: Release;
+  public readonly namespace: AddonNamespace;
   /** The StorageClass (and VolumeSnapshotClass) name: the backend's name. */
   public readonly storageClassName: string;
 
   constructor(scope: Construct, id: string, props: DemocraticCsiProps) {
     super(scope, id);
     this.storageClassName = props.name;
+    this.namespace = props.namespace ?? DemocraticCsi.namespace(this, "Namespace");
     this.release = new AddonRelease(this, "Resource", {
       name: props.name,
-      namespace: props.namespace ?? "democratic-csi",
+      namespace: this.namespace.name,
       chart: props.chart,
       values: democraticCsiValues(props),
       sensitiveValues: [
@@ -78,7 +108,7 @@ export class DemocraticCsi extends Construct {
       // The node DaemonSet must run on every node before a volume can be attached.
       wait: true,
       timeoutSeconds: 600,
-      dependsOn: props.dependsOn,
+      dependsOn: [this.namespace.release, ...(props.dependsOn ?? [])],
     }).release;
   }
 }
@@ -141,8 +171,7 @@ function democraticCsiValues(p: DemocraticCsiProps): Record<string, unknown> {
     };
   }
   return {
-    // The CSI driver name must be unique in the cluster: one per backend.
-    csiDriver: { name: `org.democratic-csi.${p.name}` },
+    csiDriver: { name: csiDriverName(p.name) },
     storageClasses: [
       {
         name: p.name,
@@ -155,6 +184,9 @@ function democraticCsiValues(p: DemocraticCsiProps): Record<string, unknown> {
       },
     ],
     volumeSnapshotClasses: [{ name: p.name, parameters: { detachedSnapshots: "false" } }],
+    ...(p.nodeTolerations && p.nodeTolerations.length > 0
+      ? { node: { tolerations: [...p.nodeTolerations] } }
+      : {}),
     driver: { config },
   };
 }

@@ -5,6 +5,7 @@ import { Construct } from "constructs";
 import type { ChartSource } from "../lib/charts";
 import { LOCAL_CHARTS, localChart } from "../lib/charts";
 
+import { AddonNamespace } from "./addon-namespace";
 import { AddonRelease } from "./addon-release";
 
 export interface ExternalSecretsProps {
@@ -24,8 +25,8 @@ export interface ExternalSecretsProps {
   readonly storeChart?: ChartSource;
   /** @default nothing */
   readonly dependsOn?: readonly ITerraformDependable[];
-  /** @default "external-secrets" */
-  readonly namespace?: string;
+  /** Where it runs. @default - a namespace of its own, `external-secrets` */
+  readonly namespace?: AddonNamespace;
 }
 
 /** external-secrets with its CRDs, then a ClusterSecretStore on Vault (Kubernetes auth). */
@@ -33,10 +34,13 @@ export class ExternalSecrets extends Construct {
   public readonly release: Release;
   public readonly store: Release;
   public readonly storeName: string;
+  public readonly namespace: AddonNamespace;
 
   constructor(scope: Construct, id: string, props: ExternalSecretsProps) {
     super(scope, id);
-    const namespace = props.namespace ?? "external-secrets";
+    this.namespace =
+      props.namespace ?? new AddonNamespace(this, "Namespace", { name: "external-secrets" });
+    const namespace = this.namespace.name;
     this.storeName = props.storeName ?? "vault";
     this.release = new AddonRelease(this, "Resource", {
       name: "external-secrets",
@@ -46,12 +50,11 @@ export class ExternalSecrets extends Construct {
       // Wait for the webhook: it validates the ClusterSecretStore.
       wait: true,
       timeoutSeconds: 300,
-      dependsOn: props.dependsOn,
+      dependsOn: [this.namespace.release, ...(props.dependsOn ?? [])],
     }).release;
     this.store = new AddonRelease(this, "Store", {
       name: "cluster-secret-store",
       namespace,
-      createNamespace: false,
       chart: props.storeChart ?? localChart(LOCAL_CHARTS.clusterSecretStore),
       values: {
         name: this.storeName,

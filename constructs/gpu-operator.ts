@@ -6,6 +6,7 @@ import type { ChartSource } from "../lib/charts";
 import type { NodeGroup } from "../lib/scheduling";
 import { poolAffinity, tolerationsForPools } from "../lib/scheduling";
 
+import { AddonNamespace } from "./addon-namespace";
 import { AddonRelease } from "./addon-release";
 
 export interface GpuOperatorProps {
@@ -21,8 +22,12 @@ export interface GpuOperatorProps {
   readonly driverEnabled?: boolean;
   /** @default nothing */
   readonly dependsOn?: readonly ITerraformDependable[];
-  /** @default "gpu-operator" */
-  readonly namespace?: string;
+  /**
+   * Where it runs.
+   * @default - a namespace of its own, `gpu-operator`, where pods may run privileged: Node
+   *   Feature Discovery reads the host's files, the operands load the NVIDIA stack
+   */
+  readonly namespace?: AddonNamespace;
 }
 
 /**
@@ -32,6 +37,7 @@ export interface GpuOperatorProps {
  */
 export class GpuOperator extends Construct {
   public readonly release: Release;
+  public readonly namespace: AddonNamespace;
 
   constructor(scope: Construct, id: string, props: GpuOperatorProps) {
     super(scope, id);
@@ -39,9 +45,15 @@ export class GpuOperator extends Construct {
       throw new Error("the GPU Operator needs at least one GPU pool");
     const tolerations = tolerationsForPools(props.gpuNodeGroups);
     const affinity = poolAffinity(props.gpuNodeGroups);
+    this.namespace =
+      props.namespace ??
+      new AddonNamespace(this, "Namespace", {
+        name: "gpu-operator",
+        podSecurityEnforce: "privileged",
+      });
     this.release = new AddonRelease(this, "Resource", {
       name: "gpu-operator",
-      namespace: props.namespace ?? "gpu-operator",
+      namespace: this.namespace.name,
       chart: props.chart,
       values: {
         driver: { enabled: props.driverEnabled ?? false },
@@ -53,7 +65,7 @@ export class GpuOperator extends Construct {
       // Helm waits for the operator only; the operands come later, from its ClusterPolicy.
       wait: true,
       timeoutSeconds: 900,
-      dependsOn: props.dependsOn,
+      dependsOn: [this.namespace.release, ...(props.dependsOn ?? [])],
     }).release;
   }
 }

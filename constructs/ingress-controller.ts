@@ -5,6 +5,7 @@ import { Construct } from "constructs";
 
 import type { ChartSource } from "../lib/charts";
 
+import { AddonNamespace } from "./addon-namespace";
 import { AddonRelease } from "./addon-release";
 
 export type IngressControllerKind = "traefik" | "ingress-nginx";
@@ -17,8 +18,8 @@ export interface IngressControllerProps {
   readonly loadBalancerIp?: string;
   /** Installed first: MetalLB's pools, so that the Service gets an address. @default nothing */
   readonly dependsOn?: readonly ITerraformDependable[];
-  /** @default the controller's name */
-  readonly namespace?: string;
+  /** Where it runs. @default - a namespace of its own, named after the controller */
+  readonly namespace?: AddonNamespace;
 }
 
 /** The IngressClass name each controller registers (and is the default class). */
@@ -33,12 +34,15 @@ export const INGRESS_CLASS: Record<IngressControllerKind, string> = {
  */
 export class IngressController extends Construct {
   public readonly release: Release;
+  public readonly namespace: AddonNamespace;
   /** IngressClass to use in Ingresses and ACME HTTP-01 solvers. */
   public readonly ingressClassName: string;
 
   constructor(scope: Construct, id: string, props: IngressControllerProps) {
     super(scope, id);
     this.ingressClassName = INGRESS_CLASS[props.controller];
+    this.namespace =
+      props.namespace ?? new AddonNamespace(this, "Namespace", { name: props.controller });
     const ip = props.loadBalancerIp;
     // The address comes from MetalLB's annotation alone: MetalLB refuses a Service that has
     // both it and the deprecated spec.loadBalancerIP ("service can not have both ...").
@@ -65,13 +69,13 @@ export class IngressController extends Construct {
     }
     this.release = new AddonRelease(this, "Resource", {
       name: props.controller,
-      namespace: props.namespace ?? props.controller,
+      namespace: this.namespace.name,
       chart: props.chart,
       values,
       // Helm waits until the LoadBalancer Service has its address: a stuck MetalLB fails here.
       wait: true,
       timeoutSeconds: 600,
-      dependsOn: props.dependsOn,
+      dependsOn: [this.namespace.release, ...(props.dependsOn ?? [])],
     }).release;
   }
 }

@@ -24,7 +24,6 @@ export class SnapshotController extends Construct {
     this.release = new AddonRelease(this, "Resource", {
       name: "snapshot-controller",
       namespace: props.namespace ?? "kube-system",
-      createNamespace: false,
       chart: props.chart,
       values: {},
       // VolumeSnapshotClasses of the CSI releases need the CRDs and the webhook.

@@ -77,6 +77,8 @@ export const LOCAL_CHARTS_DIR = projectPath("charts");
 
 /** Our own charts, shipped in `charts/`: they create what the upstream charts do not. */
 export const LOCAL_CHARTS = {
+  /** A namespace of the add-ons, with its PodSecurity label. */
+  addonNamespace: "addon-namespace",
   /** IPAddressPool + L2Advertisement per MetalLB pool. */
   metallbPools: "metallb-pools",
   /** cert-manager ClusterIssuers (Vault PKI, ACME, self-signed). */

@@ -1,7 +1,8 @@
 /**
  * Kubernetes scheduling values derived from node pools: tolerations for a pool's taints and
  * node affinity onto a set of pools. Used by add-ons that must run on particular pools
- * (the GPU Operator on the GPU pools).
+ * (the GPU Operator on the GPU pools) or on every node of some kind (a CSI node plugin on
+ * every worker, the node exporter on every node).
  */
 import type { Taint } from "../config/kubernetes-names";
 import { splitTaint } from "../config/kubernetes-names";
@@ -42,14 +43,39 @@ export interface NodeGroup {
   readonly nodeNames: readonly string[];
 }
 
-/** The node groups of the pools that pass a GPU through. */
-export function gpuNodeGroups(config: ClusterConfig): NodeGroup[] {
+/**
+ * The taint kubeadm gives a control-plane node that is not also a worker, as Kubespray's
+ * control-plane nodes are here.
+ */
+export const CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane:NoSchedule";
+
+type Pool = ClusterConfig["nodePools"][number];
+
+function nodeGroups(config: ClusterConfig, pools: readonly Pool[]): NodeGroup[] {
   const nodes = expandNodes(config);
-  return gpuPools(config).map((pool) => ({
+  return pools.map((pool) => ({
     labels: pool.labels,
-    taints: pool.taints,
+    taints: pool.role === "control-plane" ? [CONTROL_PLANE_TAINT, ...pool.taints] : pool.taints,
     nodeNames: nodes.filter((n) => n.pool === pool.name).map((n) => n.name),
   }));
+}
+
+/** The node groups of the pools that pass a GPU through. */
+export function gpuNodeGroups(config: ClusterConfig): NodeGroup[] {
+  return nodeGroups(config, gpuPools(config));
+}
+
+/** The node groups of the worker pools: where workloads run (and mount volumes). */
+export function workerNodeGroups(config: ClusterConfig): NodeGroup[] {
+  return nodeGroups(
+    config,
+    config.nodePools.filter((p) => p.role === "worker"),
+  );
+}
+
+/** The node groups of every pool, the control plane's with kubeadm's taint. */
+export function allNodeGroups(config: ClusterConfig): NodeGroup[] {
+  return nodeGroups(config, config.nodePools);
 }
 
 /** Tolerations for exactly the taints the groups carry, each once, in group order. */

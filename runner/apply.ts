@@ -48,17 +48,24 @@ export function withNodePrep(
   return out;
 }
 
-/** Copies Kubespray's admin.conf to the state directory, mode 0600, server at the VIP. */
-export function copyKubeconfig(settings: RunnerSettings, log: (line: string) => void): void {
+/**
+ * Copies Kubespray's admin.conf to the state directory, mode 0600, server at the VIP (or at
+ * `env.vipServer` in its place).
+ */
+export function copyKubeconfig(
+  settings: RunnerSettings,
+  env: Pick<RunnerEnv, "log" | "vipServer">,
+): void {
   const paths = statePaths(settings.stateDir);
   if (!existsSync(paths.adminConf)) {
-    log(`no ${paths.adminConf} yet; the kubeconfig is written after Kubespray's first run`);
+    env.log(`no ${paths.adminConf} yet; the kubeconfig is written after Kubespray's first run`);
     return;
   }
   const text = pointAtVip(
     readFileSync(paths.adminConf, "utf8"),
     settings.apiServerVip,
     settings.apiServerPort,
+    env.vipServer,
   );
   writeFileSync(paths.kubeconfig, text, { mode: 0o600 });
   chmodSync(paths.kubeconfig, 0o600);
@@ -90,7 +97,7 @@ export async function apply(
       completedRun(desired, record?.action ?? action, record?.runs),
       paths.inventoryDir,
     );
-    copyKubeconfig(settings, env.log);
+    copyKubeconfig(settings, env);
     return;
   }
   env.log(`planned: ${plan.description}`);
@@ -133,7 +140,7 @@ export async function apply(
   } finally {
     pruneRuns(settings);
   }
-  copyKubeconfig(settings, env.log);
+  copyKubeconfig(settings, env);
   env.log(`done: ${plan.description}`);
 }
 
@@ -151,5 +158,5 @@ export function markDone(
     completedRun(desired, options.action ?? plan.description),
     paths.inventoryDir,
   );
-  copyKubeconfig(settings, env.log);
+  copyKubeconfig(settings, env);
 }

@@ -11,6 +11,7 @@
  * Environment (tests): KSPRAY_SSH_PORT, KSPRAY_SSH_HOST (every SSH check goes there),
  * KSPRAY_SSH_TIMEOUT_SECONDS, KSPRAY_EXTRA_INVENTORY (colon-separated extra inventories),
  * KSPRAY_NODE_PREP_PLAYBOOK (instead of ansible/node-prep.yml), KSPRAY_CONTAINER_ENGINE,
+ * KSPRAY_VIP_SERVER (the kubeconfig's server in place of the VIP's, e.g. a test cluster's),
  * KSPRAY_PROGRESS_SECONDS (without a terminal, the interval of progress lines; default 30).
  * With `state.backend: pg` (runner.json's recordStore), PG_CONN_STR: the record is read
  * from and written back to PostgreSQL around each command.

@@ -24,6 +24,12 @@ export interface RunnerEnv {
    * @default - the playbook named in the runner settings
    */
   readonly nodePrepPlaybook?: string;
+  /**
+   * The server the kubeconfig names in place of `https://<API server VIP>:6443` (tests whose
+   * VIP is not reachable point it at a test cluster on loopback).
+   * @default - the VIP's address
+   */
+  readonly vipServer?: string;
   /** How long to wait for SSH on every host. @default 600 s */
   readonly sshTimeoutMs: number;
   readonly extraInventories: readonly string[];
@@ -47,6 +53,7 @@ export function runnerEnv(env: NodeJS.ProcessEnv, self: string): RunnerEnv {
     sshPort: Number(env.KSPRAY_SSH_PORT ?? 22),
     sshHost: env.KSPRAY_SSH_HOST || undefined,
     nodePrepPlaybook: env.KSPRAY_NODE_PREP_PLAYBOOK || undefined,
+    vipServer: env.KSPRAY_VIP_SERVER || undefined,
     sshTimeoutMs: Number(env.KSPRAY_SSH_TIMEOUT_SECONDS ?? 600) * 1000,
     extraInventories: (env.KSPRAY_EXTRA_INVENTORY ?? "").split(":").filter((p) => p !== ""),
     containerEngine: env.KSPRAY_CONTAINER_ENGINE,

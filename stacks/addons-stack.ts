@@ -23,7 +23,12 @@ import { KubePrometheusStack } from "../constructs/kube-prometheus-stack";
 import { MetalLb } from "../constructs/metallb";
 import { SnapshotController } from "../constructs/snapshot-controller";
 import { resolveChart } from "../lib/charts";
-import { gpuNodeGroups } from "../lib/scheduling";
+import {
+  allNodeGroups,
+  gpuNodeGroups,
+  tolerationsForPools,
+  workerNodeGroups,
+} from "../lib/scheduling";
 
 import { stateBackend } from "./state-backend";
 
@@ -98,6 +103,8 @@ export class AddonsStack extends TerraformStack {
       const snapshots = new SnapshotController(this, "SnapshotController", {
         chart: chart("snapshot-controller"),
       });
+      // One namespace for every backend's release.
+      const csiNamespace = DemocraticCsi.namespace(this, "DemocraticCsiNamespace");
       for (const backend of backends) {
         const driver = storageDriver(backend.driver);
         new DemocraticCsi(this, `DemocraticCsi-${backend.name}`, {
@@ -120,6 +127,8 @@ export class AddonsStack extends TerraformStack {
           reclaimPolicy: backend.reclaimPolicy,
           clusterName: config.name,
           chart: chart("democratic-csi"),
+          namespace: csiNamespace,
+          nodeTolerations: tolerationsForPools(workerNodeGroups(config)),
           dependsOn: [snapshots.release],
         });
       }
@@ -169,6 +178,7 @@ export class AddonsStack extends TerraformStack {
       new KubePrometheusStack(this, "KubePrometheusStack", {
         chart: chart("kube-prometheus-stack"),
         grafanaAdminPassword: secret(GRAFANA_ADMIN_PASSWORD),
+        nodeExporterTolerations: tolerationsForPools(allNodeGroups(config)),
       });
     }
   }

@@ -1,18 +1,24 @@
 /**
  * `npm run test-cluster [-- --dir DIR]`: starts a test cluster configured as Kubespray would
- * configure the definition's (`CLUSTER_CONFIG`, else the bundled example), prints where its
- * admin kubeconfig is, and runs until Ctrl-C (or SIGTERM), which stops it and removes its
- * directory (kept with `--dir`). No node exists until something registers one, as the
- * stand-in Kubespray does on a deploy (docs/test-cluster.md).
+ * configure the definition's (`CLUSTER_CONFIG`, else the bundled example), with the
+ * controllers the add-ons need played (MetalLB's, the CSI provisioners of its storage
+ * backends), prints where its admin kubeconfig is and how to deploy onto it, and runs until
+ * Ctrl-C (or SIGTERM), which stops it and removes its directory (kept with `--dir`). No node
+ * exists until something registers one, as the stand-in Kubespray does on a deploy
+ * (docs/test-cluster.md).
  */
-import { resolve } from "node:path";
+import { appendFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 import { UserError } from "../config/errors";
+import { csiDriverName } from "../constructs/democratic-csi";
 import { groupVars } from "../kubespray-vars/vars";
 import { exitOnUserError, loadFromEnvironment } from "../lib/cli";
 
 import { startTestCluster } from "./cluster";
+import { playCsiProvisioner } from "./csi-provisioner";
+import { METALLB_NAMESPACE, playMetalLb } from "./metallb";
 
 async function main(): Promise<void> {
   let values: { dir?: string };
@@ -31,15 +37,33 @@ async function main(): Promise<void> {
     keepDir: dir !== undefined,
   });
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+  const playsLog = join(cluster.dir, "logs", "controllers.log");
+  const log = (who: string) => (line: string) =>
+    appendFileSync(playsLog, `${new Date().toISOString()} ${who}: ${line}\n`);
+  const provisioners = (config.addons.storage?.democraticCsi ?? []).map((b) =>
+    csiDriverName(b.name),
+  );
+  const metallb = playMetalLb({ kubeConfig: cluster.kubeConfig, log: log("metallb") });
+  const csi = playCsiProvisioner({
+    kubeConfig: cluster.kubeConfig,
+    provisioners,
+    log: log("csi-provisioner"),
+  });
   const { admission } = cluster;
   process.stdout.write(
     [
       `Kubernetes ${cluster.version} at ${cluster.server}, ready in ${seconds}s`,
       `admission plugins: ${admission.enable.join(",")}; off: ${admission.disable.join(",")}`,
-      `logs: ${cluster.dir}/logs`,
+      `controllers played: MetalLB's (pools in ${METALLB_NAMESPACE})` +
+        (provisioners.length > 0 ? `, the CSI provisioners ${provisioners.join(", ")}` : ""),
+      `logs: ${cluster.dir}/logs (the played controllers: controllers.log)`,
       "",
       `kubeconfig: ${cluster.kubeconfigPath}`,
       `  export KUBECONFIG=${cluster.kubeconfigPath}`,
+      "",
+      'To deploy onto it with the stand-in Kubespray (docs/test-cluster.md, "Deploying the',
+      'add-ons onto it"), in the shell that deploys:',
+      `  export KSPRAY_STANDIN_KUBECONFIG=${cluster.kubeconfigPath} KSPRAY_VIP_SERVER=${cluster.server}`,
       "",
       `Ctrl-C stops it${dir === undefined ? ` and removes ${cluster.dir}` : ""}.`,
       "",
@@ -52,7 +76,9 @@ async function main(): Promise<void> {
       if (stopping) return void process.stdout.write("still stopping the test cluster...\n");
       stopping = true;
       process.stdout.write("stopping the test cluster...\n");
-      cluster.stop().then(done, done);
+      Promise.all([metallb.loop.stop(), csi.stop()])
+        .then(() => cluster.stop())
+        .then(done, done);
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);

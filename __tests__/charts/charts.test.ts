@@ -158,6 +158,47 @@ describeWithToolchain(["helm"])("our charts, with the real helm", () => {
     expect(t.out).toMatch(/issuer x: give exactly one of vault, acme or selfSigned/);
   });
 
+  it("addon-namespace: the namespace, labelled with the PodSecurity level its pods need", () => {
+    const objects = render(
+      LOCAL_CHARTS.addonNamespace,
+      stackValues(homelab(), "metallb-system-namespace"),
+      "kube-system",
+    );
+    expect(objects).toEqual([
+      {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: {
+          name: "metallb-system",
+          labels: {
+            "app.kubernetes.io/managed-by": "Helm",
+            "app.kubernetes.io/instance": "r",
+            "pod-security.kubernetes.io/enforce": "privileged",
+          },
+        },
+      },
+    ]);
+    const [plain] = render(
+      LOCAL_CHARTS.addonNamespace,
+      stackValues(homelab(), "cert-manager-namespace"),
+      "kube-system",
+    );
+    expect(plain.metadata.labels).not.toHaveProperty("pod-security.kubernetes.io/enforce");
+  });
+
+  it("addon-namespace: refuses a level that is not a Pod Security Standard", () => {
+    writeFileSync(join(tmp, "level.yaml"), "name: x\npodSecurityEnforce: priviledged\n");
+    const t = helm([
+      "template",
+      "r",
+      join(LOCAL_CHARTS_DIR, LOCAL_CHARTS.addonNamespace),
+      "-f",
+      join(tmp, "level.yaml"),
+    ]);
+    expect(t.status).not.toBe(0);
+    expect(t.out).toContain('podSecurityEnforce: "priviledged" is not a PodSecurity level');
+  });
+
   it("cluster-secret-store: a Vault KV v2 store with Kubernetes auth", () => {
     const objects = render(
       LOCAL_CHARTS.clusterSecretStore,

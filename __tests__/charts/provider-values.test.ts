@@ -26,6 +26,7 @@ import type { ProviderRender } from "../support/provider-render";
 import { providerRender } from "../support/provider-render";
 import type { ExpectedValue } from "../support/release-values";
 import { compareValues, expectedValues } from "../support/release-values";
+import { secretValues } from "../support/secret-values";
 import { synthApp } from "../support/synth-app";
 import { describeWithToolchain } from "../support/toolchain";
 
@@ -35,37 +36,9 @@ jest.setTimeout(180_000);
 /** Renders the values Helm was given into one ConfigMap (see its Chart.yaml). */
 const VALUES_ECHO = join(FIXTURES, "..", "charts", "values-echo");
 
-/**
- * A private key as users paste it: several lines, a header with `:` `"` and `,`, base64
- * with `+` `/` `=`, a trailing newline. Made up, not a key. Names its variable, so that a
- * key landing in another backend's place shows.
- */
-const pem = (variable: string) =>
-  [
-    "-----BEGIN OPENSSH PRIVATE KEY-----",
-    `Comment: "${variable}, made up for tests"`,
-    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
-    "QyNTUxOQAAACB+ZmFrZS9rZXktZm9yLXRlc3RzLW9ubHkrbm90LWEtcmVhbC1vbmUAAAA=",
-    "-----END OPENSSH PRIVATE KEY-----",
-    "",
-  ].join("\n");
-
-/**
- * The value of each secret variable: the characters strvals treats specially (`\`, `,`, a
- * leading `{`), the rest of its syntax (`=` `.` `[` `]` `}`), YAML's and HCL's (`:` `#` `"`
- * `'` `${` `%{`), whitespace, CR LF, non-ASCII; a value ending in `\`, one ending in `,`.
- */
-function secretValue(variable: string): string {
-  if (variable.startsWith("truenas_ssh_private_key_")) return pem(variable);
-  if (variable.startsWith("truenas_api_key_")) return `1-${variable}:a=b\\c{d}[0].e"f'g #h,`;
-  if (variable === "grafana_admin_password") {
-    return `{${variable}}, p=a\\ss:w{o}[r].d "q" 'q' \${x} %{y} #z\ttab\r\nline ünï 😀 \\\\`;
-  }
-  throw new Error(`no test value for variable ${variable}`);
-}
-
+/** Each secret variable's test value (a key names its variable: a swap shows). */
 function secretsOf(stack: SynthesizedAddons): Record<string, string> {
-  return Object.fromEntries(Object.keys(stack.json.variable ?? {}).map((v) => [v, secretValue(v)]));
+  return secretValues(Object.keys(stack.json.variable ?? {}));
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

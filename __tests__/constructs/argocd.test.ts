@@ -68,6 +68,6 @@ describe("ArgoCd", () => {
   });
 
   it("creates no root Application without bootstrap", () => {
-    expect([...releases(synth({})).keys()]).toEqual(["argocd"]);
+    expect([...releases(synth({})).keys()]).toEqual(["argocd", "argocd-namespace"]);
   });
 });

@@ -43,7 +43,7 @@ describe("CertManager", () => {
   });
 
   it("creates no issuers release without issuers", () => {
-    expect([...releases(synth([])).keys()]).toEqual(["cert-manager"]);
+    expect([...releases(synth([])).keys()]).toEqual(["cert-manager", "cert-manager-namespace"]);
   });
 
   it("creates each issuer kind after cert-manager", () => {

@@ -10,7 +10,7 @@ function synth() {
       chart: resolveChart("metallb", undefined),
       addressPools: [
         { name: "default", addresses: ["10.10.30.200-10.10.30.229"], autoAssign: true },
-        { name: "reserved", addresses: ["10.10.30.240/29"], autoAssign: false },
+        { name: "reserved", addresses: ["10.10.30.240/29", "10.10.30.250"], autoAssign: false },
       ],
     });
   });
@@ -30,11 +30,15 @@ describe("MetalLb", () => {
     expect(release(synth(), "metallb").parsedValues).toEqual({ frrk8s: { enabled: false } });
   });
 
-  it("creates one pool entry per configured pool in our chart", () => {
+  it("creates one pool entry per configured pool in our chart, a single address as a /32", () => {
     expect(release(synth(), "metallb-pools").parsedValues).toEqual({
       pools: [
         { name: "default", addresses: ["10.10.30.200-10.10.30.229"], autoAssign: true },
-        { name: "reserved", addresses: ["10.10.30.240/29"], autoAssign: false },
+        {
+          name: "reserved",
+          addresses: ["10.10.30.240/29", "10.10.30.250/32"],
+          autoAssign: false,
+        },
       ],
     });
   });

@@ -7,187 +7,20 @@
  * (KSPRAY_SSH_HOST/PORT) and node preparation is the stand-in's (KSPRAY_NODE_PREP_PLAYBOOK);
  * both reach the local-exec provisioners through the cdktf environment.
  */
-import {
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from "node:fs";
-import type { AddressInfo, Server } from "node:net";
-import { createServer } from "node:net";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { readRecord, statePaths } from "../../lib/kubespray/record";
+import { readRecord } from "../../lib/kubespray/record";
 import type { Status } from "../../scripts/status";
-import type { Definition } from "../fixtures/definitions";
 import { cloud, homelab } from "../fixtures/definitions";
-import { ANSIBLE_BIN, ANSIBLE_VENV, describeWithAnsible, STANDIN } from "../support/ansible";
-import { REPO_ROOT } from "../support/toolchain";
+import { ANSIBLE_BIN, describeWithAnsible } from "../support/ansible";
 
-import type { CommandResult, E2eEnvironment } from "./support/harness";
-import { describeE2e, expectSuccess, oneLine, run, startEnvironment } from "./support/harness";
+import { brief, ClusterRig, TEARDOWN } from "./support/cluster-rig";
+import { describeE2e, expectSuccess, oneLine, run } from "./support/harness";
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
-
-/** One line of the stand-in's log (see fixtures/kubespray-standin/record.yml). */
-interface Call {
-  playbook: string;
-  limit: string;
-  extra_vars: Record<string, string>;
-  kube_version: string;
-  kube_control_plane: string[];
-  kube_node: string[];
-  inventory: string[];
-  at: string;
-  /** Names of the double's VMs when the playbook ran. */
-  pve_vms: string[] | null;
-}
-
-/** `npm run diff`: the review of every stack. */
-const REVIEW = join(REPO_ROOT, "scripts", "review.ts");
-/** `npm run status`. */
-const STATUS = join(REPO_ROOT, "scripts", "status.ts");
-
-/** `playbook [--limit=...] [-e node=...]`: what the assertions compare. */
-const brief = (calls: readonly Call[]): string[] =>
-  calls.map((c) =>
-    [
-      c.playbook,
-      ...(c.limit ? [`--limit=${c.limit}`] : []),
-      ...(c.extra_vars.node ? [`-e node=${c.extra_vars.node}`] : []),
-    ].join(" "),
-  );
-
-/**
- * The whole app, as docs/operations.md tears it down. (Not `destroy cluster vms
- * --ignore-missing-stack-dependencies`: cdktf 0.21 then starts the destroy of a stack again
- * and again while it is still running.)
- */
-const TEARDOWN = ["destroy", "addons", "cluster", "vms"];
-
-/** Everything a stand-in run needs, around one e2e environment. */
-class ClusterRig {
-  private constructor(
-    readonly env: E2eEnvironment,
-    readonly log: string,
-    private readonly listener: Server,
-    private readonly kubesprayDir: string,
-  ) {}
-
-  /**
-   * A double and an environment for `definition`, with `kubespray.dir` at a fresh copy of
-   * the stand-in, `kubespray.venv` at the test venv, and the runner's test hooks set.
-   */
-  static async start(definition: Definition, seed: "homelab" | "cloud"): Promise<ClusterRig> {
-    const kubesprayDir = mkdtempSync(join(tmpdir(), "kubespray-standin-"));
-    cpSync(STANDIN, kubesprayDir, { recursive: true });
-    const listener = createServer((socket) => socket.destroy());
-    await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
-    const port = (listener.address() as AddressInfo).port;
-    const log = join(kubesprayDir, "calls.jsonl");
-    const env = await startEnvironment({
-      definition: ClusterRig.withStandin(definition, kubesprayDir),
-      seed,
-      double: { cloneDurationMs: 50, taskDurationMs: 20, agentDelayMs: 200 },
-      env: {
-        KSPRAY_STANDIN_LOG: log,
-        KSPRAY_SSH_HOST: "127.0.0.1",
-        KSPRAY_SSH_PORT: String(port),
-        KSPRAY_SSH_TIMEOUT_SECONDS: "10",
-        KSPRAY_NODE_PREP_PLAYBOOK: join(kubesprayDir, "node-prep.yml"),
-        // A missing variable fails the command instead of waiting for an answer.
-        TF_INPUT: "0",
-      },
-    });
-    env.extraEnv.KSPRAY_STANDIN_PVE_STATE = `${env.double.endpoint}_double/state`;
-    return new ClusterRig(env, log, listener, kubesprayDir);
-  }
-
-  private static withStandin(definition: Definition, kubesprayDir: string): Definition {
-    return { ...definition, kubespray: { dir: kubesprayDir, venv: ANSIBLE_VENV, mode: "run" } };
-  }
-
-  /** Writes a changed definition (the stand-in settings kept). */
-  define(change: (d: Definition) => void): void {
-    const next = this.env.definition;
-    change(next);
-    this.env.writeDefinition(ClusterRig.withStandin(next, this.kubesprayDir));
-  }
-
-  calls(): Call[] {
-    return existsSync(this.log)
-      ? readFileSync(this.log, "utf8")
-          .split("\n")
-          .filter((l) => l.trim() !== "")
-          .map((l) => JSON.parse(l) as Call)
-      : [];
-  }
-
-  /** Runs `fn` and returns the playbook calls it made. */
-  async callsOf<T>(fn: () => Promise<T>): Promise<{ result: T; calls: Call[] }> {
-    const before = this.calls().length;
-    const result = await fn();
-    return { result, calls: this.calls().slice(before) };
-  }
-
-  /** `npm run diff -- <stacks>` (scripts/review.ts) in this environment. */
-  review(...stacks: string[]): Promise<CommandResult> {
-    return run(process.execPath, ["--import", "tsx", REVIEW, ...stacks], {
-      cwd: REPO_ROOT,
-      env: this.env.env({ CDKTF_OUTDIR: this.env.outDir }),
-      timeoutMs: 300_000,
-    });
-  }
-
-  /** `npm run status -- <args>` (scripts/status.ts) in this environment. */
-  status(...args: string[]): Promise<CommandResult> {
-    return run(process.execPath, ["--import", "tsx", STATUS, ...args], {
-      cwd: REPO_ROOT,
-      env: this.env.env({ CDKTF_OUTDIR: this.env.outDir }),
-      timeoutMs: 300_000,
-    });
-  }
-
-  /** `cdktf deploy <stacks>` that must succeed, and the playbooks it ran. */
-  async deploy(...stacks: string[]): Promise<Call[]> {
-    const { calls } = await this.callsOf(async () =>
-      expectSuccess(
-        await this.env.cdktf(["deploy", ...stacks]),
-        `cdktf deploy ${stacks.join(" ")}`,
-      ),
-    );
-    return calls;
-  }
-
-  /**
-   * The full teardown. The addons stack was never deployed, but its destroy still wants
-   * its secrets (TF_VAR_*), so each gets a placeholder.
-   */
-  teardown(): Promise<CommandResult> {
-    const stack = JSON.parse(
-      readFileSync(join(this.env.stackDir("addons"), "cdk.tf.json"), "utf8"),
-    ) as { variable?: Record<string, unknown> };
-    const secrets = Object.fromEntries(
-      Object.keys(stack.variable ?? {}).map((name) => [`TF_VAR_${name}`, "unused"]),
-    );
-    return this.env.cdktf(TEARDOWN, { env: secrets });
-  }
-
-  get paths() {
-    return statePaths(this.env.stateDir);
-  }
-
-  async stop(): Promise<void> {
-    await this.env.stop();
-    await new Promise<void>((resolve) => this.listener.close(() => resolve()));
-    if (!process.env.KEEP_E2E_DIR) rmSync(this.kubesprayDir, { recursive: true, force: true });
-  }
-}
 
 const mode = (file: string): number => statSync(file).mode & 0o777;
 

@@ -20,6 +20,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
+import { parse } from "yaml";
+
 import { loadClusterConfig } from "../../config/load";
 import type { ClusterConfig } from "../../config/schema";
 import type { RunnerSettings } from "../../lib/kubespray/commands";
@@ -196,6 +198,20 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     const kubeconfig = join(stateDir, "kubeconfig");
     expect(statSync(kubeconfig).mode & 0o777).toBe(0o600);
     expect(readFileSync(kubeconfig, "utf8")).toContain("server: https://10.10.30.20:6443");
+  });
+
+  it("KSPRAY_VIP_SERVER: the kubeconfig names that server in place of the VIP, the rest as Kubespray wrote it", () => {
+    deploy(initial);
+    const server = "https://127.0.0.1:40123";
+    ok(run(["apply", settings()], { KSPRAY_VIP_SERVER: server }));
+    const admin = readFileSync(join(stateDir, "inventory", "artifacts", "admin.conf"), "utf8");
+    const kubeconfig = readFileSync(join(stateDir, "kubeconfig"), "utf8");
+    expect(kubeconfig).toContain(`server: ${server}\n`);
+    expect(kubeconfig).not.toContain("10.10.30.20");
+    expect(parse(kubeconfig.replace(server, "https://127.0.0.1:6443"))).toEqual(parse(admin));
+    // Without a VIP, Kubespray's own server stays.
+    ok(run(["apply", settings({ apiServerVip: undefined })], { KSPRAY_VIP_SERVER: server }));
+    expect(readFileSync(join(stateDir, "kubeconfig"), "utf8")).toBe(admin);
   });
 
   it("no-op redeploy: no playbook", () => {

@@ -30,6 +30,20 @@ function synthStack(def: Definition) {
   return { config, json: JSON.parse(Testing.synth(stack)) };
 }
 
+/** The add-ons' namespaces of each reference example. */
+const NAMESPACES = {
+  homelab: [
+    "metallb-system",
+    "traefik",
+    "cert-manager",
+    "democratic-csi",
+    "argocd",
+    "external-secrets",
+    "monitoring",
+  ],
+  cloud: ["metallb-system", "ingress-nginx", "gpu-operator"],
+};
+
 describe("AddonsStack", () => {
   const homelabStack = synthStack(homelab());
   const h = homelabStack.json;
@@ -54,14 +68,92 @@ describe("AddonsStack", () => {
         "external-secrets",
         "cluster-secret-store",
         "kube-prometheus-stack",
+        ...NAMESPACES.homelab.map((n) => `${n}-namespace`),
       ]),
     );
+  });
+
+  it("runs each add-on in a namespace of its own release, installed first and destroyed last", () => {
+    for (const r of releases(h).values()) {
+      if (r.name.endsWith("-namespace") || r.namespace === "kube-system") continue;
+      const ns = release(h, `${r.namespace}-namespace`);
+      // Directly, or through the release it waits for in the same namespace.
+      const chain = (x: typeof r): string[] => [
+        ...(x.depends_on ?? []),
+        ...(x.depends_on ?? []).flatMap((d) => {
+          const dep = [...releases(h).values()].find((y) => address(y) === d);
+          return dep && dep.namespace === r.namespace ? chain(dep) : [];
+        }),
+      ];
+      expect({ release: r.name, dependsOnNamespace: chain(r).includes(address(ns)) }).toEqual({
+        release: r.name,
+        dependsOnNamespace: true,
+      });
+    }
+    expect(
+      [...releases(h).values()]
+        .filter((r) => r.name.endsWith("-namespace"))
+        .map((r) => r.parsedValues.name)
+        .sort(),
+    ).toEqual([...NAMESPACES.homelab].sort());
+  });
+
+  it("labels privileged exactly the namespaces whose pods use the host: MetalLB, storage, monitoring, GPUs", () => {
+    const levels = (json: unknown) =>
+      Object.fromEntries(
+        [...releases(json as object).values()]
+          .filter((r) => r.name.endsWith("-namespace"))
+          .map((r) => [r.parsedValues.name, r.parsedValues.podSecurityEnforce ?? "default"]),
+      );
+    expect(levels(h)).toEqual({
+      "metallb-system": "privileged",
+      traefik: "default",
+      "cert-manager": "default",
+      "democratic-csi": "privileged",
+      argocd: "default",
+      "external-secrets": "default",
+      monitoring: "privileged",
+    });
+    expect(levels(synthStack(cloud()).json)).toEqual({
+      "metallb-system": "privileged",
+      "ingress-nginx": "default",
+      "gpu-operator": "privileged",
+    });
+  });
+
+  it("runs the CSI node plugins on every worker and the node exporter on every node, tainted or not", () => {
+    const def = homelab();
+    def.nodePools[1].taints = ["dedicated=batch:NoExecute"];
+    const json = synthStack(def).json;
+    const csi = { key: "dedicated", operator: "Equal", value: "batch", effect: "NoExecute" };
+    for (const backend of ["truenas-iscsi", "truenas-nfs"])
+      expect(release(json, backend).parsedValues.node).toEqual({ tolerations: [csi] });
+    expect(release(json, "kube-prometheus-stack").parsedValues["prometheus-node-exporter"]).toEqual(
+      {
+        tolerations: [
+          {
+            key: "node-role.kubernetes.io/control-plane",
+            operator: "Exists",
+            effect: "NoSchedule",
+          },
+          csi,
+        ],
+      },
+    );
+    // Nothing to tolerate on homelab's workers: the chart's default stays.
+    expect(release(h, "truenas-iscsi").parsedValues).not.toHaveProperty("node");
   });
 
   it("installs only what cloud-cluster.yaml asks for", () => {
     const c = synthStack(cloud()).json;
     expect(new Set(releases(c).keys())).toEqual(
-      new Set(["metallb", "metallb-pools", "ingress-nginx", "gpu-operator"]),
+      new Set([
+        "metallb",
+        "metallb-pools",
+        "ingress-nginx",
+        "gpu-operator",
+        ...NAMESPACES.cloud.map((n) => `${n}-namespace`),
+      ]),
     );
     expect(c.variable).toBeUndefined();
   });

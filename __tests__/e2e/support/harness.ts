@@ -100,6 +100,8 @@ export interface CommandOptions {
   readonly env?: Record<string, string>;
   /** @default the repository root */
   readonly cwd?: string;
+  /** Ends the command (its whole process group) when aborted, as a timeout does. */
+  readonly signal?: AbortSignal;
   /**
    * Ctrl-C: once this holds (polled every 100 ms), SIGINT goes to the command's whole process
    * group, as a terminal sends it to its foreground job. @default never
@@ -133,6 +135,7 @@ export function run(
     cwd: string;
     env: NodeJS.ProcessEnv;
     timeoutMs: number;
+    signal?: AbortSignal;
     interruptWhen?: () => boolean;
   },
 ): Promise<CommandResult> {
@@ -150,14 +153,18 @@ export function run(
     let timedOut = false;
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const kill = () => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
       } catch {
         // already gone
       }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
     }, opts.timeoutMs);
+    opts.signal?.addEventListener("abort", kill, { once: true });
     const { interruptWhen } = opts;
     const poll =
       interruptWhen &&
@@ -312,6 +319,7 @@ export class E2eEnvironment {
       // A teardown, as scripts/cdktf.sh's: node VMs are otherwise prevent_destroy.
       env: this.env(command === "destroy" ? { DESTROYABLE_NODES: "all", ...opts.env } : opts.env),
       timeoutMs: opts.timeoutMs ?? COMMAND_TIMEOUT_MS,
+      signal: opts.signal,
     });
   }
 
