@@ -5,7 +5,7 @@
 import { Annotations, App } from "cdktf";
 
 import { readVaultCaBundles } from "./config/ca-bundles";
-import { formatIssue } from "./config/errors";
+import { formatIssue } from "./errors/user-error";
 import { exitOnUserError, loadFromEnvironment, stateDirFromEnvironment } from "./lib/cli";
 import { recordStoreOf } from "./lib/kubespray/cluster-plan";
 import { readLastRun } from "./lib/kubespray/record-store";

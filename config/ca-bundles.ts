@@ -2,7 +2,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
-import { ConfigError } from "./errors";
+import { ConfigError } from "../errors/user-error";
+
 import type { ClusterConfig } from "./schema";
 
 /**

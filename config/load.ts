@@ -10,8 +10,9 @@ import type { Document } from "yaml";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 
-import type { ConfigIssue } from "./errors";
-import { ConfigError, formatPath, show } from "./errors";
+import type { ConfigIssue } from "../errors/user-error";
+import { ConfigError, formatPath, show } from "../errors/user-error";
+
 import { ClusterConfigSchema, parseForCrossFieldRules } from "./schema";
 import type { ClusterConfig, ClusterConfigInput } from "./schema";
 import { findSecrets, secretHint } from "./secrets";

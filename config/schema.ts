@@ -8,8 +8,9 @@
  */
 import { z } from "zod";
 
+import { show } from "../errors/user-error";
+
 import { CHART_NAMES } from "./chart-names";
-import { show } from "./errors";
 import { isLabelValue, labelKeyProblem, taintProblem } from "./kubernetes-names";
 import { isIpv4, isOrdered, parseCidr, parseIdRange, parseIpRange } from "./net";
 import { DEMOCRATIC_CSI_DRIVER_NAMES } from "./storage-drivers";

@@ -4,7 +4,7 @@ import { Fn, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
 import { stringify } from "yaml";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import type { ChartSource } from "../lib/charts";
 
 /** A value set from a secret: a sensitive Terraform variable's value, never a literal. */

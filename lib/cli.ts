@@ -4,10 +4,10 @@
  */
 import { resolve } from "node:path";
 
-import { EXIT_INVALID_CONFIG, UserError } from "../config/errors";
 import type { LoadedConfig } from "../config/load";
 import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
 import type { ClusterConfig } from "../config/schema";
+import { EXIT_INVALID_CONFIG, UserError } from "../errors/user-error";
 
 /**
  * Runs `fn` (or awaits it, when it returns a promise); a `UserError` is printed line by

@@ -13,7 +13,7 @@
  *   unfinished, or one named in `DESTROYABLE_NODES` after it was drained and removed (the
  *   seam of the deliberate replacement, which is not built yet).
  */
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 
 /** Names the nodes whose VMs OpenTofu may destroy while they stay in the definition. */
 export const DESTROYABLE_NODES_ENV = "DESTROYABLE_NODES";

@@ -4,7 +4,7 @@
  * its arguments against before anything runs. The names are cdktf stack IDs, part of each
  * stack's state path (`<state>/<name>.tfstate`): never rename one.
  */
-import { show, UserError } from "../config/errors";
+import { show, UserError } from "../errors/user-error";
 
 export const STACK_NAMES = ["vms", "cluster", "addons"] as const;
 export type StackName = (typeof STACK_NAMES)[number];

@@ -17,8 +17,8 @@ import { join } from "node:path";
 import type { TerraformStack } from "cdktf";
 import { LocalBackend, PgBackend, TerraformVariable } from "cdktf";
 
-import { UserError } from "../config/errors";
 import type { ClusterConfig } from "../config/schema";
+import { UserError } from "../errors/user-error";
 
 /** Read by OpenTofu's pg backend and by the runner. */
 export const PG_CONN_STR = "PG_CONN_STR";

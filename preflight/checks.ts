@@ -4,10 +4,10 @@
  *
  * Read-only: GET requests with the deploy's own token, so a missing privilege shows here.
  */
-import { UserError } from "../config/errors";
 import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV, secretVariables } from "../config/secrets";
 import { imageTemplateName } from "../config/templates";
+import { UserError } from "../errors/user-error";
 import { kubesprayRelease } from "../kubespray-vars/releases";
 import { absoluteUserPath } from "../lib/kubespray/project";
 import type { NodeSpec } from "../lib/topology";

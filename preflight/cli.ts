@@ -5,8 +5,8 @@
  * among the stacks named or none is) before a deploy,
  * and prints every problem at once. Exit 0 when there is none, 2 otherwise.
  */
-import { formatIssue } from "../config/errors";
 import { loadClusterConfig } from "../config/load";
+import { formatIssue } from "../errors/user-error";
 import { definitionFile, exitOnUserError } from "../lib/cli";
 import type { StackName } from "../lib/stacks";
 import { checkStackNames } from "../lib/stacks";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import semver from "semver";
 import { parse } from "yaml";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 
 const installHint = (s: KubesprayFacts, dir: string) =>

@@ -13,7 +13,7 @@
  */
 import { existsSync } from "node:fs";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import { statePaths } from "../lib/kubespray/record";
 import type { RecordStore } from "../lib/kubespray/record-store";
 import { withRecordStore } from "../lib/kubespray/record-store";

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { resolvedSettings } from "../lib/kubespray/commands";
 

@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import type { Command, CommandContext, RunnerSettings } from "../lib/kubespray/commands";
 import { parseInventory } from "../lib/kubespray/inventory";
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 
 import { lock } from "proper-lockfile";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 
 import type { RunnerEnv } from "./env";
 

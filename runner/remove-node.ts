@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { printScript, stepCommand } from "../lib/kubespray/commands";
 import { parseInventory } from "../lib/kubespray/inventory";

@@ -4,7 +4,7 @@
  * order the command takes them (lib/stacks.ts). A name that is no stack: one line naming the
  * stacks there are, and exit code 2. scripts/cdktf.sh runs it before anything else.
  */
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import { exitOnUserError } from "../lib/cli";
 import { stacksOf } from "../lib/stacks";
 

@@ -6,8 +6,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
-import { EXIT_INVALID_CONFIG } from "../config/errors";
 import { loadClusterConfig } from "../config/load";
+import { EXIT_INVALID_CONFIG } from "../errors/user-error";
 import { exitOnUserError, userPath } from "../lib/cli";
 import { renderFiles } from "../lib/kubespray/render";
 

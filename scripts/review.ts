@@ -18,8 +18,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-import { UserError } from "../config/errors";
 import { loadClusterConfig } from "../config/load";
+import { UserError } from "../errors/user-error";
 import { definitionFile, exitOnUserError } from "../lib/cli";
 import type { Verdict } from "../lib/node-guard";
 import { describeLoss, judge, nodeVmLosses } from "../lib/node-guard";

@@ -3,8 +3,8 @@
  * one per line. Without a file, the definition in `CLUSTER_CONFIG`, as the other commands
  * take it. Relative paths start in the folder the command was run in (`userPath`). Exit 0 when all files are valid, 2 otherwise.
  */
-import { ConfigError, EXIT_INVALID_CONFIG, formatIssue } from "../config/errors";
 import { loadClusterConfig } from "../config/load";
+import { ConfigError, EXIT_INVALID_CONFIG, formatIssue } from "../errors/user-error";
 import { definitionFile, userPath } from "../lib/cli";
 
 const args = process.argv.slice(2).map((f) => userPath(f));

@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 
 const ROOT = resolve(__dirname, "..");
 

@@ -8,7 +8,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import { groupVars } from "../kubespray-vars/vars";
 import { exitOnUserError, loadFromEnvironment } from "../lib/cli";
 

@@ -1,6 +1,6 @@
 import { readVaultCaBundles } from "../../config/ca-bundles";
-import { ConfigError } from "../../config/errors";
 import { parseClusterConfig } from "../../config/load";
+import { ConfigError } from "../../errors/user-error";
 import { everyOption, FIXTURES, homelab } from "../fixtures/definitions";
 
 describe("readVaultCaBundles", () => {

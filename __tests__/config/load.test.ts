@@ -8,8 +8,8 @@ import { join } from "node:path";
 
 import { parse } from "yaml";
 
-import { ConfigError } from "../../config/errors";
 import { BUNDLED_EXAMPLE, loadClusterConfig, parseClusterConfig } from "../../config/load";
+import { ConfigError } from "../../errors/user-error";
 import {
   CLOUD_FILE,
   expectProblem,

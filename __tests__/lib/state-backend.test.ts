@@ -4,9 +4,9 @@ import { join } from "node:path";
 
 import { App, TerraformStack, Testing } from "cdktf";
 
-import { UserError } from "../../config/errors";
 import { loadClusterConfig } from "../../config/load";
 import type { ClusterConfig } from "../../config/schema";
+import { UserError } from "../../errors/user-error";
 import {
   checkStateEnvironment,
   PASSPHRASE_ENV,

@@ -6,9 +6,9 @@ import { File } from "@cdktf/provider-local/lib/file";
 import { App, Testing } from "cdktf";
 import "cdktf/lib/testing/adapters/jest";
 
-import { ConfigError } from "../../config/errors";
 import { loadClusterConfig } from "../../config/load";
 import type { ClusterConfig } from "../../config/schema";
+import { ConfigError } from "../../errors/user-error";
 import { groupVars } from "../../kubespray-vars/vars";
 import type { RunRecord } from "../../lib/kubespray/planner";
 import type { ClusterNode } from "../../lib/topology";

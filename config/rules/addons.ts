@@ -1,5 +1,5 @@
 /** Rules of the add-ons: MetalLB ranges, the ingress address, storage backends, the GPU Operator. */
-import { show } from "../errors";
+import { show } from "../../errors/user-error";
 import { formatIpRange, ipToInt, isOrdered, parseIpRange } from "../net";
 import { gpuPools } from "../pools";
 import { storageDriver } from "../storage-drivers";

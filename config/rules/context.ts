@@ -3,8 +3,8 @@
  * address ranges claimed so far (each section claims its own; `network.ts` then checks that
  * no two overlap and `coexistence.ts` that none collides with an existing cluster).
  */
-import type { ConfigIssue } from "../errors";
-import { show } from "../errors";
+import type { ConfigIssue } from "../../errors/user-error";
+import { show } from "../../errors/user-error";
 import type { Ipv4Cidr, Ipv4Range } from "../net";
 import { contains, formatIpRange, intToIp, isNetworkAddress, parseCidr } from "../net";
 import type { ClusterConfig } from "../schema";

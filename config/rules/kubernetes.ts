@@ -1,9 +1,9 @@
 /** Rules of the Kubernetes section: the release's facts, the pod and service networks, the VIP. */
 import semver from "semver";
 
+import { show } from "../../errors/user-error";
 import { MANAGED_VARIABLES } from "../../kubespray-vars/managed";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
-import { show } from "../errors";
 import { ipToInt, overlaps, parseCidr } from "../net";
 import { DEFAULT_NODE_CIDR_PREFIX } from "../schema";
 

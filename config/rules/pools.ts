@@ -1,5 +1,5 @@
 /** Rules of the node pools: names, sizes, minimums, hosts, static addresses and quorum. */
-import { show } from "../errors";
+import { show } from "../../errors/user-error";
 import { formatIpRange, ipToInt } from "../net";
 import { nodeName } from "../pools";
 import type { NodePool } from "../schema";

@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from "node:util";
 
 import semver from "semver";
 
-import { ConfigError } from "../../config/errors";
+import { ConfigError } from "../../errors/user-error";
 import type { KubesprayHost } from "../topology";
 
 /** The runbook that users are pointed to when a change cannot be done automatically. */

@@ -4,8 +4,8 @@
  */
 import { stringify } from "yaml";
 
-import { ConfigError } from "../../config/errors";
 import type { ClusterConfig } from "../../config/schema";
+import { ConfigError } from "../../errors/user-error";
 import { expandNodes } from "../topology";
 
 import type { KubesprayFiles } from "./cluster-plan";

@@ -1,5 +1,5 @@
-import { ConfigError } from "../../../config/errors";
 import type { ClusterConfig } from "../../../config/schema";
+import { ConfigError } from "../../../errors/user-error";
 import { clusterPlan } from "../../../lib/kubespray/cluster-plan";
 import { resolvedSettings } from "../../../lib/kubespray/commands";
 import type { RunRecord } from "../../../lib/kubespray/planner";

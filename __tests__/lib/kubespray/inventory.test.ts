@@ -5,8 +5,8 @@ import { dirname, join } from "node:path";
 
 import { parse } from "yaml";
 
-import { ConfigError } from "../../../config/errors";
 import { loadClusterConfig } from "../../../config/load";
+import { ConfigError } from "../../../errors/user-error";
 import {
   buildInventory,
   controlPlaneOrder,

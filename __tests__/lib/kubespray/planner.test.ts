@@ -1,4 +1,4 @@
-import { ConfigError } from "../../../config/errors";
+import { ConfigError } from "../../../errors/user-error";
 import type { ClusterState, RunRecord } from "../../../lib/kubespray/planner";
 import { checkUpgrade, NOTHING, planChanges, triggerAction } from "../../../lib/kubespray/planner";
 import type { KubesprayHost } from "../../../lib/topology";
