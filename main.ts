@@ -6,7 +6,7 @@ import { Annotations, App } from "cdktf";
 
 import { readVaultCaBundles } from "./config/ca-bundles";
 import { formatIssue } from "./errors/user-error";
-import { exitOnUserError, loadFromEnvironment, stateDirFromEnvironment } from "./lib/cli";
+import { exitOnUserError, loadFromEnvironment, stateDirFromEnvironment } from "./lib/environment";
 import { recordStoreOf } from "./lib/kubespray/cluster-plan";
 import { readLastRun } from "./lib/kubespray/record-store";
 import { destroyableNodes } from "./lib/node-guard";

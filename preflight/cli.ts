@@ -7,7 +7,7 @@
  */
 import { loadClusterConfig } from "../config/load";
 import { formatIssue } from "../errors/user-error";
-import { definitionFile, exitOnUserError } from "../lib/cli";
+import { definitionFile, exitOnUserError } from "../lib/environment";
 import type { StackName } from "../lib/stacks";
 import { checkStackNames } from "../lib/stacks";
 

@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
 import { PROXMOX_ENV } from "../config/secrets";
-import { definitionFile, exitOnUserError } from "../lib/cli";
+import { definitionFile, exitOnUserError } from "../lib/environment";
 import { ProxmoxApi } from "../preflight/proxmox-api";
 import type { ExistingVm, SynthesizedVm, TofuState } from "../preflight/stranded";
 import {

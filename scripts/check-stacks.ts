@@ -5,7 +5,7 @@
  * stacks there are, and exit code 2. scripts/cdktf.sh runs it before anything else.
  */
 import { UserError } from "../errors/user-error";
-import { exitOnUserError } from "../lib/cli";
+import { exitOnUserError } from "../lib/environment";
 import { stacksOf } from "../lib/stacks";
 
 const [command, ...names] = process.argv.slice(2);

@@ -9,7 +9,7 @@
 import { dirname } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
-import { definitionFile, stateDirFromEnvironment } from "../lib/cli";
+import { definitionFile, stateDirFromEnvironment } from "../lib/environment";
 import type { LockRecord, RecordState } from "../lib/state-locks";
 import { lockRecords, recordState, removeIfStale } from "../lib/state-locks";
 

@@ -14,7 +14,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
-import { definitionFile, exitOnUserError, stateDirFromEnvironment } from "../lib/cli";
+import { definitionFile, exitOnUserError, stateDirFromEnvironment } from "../lib/environment";
 import { recordStoreOf } from "../lib/kubespray/cluster-plan";
 import { readLastRun } from "../lib/kubespray/record-store";
 import type { DestroyableNodes, PlanWithChanges } from "../lib/node-guard";

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
 import { EXIT_INVALID_CONFIG } from "../errors/user-error";
-import { exitOnUserError, userPath } from "../lib/cli";
+import { exitOnUserError, userPath } from "../lib/environment";
 import { renderFiles } from "../lib/kubespray/render";
 
 const [given, outGiven] = process.argv.slice(2);

@@ -21,7 +21,7 @@ import { join, resolve } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
 import type { ClusterConfig } from "../config/schema";
-import { definitionFile, exitOnUserError, stateDirFromEnvironment } from "../lib/cli";
+import { definitionFile, exitOnUserError, stateDirFromEnvironment } from "../lib/environment";
 import { recordStoreOf } from "../lib/kubespray/cluster-plan";
 import { restoreKubeconfig } from "../lib/kubespray/record-store";
 import { checkStateEnvironment, protectStateDir } from "../lib/state-backend";

@@ -20,7 +20,7 @@ import { join, resolve } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
 import { UserError } from "../errors/user-error";
-import { definitionFile, exitOnUserError } from "../lib/cli";
+import { definitionFile, exitOnUserError } from "../lib/environment";
 import type { Verdict } from "../lib/node-guard";
 import { describeLoss, judge, nodeVmLosses } from "../lib/node-guard";
 import { checkStackNames } from "../lib/stacks";

@@ -6,7 +6,7 @@
  */
 import { loadClusterConfig } from "../config/load";
 import { secretVariables } from "../config/secrets";
-import { definitionFile, exitOnUserError } from "../lib/cli";
+import { definitionFile, exitOnUserError } from "../lib/environment";
 
 const { config } = exitOnUserError(() => loadClusterConfig(definitionFile()));
 for (const s of secretVariables(config)) process.stdout.write(`${s.env}\n`);

@@ -5,7 +5,7 @@
  */
 import { loadClusterConfig } from "../config/load";
 import { ConfigError, EXIT_INVALID_CONFIG, formatIssue } from "../errors/user-error";
-import { definitionFile, userPath } from "../lib/cli";
+import { definitionFile, userPath } from "../lib/environment";
 
 const args = process.argv.slice(2).map((f) => userPath(f));
 const files = args.length > 0 ? args : process.env.CLUSTER_CONFIG ? [definitionFile()] : [];

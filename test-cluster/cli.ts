@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 
 import { UserError } from "../errors/user-error";
 import { groupVars } from "../kubespray-vars/vars";
-import { exitOnUserError, loadFromEnvironment } from "../lib/cli";
+import { exitOnUserError, loadFromEnvironment } from "../lib/environment";
 
 import { startTestCluster } from "./cluster";
 
