@@ -5,8 +5,8 @@
 import { Annotations, App } from "cdktf";
 
 import { readVaultCaBundles } from "./config/ca-bundles";
-import { formatIssue } from "./errors/user-error";
-import { exitOnUserError, loadFromEnvironment, stateDirFromEnvironment } from "./lib/environment";
+import { formatIssue, runMain } from "./errors/user-error";
+import { loadFromEnvironment, stateDirFromEnvironment } from "./lib/environment";
 import { recordStoreOf } from "./lib/kubespray/cluster-plan";
 import { readLastRun } from "./lib/kubespray/record-store";
 import { destroyableNodes } from "./lib/node-guard";
@@ -14,7 +14,7 @@ import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 
 // Every mistake in the user's input (the definition, a file it names, a change the
 // Kubespray planner refuses) is a UserError: its lines and exit code 2, no stack trace.
-void exitOnUserError(async () => {
+void runMain(async () => {
   const { config, warnings, file } = loadFromEnvironment();
   const stateDir = stateDirFromEnvironment(config);
   const baseDir = process.cwd();
@@ -43,6 +43,7 @@ void exitOnUserError(async () => {
   // Deploy in this order (and destroy in reverse) even where no value crosses stacks.
   cluster.addDependency(vms);
   addons.addDependency(cluster);
-  for (const warning of warnings) Annotations.of(app).addWarning(formatIssue(warning, file));
+  // cdktf marks an annotation as a warning itself.
+  for (const w of warnings) Annotations.of(app).addWarning(formatIssue({ ...w, warning: false }));
   app.synth();
 });

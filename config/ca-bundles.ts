@@ -2,13 +2,13 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
-import { ConfigError } from "../errors/user-error";
+import { UserError } from "../errors/user-error";
 
 import type { ClusterConfig } from "./schema";
 
 /**
  * The PEM CA bundles of Vault issuers with `caBundleFile` (public data), by issuer name; a
- * relative path starts at `baseDir`. A file that cannot be read is a ConfigError on its field.
+ * relative path starts at `baseDir`. A file that cannot be read is a UserError on its field.
  */
 export function readVaultCaBundles(config: ClusterConfig, baseDir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -18,12 +18,11 @@ export function readVaultCaBundles(config: ClusterConfig, baseDir: string): Reco
     try {
       out[issuer.name] = readFileSync(resolve(baseDir, file), "utf8");
     } catch (e) {
-      throw new ConfigError([
-        {
-          path: `addons.certManager.clusterIssuers[${i}].vault.caBundleFile`,
-          message: `cannot read ${JSON.stringify(file)} (${(e as NodeJS.ErrnoException).code ?? String(e)}); give the path of a PEM file`,
-        },
-      ]);
+      throw UserError.at(
+        `addons.certManager.clusterIssuers[${i}].vault.caBundleFile`,
+        `cannot read ${JSON.stringify(file)} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+        "give the path of a PEM file",
+      );
     }
   });
   return out;

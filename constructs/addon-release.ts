@@ -56,9 +56,10 @@ export class AddonRelease extends Construct {
     super(scope, id);
     props.sensitiveValues?.forEach((s, i) => {
       if (!VALUE_PATH.test(s.path)) {
-        throw new UserError(
-          `sensitiveValues[${i}].path: ${JSON.stringify(s.path)} is not a values path; ` +
-            "use map keys of letters, digits, '_' or '-', joined by '.'",
+        throw UserError.at(
+          `sensitiveValues[${i}].path`,
+          `${JSON.stringify(s.path)} is not a values path`,
+          "use map keys of letters, digits, '_' or '-', joined by '.'",
         );
       }
     });

@@ -1,18 +1,35 @@
 /**
- * The one place that owns the error types a user can see. A `UserError` is a mistake the
- * user fixes (a missing Kubespray checkout, an unreachable node); entry points print its
- * lines without a stack trace. A `ConfigError` is the kind about the cluster definition: it
- * carries every problem found at once, each naming the field it is about.
+ * The one error type for everything a user can cause: a mistake in the cluster definition or
+ * a file it names, a construct given props it cannot work with, something the environment
+ * lacks (a variable, a Kubespray checkout, a host that answers), a change the Kubespray
+ * planner refuses. Each problem is one `Issue`, printed as one line `path: problem; fix`;
+ * every entry point prints those lines and exits with `EXIT_USER_ERROR` (2), never with a
+ * stack trace (`runMain`). Anything else that is thrown is a bug: its stack trace, exit 1.
+ *
+ * It lives apart from config/ so that the runner, the record store and the scripts use it
+ * without depending on the definition's modules.
  */
 
-/** One problem in a cluster definition, tied to the field it is about. */
-export interface ConfigIssue {
-  /** Field path in the definition, e.g. `nodePools[0].count`; empty for the whole file. */
+/** One problem, tied to what it is about. */
+export interface Issue {
+  /**
+   * What is at fault: a field of the definition (`nodePools[0].count`), an environment
+   * variable (`PG_CONN_STR`), a file, a construct's prop; empty for a whole file.
+   */
   readonly path: string;
-  /** What is wrong (with the value received) and how to fix it. */
+  /** What is wrong (with the value received), then `; ` and what to do about it. */
   readonly message: string;
-  /** 1-based line in the YAML file, when the definition was read from one. */
+  /** The file `path` is in (the definition), when it came from one. */
+  readonly file?: string;
+  /** 1-based line of `path` in `file`. */
   readonly line?: number;
+  /** Worth knowing, but no reason to stop. @default false */
+  readonly warning?: boolean;
+}
+
+/** An issue from its parts: the one place that joins a problem and its fix. */
+export function issue(path: string, problem: string, fix: string): Issue {
+  return { path, message: `${problem}; ${fix}` };
 }
 
 /** Formats a field path the way users write it: `nodePools[0].gpu.mapping`. */
@@ -25,49 +42,72 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-/** Renders one issue as the single line users see: `[file:line: ]path: message`. */
-export function formatIssue(issue: ConfigIssue, file?: string): string {
-  const where = file ? `${file}${issue.line ? `:${issue.line}` : ""}: ` : "";
+/** The line users see: `[warning: ][file[:line]: ]path: message`. */
+export function formatIssue(issue: Issue): string {
+  const where = issue.file ? `${issue.file}${issue.line ? `:${issue.line}` : ""}: ` : "";
   const path = issue.path === "" ? "" : `${issue.path}: `;
-  return `${where}${path}${issue.message}`;
+  return `${issue.warning ? "warning: " : ""}${where}${path}${issue.message}`;
 }
 
 /** A mistake the user fixes: printed as its lines, never with a stack trace. */
 export class UserError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(readonly issues: readonly Issue[]) {
+    super(issues.map(formatIssue).join("\n"));
     this.name = "UserError";
   }
 
-  /** The lines to print. */
-  lines(): string[] {
-    return this.message.split("\n");
-  }
-}
-
-/** Thrown when a cluster definition has one or more problems. */
-export class ConfigError extends UserError {
-  constructor(
-    readonly issues: readonly ConfigIssue[],
-    readonly file?: string,
-  ) {
-    super(issues.map((i) => formatIssue(i, file)).join("\n"));
-    this.name = "ConfigError";
-  }
-
-  /** One problem with one field, e.g. a change the Kubespray planner refuses. */
-  static at(path: string, message: string): ConfigError {
-    return new ConfigError([{ path, message }]);
+  /** One problem: `path: problem; fix`. */
+  static at(path: string, problem: string, fix: string): UserError {
+    return new UserError([issue(path, problem, fix)]);
   }
 
   /** The lines to print, one per problem. */
-  override lines(): string[] {
-    return this.issues.map((i) => formatIssue(i, this.file));
+  lines(): string[] {
+    return this.issues.map(formatIssue);
+  }
+
+  /**
+   * The same problems, those about a field of the definition in `file` tied to it and to
+   * the field's line (`locate` finds it, or says it is not in the file); the others, and
+   * those tied to a file already, as they are.
+   */
+  locatedIn(file: string, locate: (path: string) => number | undefined): UserError {
+    return new UserError(
+      this.issues.map((i) => {
+        const line = i.file === undefined && i.path !== "" ? locate(i.path) : undefined;
+        return line === undefined ? i : { ...i, file, line };
+      }),
+    );
   }
 }
 
-/** Exit code for a definition that is invalid: distinct from crashes (1). */
-export const EXIT_INVALID_CONFIG = 2;
+/** Exit code of every entry point for a UserError. */
+export const EXIT_USER_ERROR = 2;
+/** Exit code for a bug: anything else that is thrown, shown with its stack trace. */
+export const EXIT_BUG = 1;
+
+/**
+ * Runs an entry point's `main` and exits with the code it returns (0 when none). A
+ * `UserError` prints its lines to stderr, each after `prefix`, and exits with
+ * `EXIT_USER_ERROR`; anything else is a bug: its stack trace, `EXIT_BUG`.
+ */
+export function runMain(
+  main: () => Promise<number | void> | number | void,
+  prefix = "",
+): Promise<never> {
+  return (async () => main())().then(
+    (code) => process.exit(code ?? 0),
+    (e: unknown) => {
+      if (e instanceof UserError) {
+        for (const line of e.lines()) process.stderr.write(`${prefix}${line}\n`);
+        return process.exit(EXIT_USER_ERROR);
+      }
+      process.stderr.write(`${prefix}unexpected error (a bug): ${String(e)}\n`);
+      if (e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+      return process.exit(EXIT_BUG);
+    },
+  );
+}
 
 /** Quotes a received value for a message, short enough to stay on one line. */
 export function show(value: unknown): string {

@@ -22,8 +22,10 @@ export function checkStackNames(names: readonly string[]): StackName[] {
   const unknown = names.filter((n) => !isStackName(n));
   if (unknown.length > 0) {
     const what = `stack${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => show(n)).join(", ")}`;
-    throw new UserError(
-      `${what}: no such stack; the stacks are ${STACK_NAMES.join(", ")} (name none for all of them)`,
+    throw UserError.at(
+      what,
+      "no such stack",
+      `the stacks are ${STACK_NAMES.join(", ")} (name none for all of them)`,
     );
   }
   return names.filter(isStackName);

@@ -1,13 +1,14 @@
 /**
  * Preflight: everything a deploy needs from Proxmox VE and the environment, checked before
- * anything changes, every problem at once, each as `what: problem (value); fix`.
+ * anything changes, every problem at once, each an `Issue`: `what: problem (value); fix`.
  *
  * Read-only: GET requests with the deploy's own token, so a missing privilege shows here.
  */
 import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV, secretVariables } from "../config/secrets";
 import { imageTemplateName } from "../config/templates";
-import { UserError } from "../errors/user-error";
+import type { Issue } from "../errors/user-error";
+import { issue, UserError } from "../errors/user-error";
 import { kubesprayRelease } from "../kubespray-vars/releases";
 import { absoluteUserPath } from "../lib/kubespray/project";
 import type { NodeSpec } from "../lib/topology";
@@ -19,20 +20,6 @@ import { expandHome } from "../runner/env";
 import { IMAGE_PRIVILEGES, REQUIRED_PRIVILEGES } from "./privileges";
 import type { ProxmoxApi } from "./proxmox-api";
 import { ApiError } from "./proxmox-api";
-
-export interface Problem {
-  /** The field or environment variable at fault, e.g. `proxmox.datastore`. */
-  readonly what: string;
-  /** What is wrong, with the value found. */
-  readonly problem: string;
-  /** What to do about it. */
-  readonly fix: string;
-  /** Worth knowing, but no reason to stop. @default false */
-  readonly warning?: boolean;
-}
-
-export const formatProblem = (p: Problem): string =>
-  `${p.warning ? "warning: " : ""}${p.what}: ${p.problem}; ${p.fix}`;
 
 interface ClusterVm {
   readonly vmid: number;
@@ -87,43 +74,49 @@ async function tryGet<T>(api: ProxmoxApi, path: string, query?: Record<string, s
 
 /** The token: present, accepted, and holding every privilege the deploy uses. */
 async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: ClusterConfig) {
-  const problems: Problem[] = [];
+  const problems: Issue[] = [];
   if (!env[PROXMOX_ENV.token]) {
     return {
       reachable: false,
       problems: [
-        {
-          what: PROXMOX_ENV.token,
-          problem: "not set",
-          fix: `export the deploy's API token (user@realm!tokenid=secret); ${DOCS_TOKEN}`,
-        },
+        issue(
+          PROXMOX_ENV.token,
+          "not set",
+          `export the deploy's API token (user@realm!tokenid=secret); ${DOCS_TOKEN}`,
+        ),
       ],
     };
   }
   const version = await tryGet<{ version: string }>(api, "/version");
   if (!version.ok) {
     if (version.error.status === 401) {
-      problems.push({
-        what: PROXMOX_ENV.token,
-        problem: `Proxmox refuses the token (${version.error.message})`,
-        fix: `check its user, token ID and secret; ${DOCS_TOKEN}`,
-      });
+      problems.push(
+        issue(
+          PROXMOX_ENV.token,
+          `Proxmox refuses the token (${version.error.message})`,
+          `check its user, token ID and secret; ${DOCS_TOKEN}`,
+        ),
+      );
     } else {
-      problems.push({
-        what: "proxmox.endpoint",
-        problem: `cannot reach the Proxmox VE API at ${config.proxmox.endpoint} (${version.error.message})`,
-        fix: "check the address, that the host is up and that port 8006 is reachable from here",
-      });
+      problems.push(
+        issue(
+          "proxmox.endpoint",
+          `cannot reach the Proxmox VE API at ${config.proxmox.endpoint} (${version.error.message})`,
+          "check the address, that the host is up and that port 8006 is reachable from here",
+        ),
+      );
     }
     return { reachable: false, problems };
   }
   const perms = await tryGet<Record<string, Record<string, number>>>(api, "/access/permissions");
   if (!perms.ok) {
-    problems.push({
-      what: PROXMOX_ENV.token,
-      problem: `cannot read its own permissions (${perms.error.message})`,
-      fix: DOCS_TOKEN,
-    });
+    problems.push(
+      issue(
+        PROXMOX_ENV.token,
+        `cannot read its own permissions (${perms.error.message})`,
+        DOCS_TOKEN,
+      ),
+    );
   } else {
     // Granted on `/` and propagating, as the documented `pveum aclmod /` does.
     const held = new Set(Object.keys(perms.data["/"] ?? {}));
@@ -132,11 +125,13 @@ async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: Clus
       (p) => !held.has(p) && (image || !IMAGE_PRIVILEGES.includes(p)),
     );
     if (missing.length > 0) {
-      problems.push({
-        what: PROXMOX_ENV.token,
-        problem: `the token lacks ${missing.join(", ")} on /`,
-        fix: "add them to its role (the pveum role in docs/proxmox.md) or use a token without privilege separation",
-      });
+      problems.push(
+        issue(
+          PROXMOX_ENV.token,
+          `the token lacks ${missing.join(", ")} on /`,
+          "add them to its role (the pveum role in docs/proxmox.md) or use a token without privilege separation",
+        ),
+      );
     }
   }
   return { reachable: true, problems };
@@ -151,7 +146,7 @@ export async function checkToken(
   config: ClusterConfig,
   api: ProxmoxApi,
   env: NodeJS.ProcessEnv,
-): Promise<Problem[]> {
+): Promise<Issue[]> {
   const access = await checkAccess(api, env, config);
   return access.reachable ? [] : access.problems;
 }
@@ -160,42 +155,41 @@ export async function checkToken(
 async function checkHosts(
   api: ProxmoxApi,
   hosts: readonly string[],
-): Promise<{ problems: Problem[]; online: string[] }> {
+): Promise<{ problems: Issue[]; online: string[] }> {
   const nodes = await tryGet<{ node: string; status?: string }[]>(api, "/nodes");
   if (!nodes.ok)
     return { problems: [apiProblem("proxmox.hosts", "/nodes", nodes.error)], online: [] };
   const status = new Map(nodes.data.map((n) => [n.node, n.status]));
   const known = [...status.keys()].sort().join(", ");
   const online = hosts.filter((h) => status.get(h) === "online");
-  const problems = hosts.flatMap((h): Problem[] => {
+  const problems = hosts.flatMap((h): Issue[] => {
     if (!status.has(h))
       return [
-        {
-          what: "proxmox.hosts",
-          problem: `no Proxmox node ${h} (the cluster has ${known})`,
-          fix: "use the node names that Datacenter > Nodes shows",
-        },
+        issue(
+          "proxmox.hosts",
+          `no Proxmox node ${h} (the cluster has ${known})`,
+          "use the node names that Datacenter > Nodes shows",
+        ),
       ];
     if (status.get(h) !== "online")
       return [
-        {
-          what: "proxmox.hosts",
-          problem: `${h} is ${status.get(h) ?? "in an unknown state"}`,
-          fix: `bring ${h} back online, or place no VM on it (proxmox.hosts, nodePools[].hosts)`,
-        },
+        issue(
+          "proxmox.hosts",
+          `${h} is ${status.get(h) ?? "in an unknown state"}`,
+          `bring ${h} back online, or place no VM on it (proxmox.hosts, nodePools[].hosts)`,
+        ),
       ];
     return [];
   });
   return { problems, online };
 }
 
-function apiProblem(what: string, path: string, e: ApiError): Problem {
-  return {
+function apiProblem(what: string, path: string, e: ApiError): Issue {
+  return issue(
     what,
-    problem: `cannot read ${path} (${e.message})`,
-    fix:
-      e.status === 403 ? "give the token the documented role (docs/proxmox.md)" : "check Proxmox",
-  };
+    `cannot read ${path} (${e.message})`,
+    e.status === 403 ? "give the token the documented role (docs/proxmox.md)" : "check Proxmox",
+  );
 }
 
 /**
@@ -207,8 +201,8 @@ function checkImageTemplates(
   nodes: readonly NodeSpec[],
   vms: readonly ClusterVm[],
   storages: ReadonlyMap<string, Storage[]>,
-): Problem[] {
-  const problems: Problem[] = [];
+): Issue[] {
+  const problems: Issue[] = [];
   const what = "proxmox.template.image.datastore";
   const byId = new Map(vms.map((v) => [v.vmid, v]));
   for (const t of imageTemplates(config, nodes)) {
@@ -216,30 +210,38 @@ function checkImageTemplates(
     const list = storages.get(t.host);
     const s = list?.find((x) => x.storage === id);
     if (list !== undefined && s === undefined)
-      problems.push({
-        what,
-        problem: `${id} does not exist on ${t.host} (it has ${list.map((x) => x.storage).join(", ")})`,
-        fix: "name a directory storage every host has, such as local",
-      });
+      problems.push(
+        issue(
+          what,
+          `${id} does not exist on ${t.host} (it has ${list.map((x) => x.storage).join(", ")})`,
+          "name a directory storage every host has, such as local",
+        ),
+      );
     else if (s !== undefined && !(s.content ?? "").split(",").includes("import"))
-      problems.push({
-        what,
-        problem: `${id} on ${t.host} does not take the import content type (content: ${s.content ?? "none"})`,
-        fix: `add it: pvesm set ${id} --content ${s.content ? `${s.content},` : ""}import (or Datacenter > Storage > ${id} > Content: Import)`,
-      });
+      problems.push(
+        issue(
+          what,
+          `${id} on ${t.host} does not take the import content type (content: ${s.content ?? "none"})`,
+          `add it: pvesm set ${id} --content ${s.content ? `${s.content},` : ""}import (or Datacenter > Storage > ${id} > Content: Import)`,
+        ),
+      );
     else if (s?.shared === 1)
-      problems.push({
-        what,
-        problem: `${id} is shared, and each host downloads the image for itself`,
-        fix: "name a storage of each host's own, such as local",
-      });
+      problems.push(
+        issue(
+          what,
+          `${id} is shared, and each host downloads the image for itself`,
+          "name a storage of each host's own, such as local",
+        ),
+      );
     const vm = byId.get(t.vmId);
     if (vm !== undefined && (vm.name !== t.name || vm.node !== t.host))
-      problems.push({
-        what: "proxmox.template.vmId",
-        problem: `VM ID ${t.vmId} (for the template on ${t.host}) is taken by VM ${vm.name ?? "(no name)"} on ${vm.node}`,
-        fix: "move proxmox.template.vmId to free IDs (one per host of proxmox.hosts)",
-      });
+      problems.push(
+        issue(
+          "proxmox.template.vmId",
+          `VM ID ${t.vmId} (for the template on ${t.host}) is taken by VM ${vm.name ?? "(no name)"} on ${vm.node}`,
+          "move proxmox.template.vmId to free IDs (one per host of proxmox.hosts)",
+        ),
+      );
   }
   return problems;
 }
@@ -254,18 +256,18 @@ function checkImageDropped(
   config: ClusterConfig,
   nodes: readonly NodeSpec[],
   vms: readonly ClusterVm[],
-): Problem[] {
+): Issue[] {
   if (config.proxmox.template.image !== undefined) return [];
   const ours = new Set(config.proxmox.hosts.map((h) => imageTemplateName(config.name, h)));
   const made = vms.filter((v) => v.template === 1 && ours.has(v.name ?? ""));
   const names = new Set(nodes.map((n) => n.name));
   if (made.length === 0 || !vms.some((v) => names.has(v.name ?? ""))) return [];
   return [
-    {
-      what: "proxmox.template.image",
-      problem: `not set, but the cluster's VMs were cloned from the templates it made (${made.map((v) => `${v.vmid} on ${v.node}`).join(", ")}); without it the deploy deletes those templates (the VMs stay), and nodes added later have none to clone from`,
-      fix: "keep proxmox.template.image (a new URL and checksum make new templates and leave the VMs alone), or destroy the vms stack first",
-    },
+    issue(
+      "proxmox.template.image",
+      `not set, but the cluster's VMs were cloned from the templates it made (${made.map((v) => `${v.vmid} on ${v.node}`).join(", ")}); without it the deploy deletes those templates (the VMs stay), and nodes added later have none to clone from`,
+      "keep proxmox.template.image (a new URL and checksum make new templates and leave the VMs alone), or destroy the vms stack first",
+    ),
   ];
 }
 
@@ -276,26 +278,26 @@ async function checkTemplate(
   nodes: readonly NodeSpec[],
   vms: readonly ClusterVm[],
   storages: ReadonlyMap<string, Storage[]>,
-): Promise<Problem[]> {
+): Promise<Issue[]> {
   const { vmId } = config.proxmox.template;
   const node = templateNode(config);
   const what = "proxmox.template.vmId";
   const vm = vms.find((v) => v.vmid === vmId);
   if (!vm)
     return [
-      {
+      issue(
         what,
-        problem: `no VM ${vmId} in the cluster`,
-        fix: "create the template as docs/proxmox.md (section 1) shows",
-      },
+        `no VM ${vmId} in the cluster`,
+        "create the template as docs/proxmox.md (section 1) shows",
+      ),
     ];
   if (vm.node !== node)
     return [
-      {
-        what: "proxmox.template.node",
-        problem: `template ${vmId} is on ${vm.node}, not on ${node}`,
-        fix: `set proxmox.template.node: ${vm.node}`,
-      },
+      issue(
+        "proxmox.template.node",
+        `template ${vmId} is on ${vm.node}, not on ${node}`,
+        `set proxmox.template.node: ${vm.node}`,
+      ),
     ];
   const conf = await tryGet<Record<string, string | number>>(
     api,
@@ -303,27 +305,27 @@ async function checkTemplate(
   );
   if (!conf.ok) return [apiProblem(what, `the config of VM ${vmId}`, conf.error)];
   const c = conf.data;
-  const problems: Problem[] = [];
+  const problems: Issue[] = [];
   if (Number(c.template) !== 1)
-    problems.push({
-      what,
-      problem: `VM ${vmId} is not a template`,
-      fix: `convert it: qm template ${vmId}`,
-    });
+    problems.push(issue(what, `VM ${vmId} is not a template`, `convert it: qm template ${vmId}`));
   const values = Object.entries(c).map(([k, v]) => [k, String(v)] as const);
   if (!values.some(([, v]) => v.includes("cloudinit")))
-    problems.push({
-      what,
-      problem: `template ${vmId} has no cloud-init drive`,
-      fix: `add one: qm set ${vmId} --ide2 <storage>:cloudinit`,
-    });
+    problems.push(
+      issue(
+        what,
+        `template ${vmId} has no cloud-init drive`,
+        `add one: qm set ${vmId} --ide2 <storage>:cloudinit`,
+      ),
+    );
   const agent = String(c.agent ?? "0");
   if (!/^(1|enabled=1)/.test(agent))
-    problems.push({
-      what,
-      problem: `template ${vmId} has the QEMU guest agent off (agent: ${agent})`,
-      fix: `qm set ${vmId} --agent enabled=1 (and install qemu-guest-agent in the image)`,
-    });
+    problems.push(
+      issue(
+        what,
+        `template ${vmId} has the QEMU guest agent off (agent: ${agent})`,
+        `qm set ${vmId} --agent enabled=1 (and install qemu-guest-agent in the image)`,
+      ),
+    );
   // Only a clone to another host needs the template's disk on shared storage.
   const elsewhere = nodes.some((n) => n.host !== node);
   if ((config.proxmox.template.storage ?? "shared") === "shared" && elsewhere) {
@@ -332,11 +334,13 @@ async function checkTemplate(
       .map(([, v]) => v.split(":")[0])[0];
     const info = (storages.get(node) ?? []).find((s) => s.storage === diskStorage);
     if (info !== undefined && info.shared !== 1)
-      problems.push({
-        what: "proxmox.template.storage",
-        problem: `template ${vmId}'s disk is on ${diskStorage}, which is not shared`,
-        fix: "write storage: local (one clone per host from the template's node), or move the disk to shared storage",
-      });
+      problems.push(
+        issue(
+          "proxmox.template.storage",
+          `template ${vmId}'s disk is on ${diskStorage}, which is not shared`,
+          "write storage: local (one clone per host from the template's node), or move the disk to shared storage",
+        ),
+      );
   }
   return problems;
 }
@@ -346,48 +350,52 @@ function checkDatastore(
   config: ClusterConfig,
   nodes: readonly NodeSpec[],
   storages: ReadonlyMap<string, Storage[]>,
-): Problem[] {
+): Issue[] {
   const id = config.proxmox.datastore;
   const what = "proxmox.datastore";
-  const problems: Problem[] = [];
+  const problems: Issue[] = [];
   for (const [host, list] of storages) {
     const s = list.find((x) => x.storage === id);
     if (!s) {
-      problems.push({
-        what,
-        problem: `${id} does not exist on ${host} (it has ${list.map((x) => x.storage).join(", ")})`,
-        fix: "name a storage every host of the cluster has, or add it to that host",
-      });
+      problems.push(
+        issue(
+          what,
+          `${id} does not exist on ${host} (it has ${list.map((x) => x.storage).join(", ")})`,
+          "name a storage every host of the cluster has, or add it to that host",
+        ),
+      );
       continue;
     }
     if (!(s.content ?? "").split(",").includes("images"))
-      problems.push({
-        what,
-        problem: `${id} on ${host} does not hold VM disks (content: ${s.content ?? "none"})`,
-        fix: `add the "Disk image" content type to ${id} (Datacenter > Storage)`,
-      });
+      problems.push(
+        issue(
+          what,
+          `${id} on ${host} does not hold VM disks (content: ${s.content ?? "none"})`,
+          `add the "Disk image" content type to ${id} (Datacenter > Storage)`,
+        ),
+      );
     if (s.active === 0 || s.enabled === 0)
-      problems.push({
-        what,
-        problem: `${id} is not active on ${host}`,
-        fix: "enable the storage and check its backend",
-      });
+      problems.push(
+        issue(what, `${id} is not active on ${host}`, "enable the storage and check its backend"),
+      );
     // Disks of the VMs placed on this host (a shared storage holds every VM's disk).
     const placed = s.shared === 1 ? nodes : nodes.filter((n) => n.host === host);
     const needGiB = placed.reduce((sum, n) => sum + n.diskGiB, 0);
     if (s.avail !== undefined && s.avail < needGiB * GiB)
-      problems.push({
-        what,
-        problem: `${id} on ${host} has ${(s.avail / GiB).toFixed(0)} GiB free, the disks need ${needGiB} GiB`,
-        fix: "free space, use another datastore, or make the disks (nodePools[].diskGiB) smaller",
-      });
+      problems.push(
+        issue(
+          what,
+          `${id} on ${host} has ${(s.avail / GiB).toFixed(0)} GiB free, the disks need ${needGiB} GiB`,
+          "free space, use another datastore, or make the disks (nodePools[].diskGiB) smaller",
+        ),
+      );
   }
   return problems;
 }
 
 async function checkBridge(api: ProxmoxApi, config: ClusterConfig, hosts: readonly string[]) {
   const { bridge, vlanId } = config.network;
-  const problems: Problem[] = [];
+  const problems: Issue[] = [];
   for (const host of hosts) {
     const net = await tryGet<NetworkIface[]>(api, `/nodes/${host}/network`);
     if (!net.ok) {
@@ -396,22 +404,26 @@ async function checkBridge(api: ProxmoxApi, config: ClusterConfig, hosts: readon
     }
     const iface = net.data.find((i) => i.iface === bridge);
     if (!iface || !/bridge/i.test(iface.type)) {
-      problems.push({
-        what: "network.bridge",
-        problem: `${host} has no bridge ${bridge}`,
-        fix: `create it (System > Network) or name one of ${
-          net.data
-            .filter((i) => /bridge/i.test(i.type))
-            .map((i) => i.iface)
-            .join(", ") || "its bridges"
-        }`,
-      });
+      problems.push(
+        issue(
+          "network.bridge",
+          `${host} has no bridge ${bridge}`,
+          `create it (System > Network) or name one of ${
+            net.data
+              .filter((i) => /bridge/i.test(i.type))
+              .map((i) => i.iface)
+              .join(", ") || "its bridges"
+          }`,
+        ),
+      );
     } else if (vlanId !== undefined && iface.bridge_vlan_aware !== 1) {
       // Proxmox still tags the NIC then, through a bridge per VLAN it makes (vmbr0v30).
       problems.push({
-        what: "network.vlanId",
-        problem: `bridge ${bridge} on ${host} is not VLAN aware: Proxmox will tag VLAN ${vlanId} through a bridge of its own (${bridge}v${vlanId})`,
-        fix: `tick "VLAN aware" on ${bridge} (System > Network) to tag on ${bridge} itself`,
+        ...issue(
+          "network.vlanId",
+          `bridge ${bridge} on ${host} is not VLAN aware: Proxmox will tag VLAN ${vlanId} through a bridge of its own (${bridge}v${vlanId})`,
+          `tick "VLAN aware" on ${bridge} (System > Network) to tag on ${bridge} itself`,
+        ),
         warning: true,
       });
     }
@@ -420,17 +432,17 @@ async function checkBridge(api: ProxmoxApi, config: ClusterConfig, hosts: readon
 }
 
 /** Our VM IDs: free, or held by our own VM of that name (a deploy that was interrupted). */
-function checkVmIds(nodes: readonly NodeSpec[], vms: readonly ClusterVm[]): Problem[] {
+function checkVmIds(nodes: readonly NodeSpec[], vms: readonly ClusterVm[]): Issue[] {
   const byId = new Map(vms.map((v) => [v.vmid, v]));
-  return nodes.flatMap((n): Problem[] => {
+  return nodes.flatMap((n): Issue[] => {
     const vm = byId.get(n.vmId);
     if (!vm || vm.name === n.name) return [];
     return [
-      {
-        what: "proxmox.vmIdStart",
-        problem: `VM ID ${n.vmId} (for ${n.name}) is taken by VM ${vm.name ?? "(no name)"} on ${vm.node}`,
-        fix: "move the cluster's VM IDs (proxmox.vmIdStart) to a free range",
-      },
+      issue(
+        "proxmox.vmIdStart",
+        `VM ID ${n.vmId} (for ${n.name}) is taken by VM ${vm.name ?? "(no name)"} on ${vm.node}`,
+        "move the cluster's VM IDs (proxmox.vmIdStart) to a free range",
+      ),
     ];
   });
 }
@@ -440,13 +452,13 @@ async function checkAddresses(
   api: ProxmoxApi,
   nodes: readonly NodeSpec[],
   vms: readonly ClusterVm[],
-): Promise<Problem[]> {
+): Promise<Issue[]> {
   const ours = new Map(nodes.filter((n) => n.staticIp).map((n) => [n.staticIp!, n.name]));
   const names = new Set(nodes.map((n) => n.name));
   const others = vms.filter(
     (v) => v.status === "running" && v.template !== 1 && !names.has(v.name ?? ""),
   );
-  const problems: Problem[] = [];
+  const problems: Issue[] = [];
   for (const vm of others) {
     const r = await tryGet<{ result?: { "ip-addresses"?: { "ip-address": string }[] }[] }>(
       api,
@@ -457,41 +469,45 @@ async function checkAddresses(
       for (const a of iface["ip-addresses"] ?? []) {
         const node = ours.get(a["ip-address"]);
         if (node)
-          problems.push({
-            what: "nodePools[].firstIp",
-            problem: `${a["ip-address"]} (for ${node}) is in use by VM ${vm.vmid} (${vm.name ?? "no name"}) on ${vm.node}`,
-            fix: "move the pool's firstIp to free addresses",
-          });
+          problems.push(
+            issue(
+              "nodePools[].firstIp",
+              `${a["ip-address"]} (for ${node}) is in use by VM ${vm.vmid} (${vm.name ?? "no name"}) on ${vm.node}`,
+              "move the pool's firstIp to free addresses",
+            ),
+          );
       }
     }
   }
   return problems;
 }
 
-async function checkPciMappings(api: ProxmoxApi, nodes: readonly NodeSpec[]): Promise<Problem[]> {
+async function checkPciMappings(api: ProxmoxApi, nodes: readonly NodeSpec[]): Promise<Issue[]> {
   const gpu = nodes.filter((n) => n.gpuMapping !== undefined);
   if (gpu.length === 0) return [];
   const list = await tryGet<PciMapping[]>(api, "/cluster/mapping/pci");
   if (!list.ok) return [apiProblem("nodePools[].gpu.mapping", "/cluster/mapping/pci", list.error)];
   const byId = new Map(list.data.map((m) => [m.id, m]));
-  const problems: Problem[] = [];
+  const problems: Issue[] = [];
   for (const n of gpu) {
     const m = byId.get(n.gpuMapping!);
     const onHost = (m?.map ?? []).some((entry) => entry.split(",").includes(`node=${n.host}`));
     if (!m || !onHost)
-      problems.push({
-        what: "nodePools[].gpu.mapping",
-        problem: m
-          ? `PCI mapping ${n.gpuMapping} has no device on ${n.host}, where ${n.name} runs`
-          : `no PCI resource mapping ${n.gpuMapping} (for ${n.name})`,
-        fix: `add ${n.host}'s GPU to the mapping (Datacenter > Resource Mappings), or place the pool on hosts that have it (nodePools[].hosts)`,
-      });
+      problems.push(
+        issue(
+          "nodePools[].gpu.mapping",
+          m
+            ? `PCI mapping ${n.gpuMapping} has no device on ${n.host}, where ${n.name} runs`
+            : `no PCI resource mapping ${n.gpuMapping} (for ${n.name})`,
+          `add ${n.host}'s GPU to the mapping (Datacenter > Resource Mappings), or place the pool on hosts that have it (nodePools[].hosts)`,
+        ),
+      );
   }
   return problems;
 }
 
 /** Mode `run`: the pinned Kubespray release checked out, and an Ansible in its range. */
-function checkKubespray(config: ClusterConfig, baseDir: string): Problem[] {
+function checkKubespray(config: ClusterConfig, baseDir: string): Issue[] {
   if (config.kubespray.mode !== "run") return [];
   const release = kubesprayRelease(config.kubernetes.kubesprayVersion);
   const facts: KubesprayFacts = {
@@ -509,15 +525,14 @@ function checkKubespray(config: ClusterConfig, baseDir: string): Problem[] {
     return [];
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
-    const [problem, fix] = e.message.split("; ");
-    return [{ what: "kubespray.dir", problem, fix: fix ?? "see docs/operations.md" }];
+    return [...e.issues];
   }
 }
 
-function checkSecrets(config: ClusterConfig, env: NodeJS.ProcessEnv): Problem[] {
+function checkSecrets(config: ClusterConfig, env: NodeJS.ProcessEnv): Issue[] {
   return secretVariables(config)
     .filter((s) => !env[s.env])
-    .map((s) => ({ what: s.env, problem: "not set", fix: `export it: ${s.description}` }));
+    .map((s) => issue(s.env, "not set", `export it: ${s.description}`));
 }
 
 export interface PreflightOptions {
@@ -535,7 +550,7 @@ export async function preflight(
   api: ProxmoxApi,
   env: NodeJS.ProcessEnv,
   opts: PreflightOptions = {},
-): Promise<Problem[]> {
+): Promise<Issue[]> {
   const nodes = expandNodes(config);
   const hosts = hostsOf(config, nodes);
   const problems = [

@@ -20,13 +20,17 @@ export type KubesprayFacts = Pick<RunnerSettings, "kubesprayVersion" | "venv" | 
 export function checkKubesprayDir(settings: KubesprayFacts, dir: string): void {
   const galaxy = join(dir, "galaxy.yml");
   if (!existsSync(galaxy))
-    throw new UserError(
-      `kubespray.dir ${dir} is not a Kubespray checkout (no galaxy.yml); ${installHint(settings, dir)}`,
+    throw UserError.at(
+      "kubespray.dir",
+      `${dir} is not a Kubespray checkout (no galaxy.yml)`,
+      installHint(settings, dir),
     );
   const version = String((parse(readFileSync(galaxy, "utf8")) as { version?: unknown }).version);
   if (`v${version}` !== settings.kubesprayVersion)
-    throw new UserError(
-      `kubespray.dir ${dir} holds Kubespray v${version}, not ${settings.kubesprayVersion}; ${installHint(settings, dir)}`,
+    throw UserError.at(
+      "kubespray.dir",
+      `${dir} holds Kubespray v${version}, not ${settings.kubesprayVersion}`,
+      installHint(settings, dir),
     );
 }
 
@@ -43,13 +47,16 @@ export function checkAnsible(settings: KubesprayFacts, dir: string, ansiblePlayb
     `install the release's requirements: python3 -m venv ${venv} && ` +
     `${venv}/bin/pip install -r ${join(dir, "requirements.txt")} (or npm run kubespray:install)`;
   const out = spawnSync(ansiblePlaybook, ["--version"], { encoding: "utf8" });
-  if (out.error || out.status !== 0) throw new UserError(`cannot run ${ansiblePlaybook}; ${fix}`);
+  if (out.error || out.status !== 0)
+    throw UserError.at("kubespray.venv", `cannot run ${ansiblePlaybook}`, fix);
   const version = /core ([0-9]+\.[0-9]+\.[0-9]+)/.exec(out.stdout)?.[1];
   const { min, max } = settings.ansibleCore;
   if (!version || semver.lt(version, min) || semver.gte(version, max))
-    throw new UserError(
+    throw UserError.at(
+      "kubespray.venv",
       `Kubespray ${settings.kubesprayVersion} needs ansible-core >= ${min} and < ${max}, ` +
-        `${ansiblePlaybook} is ${version ?? "unknown"}; ${fix}`,
+        `${ansiblePlaybook} is ${version ?? "unknown"}`,
+      fix,
     );
 }
 
@@ -83,9 +90,11 @@ export async function waitForSsh(
     pending = pending.filter((_, i) => !results[i]);
     if (pending.length === 0) return;
     if (Date.now() >= deadline)
-      throw new UserError(
+      throw UserError.at(
+        pending.map((h) => h.name).join(", "),
         `no SSH answer on port ${port} from ${pending.map((h) => `${h.name} (${h.address})`).join(", ")} ` +
-          `after ${Math.round(timeoutMs / 1000)} s; check that the VM runs and its network (docs/operations.md, "An unreachable node")`,
+          `after ${Math.round(timeoutMs / 1000)} s`,
+        'check that the VM runs and its network (docs/operations.md, "An unreachable node")',
       );
     log(`waiting for SSH on ${pending.map((h) => h.name).join(", ")}`);
     await new Promise((r) => setTimeout(r, 2000));

@@ -51,7 +51,7 @@ export function expandHome(path: string): string {
 /** The settings the cluster stack wrote, with the environment's node-prep playbook. */
 export function readSettings(file: string, env?: RunnerEnv): RunnerSettings {
   if (!existsSync(file))
-    throw new UserError(`no runner settings at ${file}; deploy the cluster stack first`);
+    throw UserError.at(file, "no runner settings there", "deploy the cluster stack first");
   const settings = resolvedSettings(
     JSON.parse(readFileSync(file, "utf8")) as RunnerSettings,
     dirname(resolve(file)),

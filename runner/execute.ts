@@ -14,7 +14,11 @@ function containerEngine(env: RunnerEnv): string {
   if (env.containerEngine) return env.containerEngine;
   for (const engine of ["docker", "podman"])
     if (!spawnSync(engine, ["--version"]).error) return engine;
-  throw new UserError("container mode needs docker or podman on PATH");
+  throw UserError.at(
+    "kubespray.mode",
+    "container mode needs docker or podman, and neither is on PATH",
+    "install one of them, or use mode run",
+  );
 }
 
 /** Checks what the mode needs and returns how to build its commands. */
@@ -54,15 +58,22 @@ export function execute(command: Command, log: (line: string) => void): Promise<
       stdio: "inherit",
     });
     child.once("error", (e) =>
-      reject(new UserError(`cannot start ${command.argv[0]}: ${e.message}`)),
+      reject(
+        UserError.at(
+          command.argv[0],
+          `cannot start it (${e.message})`,
+          "check that it is installed",
+        ),
+      ),
     );
     child.once("exit", (code, signal) =>
       code === 0
         ? resolve()
         : reject(
-            new UserError(
-              `${command.label} failed (${signal ?? `exit ${code}`}); the record is unchanged, ` +
-                `so the next deploy retries (docs/operations.md, "A failed Kubespray run")`,
+            UserError.at(
+              command.label,
+              `failed (${signal ?? `exit ${code}`}); the record is unchanged, so the next deploy retries`,
+              'see Ansible\'s output above and docs/operations.md, "A failed Kubespray run"',
             ),
           ),
     );

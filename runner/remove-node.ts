@@ -51,9 +51,10 @@ export async function removeNodeWith(
     });
     // The deploy stops here, before the VM is deleted: the steps to go on, as the runbook
     // ("Removing nodes" in docs/operations.md) gives them.
-    throw new UserError(
-      `${node}: kubespray.mode is print, so nothing here removes it from the cluster and the deploy stops before deleting its VM; ` +
-        `1. run ${paths.printScript} where Kubespray runs (remove-node.yml -e node=${node}, then forget-node takes it out of the record), ` +
+    throw UserError.at(
+      node,
+      "kubespray.mode is print, so nothing here removes it from the cluster and the deploy stops before deleting its VM",
+      `1. run ${paths.printScript} where Kubespray runs (remove-node.yml -e node=${node}, then forget-node takes it out of the record), ` +
         `2. run the same deploy again: it deletes the VM`,
     );
   }

@@ -15,7 +15,8 @@ import { join, resolve } from "node:path";
 import { parse, stringify } from "yaml";
 
 import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
-import { formatProblem, preflight } from "../preflight/checks";
+import { formatIssue, runMain, UserError } from "../errors/user-error";
+import { preflight } from "../preflight/checks";
 import { ProxmoxApi } from "../preflight/proxmox-api";
 import { ProxmoxDouble } from "../proxmox-double";
 
@@ -74,7 +75,7 @@ async function must(
   const code = await run(what, cmd, args, env, brief);
   // `npm run diff` exits 2 for "changes": that is what the demo shows.
   if (code !== 0 && !(code === 2 && what === "review")) {
-    throw new Error(`${what} failed (exit ${code}); see ${join(WORK, `${what}.log`)}`);
+    throw UserError.at(what, `failed (exit ${code})`, `see ${join(WORK, `${what}.log`)}`);
   }
 }
 
@@ -120,8 +121,9 @@ async function main(): Promise<void> {
     const { config } = loadClusterConfig(file);
     const api = new ProxmoxApi({ endpoint: double.endpoint, token: double.token, insecure: true });
     const problems = await preflight(config, api, env, { addons: false });
-    for (const p of problems) say(`    ${formatProblem(p)}`);
-    if (problems.some((p) => !p.warning)) throw new Error("preflight found problems");
+    for (const p of problems) say(`    ${formatIssue(p)}`);
+    if (problems.some((p) => !p.warning))
+      throw UserError.at("preflight", "it found the problems above", "see what each says");
     say("    ready to deploy");
 
     const cdktf = join(ROOT, "node_modules", ".bin", "cdktf");
@@ -178,7 +180,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`demo: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+void runMain(main, "demo: ");

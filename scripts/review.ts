@@ -19,12 +19,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
-import { UserError } from "../errors/user-error";
-import { definitionFile, exitOnUserError } from "../lib/environment";
+import { runMain, UserError } from "../errors/user-error";
+import { definitionFile } from "../lib/environment";
 import type { Verdict } from "../lib/node-guard";
 import { describeLoss, judge, nodeVmLosses } from "../lib/node-guard";
 import { checkStackNames } from "../lib/stacks";
-import { checkToken, formatProblem } from "../preflight/checks";
+import { checkToken } from "../preflight/checks";
 import { ProxmoxApi } from "../preflight/proxmox-api";
 
 import { guardContext, planJson } from "./node-guard";
@@ -169,7 +169,7 @@ async function reviewStack(
 async function checkTokenFirst(env: NodeJS.ProcessEnv): Promise<void> {
   const { config } = loadClusterConfig(definitionFile(env));
   const problems = await checkToken(config, ProxmoxApi.of(config, env), env);
-  if (problems.length > 0) throw new UserError(problems.map(formatProblem).join("\n"));
+  if (problems.length > 0) throw new UserError(problems);
 }
 
 /** Stacks in deploy order: each after the ones it depends on. */
@@ -262,12 +262,4 @@ async function main(argv: readonly string[]): Promise<number> {
   return exitCode(settled);
 }
 
-if (require.main === module) {
-  exitOnUserError(() => main(process.argv.slice(2))).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(ERROR);
-    },
-  );
-}
+if (require.main === module) void runMain(() => main(process.argv.slice(2)));

@@ -4,25 +4,31 @@
  * take it. Relative paths start in the folder the command was run in (`userPath`). Exit 0 when all files are valid, 2 otherwise.
  */
 import { loadClusterConfig } from "../config/load";
-import { ConfigError, EXIT_INVALID_CONFIG, formatIssue } from "../errors/user-error";
+import { EXIT_USER_ERROR, formatIssue, runMain, UserError } from "../errors/user-error";
 import { definitionFile, userPath } from "../lib/environment";
 
-const args = process.argv.slice(2).map((f) => userPath(f));
-const files = args.length > 0 ? args : process.env.CLUSTER_CONFIG ? [definitionFile()] : [];
-if (files.length === 0) {
-  process.stderr.write("usage: npm run validate -- FILE... (or set CLUSTER_CONFIG)\n");
-  process.exit(EXIT_INVALID_CONFIG);
-}
-let failed = false;
-for (const file of files) {
-  try {
-    const { warnings } = loadClusterConfig(file);
-    process.stdout.write(`${file}: ok\n`);
-    for (const w of warnings) process.stdout.write(`warning: ${formatIssue(w, file)}\n`);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    failed = true;
-    for (const line of e.lines()) process.stdout.write(`${line}\n`);
+function main(): number {
+  const args = process.argv.slice(2).map((f) => userPath(f));
+  const files = args.length > 0 ? args : process.env.CLUSTER_CONFIG ? [definitionFile()] : [];
+  if (files.length === 0)
+    throw UserError.at(
+      "npm run validate",
+      "no definition to validate",
+      "usage: npm run validate -- FILE... (or set CLUSTER_CONFIG)",
+    );
+  let failed = false;
+  for (const file of files) {
+    try {
+      const { warnings } = loadClusterConfig(file);
+      process.stdout.write(`${file}: ok\n`);
+      for (const w of warnings) process.stdout.write(`${formatIssue(w)}\n`);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      failed = true;
+      for (const line of e.lines()) process.stdout.write(`${line}\n`);
+    }
   }
+  return failed ? EXIT_USER_ERROR : 0;
 }
-process.exit(failed ? EXIT_INVALID_CONFIG : 0);
+
+void runMain(main);

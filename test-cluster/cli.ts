@@ -8,9 +8,9 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-import { UserError } from "../errors/user-error";
+import { runMain, UserError } from "../errors/user-error";
 import { groupVars } from "../kubespray-vars/vars";
-import { exitOnUserError, loadFromEnvironment } from "../lib/environment";
+import { loadFromEnvironment } from "../lib/environment";
 
 import { startTestCluster } from "./cluster";
 
@@ -19,7 +19,11 @@ async function main(): Promise<void> {
   try {
     ({ values } = parseArgs({ options: { dir: { type: "string" } } }));
   } catch (e) {
-    throw new UserError(`${(e as Error).message}; usage: npm run test-cluster [-- --dir DIR]`);
+    throw UserError.at(
+      "npm run test-cluster",
+      (e as Error).message,
+      "usage: npm run test-cluster [-- --dir DIR]",
+    );
   }
   const { config, file } = loadFromEnvironment();
   const dir = values.dir === undefined ? undefined : resolve(values.dir);
@@ -59,4 +63,4 @@ async function main(): Promise<void> {
   });
 }
 
-void exitOnUserError(main);
+void runMain(main);

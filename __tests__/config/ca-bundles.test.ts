@@ -1,6 +1,6 @@
 import { readVaultCaBundles } from "../../config/ca-bundles";
 import { parseClusterConfig } from "../../config/load";
-import { ConfigError } from "../../errors/user-error";
+import { UserError } from "../../errors/user-error";
 import { everyOption, FIXTURES, homelab } from "../fixtures/definitions";
 
 describe("readVaultCaBundles", () => {
@@ -22,7 +22,7 @@ describe("readVaultCaBundles", () => {
     const def = homelab();
     def.addons.certManager.clusterIssuers[0].vault.caBundleFile = "/nonexistent/ca.pem";
     const read = () => readVaultCaBundles(parseClusterConfig(def).config, "/");
-    expect(read).toThrow(ConfigError);
+    expect(read).toThrow(UserError);
     expect(read).toThrow(
       /addons\.certManager\.clusterIssuers\[0\]\.vault\.caBundleFile: cannot read "\/nonexistent\/ca\.pem" \(ENOENT\)/,
     );

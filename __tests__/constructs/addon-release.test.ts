@@ -83,9 +83,10 @@ describe("AddonRelease", () => {
           });
         }),
       ).toThrow(
-        new UserError(
-          `sensitiveValues[1].path: ${JSON.stringify(path)} is not a values path; ` +
-            "use map keys of letters, digits, '_' or '-', joined by '.'",
+        UserError.at(
+          "sensitiveValues[1].path",
+          `${JSON.stringify(path)} is not a values path`,
+          "use map keys of letters, digits, '_' or '-', joined by '.'",
         ),
       );
     },

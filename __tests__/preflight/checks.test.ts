@@ -11,7 +11,8 @@ import { parse } from "yaml";
 
 import { parseClusterConfig } from "../../config/load";
 import { secretVariables } from "../../config/secrets";
-import { formatProblem, preflight } from "../../preflight/checks";
+import { formatIssue } from "../../errors/user-error";
+import { preflight } from "../../preflight/checks";
 import { REQUIRED_PRIVILEGES } from "../../preflight/privileges";
 import { ProxmoxApi } from "../../preflight/proxmox-api";
 import { ProxmoxDouble } from "../../proxmox-double";
@@ -63,7 +64,7 @@ async function check(run: Run = {}): Promise<string[]> {
     const secrets = Object.fromEntries(secretVariables(config).map((s) => [s.env, "set"]));
     const env = { PROXMOX_VE_API_TOKEN: double.token, ...secrets, ...run.env };
     const api = new ProxmoxApi({ endpoint, token: env.PROXMOX_VE_API_TOKEN, insecure: true });
-    return (await preflight(config, api, env, { cluster: run.cluster })).map(formatProblem);
+    return (await preflight(config, api, env, { cluster: run.cluster })).map(formatIssue);
   } finally {
     await double.stop();
   }
@@ -246,13 +247,13 @@ describeWithAnsible("preflight, against the Proxmox VE double", () => {
     d.kubespray = { dir: "/nonexistent/kubespray", mode: "run" };
     expect(await check({ definition: d })).toEqual([
       expect.stringMatching(
-        /^kubespray.dir: kubespray.dir \/nonexistent\/kubespray is not a Kubespray checkout \(no galaxy.yml\); run: npm run kubespray:install/,
+        /^kubespray.dir: \/nonexistent\/kubespray is not a Kubespray checkout \(no galaxy.yml\); run: npm run kubespray:install/,
       ),
     ]);
     d.kubespray = { dir: STANDIN, venv: "/nonexistent/venv", mode: "run" };
     expect(await check({ definition: d })).toEqual([
       expect.stringMatching(
-        /^kubespray.dir: cannot run \/nonexistent\/venv\/bin\/ansible-playbook/,
+        /^kubespray.venv: cannot run \/nonexistent\/venv\/bin\/ansible-playbook; install the release's requirements/,
       ),
     ]);
     // print and container modes need neither here, nor does a deploy without the cluster stack.

@@ -194,7 +194,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
   it("refuses to remove the first control-plane node", () => {
     built(initial);
     const r = run(["remove-node", stateDir, "kspray-cp-1"]);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/kspray-cp-1 is the first control-plane node.*docs\/operations\.md/);
   });
 
@@ -215,8 +215,8 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     const first = newCalls(() => {
       failed = run(["apply", settings()], { KSPRAY_STANDIN_FAIL_ONCE: "cluster.yml" });
     });
-    expect(failed?.status).toBe(1);
-    expect(failed?.stderr).toMatch(/cluster\.yml failed .*the record is unchanged/);
+    expect(failed?.status).toBe(2);
+    expect(failed?.stderr).toMatch(/cluster\.yml: failed .*the record is unchanged/);
     expect(brief(first)).toEqual(["node-prep.yml", "cluster.yml"]);
     expect(readFileSync(join(stateDir, "last-run", "record.json"), "utf8")).toBe(recordBefore);
     const retry = newCalls(() =>
@@ -234,8 +234,21 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
       KSPRAY_SSH_PORT: "1",
       KSPRAY_SSH_TIMEOUT_SECONDS: "1",
     });
-    expect(r2.status).toBe(1);
+    expect(r2.status).toBe(2);
     expect(r2.stderr).toMatch(/no SSH answer on port 1 from kspray-cp-1 \(127\.0\.0\.1\)/);
+  });
+
+  it("names a missing PG_CONN_STR of a pg record store in one line, exit 2, no stack trace", () => {
+    deploy(initial);
+    const r = run(["apply", settings({ recordStore: { schema: "kspray_cluster" } })], {
+      PG_CONN_STR: "",
+    });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({
+      status: 2,
+      stderr:
+        "[kubespray-runner] error: PG_CONN_STR: not set, and state.backend: pg keeps the Kubespray record in PostgreSQL; " +
+        "set it in the environment as for the deploy: postgres://user@host/db?sslmode=...\n",
+    });
   });
 
   it("refuses a Kubespray directory of another release and a missing Ansible, with the fix", () => {
@@ -247,7 +260,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
       /holds Kubespray v2\.30\.0, not v2\.31\.0; run: npm run kubespray:install/,
     );
     const r2 = run(["apply", settings({ venv: join(other, "no-venv") })]);
-    expect(r2.status).toBe(1);
+    expect(r2.status).toBe(2);
     expect(r2.stderr).toMatch(
       /cannot run .*ansible-playbook; install the release's requirements: python3 -m venv/,
     );
@@ -266,7 +279,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     built(bigger);
     settings({ mode: "print" });
     const refused = run(["remove-node", stateDir, "kspray-worker-4"]);
-    expect(refused.status).toBe(1);
+    expect(refused.status).toBe(2);
     // One line with the runbook's steps (docs/operations.md, "Removing nodes").
     expect(refused.stderr).toBe(
       `[kubespray-runner] error: kspray-worker-4: kubespray.mode is print, so nothing here removes it from the cluster and the deploy stops before deleting its VM; ` +

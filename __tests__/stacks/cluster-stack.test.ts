@@ -8,7 +8,7 @@ import "cdktf/lib/testing/adapters/jest";
 
 import { loadClusterConfig } from "../../config/load";
 import type { ClusterConfig } from "../../config/schema";
-import { ConfigError } from "../../errors/user-error";
+import { UserError } from "../../errors/user-error";
 import { groupVars } from "../../kubespray-vars/vars";
 import type { RunRecord } from "../../lib/kubespray/planner";
 import type { ClusterNode } from "../../lib/topology";
@@ -193,9 +193,9 @@ describe("ClusterStack", () => {
     );
   });
 
-  it("refuses a skipped minor version as a ConfigError on kubernetes.version", () => {
+  it("refuses a skipped minor version as a UserError on kubernetes.version", () => {
     const old = { ...homelab, kubernetes: { ...homelab.kubernetes, version: "1.33.2" } };
-    expect(() => synth(homelab, recordOf(old))).toThrow(ConfigError);
+    expect(() => synth(homelab, recordOf(old))).toThrow(UserError);
     expect(() => synth(homelab, recordOf(old))).toThrow(
       /kubernetes\.version: Kubernetes 1\.33\.2 to 1\.35\.4 skips a minor version/,
     );

@@ -3,7 +3,7 @@
  * address ranges claimed so far (each section claims its own; `network.ts` then checks that
  * no two overlap and `coexistence.ts` that none collides with an existing cluster).
  */
-import type { ConfigIssue } from "../../errors/user-error";
+import type { Issue } from "../../errors/user-error";
 import { show } from "../../errors/user-error";
 import type { Ipv4Cidr, Ipv4Range } from "../net";
 import { contains, formatIpRange, intToIp, isNetworkAddress, parseCidr } from "../net";
@@ -19,8 +19,8 @@ export interface Claim {
 }
 
 export interface ValidationResult {
-  readonly errors: ConfigIssue[];
-  readonly warnings: ConfigIssue[];
+  readonly errors: Issue[];
+  readonly warnings: Issue[];
 }
 
 export interface RuleContext {
@@ -42,8 +42,8 @@ export type Rule = (c: RuleContext) => void;
 
 /** Runs the rules in order over a schema-valid definition. */
 export function runRules(config: ClusterConfig, rules: readonly Rule[]): ValidationResult {
-  const errors: ConfigIssue[] = [];
-  const warnings: ConfigIssue[] = [];
+  const errors: Issue[] = [];
+  const warnings: Issue[] = [];
   const net = parseCidr(config.network.cidr);
   const c: RuleContext = {
     config,

@@ -78,7 +78,7 @@ export function recordStoreOf(config: ClusterConfig): RecordStore | undefined {
 
 /**
  * The cluster plan. A change the planner refuses (e.g. a skipped minor version) throws a
- * ConfigError. DHCP addresses are tokens until the VMs exist: they are left out of the
+ * UserError. DHCP addresses are tokens until the VMs exist: they are left out of the
  * comparison with the record.
  */
 export function clusterPlan(

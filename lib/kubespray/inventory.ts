@@ -7,6 +7,7 @@
  */
 import { isMap, parse, parseDocument } from "yaml";
 
+import { UserError } from "../../errors/user-error";
 import type { ConnectionVariables, HostVariables } from "../../kubespray-vars/vars";
 import { hostVariables } from "../../kubespray-vars/vars";
 import type { KubesprayHost } from "../topology";
@@ -94,11 +95,19 @@ export interface ParsedInventory {
   readonly sshPrivateKeyFile: string;
 }
 
-/** Reads an inventory this module wrote (the runner's view of the desired cluster). */
-export function parseInventory(text: string): ParsedInventory {
+/**
+ * Reads an inventory this module wrote (the runner's view of the desired cluster); `file`
+ * names it in the error for one that is not.
+ */
+export function parseInventory(text: string, file = "hosts.yaml"): ParsedInventory {
   const doc = parse(text) as KubesprayInventory | null;
   const all = doc?.all;
-  if (!all?.hosts || !all.children) throw new Error("not a Kubespray inventory written by us");
+  if (!all?.hosts || !all.children)
+    throw UserError.at(
+      file,
+      "not a Kubespray inventory as the cluster stack writes it (no all.hosts and all.children)",
+      "deploy the cluster stack again, which writes it anew; do not edit it by hand",
+    );
   const names = (m: HostMap | null | undefined) => Object.keys(m ?? {});
   const cps = names(all.children.kube_control_plane?.hosts);
   const gpu = names(all.children[GPU_GROUP]?.hosts);

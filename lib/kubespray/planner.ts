@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from "node:util";
 
 import semver from "semver";
 
-import { ConfigError } from "../../errors/user-error";
+import { UserError } from "../../errors/user-error";
 import type { KubesprayHost } from "../topology";
 
 /** The runbook that users are pointed to when a change cannot be done automatically. */
@@ -99,10 +99,10 @@ export function removeNodeStep(node: string): PlaybookStep {
  */
 export function checkRemovable(node: string, order: readonly string[]): void {
   if (order[0] === node)
-    throw ConfigError.at(
+    throw UserError.at(
       "nodePools",
-      `${node} is the first control-plane node, which Kubespray cannot remove; ` +
-        `follow "Replacing the first control-plane node" in ${RUNBOOK}`,
+      `${node} is the first control-plane node, which Kubespray cannot remove`,
+      `follow "Replacing the first control-plane node" in ${RUNBOOK}`,
     );
 }
 
@@ -112,16 +112,16 @@ export function checkUpgrade(from: string, to: string): void {
   const b = semver.parse(to);
   if (!a || !b) return;
   if (semver.lt(b, a))
-    throw ConfigError.at(
+    throw UserError.at(
       "kubernetes.version",
-      `Kubernetes ${to} is older than the running ${from}; Kubespray cannot downgrade. ` +
-        `Set kubernetes.version back to ${from} (or a newer version)`,
+      `Kubernetes ${to} is older than the running ${from}, and Kubespray cannot downgrade`,
+      `set kubernetes.version back to ${from} (or a newer version)`,
     );
   if (b.major !== a.major || b.minor > a.minor + 1)
-    throw ConfigError.at(
+    throw UserError.at(
       "kubernetes.version",
-      `Kubernetes ${from} to ${to} skips a minor version; upgrade one minor at a time: ` +
-        `first to ${a.major}.${a.minor + 1}.x, deploy, then to ${to}`,
+      `Kubernetes ${from} to ${to} skips a minor version`,
+      `upgrade one minor at a time: first to ${a.major}.${a.minor + 1}.x, deploy, then to ${to}`,
     );
 }
 
@@ -177,18 +177,19 @@ export function planChanges(desired: ClusterState, record: RunRecord | undefined
   if (fromVersion !== toVersion) {
     checkUpgrade(fromVersion, toVersion);
     if (added.length > 0 || otherChange)
-      throw ConfigError.at(
+      throw UserError.at(
         "kubernetes.version",
-        `upgrading Kubernetes ${fromVersion} to ${toVersion} must be the only change of a deploy; ` +
-          `deploy the version change first, then the other changes (${RUNBOOK}, "Upgrading Kubernetes")`,
+        `upgrading Kubernetes ${fromVersion} to ${toVersion} must be the only change of a deploy`,
+        `deploy the version change first, then the other changes (${RUNBOOK}, "Upgrading Kubernetes")`,
       );
     steps.push({ playbook: UPGRADE });
   } else if (record.kubesprayVersion !== desired.kubesprayVersion) {
     // A new Kubespray release is rolled out with its upgrade playbook (docs/operations/upgrades.md).
     if (added.length > 0 || otherChange)
-      throw ConfigError.at(
+      throw UserError.at(
         "kubernetes.kubesprayVersion",
         `moving to Kubespray ${desired.kubesprayVersion} must be the only change of a deploy`,
+        "deploy the new release first, then the other changes",
       );
     steps.push({ playbook: UPGRADE });
   } else if (otherChange || added.some((h) => h.role === "control-plane")) {

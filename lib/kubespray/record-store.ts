@@ -19,6 +19,7 @@ import { dirname } from "node:path";
 
 import { Client } from "pg";
 
+import { UserError } from "../../errors/user-error";
 import { PASSPHRASE_ENV } from "../state-backend";
 
 import type { RunRecord } from "./planner";
@@ -66,9 +67,22 @@ export function openText(sealed: string, passphrase: string): string {
 
 async function connect(env: NodeJS.ProcessEnv): Promise<Client> {
   const connectionString = env[CONN_ENV];
-  if (!connectionString) throw new Error(`set ${CONN_ENV} in the environment (state.backend: pg)`);
+  if (!connectionString)
+    throw UserError.at(
+      CONN_ENV,
+      "not set, and state.backend: pg keeps the Kubespray record in PostgreSQL",
+      "set it in the environment as for the deploy: postgres://user@host/db?sslmode=...",
+    );
   const client = new Client({ connectionString });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (e) {
+    throw UserError.at(
+      CONN_ENV,
+      `cannot connect to PostgreSQL (${(e as Error).message})`,
+      "check the address in it, that the server runs and the password (~/.pgpass or PGPASSWORD)",
+    );
+  }
   return client;
 }
 
@@ -187,8 +201,10 @@ function openKubeconfig(row: Row, stateDir: string, env: NodeJS.ProcessEnv): str
   try {
     text = openText(row.kubeconfig, passphrase);
   } catch {
-    throw new Error(
-      `the kubeconfig stored in ${RECORD_TABLE} does not open with ${PASSPHRASE_ENV}: is it the state's passphrase?`,
+    throw UserError.at(
+      PASSPHRASE_ENV,
+      `the kubeconfig stored in ${RECORD_TABLE} does not open with it`,
+      "set the passphrase of this cluster's state",
     );
   }
   const file = statePaths(stateDir).kubeconfig;

@@ -1,5 +1,5 @@
 import type { ClusterConfig } from "../../../config/schema";
-import { ConfigError } from "../../../errors/user-error";
+import { UserError } from "../../../errors/user-error";
 import { clusterPlan } from "../../../lib/kubespray/cluster-plan";
 import { resolvedSettings } from "../../../lib/kubespray/commands";
 import type { RunRecord } from "../../../lib/kubespray/planner";
@@ -69,10 +69,10 @@ describe("clusterPlan", () => {
     expect(clusterPlan(home, withAddresses(home), record, OPTIONS).action).toBe("earlier");
   });
 
-  it("refuses a skipped minor version as a ConfigError on kubernetes.version", () => {
+  it("refuses a skipped minor version as a UserError on kubernetes.version", () => {
     const old = { ...home, kubernetes: { ...home.kubernetes, version: "1.33.2" } };
     const plan = () => clusterPlan(home, withAddresses(home), recordOf(old), OPTIONS);
-    expect(plan).toThrow(ConfigError);
+    expect(plan).toThrow(UserError);
     expect(plan).toThrow(/kubernetes\.version: .* skips a minor version/);
   });
 

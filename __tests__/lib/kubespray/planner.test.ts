@@ -1,4 +1,4 @@
-import { ConfigError } from "../../../errors/user-error";
+import { UserError } from "../../../errors/user-error";
 import type { ClusterState, RunRecord } from "../../../lib/kubespray/planner";
 import { checkUpgrade, NOTHING, planChanges, triggerAction } from "../../../lib/kubespray/planner";
 import type { KubesprayHost } from "../../../lib/topology";
@@ -128,7 +128,7 @@ describe("planChanges", () => {
 
   it("refuses to remove the first control-plane node, pointing to the runbook", () => {
     const desired = withHosts(base.hosts.filter((h) => h.name !== "cp-1"));
-    expect(() => planChanges(desired, recorded(base))).toThrow(ConfigError);
+    expect(() => planChanges(desired, recorded(base))).toThrow(UserError);
     expect(() => planChanges(desired, recorded(base))).toThrow(
       /cp-1 is the first control-plane node.*docs\/operations\.md/,
     );
@@ -169,7 +169,7 @@ describe("planChanges", () => {
       try {
         planChanges(desired, recorded(base));
       } catch (e) {
-        return e as ConfigError;
+        return e as UserError;
       }
       return undefined;
     })();

@@ -122,7 +122,9 @@ describe("the record in PostgreSQL", () => {
         ...env,
         TF_VAR_state_passphrase: "another-one-16-chars",
       }),
-    ).rejects.toThrow(/does not open with TF_VAR_state_passphrase/);
+    ).rejects.toThrow(
+      /^TF_VAR_state_passphrase: the kubeconfig stored in kubespray_last_run does not open with it; set the passphrase/,
+    );
     // A runner without the kubeconfig keeps the stored one.
     await withRecordStore(store, clone(), () => undefined, sealed);
     expect(pg.sql("team", `SELECT kubeconfig FROM kspray_cluster.${RECORD_TABLE}`)).toMatch(
