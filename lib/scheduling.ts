@@ -5,10 +5,9 @@
  */
 import type { Taint } from "../config/kubernetes-names";
 import { splitTaint } from "../config/kubernetes-names";
+import { expandNodes } from "../config/nodes";
 import { gpuPools } from "../config/pools";
 import type { ClusterConfig } from "../config/schema";
-
-import { expandNodes } from "./topology";
 
 export interface Toleration {
   readonly key: string;

@@ -4,6 +4,8 @@
  *
  * Read-only: GET requests with the deploy's own token, so a missing privilege shows here.
  */
+import type { NodeSpec } from "../config/nodes";
+import { expandNodes, imageTemplates } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV, secretVariables } from "../config/secrets";
 import { imageTemplateName } from "../config/templates";
@@ -11,8 +13,6 @@ import type { Issue } from "../errors/user-error";
 import { issue, UserError } from "../errors/user-error";
 import { kubesprayRelease } from "../kubespray-vars/releases";
 import { absoluteUserPath } from "../lib/kubespray/project";
-import type { NodeSpec } from "../lib/topology";
-import { expandNodes, imageTemplates } from "../lib/topology";
 import type { KubesprayFacts } from "../runner/checks";
 import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "../runner/checks";
 import { expandHome } from "../runner/env";

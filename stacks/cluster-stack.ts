@@ -5,6 +5,7 @@ import { NullProvider } from "@cdktf/provider-null/lib/provider";
 import { App, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 
+import type { ClusterNode } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
 import { KubesprayInventory } from "../constructs/kubespray-inventory";
 import { KubesprayRunner } from "../constructs/kubespray-runner";
@@ -13,7 +14,6 @@ import type { RunRecord } from "../lib/kubespray/planner";
 import { RUNNER_ENTRY } from "../lib/kubespray/project";
 import { statePaths } from "../lib/kubespray/record";
 import { stateBackend } from "../lib/state-backend";
-import type { ClusterNode } from "../lib/topology";
 
 export interface ClusterStackProps {
   readonly config: ClusterConfig;

@@ -6,6 +6,8 @@ import type { Construct } from "constructs";
 
 import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";
 import { parseCidr } from "../config/net";
+import type { ClusterNode } from "../config/nodes";
+import { expandNodes, imageTemplates } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
 import { imageFileName } from "../config/templates";
 import { CloudImageTemplate } from "../constructs/cloud-image-template";
@@ -14,8 +16,6 @@ import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
 import { RUNNER_ENTRY } from "../lib/kubespray/project";
 import type { DestroyableNodes } from "../lib/node-guard";
 import { stateBackend } from "../lib/state-backend";
-import type { ClusterNode } from "../lib/topology";
-import { expandNodes, imageTemplates } from "../lib/topology";
 
 export interface VmsStackProps {
   readonly config: ClusterConfig;

@@ -7,12 +7,12 @@ import { App, Testing } from "cdktf";
 import "cdktf/lib/testing/adapters/jest";
 
 import { loadClusterConfig } from "../../config/load";
+import type { ClusterNode } from "../../config/nodes";
+import { expandNodes, kubesprayHost } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
 import { UserError } from "../../errors/user-error";
 import { groupVars } from "../../kubespray-vars/vars";
 import type { RunRecord } from "../../lib/kubespray/planner";
-import type { ClusterNode } from "../../lib/topology";
-import { expandNodes, kubesprayHost } from "../../lib/topology";
 import { ClusterStack } from "../../stacks/cluster-stack";
 
 const EXAMPLES = join(__dirname, "..", "..", "examples");

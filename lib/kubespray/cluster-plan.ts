@@ -8,13 +8,13 @@ import { isAbsolute, relative } from "node:path";
 
 import { Token } from "cdktf";
 
+import type { ClusterNode } from "../../config/nodes";
+import { kubesprayHost } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
 import { storageDriver } from "../../config/storage-drivers";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
 import { API_SERVER_PORT, groupVars } from "../../kubespray-vars/vars";
 import { pgSchemaName } from "../state-backend";
-import type { ClusterNode } from "../topology";
-import { kubesprayHost } from "../topology";
 
 import type { RunnerSettings } from "./commands";
 import type { KubesprayInventory } from "./inventory";

@@ -7,10 +7,10 @@
  */
 import { isMap, parse, parseDocument } from "yaml";
 
+import type { KubesprayHost } from "../../config/nodes";
 import { UserError } from "../../errors/user-error";
 import type { ConnectionVariables, HostVariables } from "../../kubespray-vars/vars";
 import { hostVariables } from "../../kubespray-vars/vars";
-import type { KubesprayHost } from "../topology";
 
 /** Group of GPU nodes; read by ansible/node-prep.yml, ignored by Kubespray. */
 export const GPU_GROUP = "gpu_nodes";

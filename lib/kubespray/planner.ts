@@ -9,8 +9,8 @@ import { isDeepStrictEqual } from "node:util";
 
 import semver from "semver";
 
+import type { KubesprayHost } from "../../config/nodes";
 import { UserError } from "../../errors/user-error";
-import type { KubesprayHost } from "../topology";
 
 /** The runbook that users are pointed to when a change cannot be done automatically. */
 export const RUNBOOK = "docs/operations.md";

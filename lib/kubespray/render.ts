@@ -4,9 +4,9 @@
  */
 import { stringify } from "yaml";
 
+import { expandNodes } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
 import { issue, UserError } from "../../errors/user-error";
-import { expandNodes } from "../topology";
 
 import type { KubesprayFiles } from "./cluster-plan";
 import { kubesprayFiles } from "./cluster-plan";

@@ -1,10 +1,10 @@
+import { expandNodes, kubesprayHost } from "../../../config/nodes";
+import type { NodeSpec } from "../../../config/nodes";
 import type { ClusterConfig } from "../../../config/schema";
 import { UserError } from "../../../errors/user-error";
 import { clusterPlan } from "../../../lib/kubespray/cluster-plan";
 import { resolvedSettings } from "../../../lib/kubespray/commands";
 import type { RunRecord } from "../../../lib/kubespray/planner";
-import { expandNodes, kubesprayHost } from "../../../lib/topology";
-import type { NodeSpec } from "../../../lib/topology";
 import { accept, cloud, homelab } from "../../fixtures/definitions";
 
 const home = accept(homelab()).config;

@@ -1,7 +1,7 @@
+import type { KubesprayHost } from "../../../config/nodes";
 import { UserError } from "../../../errors/user-error";
 import type { ClusterState, RunRecord } from "../../../lib/kubespray/planner";
 import { checkUpgrade, NOTHING, planChanges, triggerAction } from "../../../lib/kubespray/planner";
-import type { KubesprayHost } from "../../../lib/topology";
 
 const host = (
   name: string,

@@ -2,9 +2,9 @@
  * Node expansion (lib/topology.ts): names, VM IDs, hosts and static addresses depend only
  * on a node's pool position and index, so growing a pool or appending one moves nothing.
  */
+import { expandNodes, placeNode, staticIp } from "../../config/nodes";
 import { poolVmIdBase } from "../../config/pools";
 import type { ClusterConfig } from "../../config/schema";
-import { expandNodes, placeNode, staticIp } from "../../lib/topology";
 import type { Definition } from "../fixtures/definitions";
 import { accept, cloud, homelab } from "../fixtures/definitions";
 
