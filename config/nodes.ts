@@ -5,10 +5,10 @@
  * never on the size of another pool, so adding a node or appending a pool never renames,
  * renumbers or moves an existing VM.
  */
+import { imageTemplateName, imageTemplateVmId, templateFor } from "./cloud-image";
 import { intToIp, ipToInt } from "./net";
 import { nodeName, poolVmIdBase } from "./pools";
 import type { CloudImage, ClusterConfig, NodePool, NodeRole } from "./schema";
-import { imageTemplateName, imageTemplateVmId, templateFor } from "./templates";
 
 /** One node of the cluster, as the definition makes it. */
 export interface NodeSpec {

@@ -4,11 +4,11 @@
  *
  * Read-only: GET requests with the deploy's own token, so a missing privilege shows here.
  */
+import { imageTemplateName } from "../config/cloud-image";
 import type { NodeSpec } from "../config/nodes";
 import { expandNodes, imageTemplates } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV, secretVariables } from "../config/secrets";
-import { imageTemplateName } from "../config/templates";
 import type { Issue } from "../errors/user-error";
 import { issue, UserError } from "../errors/user-error";
 import { kubesprayRelease } from "../kubespray-vars/releases";

@@ -5,11 +5,11 @@ import { TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 
 import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";
+import { imageFileName } from "../config/cloud-image";
 import { parseCidr } from "../config/net";
 import type { ClusterNode } from "../config/nodes";
 import { expandNodes, imageTemplates } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
-import { imageFileName } from "../config/templates";
 import { CloudImageTemplate } from "../constructs/cloud-image-template";
 import { NodeRemoval } from "../constructs/node-removal";
 import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";

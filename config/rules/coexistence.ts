@@ -1,9 +1,9 @@
 /** Rules of coexistence: no address or VM ID of this cluster is one an existing cluster uses. */
+import { lastTemplateVmId } from "../cloud-image";
 import type { IdRange } from "../net";
 import { isOrdered, overlaps, parseIdRange, parseIpRange } from "../net";
 import { poolVmIdBase } from "../pools";
 import type { ExistingCluster } from "../schema";
-import { lastTemplateVmId } from "../templates";
 
 import type { Claim, Rule, RuleContext } from "./context";
 

@@ -1,8 +1,8 @@
 /** Rules of the Proxmox section: its hosts, this cluster's VM ID blocks and the template. */
 import { show } from "../../errors/user-error";
+import { imageBaseName, imageTemplateName, lastTemplateVmId } from "../cloud-image";
 import { poolVmIdBase } from "../pools";
 import { CHECKSUM_HEX_LENGTH, IMPORT_FILE_NAME, PROXMOX_MAX_VMID } from "../schema";
-import { imageBaseName, imageTemplateName, lastTemplateVmId } from "../templates";
 
 import type { Rule } from "./context";
 

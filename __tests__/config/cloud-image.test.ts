@@ -1,11 +1,11 @@
-import { parseClusterConfig } from "../../config/load";
 import {
   imageBaseName,
   imageFileName,
   imageTemplateVmId,
   lastTemplateVmId,
   templateFor,
-} from "../../config/templates";
+} from "../../config/cloud-image";
+import { parseClusterConfig } from "../../config/load";
 import { DEBIAN_IMAGE, homelab, withImage } from "../fixtures/definitions";
 
 const imaged = (image = {}) => parseClusterConfig(withImage(homelab(), image)).config;
