@@ -1,40 +1,9 @@
 /**
- * What `proxmox.template` implies, used by the rules here, the node model (lib/topology.ts)
- * and preflight: which template a node is cloned from, and, with `image`, the templates the
- * vms stack makes (one per host that runs a node, on that host) and the image's file name.
+ * What the files of `proxmox.template.image` are called: the name the definition gives the
+ * image, and the name it is kept under on each host's datastore. Which templates are made
+ * from it, with which VM IDs and on which hosts, is the node model's (config/nodes.ts).
  */
-import type { CloudImage, ClusterConfig } from "./schema";
-
-/** A template and the host it lives on. */
-export interface TemplateRef {
-  readonly vmId: number;
-  readonly node: string;
-}
-
-/**
- * VM ID of the template made on `host`: `template.vmId` plus the host's position in
- * `proxmox.hosts`, so it never changes while hosts are only appended.
- */
-export function imageTemplateVmId(config: ClusterConfig, host: string): number {
-  return config.proxmox.template.vmId + config.proxmox.hosts.indexOf(host);
-}
-
-/** The highest VM ID the templates can take. */
-export function lastTemplateVmId(config: ClusterConfig): number {
-  const { template, hosts } = config.proxmox;
-  return template.image === undefined ? template.vmId : template.vmId + hosts.length - 1;
-}
-
-/**
- * The template a node on `host` is cloned from: with `image`, the one on its own host (a
- * full clone onto local storage never leaves the host); otherwise the one template.
- */
-export function templateFor(config: ClusterConfig, host: string): TemplateRef {
-  const { template, hosts } = config.proxmox;
-  return template.image === undefined
-    ? { vmId: template.vmId, node: template.node ?? hosts[0] }
-    : { vmId: imageTemplateVmId(config, host), node: host };
-}
+import type { CloudImage } from "./schema";
 
 /** The name the definition gives the image: `fileName`, else the URL's last path segment. */
 export function imageBaseName(image: CloudImage): string {
@@ -52,9 +21,4 @@ export function imageFileName(image: CloudImage): string {
   const dot = base.lastIndexOf(".");
   const tag = image.checksum.slice(0, 12).toLowerCase();
   return dot <= 0 ? `${base}-${tag}` : `${base.slice(0, dot)}-${tag}${base.slice(dot)}`;
-}
-
-/** The name of the template made on `host`. */
-export function imageTemplateName(clusterName: string, host: string): string {
-  return `${clusterName}-template-${host}`;
 }

@@ -5,8 +5,7 @@
  */
 import type { Taint } from "../config/kubernetes-names";
 import { splitTaint } from "../config/kubernetes-names";
-import { expandNodes } from "../config/nodes";
-import { gpuPools } from "../config/pools";
+import { expandNodes, gpuPools } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
 
 export interface Toleration {

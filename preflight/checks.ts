@@ -4,9 +4,14 @@
  *
  * Read-only: GET requests with the deploy's own token, so a missing privilege shows here.
  */
-import { imageTemplateName } from "../config/cloud-image";
-import type { NodeSpec } from "../config/nodes";
-import { expandNodes, imageTemplates } from "../config/nodes";
+import type { NodeSpec, TemplateRef } from "../config/nodes";
+import {
+  expandNodes,
+  hostsInUse,
+  imageTemplateName,
+  imageTemplates,
+  preparedTemplate,
+} from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV, secretVariables } from "../config/secrets";
 import type { Issue } from "../errors/user-error";
@@ -52,16 +57,6 @@ interface PciMapping {
 
 const GiB = 1024 ** 3;
 const DOCS_TOKEN = "create the token as docs/proxmox.md (section 2) shows";
-
-/** Where a definition's template lives: its node. */
-export const templateNode = (config: ClusterConfig): string =>
-  config.proxmox.template.node ?? config.proxmox.hosts[0];
-
-/** Every Proxmox host the definition uses: the pools' hosts and the templates'. */
-export function hostsOf(config: ClusterConfig, nodes: readonly NodeSpec[]): string[] {
-  const template = config.proxmox.template.image === undefined ? [templateNode(config)] : [];
-  return [...new Set([...nodes.map((n) => n.host), ...template])].sort();
-}
 
 async function tryGet<T>(api: ProxmoxApi, path: string, query?: Record<string, string>) {
   try {
@@ -275,12 +270,12 @@ function checkImageDropped(
 async function checkTemplate(
   api: ProxmoxApi,
   config: ClusterConfig,
+  template: TemplateRef,
   nodes: readonly NodeSpec[],
   vms: readonly ClusterVm[],
   storages: ReadonlyMap<string, Storage[]>,
 ): Promise<Issue[]> {
-  const { vmId } = config.proxmox.template;
-  const node = templateNode(config);
+  const { vmId, node } = template;
   const what = "proxmox.template.vmId";
   const vm = vms.find((v) => v.vmid === vmId);
   if (!vm)
@@ -552,7 +547,7 @@ export async function preflight(
   opts: PreflightOptions = {},
 ): Promise<Issue[]> {
   const nodes = expandNodes(config);
-  const hosts = hostsOf(config, nodes);
+  const hosts = hostsInUse(config, nodes);
   const problems = [
     ...(opts.addons === false ? [] : checkSecrets(config, env)),
     ...(opts.cluster === false ? [] : checkKubespray(config, opts.baseDir ?? process.cwd())),
@@ -573,9 +568,10 @@ export async function preflight(
   if (!vms.ok)
     return [...problems, apiProblem("proxmox.vmIdStart", "/cluster/resources", vms.error)];
 
+  const template = preparedTemplate(config);
   problems.push(
-    ...(config.proxmox.template.image === undefined
-      ? await checkTemplate(api, config, nodes, vms.data, storages)
+    ...(template !== undefined
+      ? await checkTemplate(api, config, template, nodes, vms.data, storages)
       : checkImageTemplates(config, nodes, vms.data, storages)),
     ...checkImageDropped(config, nodes, vms.data),
     ...checkDatastore(config, nodes, storages),

@@ -1,7 +1,7 @@
 /** Rules of the add-ons: MetalLB ranges, the ingress address, storage backends, the GPU Operator. */
 import { show } from "../../errors/user-error";
 import { formatIpRange, ipToInt, isOrdered, parseIpRange } from "../net";
-import { gpuPools } from "../pools";
+import { gpuPools } from "../nodes";
 import { storageDriver } from "../storage-drivers";
 
 import type { Rule } from "./context";
