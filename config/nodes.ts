@@ -214,28 +214,3 @@ export function imageTemplates(
       image,
     }));
 }
-
-/**
- * A node as Kubespray sees it: what the inventory holds, what the runner reads back from it
- * and what the record of a run keeps.
- */
-export interface KubesprayHost extends Pick<NodeSpec, "name" | "role"> {
-  readonly labels: Readonly<Record<string, string>>;
-  readonly taints: readonly string[];
-  /** The node's address: a literal, a token until apply, or undefined where not compared. */
-  readonly address?: string;
-  /** Passes a GPU through (in the inventory's GPU group). */
-  readonly gpu: boolean;
-}
-
-/** The node as Kubespray sees it, at its address. */
-export function kubesprayHost(node: ClusterNode): KubesprayHost {
-  return {
-    name: node.name,
-    role: node.role,
-    address: node.ipv4,
-    labels: node.labels,
-    taints: node.taints,
-    gpu: node.gpuMapping !== undefined,
-  };
-}

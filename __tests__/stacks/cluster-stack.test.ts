@@ -8,9 +8,10 @@ import "cdktf/lib/testing/adapters/jest";
 
 import { loadClusterConfig } from "../../config/load";
 import type { ClusterNode } from "../../config/nodes";
-import { expandNodes, kubesprayHost } from "../../config/nodes";
+import { expandNodes } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
 import { UserError } from "../../errors/user-error";
+import { kubesprayHost } from "../../kubespray-vars/host-fields";
 import { groupVars } from "../../kubespray-vars/vars";
 import type { RunRecord } from "../../lib/kubespray/planner";
 import { ClusterStack } from "../../stacks/cluster-stack";

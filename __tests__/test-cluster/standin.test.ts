@@ -14,7 +14,7 @@ import type { V1Node } from "@kubernetes/client-node";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 
-import type { KubesprayHost } from "../../config/nodes";
+import type { KubesprayHost } from "../../kubespray-vars/host-fields";
 import { buildInventory } from "../../lib/kubespray/inventory";
 import { ProxmoxDouble } from "../../proxmox-double";
 import { capture } from "../../scripts/processes";

@@ -9,15 +9,15 @@ import { isAbsolute, relative } from "node:path";
 import { Token } from "cdktf";
 
 import type { ClusterNode } from "../../config/nodes";
-import { kubesprayHost } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
 import { storageDriver } from "../../config/storage-drivers";
+import { kubesprayHost } from "../../kubespray-vars/host-fields";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
 import { API_SERVER_PORT, groupVars } from "../../kubespray-vars/vars";
 import { pgSchemaName } from "../state-backend";
 
 import type { RunnerSettings } from "./commands";
-import type { KubesprayInventory } from "./inventory";
+import type { InventoryDocument } from "./inventory";
 import { buildInventory } from "./inventory";
 import type { RunRecord } from "./planner";
 import { planChanges, previousControlPlaneOrder, triggerAction } from "./planner";
@@ -27,7 +27,7 @@ import { desiredState } from "./state";
 
 /** The Kubespray inventory and its variables. */
 export interface KubesprayFiles {
-  readonly inventory: KubesprayInventory;
+  readonly inventory: InventoryDocument;
   readonly groupVars: Record<string, unknown>;
 }
 

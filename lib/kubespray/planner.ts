@@ -9,8 +9,9 @@ import { isDeepStrictEqual } from "node:util";
 
 import semver from "semver";
 
-import type { KubesprayHost } from "../../config/nodes";
 import { UserError } from "../../errors/user-error";
+import type { KubesprayHost } from "../../kubespray-vars/host-fields";
+import { changesNeedingPlaybook } from "../../kubespray-vars/host-fields";
 
 /** The runbook that users are pointed to when a change cannot be done automatically. */
 export const RUNBOOK = "docs/operations.md";
@@ -125,17 +126,6 @@ export function checkUpgrade(from: string, to: string): void {
     );
 }
 
-function sameHost(a: KubesprayHost, b: KubesprayHost): boolean {
-  const addressKnown = a.address !== undefined && b.address !== undefined;
-  return (
-    a.role === b.role &&
-    (!addressKnown || a.address === b.address) &&
-    a.gpu === b.gpu &&
-    isDeepStrictEqual({ ...a.labels }, { ...b.labels }) &&
-    isDeepStrictEqual([...a.taints], [...b.taints])
-  );
-}
-
 const withoutVersion = (vars: Readonly<Record<string, unknown>>) => {
   const rest: Record<string, unknown> = { ...vars };
   delete rest.kube_version;
@@ -171,7 +161,7 @@ export function planChanges(desired: ClusterState, record: RunRecord | undefined
   const recordOrder = record.controlPlaneOrder.filter((n) => names.includes(n));
   const otherChange =
     !isDeepStrictEqual(withoutVersion(desired.vars), withoutVersion(record.vars)) ||
-    kept.some((h) => !sameHost(h, before.get(h.name) as KubesprayHost)) ||
+    kept.some((h) => changesNeedingPlaybook(before.get(h.name) as KubesprayHost, h).length > 0) ||
     !isDeepStrictEqual(keptOrder, recordOrder);
 
   if (fromVersion !== toVersion) {

@@ -3,7 +3,7 @@
  * time, addresses possibly unknown) or from the rendered inventory files (in the runner),
  * so both sides feed the same planner the same state.
  */
-import type { KubesprayHost } from "../../config/nodes";
+import type { KubesprayHost } from "../../kubespray-vars/host-fields";
 
 import type { ParsedInventory } from "./inventory";
 import { controlPlaneOrder } from "./inventory";

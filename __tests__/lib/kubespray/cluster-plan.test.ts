@@ -1,7 +1,8 @@
-import { expandNodes, kubesprayHost } from "../../../config/nodes";
+import { expandNodes } from "../../../config/nodes";
 import type { NodeSpec } from "../../../config/nodes";
 import type { ClusterConfig } from "../../../config/schema";
 import { UserError } from "../../../errors/user-error";
+import { kubesprayHost } from "../../../kubespray-vars/host-fields";
 import { clusterPlan } from "../../../lib/kubespray/cluster-plan";
 import { resolvedSettings } from "../../../lib/kubespray/commands";
 import type { RunRecord } from "../../../lib/kubespray/planner";

@@ -1,5 +1,5 @@
-import type { KubesprayHost } from "../../../config/nodes";
 import { UserError } from "../../../errors/user-error";
+import type { KubesprayHost } from "../../../kubespray-vars/host-fields";
 import type { ClusterState, RunRecord } from "../../../lib/kubespray/planner";
 import { checkUpgrade, NOTHING, planChanges, triggerAction } from "../../../lib/kubespray/planner";
 
