@@ -17,9 +17,9 @@ import { PROXMOX_ENV, secretVariables } from "../config/secrets";
 import type { Issue } from "../errors/user-error";
 import { issue, UserError } from "../errors/user-error";
 import { kubesprayRelease } from "../kubespray-vars/releases";
+import type { KubesprayFacts } from "../lib/kubespray/checkout";
+import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "../lib/kubespray/checkout";
 import { absoluteUserPath } from "../lib/kubespray/project";
-import type { KubesprayFacts } from "../runner/checks";
-import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "../runner/checks";
 import { expandHome } from "../runner/env";
 
 import { IMAGE_PRIVILEGES, REQUIRED_PRIVILEGES } from "./privileges";

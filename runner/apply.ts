@@ -6,6 +6,7 @@ import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node
 
 import { parse } from "yaml";
 
+import { waitForSsh } from "../lib/kubespray/checkout";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { nodePrepStep, printScript, stepCommand } from "../lib/kubespray/commands";
 import { parseInventory } from "../lib/kubespray/inventory";
@@ -15,7 +16,6 @@ import { planChanges, REMOVE_NODE } from "../lib/kubespray/planner";
 import { completedRun, readRecord, statePaths, writeRecord } from "../lib/kubespray/record";
 import { stateFromFiles } from "../lib/kubespray/state";
 
-import { waitForSsh } from "./checks";
 import type { RunnerEnv } from "./env";
 import { sshAddress } from "./env";
 import { execute, prepare } from "./execute";

@@ -3,10 +3,10 @@ import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 import { UserError } from "../errors/user-error";
+import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "../lib/kubespray/checkout";
 import type { Command, CommandContext, RunnerSettings } from "../lib/kubespray/commands";
 import { parseInventory } from "../lib/kubespray/inventory";
 
-import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "./checks";
 import type { RunnerEnv } from "./env";
 import { expandHome } from "./env";
 

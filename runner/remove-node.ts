@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 import { UserError } from "../errors/user-error";
+import { canConnect } from "../lib/kubespray/checkout";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { printScript, stepCommand } from "../lib/kubespray/commands";
 import { parseInventory } from "../lib/kubespray/inventory";
@@ -17,7 +18,6 @@ import {
 } from "../lib/kubespray/planner";
 import { forgetNode, readRecord, statePaths } from "../lib/kubespray/record";
 
-import { canConnect } from "./checks";
 import type { RunnerEnv } from "./env";
 import { readSettings, sshAddress } from "./env";
 import { execute, prepare } from "./execute";

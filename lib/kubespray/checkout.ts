@@ -7,8 +7,9 @@ import { join } from "node:path";
 import semver from "semver";
 import { parse } from "yaml";
 
-import { UserError } from "../errors/user-error";
-import type { RunnerSettings } from "../lib/kubespray/commands";
+import { UserError } from "../../errors/user-error";
+
+import type { RunnerSettings } from "./commands";
 
 const installHint = (s: KubesprayFacts, dir: string) =>
   `run: npm run kubespray:install -- --dir ${dir} --version ${s.kubesprayVersion}`;
