@@ -15,10 +15,10 @@ import {
 import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV, secretVariables } from "../config/secrets";
 import type { Issue } from "../errors/user-error";
-import { issue, UserError } from "../errors/user-error";
+import { issue } from "../errors/user-error";
 import { kubesprayRelease } from "../kubespray-vars/releases";
 import type { KubesprayFacts } from "../lib/kubespray/checkout";
-import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "../lib/kubespray/checkout";
+import { checkoutProblems } from "../lib/kubespray/checkout";
 import { absoluteUserPath } from "../lib/kubespray/project";
 import { expandHome } from "../runner/env";
 
@@ -513,15 +513,7 @@ function checkKubespray(config: ClusterConfig, baseDir: string): Issue[] {
         ? undefined
         : expandHome(absoluteUserPath(config.kubespray.venv, baseDir)),
   };
-  const dir = expandHome(absoluteUserPath(config.kubespray.dir, baseDir));
-  try {
-    checkKubesprayDir(facts, dir);
-    checkAnsible(facts, dir, findAnsiblePlaybook(facts, dir));
-    return [];
-  } catch (e) {
-    if (!(e instanceof UserError)) throw e;
-    return [...e.issues];
-  }
+  return checkoutProblems(facts, expandHome(absoluteUserPath(config.kubespray.dir, baseDir)));
 }
 
 function checkSecrets(config: ClusterConfig, env: NodeJS.ProcessEnv): Issue[] {

@@ -6,7 +6,6 @@ import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node
 
 import { parse } from "yaml";
 
-import { waitForSsh } from "../lib/kubespray/checkout";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { nodePrepStep, printScript, stepCommand } from "../lib/kubespray/commands";
 import { parseInventory } from "../lib/kubespray/inventory";
@@ -20,6 +19,7 @@ import type { RunnerEnv } from "./env";
 import { sshAddress } from "./env";
 import { execute, prepare } from "./execute";
 import { removeNodeWith } from "./remove-node";
+import { waitForSsh } from "./ssh";
 
 /** The desired cluster from the files the cluster stack wrote. */
 export function desiredFromFiles(settings: RunnerSettings): ClusterState {

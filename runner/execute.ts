@@ -3,7 +3,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 import { UserError } from "../errors/user-error";
-import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "../lib/kubespray/checkout";
+import { checkoutProblems, findAnsiblePlaybook } from "../lib/kubespray/checkout";
 import type { Command, CommandContext, RunnerSettings } from "../lib/kubespray/commands";
 import { parseInventory } from "../lib/kubespray/inventory";
 
@@ -31,9 +31,9 @@ export function prepare(
   const inventory = parseInventory(readFileSync(hostsFile, "utf8"));
   let ansiblePlaybook = "ansible-playbook";
   if (settings.mode === "run") {
-    checkKubesprayDir(settings, dir);
     ansiblePlaybook = findAnsiblePlaybook(settings, dir);
-    checkAnsible(settings, dir, ansiblePlaybook);
+    const problems = checkoutProblems(settings, dir, ansiblePlaybook);
+    if (problems.length > 0) throw new UserError(problems);
   } else if (settings.mode === "print") {
     ansiblePlaybook = findAnsiblePlaybook(settings, dir);
   }

@@ -5,7 +5,6 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 import { UserError } from "../errors/user-error";
-import { canConnect } from "../lib/kubespray/checkout";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { printScript, stepCommand } from "../lib/kubespray/commands";
 import { parseInventory } from "../lib/kubespray/inventory";
@@ -21,6 +20,7 @@ import { forgetNode, readRecord, statePaths } from "../lib/kubespray/record";
 import type { RunnerEnv } from "./env";
 import { readSettings, sshAddress } from "./env";
 import { execute, prepare } from "./execute";
+import { canConnect } from "./ssh";
 
 export async function removeNodeWith(
   settings: RunnerSettings,
