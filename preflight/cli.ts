@@ -11,8 +11,8 @@ import { definitionFile } from "../lib/environment";
 import type { StackName } from "../lib/stacks";
 import { checkStackNames } from "../lib/stacks";
 
-import { preflight } from "./checks";
 import { ProxmoxApi } from "./proxmox-api";
+import { preflight } from "./proxmox-checks";
 
 async function main(): Promise<number> {
   // A typo (`adons`) would otherwise skip the checks of the stack meant, and say ready.

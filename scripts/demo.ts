@@ -16,8 +16,8 @@ import { parse, stringify } from "yaml";
 
 import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
 import { formatIssue, runMain, UserError } from "../errors/user-error";
-import { preflight } from "../preflight/checks";
 import { ProxmoxApi } from "../preflight/proxmox-api";
+import { preflight } from "../preflight/proxmox-checks";
 import { ProxmoxDouble } from "../proxmox-double";
 
 import { toolchainEnv } from "./processes";

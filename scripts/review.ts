@@ -24,8 +24,8 @@ import { definitionFile } from "../lib/environment";
 import type { Verdict } from "../lib/node-guard";
 import { describeLoss, judge, nodeVmLosses } from "../lib/node-guard";
 import { checkStackNames } from "../lib/stacks";
-import { checkToken } from "../preflight/checks";
 import { ProxmoxApi } from "../preflight/proxmox-api";
+import { checkToken } from "../preflight/proxmox-checks";
 
 import { guardContext, planJson } from "./node-guard";
 import { initStack, synthesize, toolchainEnv } from "./processes";
