@@ -11,8 +11,8 @@ import { definitionFile } from "../lib/environment";
 import type { StackName } from "../lib/stacks";
 import { checkStackNames } from "../lib/stacks";
 
-import { ProxmoxApi } from "./proxmox-api";
-import { preflight } from "./proxmox-checks";
+import { preflight } from "./preflight";
+import { proxmoxApiOf } from "./proxmox-api";
 
 async function main(): Promise<number> {
   // A typo (`adons`) would otherwise skip the checks of the stack meant, and say ready.
@@ -20,7 +20,7 @@ async function main(): Promise<number> {
   const file = definitionFile();
   const { config, warnings } = loadClusterConfig(file);
   for (const w of warnings) process.stdout.write(`${formatIssue(w)}\n`);
-  const api = ProxmoxApi.of(config, process.env);
+  const api = proxmoxApiOf(config, process.env);
   const deploys = (stack: StackName) => stacks.length === 0 || stacks.includes(stack);
   const found = await preflight(config, api, process.env, {
     addons: deploys("addons"),

@@ -1,6 +1,6 @@
 /**
- * Preflight: everything a deploy needs from Proxmox VE and the environment, checked before
- * anything changes, every problem at once, each an `Issue`: `what: problem (value); fix`.
+ * Preflight's checks of Proxmox VE: what a deploy needs there, read before anything
+ * changes, every problem at once, each an `Issue` naming the field or variable at fault.
  *
  * Read-only: GET requests with the deploy's own token, so a missing privilege shows here.
  */
@@ -13,14 +13,9 @@ import {
   preparedTemplate,
 } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
-import { PROXMOX_ENV, secretVariables } from "../config/secrets";
+import { PROXMOX_ENV } from "../config/secrets";
 import type { Issue } from "../errors/user-error";
 import { issue } from "../errors/user-error";
-import { kubesprayRelease } from "../kubespray-vars/releases";
-import type { KubesprayFacts } from "../lib/kubespray/checkout";
-import { checkoutProblems } from "../lib/kubespray/checkout";
-import { absoluteUserPath } from "../lib/kubespray/project";
-import { expandHome } from "../runner/env";
 
 import { IMAGE_PRIVILEGES, REQUIRED_PRIVILEGES } from "./privileges";
 import type { ProxmoxApi } from "./proxmox-api";
@@ -88,7 +83,7 @@ async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: Clus
       problems.push(
         issue(
           PROXMOX_ENV.token,
-          `Proxmox refuses the token (${version.error.message})`,
+          `Proxmox refuses the token (${version.error.reason})`,
           `check its user, token ID and secret; ${DOCS_TOKEN}`,
         ),
       );
@@ -96,7 +91,7 @@ async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: Clus
       problems.push(
         issue(
           "proxmox.endpoint",
-          `cannot reach the Proxmox VE API at ${config.proxmox.endpoint} (${version.error.message})`,
+          `cannot reach the Proxmox VE API at ${config.proxmox.endpoint} (${version.error.reason})`,
           "check the address, that the host is up and that port 8006 is reachable from here",
         ),
       );
@@ -108,7 +103,7 @@ async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: Clus
     problems.push(
       issue(
         PROXMOX_ENV.token,
-        `cannot read its own permissions (${perms.error.message})`,
+        `cannot read its own permissions (${perms.error.reason})`,
         DOCS_TOKEN,
       ),
     );
@@ -182,7 +177,7 @@ async function checkHosts(
 function apiProblem(what: string, path: string, e: ApiError): Issue {
   return issue(
     what,
-    `cannot read ${path} (${e.message})`,
+    `cannot read ${path} (${e.reason})`,
     e.status === 403 ? "give the token the documented role (docs/proxmox.md)" : "check Proxmox",
   );
 }
@@ -501,54 +496,22 @@ async function checkPciMappings(api: ProxmoxApi, nodes: readonly NodeSpec[]): Pr
   return problems;
 }
 
-/** Mode `run`: the pinned Kubespray release checked out, and an Ansible in its range. */
-function checkKubespray(config: ClusterConfig, baseDir: string): Issue[] {
-  if (config.kubespray.mode !== "run") return [];
-  const release = kubesprayRelease(config.kubernetes.kubesprayVersion);
-  const facts: KubesprayFacts = {
-    kubesprayVersion: release.version,
-    ansibleCore: release.ansibleCore,
-    venv:
-      config.kubespray.venv === undefined
-        ? undefined
-        : expandHome(absoluteUserPath(config.kubespray.venv, baseDir)),
-  };
-  return checkoutProblems(facts, expandHome(absoluteUserPath(config.kubespray.dir, baseDir)));
-}
-
-function checkSecrets(config: ClusterConfig, env: NodeJS.ProcessEnv): Issue[] {
-  return secretVariables(config)
-    .filter((s) => !env[s.env])
-    .map((s) => issue(s.env, "not set", `export it: ${s.description}`));
-}
-
-export interface PreflightOptions {
-  /** Check the add-ons' secrets (the addons stack is to be deployed). @default true */
-  readonly addons?: boolean;
-  /** Check Kubespray and Ansible (the cluster stack is to be deployed). @default true */
-  readonly cluster?: boolean;
-  /** Where relative paths of the definition start (where cdktf runs). @default process.cwd() */
-  readonly baseDir?: string;
-}
-
-/** Every problem a deploy of `config` would meet, at once. */
-export async function preflight(
+/**
+ * Every problem a deploy of `config` would meet in Proxmox VE, at once: the token first
+ * (nothing else is asked without it), then the hosts, storages, template, bridge, VM IDs,
+ * addresses and PCI mappings of the nodes.
+ */
+export async function proxmoxProblems(
   config: ClusterConfig,
   api: ProxmoxApi,
   env: NodeJS.ProcessEnv,
-  opts: PreflightOptions = {},
+  nodes: readonly NodeSpec[] = expandNodes(config),
 ): Promise<Issue[]> {
-  const nodes = expandNodes(config);
-  const hosts = hostsInUse(config, nodes);
-  const problems = [
-    ...(opts.addons === false ? [] : checkSecrets(config, env)),
-    ...(opts.cluster === false ? [] : checkKubespray(config, opts.baseDir ?? process.cwd())),
-  ];
   const access = await checkAccess(api, env, config);
-  problems.push(...access.problems);
-  if (!access.reachable) return problems;
+  if (!access.reachable) return access.problems;
+  const problems = [...access.problems];
 
-  const { problems: hostProblems, online } = await checkHosts(api, hosts);
+  const { problems: hostProblems, online } = await checkHosts(api, hostsInUse(config, nodes));
   problems.push(...hostProblems);
   const storages = new Map<string, Storage[]>();
   for (const host of online) {

@@ -1,7 +1,6 @@
 /** How the runner is set up: its environment (tests override SSH and playbooks) and settings. */
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 
 import { UserError } from "../errors/user-error";
 import type { RunnerSettings } from "../lib/kubespray/commands";
@@ -42,10 +41,6 @@ export function runnerEnv(env: NodeJS.ProcessEnv, self: string): RunnerEnv {
     log: (line) => process.stderr.write(`[kubespray-runner] ${line}\n`),
     self,
   };
-}
-
-export function expandHome(path: string): string {
-  return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : path;
 }
 
 /** The settings the cluster stack wrote, with the environment's node-prep playbook. */

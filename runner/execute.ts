@@ -6,9 +6,9 @@ import { UserError } from "../errors/user-error";
 import { checkoutProblems, findAnsiblePlaybook } from "../lib/kubespray/checkout";
 import type { Command, CommandContext, RunnerSettings } from "../lib/kubespray/commands";
 import { parseInventory } from "../lib/kubespray/inventory";
+import { expandHome } from "../lib/kubespray/project";
 
 import type { RunnerEnv } from "./env";
-import { expandHome } from "./env";
 
 function containerEngine(env: RunnerEnv): string {
   if (env.containerEngine) return env.containerEngine;

@@ -10,10 +10,10 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
-import { PROXMOX_ENV } from "../config/secrets";
 import { runMain, UserError } from "../errors/user-error";
 import { definitionFile } from "../lib/environment";
-import { ProxmoxApi } from "../preflight/proxmox-api";
+import type { ProxmoxApi } from "../preflight/proxmox-api";
+import { proxmoxApiOf } from "../preflight/proxmox-api";
 import type { ExistingVm, SynthesizedVm, TofuState } from "../preflight/stranded";
 import {
   pendingDiskMoves,
@@ -138,11 +138,7 @@ async function main(): Promise<number> {
     listed.status === 0 ? listed.stdout.split("\n").filter((l) => l !== "") : [],
   );
 
-  const api = new ProxmoxApi({
-    endpoint: config.proxmox.endpoint,
-    token: process.env[PROXMOX_ENV.token],
-    insecure: config.proxmox.insecure,
-  });
+  const api = proxmoxApiOf(config, process.env);
   const existing = await api.get<ExistingVm[]>("/cluster/resources", { type: "vm" });
   const adoptions = strandedVms(wanted, inState, existing);
   if (adoptions.length === 0) return 0;

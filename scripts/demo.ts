@@ -16,8 +16,8 @@ import { parse, stringify } from "yaml";
 
 import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
 import { formatIssue, runMain, UserError } from "../errors/user-error";
-import { ProxmoxApi } from "../preflight/proxmox-api";
-import { preflight } from "../preflight/proxmox-checks";
+import { preflight } from "../preflight/preflight";
+import { ProxmoxHttpsClient } from "../preflight/proxmox-api";
 import { ProxmoxDouble } from "../proxmox-double";
 
 import { toolchainEnv } from "./processes";
@@ -119,7 +119,11 @@ async function main(): Promise<void> {
 
     heading("preflight: what the deploy needs from Proxmox, checked before anything changes");
     const { config } = loadClusterConfig(file);
-    const api = new ProxmoxApi({ endpoint: double.endpoint, token: double.token, insecure: true });
+    const api = new ProxmoxHttpsClient({
+      endpoint: double.endpoint,
+      token: double.token,
+      insecure: true,
+    });
     const problems = await preflight(config, api, env, { addons: false });
     for (const p of problems) say(`    ${formatIssue(p)}`);
     if (problems.some((p) => !p.warning))

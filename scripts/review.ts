@@ -24,7 +24,7 @@ import { definitionFile } from "../lib/environment";
 import type { Verdict } from "../lib/node-guard";
 import { describeLoss, judge, nodeVmLosses } from "../lib/node-guard";
 import { checkStackNames } from "../lib/stacks";
-import { ProxmoxApi } from "../preflight/proxmox-api";
+import { proxmoxApiOf } from "../preflight/proxmox-api";
 import { checkToken } from "../preflight/proxmox-checks";
 
 import { guardContext, planJson } from "./node-guard";
@@ -168,7 +168,7 @@ async function reviewStack(
  */
 async function checkTokenFirst(env: NodeJS.ProcessEnv): Promise<void> {
   const { config } = loadClusterConfig(definitionFile(env));
-  const problems = await checkToken(config, ProxmoxApi.of(config, env), env);
+  const problems = await checkToken(config, proxmoxApiOf(config, env), env);
   if (problems.length > 0) throw new UserError(problems);
 }
 

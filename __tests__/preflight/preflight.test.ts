@@ -12,9 +12,9 @@ import { parse } from "yaml";
 import { parseClusterConfig } from "../../config/load";
 import { secretVariables } from "../../config/secrets";
 import { formatIssue } from "../../errors/user-error";
+import { preflight } from "../../preflight/preflight";
 import { REQUIRED_PRIVILEGES } from "../../preflight/privileges";
-import { ProxmoxApi } from "../../preflight/proxmox-api";
-import { preflight } from "../../preflight/proxmox-checks";
+import { ProxmoxHttpsClient } from "../../preflight/proxmox-api";
 import { ProxmoxDouble } from "../../proxmox-double";
 import { ALL_PRIVILEGES } from "../../proxmox-double/acl";
 import { documentedRole } from "../e2e/support/role";
@@ -63,7 +63,11 @@ async function check(run: Run = {}): Promise<string[]> {
     });
     const secrets = Object.fromEntries(secretVariables(config).map((s) => [s.env, "set"]));
     const env = { PROXMOX_VE_API_TOKEN: double.token, ...secrets, ...run.env };
-    const api = new ProxmoxApi({ endpoint, token: env.PROXMOX_VE_API_TOKEN, insecure: true });
+    const api = new ProxmoxHttpsClient({
+      endpoint,
+      token: env.PROXMOX_VE_API_TOKEN,
+      insecure: true,
+    });
     return (await preflight(config, api, env, { cluster: run.cluster })).map(formatIssue);
   } finally {
     await double.stop();

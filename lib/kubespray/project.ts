@@ -1,5 +1,6 @@
 /** Absolute paths of the project's own programs, wherever the app is started from. */
 import { existsSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
 function projectRoot(from: string): string {
@@ -17,6 +18,11 @@ export const PROJECT_ROOT = projectRoot(resolve(__dirname));
 export const RUNNER_ENTRY = join(PROJECT_ROOT, "dist", "runner", "cli.js");
 /** Our node-preparation playbook, run before Kubespray. */
 export const NODE_PREP_PLAYBOOK = join(PROJECT_ROOT, "ansible", "node-prep.yml");
+
+/** A path with a leading `~` expanded to the home directory of the user running this. */
+export function expandHome(path: string): string {
+  return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : path;
+}
 
 /**
  * A user-given path made absolute against `base` (local-exec runs elsewhere); `~/...`
