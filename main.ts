@@ -7,8 +7,8 @@ import { Annotations, App } from "cdktf";
 import { readVaultCaBundles } from "./config/ca-bundles";
 import { formatIssue, runMain } from "./errors/user-error";
 import { loadFromEnvironment, stateDirFromEnvironment } from "./lib/environment";
-import { recordStoreOf } from "./lib/kubespray/cluster-plan";
 import { readLastRun } from "./lib/kubespray/record-store";
+import { recordStoreOf } from "./lib/kubespray/runner-inputs";
 import { destroyableNodes } from "./lib/node-guard";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 

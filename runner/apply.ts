@@ -8,12 +8,12 @@ import { parse } from "yaml";
 
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { nodePrepStep, printScript, stepCommand } from "../lib/kubespray/commands";
+import { stateFromFiles } from "../lib/kubespray/desired-cluster";
 import { parseInventory } from "../lib/kubespray/inventory";
 import { pointAtVip } from "../lib/kubespray/kubeconfig";
-import type { ClusterState, PlaybookStep, RunRecord } from "../lib/kubespray/planner";
-import { planChanges, REMOVE_NODE } from "../lib/kubespray/planner";
+import type { ClusterState, PlaybookStep, RunRecord } from "../lib/kubespray/playbooks";
+import { planChanges, REMOVE_NODE } from "../lib/kubespray/playbooks";
 import { completedRun, readRecord, statePaths, writeRecord } from "../lib/kubespray/record";
-import { stateFromFiles } from "../lib/kubespray/state";
 
 import type { RunnerEnv } from "./env";
 import { sshAddress } from "./env";

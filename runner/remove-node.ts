@@ -8,13 +8,13 @@ import { UserError } from "../errors/user-error";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { printScript, stepCommand } from "../lib/kubespray/commands";
 import { parseInventory } from "../lib/kubespray/inventory";
-import type { PlaybookStep, RunRecord } from "../lib/kubespray/planner";
+import type { PlaybookStep, RunRecord } from "../lib/kubespray/playbooks";
 import {
   checkRemovable,
   describeStep,
   REMOVE_NODE,
   removeNodeStep,
-} from "../lib/kubespray/planner";
+} from "../lib/kubespray/playbooks";
 import { forgetNode, readRecord, statePaths } from "../lib/kubespray/record";
 
 import type { RunnerEnv } from "./env";

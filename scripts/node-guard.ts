@@ -16,8 +16,8 @@ import { join, resolve } from "node:path";
 import { loadClusterConfig } from "../config/load";
 import { runMain } from "../errors/user-error";
 import { definitionFile, stateDirFromEnvironment } from "../lib/environment";
-import { recordStoreOf } from "../lib/kubespray/cluster-plan";
 import { readLastRun } from "../lib/kubespray/record-store";
+import { recordStoreOf } from "../lib/kubespray/runner-inputs";
 import type { DestroyableNodes, PlanWithChanges } from "../lib/node-guard";
 import { describeLoss, destroyableNodes, judge, nodeVmLosses, refusal } from "../lib/node-guard";
 

@@ -9,10 +9,10 @@ import type { ClusterNode } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
 import { KubesprayInventory } from "../constructs/kubespray-inventory";
 import { KubesprayRunner } from "../constructs/kubespray-runner";
-import { clusterPlan } from "../lib/kubespray/cluster-plan";
-import type { RunRecord } from "../lib/kubespray/planner";
+import type { RunRecord } from "../lib/kubespray/playbooks";
 import { RUNNER_ENTRY } from "../lib/kubespray/project";
 import { statePaths } from "../lib/kubespray/record";
+import { clusterPlan } from "../lib/kubespray/runner-inputs";
 import { stateBackend } from "../lib/state-backend";
 
 export interface ClusterStackProps {

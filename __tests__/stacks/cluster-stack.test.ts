@@ -13,7 +13,7 @@ import type { ClusterConfig } from "../../config/schema";
 import { UserError } from "../../errors/user-error";
 import { kubesprayHost } from "../../kubespray-vars/host-fields";
 import { groupVars } from "../../kubespray-vars/vars";
-import type { RunRecord } from "../../lib/kubespray/planner";
+import type { RunRecord } from "../../lib/kubespray/playbooks";
 import { ClusterStack } from "../../stacks/cluster-stack";
 
 const EXAMPLES = join(__dirname, "..", "..", "examples");

@@ -7,8 +7,8 @@ import { basename, dirname, resolve } from "node:path";
 
 import { DEFAULT_MAX_FORKS } from "../../config/schema";
 
-import type { PlaybookStep } from "./planner";
-import { describeLimited, limitOption } from "./planner";
+import type { PlaybookStep } from "./playbooks";
+import { describeLimited, limitOption } from "./playbooks";
 
 export type RunnerMode = "run" | "print" | "container";
 

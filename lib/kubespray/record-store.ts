@@ -22,7 +22,7 @@ import { Client } from "pg";
 import { UserError } from "../../errors/user-error";
 import { PASSPHRASE_ENV } from "../state-backend";
 
-import type { RunRecord } from "./planner";
+import type { RunRecord } from "./playbooks";
 import { readRecord, statePaths, writeRecord } from "./record";
 
 /** Where the record lives in PostgreSQL (runner.json's `recordStore`). */

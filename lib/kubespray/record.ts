@@ -15,7 +15,7 @@ import {
 import { dirname, join } from "node:path";
 
 import { withoutHost } from "./inventory";
-import type { ClusterState, RunRecord } from "./planner";
+import type { ClusterState, RunRecord } from "./playbooks";
 
 export interface StatePaths {
   readonly stateDir: string;

@@ -8,9 +8,9 @@ import { expandNodes } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
 import { issue, UserError } from "../../errors/user-error";
 
-import type { KubesprayFiles } from "./cluster-plan";
-import { kubesprayFiles } from "./cluster-plan";
-import type { RunRecord } from "./planner";
+import type { RunRecord } from "./playbooks";
+import type { KubesprayFiles } from "./runner-inputs";
+import { kubesprayFiles } from "./runner-inputs";
 
 export interface RenderedFiles extends KubesprayFiles {
   /** Relative path under the output directory -> content. */

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import type { RunRecord } from "../../../lib/kubespray/planner";
+import type { RunRecord } from "../../../lib/kubespray/playbooks";
 import { readRecord, statePaths, writeRecord } from "../../../lib/kubespray/record";
 import {
   readLastRun,

@@ -7,7 +7,7 @@ import type { KubesprayHost } from "../../kubespray-vars/host-fields";
 
 import type { ParsedInventory } from "./inventory";
 import { controlPlaneOrder } from "./inventory";
-import type { ClusterState } from "./planner";
+import type { ClusterState } from "./playbooks";
 
 /**
  * The desired state from inventory hosts; `knownAddress` says which addresses are

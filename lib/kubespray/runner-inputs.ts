@@ -17,13 +17,13 @@ import { API_SERVER_PORT, groupVars } from "../../kubespray-vars/vars";
 import { pgSchemaName } from "../state-backend";
 
 import type { RunnerSettings } from "./commands";
+import { desiredState } from "./desired-cluster";
 import type { InventoryDocument } from "./inventory";
 import { buildInventory } from "./inventory";
-import type { RunRecord } from "./planner";
-import { planChanges, previousControlPlaneOrder, triggerAction } from "./planner";
+import type { RunRecord } from "./playbooks";
+import { planChanges, previousControlPlaneOrder, triggerAction } from "./playbooks";
 import { absoluteUserPath, NODE_PREP_PLAYBOOK } from "./project";
 import type { RecordStore } from "./record-store";
-import { desiredState } from "./state";
 
 /** The Kubespray inventory and its variables. */
 export interface KubesprayFiles {

@@ -1,7 +1,12 @@
 import { UserError } from "../../../errors/user-error";
 import type { KubesprayHost } from "../../../kubespray-vars/host-fields";
-import type { ClusterState, RunRecord } from "../../../lib/kubespray/planner";
-import { checkUpgrade, NOTHING, planChanges, triggerAction } from "../../../lib/kubespray/planner";
+import type { ClusterState, RunRecord } from "../../../lib/kubespray/playbooks";
+import {
+  checkUpgrade,
+  NOTHING,
+  planChanges,
+  triggerAction,
+} from "../../../lib/kubespray/playbooks";
 
 const host = (
   name: string,

@@ -3,9 +3,9 @@ import type { NodeSpec } from "../../../config/nodes";
 import type { ClusterConfig } from "../../../config/schema";
 import { UserError } from "../../../errors/user-error";
 import { kubesprayHost } from "../../../kubespray-vars/host-fields";
-import { clusterPlan } from "../../../lib/kubespray/cluster-plan";
 import { resolvedSettings } from "../../../lib/kubespray/commands";
-import type { RunRecord } from "../../../lib/kubespray/planner";
+import type { RunRecord } from "../../../lib/kubespray/playbooks";
+import { clusterPlan } from "../../../lib/kubespray/runner-inputs";
 import { accept, cloud, homelab } from "../../fixtures/definitions";
 
 const home = accept(homelab()).config;
