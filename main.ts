@@ -13,7 +13,7 @@ import { destroyableNodes } from "./lib/node-guard";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 
 // Every mistake in the user's input (the definition, a file it names, a change the
-// Kubespray planner refuses) is a UserError: its lines and exit code 2, no stack trace.
+// Kubespray playbooks cannot make) is a UserError: its lines and exit code 2, no stack trace.
 void runMain(async () => {
   const { config, warnings, file } = loadFromEnvironment();
   const stateDir = stateDirFromEnvironment(config);

@@ -30,7 +30,7 @@ export interface LoadedConfig {
   readonly file?: string;
   /**
    * The line of a field in that file (`kubernetes.version`), or undefined where the file
-   * does not write it: for the problems found later, e.g. a change the planner refuses.
+   * does not write it: for the problems found later, e.g. a change no Kubespray playbook can make.
    */
   readonly locate?: (path: string) => number | undefined;
 }

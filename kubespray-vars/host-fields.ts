@@ -6,8 +6,8 @@
  * definition field that drives each variable (`kubernetes.extraVars` may not set them), and
  * whether a change of it on a node that stays needs a playbook (`cluster.yml`).
  *
- * The inventory's writer and reader (lib/kubespray/inventory.ts) and the planner's
- * comparison of a host with the record of the last run (lib/kubespray/planner.ts) are
+ * The inventory's writer and reader (lib/kubespray/inventory.ts) and the comparison of a
+ * host with the record of the last run that chooses the playbooks (lib/kubespray/playbooks.ts) are
  * driven by this table: a field Kubespray sees is a row here and its field in the schema.
  */
 import { isDeepStrictEqual } from "node:util";

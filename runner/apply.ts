@@ -8,11 +8,11 @@ import { parse } from "yaml";
 
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { nodePrepStep, printScript, stepCommand } from "../lib/kubespray/commands";
-import { stateFromFiles } from "../lib/kubespray/desired-cluster";
+import { clusterFromFiles } from "../lib/kubespray/desired-cluster";
 import { parseInventory } from "../lib/kubespray/inventory";
 import { pointAtVip } from "../lib/kubespray/kubeconfig";
-import type { ClusterState, PlaybookStep, RunRecord } from "../lib/kubespray/playbooks";
-import { planChanges, REMOVE_NODE } from "../lib/kubespray/playbooks";
+import type { ClusterSpec, PlaybookStep, RunRecord } from "../lib/kubespray/playbooks";
+import { playbooksFor, REMOVE_NODE } from "../lib/kubespray/playbooks";
 import { completedRun, readRecord, statePaths, writeRecord } from "../lib/kubespray/record";
 
 import type { RunnerEnv } from "./env";
@@ -22,11 +22,11 @@ import { removeNodeWith } from "./remove-node";
 import { waitForSsh } from "./ssh";
 
 /** The desired cluster from the files the cluster stack wrote. */
-export function desiredFromFiles(settings: RunnerSettings): ClusterState {
+export function desiredFromFiles(settings: RunnerSettings): ClusterSpec {
   const paths = statePaths(settings.stateDir);
   const inventory = parseInventory(readFileSync(paths.hostsFile, "utf8"));
   const vars = (parse(readFileSync(paths.groupVarsFile, "utf8")) ?? {}) as Record<string, unknown>;
-  return stateFromFiles(inventory, vars, settings.kubesprayVersion);
+  return clusterFromFiles(inventory, vars, settings.kubesprayVersion);
 }
 
 /** Kubespray steps with our node preparation before the first one that installs. */
@@ -78,9 +78,9 @@ export async function apply(
   rmSync(paths.teardownMarker, { force: true });
   const desired = desiredFromFiles(settings);
   const record = readRecord(settings.stateDir);
-  const plan = planChanges(desired, record);
-  const action = options.action ?? plan.description;
-  if (plan.steps.length === 0) {
+  const playbooks = playbooksFor(desired, record);
+  const action = options.action ?? playbooks.description;
+  if (playbooks.steps.length === 0) {
     env.log("nothing changed since the last successful run; no playbook to run");
     writeRecord(
       settings.stateDir,
@@ -90,10 +90,10 @@ export async function apply(
     copyKubeconfig(settings, env.log);
     return;
   }
-  env.log(`planned: ${plan.description}`);
+  env.log(`planned: ${playbooks.description}`);
   const ctx = prepare(settings, env, paths.hostsFile);
-  const steps = withNodePrep(settings, plan.steps);
-  const removing = new Set(plan.removed);
+  const steps = withNodePrep(settings, playbooks.steps);
+  const removing = new Set(playbooks.removed);
 
   if (settings.mode === "print") {
     const commands = steps.map((s) => stepCommand(s, ctx));
@@ -121,7 +121,7 @@ export async function apply(
   }
   writeRecord(settings.stateDir, completedRun(desired, action), paths.inventoryDir);
   copyKubeconfig(settings, env.log);
-  env.log(`done: ${plan.description}`);
+  env.log(`done: ${playbooks.description}`);
 }
 
 /** `record`: marks the planned run as done (after running a printed script by hand). */
@@ -132,10 +132,10 @@ export function markDone(
 ): void {
   const paths = statePaths(settings.stateDir);
   const desired = desiredFromFiles(settings);
-  const plan = planChanges(desired, readRecord(settings.stateDir));
+  const playbooks = playbooksFor(desired, readRecord(settings.stateDir));
   writeRecord(
     settings.stateDir,
-    completedRun(desired, options.action ?? plan.description),
+    completedRun(desired, options.action ?? playbooks.description),
     paths.inventoryDir,
   );
   copyKubeconfig(settings, env.log);

@@ -12,7 +12,7 @@ import { KubesprayRunner } from "../constructs/kubespray-runner";
 import type { RunRecord } from "../lib/kubespray/playbooks";
 import { RUNNER_ENTRY } from "../lib/kubespray/project";
 import { statePaths } from "../lib/kubespray/record";
-import { clusterPlan } from "../lib/kubespray/runner-inputs";
+import { runnerInputs } from "../lib/kubespray/runner-inputs";
 import { stateBackend } from "../lib/state-backend";
 
 export interface ClusterStackProps {
@@ -34,7 +34,7 @@ export class ClusterStack extends TerraformStack {
   /** Path of the admin kubeconfig the runner writes (mode 0600); never its contents. */
   public readonly kubeconfigPath: string;
   /** What the runner will do, as shown in its trigger (e.g. `cluster.yml`). */
-  public readonly plannedAction: string;
+  public readonly action: string;
 
   constructor(scope: Construct, id: string, props: ClusterStackProps) {
     super(scope, id);
@@ -47,31 +47,31 @@ export class ClusterStack extends TerraformStack {
     const stackDir = resolve(App.of(this).outdir, "stacks", id);
     const at = (path: string) => (portable ? relative(stackDir, path) : path);
     const paths = statePaths(props.stateDir);
-    const plan = clusterPlan(props.config, props.nodes, props.lastRun, {
+    const inputs = runnerInputs(props.config, props.nodes, props.lastRun, {
       stateDir: props.stateDir,
       baseDir: props.baseDir,
       portablePaths: portable,
     });
-    this.plannedAction = plan.action;
+    this.action = inputs.action;
 
     const files = new KubesprayInventory(this, "inventory", {
       hostsFile: at(paths.hostsFile),
       groupVarsFile: at(paths.groupVarsFile),
-      inventory: plan.inventory,
-      groupVars: plan.groupVars,
+      inventory: inputs.inventory,
+      groupVars: inputs.groupVars,
     });
     new KubesprayRunner(this, "runner", {
       settingsFile: at(paths.settingsFile),
-      settings: plan.settings,
+      settings: inputs.settings,
       stateDir: at(props.stateDir),
       inventorySha256: files.hostsFile.contentSha256,
       groupVarsSha256: files.groupVarsFile.contentSha256,
-      action: plan.action,
+      action: inputs.action,
       runnerEntry: at(RUNNER_ENTRY),
     });
 
     this.kubeconfigPath = paths.kubeconfig;
     new TerraformOutput(this, "kubeconfig_path", { value: at(this.kubeconfigPath) });
-    new TerraformOutput(this, "kubespray_action", { value: plan.action });
+    new TerraformOutput(this, "kubespray_action", { value: inputs.action });
   }
 }

@@ -173,7 +173,7 @@ describe("ClusterStack", () => {
       nodePools: homelab.nodePools.map((p) => (p.name === "worker" ? { ...p, count: 4 } : p)),
     };
     const { stack } = synth(bigger, recordOf(homelab));
-    expect(stack.plannedAction).toBe("playbooks/facts.yml; scale.yml --limit=kspray-worker-4");
+    expect(stack.action).toBe("playbooks/facts.yml; scale.yml --limit=kspray-worker-4");
   });
 
   it("keeps the recorded action when nothing changed, so a redeploy plans nothing", () => {
@@ -181,7 +181,7 @@ describe("ClusterStack", () => {
       homelab,
       recordOf(homelab, "playbooks/facts.yml; scale.yml --limit=kspray-worker-3"),
     );
-    expect(stack.plannedAction).toBe("playbooks/facts.yml; scale.yml --limit=kspray-worker-3");
+    expect(stack.action).toBe("playbooks/facts.yml; scale.yml --limit=kspray-worker-3");
   });
 
   it("shows remove-node.yml for a removed worker", () => {
@@ -189,7 +189,7 @@ describe("ClusterStack", () => {
       ...homelab,
       nodePools: homelab.nodePools.map((p) => (p.name === "worker" ? { ...p, count: 2 } : p)),
     };
-    expect(synth(smaller, recordOf(homelab)).stack.plannedAction).toBe(
+    expect(synth(smaller, recordOf(homelab)).stack.action).toBe(
       "remove-node.yml -e node=kspray-worker-3",
     );
   });
@@ -218,7 +218,7 @@ describe("ClusterStack", () => {
       nodes,
       lastRun,
     });
-    expect(stack.plannedAction).toBe("recorded");
+    expect(stack.action).toBe("recorded");
   });
 
   it("writes runner settings with the release's Ansible range and the container image", () => {
@@ -245,7 +245,7 @@ describe("ClusterStack, moving the first control-plane node away", () => {
       nextControlPlaneOrder: ["kspray-cp-2", "kspray-cp-3", "kspray-cp-1"],
     };
     const { stack, parsed } = synth(homelab, record);
-    expect(stack.plannedAction).toBe("cluster.yml");
+    expect(stack.action).toBe("cluster.yml");
     const hosts = Object.values(parsed.resource.local_file).find(
       (f) => f.filename === "/state/kspray/inventory/hosts.yaml",
     );

@@ -16,8 +16,8 @@ import { changesNeedingPlaybook } from "../../kubespray-vars/host-fields";
 /** The runbook that users are pointed to when a change cannot be done automatically. */
 export const RUNBOOK = "docs/operations.md";
 
-/** What Kubespray is asked to build. */
-export interface ClusterState {
+/** What Kubespray is asked to build: the desired cluster, or the one a run built. */
+export interface ClusterSpec {
   readonly kubesprayVersion: string;
   /** In inventory order; an undefined address (a DHCP one at synth time) is not compared. */
   readonly hosts: readonly KubesprayHost[];
@@ -26,8 +26,8 @@ export interface ClusterState {
   readonly vars: Readonly<Record<string, unknown>>;
 }
 
-/** The state of the last successful run, and what that run did. */
-export interface RunRecord extends ClusterState {
+/** The cluster as the last successful run left it, and what that run did. */
+export interface RunRecord extends ClusterSpec {
   /** Description of the playbooks of the last run that changed something. */
   readonly action: string;
   readonly completedAt: string;
@@ -52,7 +52,7 @@ export interface PlaybookStep {
   readonly extraVars?: Readonly<Record<string, string>>;
 }
 
-export interface Plan {
+export interface Playbooks {
   /** Playbooks in order; empty when nothing changed. */
   readonly steps: readonly PlaybookStep[];
   readonly added: readonly string[];
@@ -142,7 +142,7 @@ const withoutVersion = (vars: Readonly<Record<string, unknown>>) => {
  * - a new Kubernetes version: `upgrade-cluster.yml`, one minor at a time, alone;
  * - nothing changed: nothing.
  */
-export function planChanges(desired: ClusterState, record: RunRecord | undefined): Plan {
+export function playbooksFor(desired: ClusterSpec, record: RunRecord | undefined): Playbooks {
   const names = desired.hosts.map((h) => h.name);
   if (record === undefined) {
     const steps = [{ playbook: CLUSTER }];
@@ -199,7 +199,7 @@ export function planChanges(desired: ClusterState, record: RunRecord | undefined
  * The action shown in the runner's trigger: the planned playbooks, or, when nothing is
  * planned, the action of the last run, so that a redeploy without changes plans nothing.
  */
-export function triggerAction(plan: Plan, record: RunRecord | undefined): string {
-  if (plan.steps.length > 0) return plan.description;
+export function triggerAction(playbooks: Playbooks, record: RunRecord | undefined): string {
+  if (playbooks.steps.length > 0) return playbooks.description;
   return record?.action ?? NOTHING;
 }

@@ -117,7 +117,7 @@ async function readRow(client: Client, store: RecordStore): Promise<Row | undefi
   return result.rows[0];
 }
 
-/** The record the planner starts from, at synth time. */
+/** The record the playbooks are chosen against, at synth time. */
 export async function readStoredRecord(
   store: RecordStore,
   env: NodeJS.ProcessEnv = process.env,
@@ -130,7 +130,7 @@ export async function readStoredRecord(
   }
 }
 
-/** The record the planner starts from: the stored one with pg, else the local file. */
+/** The record the playbooks are chosen against: the stored one with pg, else the local file. */
 export async function readLastRun(
   store: RecordStore | undefined,
   stateDir: string,

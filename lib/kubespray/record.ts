@@ -15,7 +15,7 @@ import {
 import { dirname, join } from "node:path";
 
 import { withoutHost } from "./inventory";
-import type { ClusterState, RunRecord } from "./playbooks";
+import type { ClusterSpec, RunRecord } from "./playbooks";
 
 export interface StatePaths {
   readonly stateDir: string;
@@ -90,7 +90,7 @@ export function dropRecord(stateDir: string): void {
 }
 
 /** The record of a run of `action` that has just brought the cluster to `desired`. */
-export function completedRun(desired: ClusterState, action: string): RunRecord {
+export function completedRun(desired: ClusterSpec, action: string): RunRecord {
   return { ...desired, action, completedAt: new Date().toISOString() };
 }
 
