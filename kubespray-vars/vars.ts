@@ -72,6 +72,8 @@ export interface HostVariables {
 
 /** The port the API servers listen on (Kubespray's `kube_apiserver_port` default). */
 export const API_SERVER_PORT = 6443;
+/** Kubespray's `kube_network_node_prefix` default: a /24 of pod addresses per node. */
+export const DEFAULT_NODE_CIDR_PREFIX = 24;
 
 /** The Kubernetes version a definition installs: its own, or the release's newest. */
 export function kubernetesVersion(config: ClusterConfig): string {

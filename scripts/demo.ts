@@ -25,10 +25,14 @@ import { toolchainEnv } from "./processes";
 const ROOT = resolve(__dirname, "..");
 const WORK = resolve(process.env.DEMO_DIR ?? join(ROOT, ".demo"));
 const STEPS = 7;
-let step = 0;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const heading = (what: string) => say(`\n[${++step}/${STEPS}] ${what}`);
+
+/** The demo's step headings, numbered `[n/7]` in the order they are said. */
+function stepHeadings(): (what: string) => void {
+  let step = 0;
+  return (what) => say(`\n[${++step}/${STEPS}] ${what}`);
+}
 
 /**
  * cdktf's lines worth showing while it works: each resource done, the totals, errors. The
@@ -80,6 +84,7 @@ async function must(
 }
 
 async function main(): Promise<void> {
+  const heading = stepHeadings();
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(WORK, { recursive: true });
 

@@ -4,8 +4,8 @@ import semver from "semver";
 import { show } from "../../errors/user-error";
 import { MANAGED_VARIABLES } from "../../kubespray-vars/managed";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
+import { DEFAULT_NODE_CIDR_PREFIX } from "../../kubespray-vars/vars";
 import { ipToInt, overlaps, parseCidr } from "../net";
-import { DEFAULT_NODE_CIDR_PREFIX } from "../schema";
 
 import type { Rule } from "./context";
 

@@ -5,7 +5,7 @@
  */
 import { basename, dirname, resolve } from "node:path";
 
-import { DEFAULT_MAX_FORKS } from "../../config/schema";
+import { ANSIBLE_FORKS, DEFAULT_MAX_FORKS } from "../../kubespray-vars/forks";
 
 import type { PlaybookStep } from "./playbooks";
 import { describeLimited, limitOption } from "./playbooks";
@@ -82,9 +82,6 @@ export interface CommandContext {
   /** Hosts in the inventory: what a playbook without a limit touches. */
   readonly hostCount: number;
 }
-
-/** Ansible's own default of `--forks`. */
-const ANSIBLE_FORKS = 5;
 
 /**
  * `--forks` for a step: every host it touches at once (Ansible's default of 5 would run a

@@ -20,7 +20,7 @@ import { dirname } from "node:path";
 import { Client } from "pg";
 
 import { UserError } from "../../errors/user-error";
-import { PASSPHRASE_ENV } from "../state-backend";
+import { PASSPHRASE_ENV, PG_CONN_STR } from "../state-backend";
 
 import type { RunRecord } from "./playbooks";
 import { readRecord, statePaths, writeRecord } from "./record";
@@ -32,8 +32,6 @@ export interface RecordStore {
 }
 
 export const RECORD_TABLE = "kubespray_last_run";
-/** Read by OpenTofu's pg backend too; a `postgres://` URL. */
-export const CONN_ENV = "PG_CONN_STR";
 
 interface Row {
   record: RunRecord;
@@ -66,10 +64,10 @@ export function openText(sealed: string, passphrase: string): string {
 }
 
 async function connect(env: NodeJS.ProcessEnv): Promise<Client> {
-  const connectionString = env[CONN_ENV];
+  const connectionString = env[PG_CONN_STR];
   if (!connectionString)
     throw UserError.at(
-      CONN_ENV,
+      PG_CONN_STR,
       "not set, and state.backend: pg keeps the Kubespray record in PostgreSQL",
       "set it in the environment as for the deploy: postgres://user@host/db?sslmode=...",
     );
@@ -78,7 +76,7 @@ async function connect(env: NodeJS.ProcessEnv): Promise<Client> {
     await client.connect();
   } catch (e) {
     throw UserError.at(
-      CONN_ENV,
+      PG_CONN_STR,
       `cannot connect to PostgreSQL (${(e as Error).message})`,
       "check the address in it, that the server runs and the password (~/.pgpass or PGPASSWORD)",
     );
