@@ -3,7 +3,8 @@
  * image, and the name it is kept under on each host's datastore. Which templates are made
  * from it, with which VM IDs and on which hosts, is the node model's (config/nodes.ts).
  */
-import type { CloudImage } from "./schema";
+import type { ChecksumAlgorithm, CloudImage } from "./schema";
+import { CHECKSUM_HEX_LENGTH } from "./schema";
 
 /** The name the definition gives the image: `fileName`, else the URL's last path segment. */
 export function imageBaseName(image: CloudImage): string {
@@ -21,4 +22,15 @@ export function imageFileName(image: CloudImage): string {
   const dot = base.lastIndexOf(".");
   const tag = image.checksum.slice(0, 12).toLowerCase();
   return dot <= 0 ? `${base}-${tag}` : `${base.slice(0, dot)}-${tag}${base.slice(dot)}`;
+}
+
+/** What is wrong with a checksum for its algorithm (`problem; fix`), or undefined. */
+export function checksumProblem(
+  checksum: string,
+  algorithm: ChecksumAlgorithm,
+): string | undefined {
+  const want = CHECKSUM_HEX_LENGTH[algorithm];
+  return checksum.length === want
+    ? undefined
+    : `${checksum.length} hex digits, but a ${algorithm} checksum has ${want}; copy the image's line of its ${algorithm.toUpperCase()}SUMS file, or fix checksumAlgorithm`;
 }

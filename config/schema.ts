@@ -16,6 +16,7 @@ import {
 } from "../kubespray-vars/releases";
 import { DEFAULT_NODE_CIDR_PREFIX } from "../kubespray-vars/vars";
 
+import type { ChartName } from "./chart-names";
 import { CHART_NAMES } from "./chart-names";
 import { isLabelValue, labelKeyProblem, taintProblem } from "./kubernetes-names";
 import { isIpv4, isOrdered, parseCidr, parseIdRange, parseIpRange } from "./net";
@@ -803,4 +804,12 @@ export type Addons = ClusterConfig["addons"];
 export type DemocraticCsiBackend = NonNullable<Addons["storage"]>["democraticCsi"][number];
 export type ClusterIssuer = NonNullable<Addons["certManager"]>["clusterIssuers"][number];
 export type CloudImage = NonNullable<ClusterConfig["proxmox"]["template"]["image"]>;
+export type ChecksumAlgorithm = CloudImage["checksumAlgorithm"];
+/** Where the prepared template's disks are: `shared` storage or the template node's `local`. */
+export type TemplateStorage = NonNullable<ClusterConfig["proxmox"]["template"]["storage"]>;
+/** How the runner runs Kubespray: `run`, `print` or `container`. */
+export type RunnerMode = ClusterConfig["kubespray"]["mode"];
+export type IngressControllerKind = NonNullable<Addons["ingress"]>["controller"];
+/** Where an air-gapped install takes an add-on's chart from instead. */
+export type ChartOverride = NonNullable<Addons["chartOverrides"][ChartName]>;
 export type ExistingCluster = ClusterConfig["coexistence"]["existingClusters"][number];

@@ -61,6 +61,18 @@ export class UserError extends Error {
     return new UserError([issue(path, problem, fix)]);
   }
 
+  /**
+   * A prop a construct cannot work with, checked in its constructor (as aws-cdk's do), on
+   * `<construct path>.<prop>`; `message` is `problem; fix`.
+   */
+  static prop(
+    construct: { readonly node: { readonly path: string } },
+    prop: string,
+    message: string,
+  ): UserError {
+    return new UserError([{ path: `${construct.node.path}.${prop}`, message }]);
+  }
+
   /** The lines to print, one per problem. */
   lines(): string[] {
     return this.issues.map(formatIssue);

@@ -144,4 +144,24 @@ describe("ProxmoxNodeVm", () => {
     expect(synth({ staticIp: undefined }).vm.lifecycle.prevent_destroy).toBe(true);
     expect(synth({ destroyable: true }).vm.lifecycle.prevent_destroy).toBe(false);
   });
+
+  it("rejects props Proxmox cannot take, naming the prop; a token is left to apply time", () => {
+    expect(() => synth({ vmId: 99 })).toThrow(
+      "stack/worker-2.vmId: 99 is not a Proxmox VM ID; use a whole number from 100 to 999999999",
+    );
+    expect(() => synth({ templateVmId: 1.5 })).toThrow(
+      /^stack\/worker-2\.templateVmId: 1\.5 is not/,
+    );
+    expect(() => synth({ cores: 0 })).toThrow(
+      "stack/worker-2.cores: 0 is no size a VM can have; use a whole number above 0",
+    );
+    expect(() => synth({ diskGiB: 2.5 })).toThrow(/^stack\/worker-2\.diskGiB: 2\.5 is no size/);
+    expect(() => synth({ staticIp: "10.10.30" })).toThrow(
+      'stack/worker-2.staticIp: "10.10.30" is not an IPv4 address; write it as a.b.c.d, or leave it out for DHCP',
+    );
+    expect(() => synth({ prefixLength: 33 })).toThrow(
+      /^stack\/worker-2\.prefixLength: 33 is not an IPv4/,
+    );
+    expect(() => synth({ memoryMiB: Token.asNumber("${var.memory}") })).not.toThrow();
+  });
 });

@@ -1,9 +1,9 @@
 /** Rules of the Proxmox section: its hosts, this cluster's VM ID blocks and the template. */
 import { show } from "../../errors/user-error";
-import { imageBaseName } from "../cloud-image";
+import { checksumProblem, imageBaseName } from "../cloud-image";
 import { overlaps } from "../net";
 import { clusterVmIdBlocks, imageTemplateName, templateVmIds } from "../nodes";
-import { CHECKSUM_HEX_LENGTH, IMPORT_FILE_NAME, PROXMOX_MAX_VMID } from "../schema";
+import { IMPORT_FILE_NAME, PROXMOX_MAX_VMID } from "../schema";
 
 import type { Rule } from "./context";
 
@@ -59,12 +59,8 @@ const imageAlone: Rule = (c) => {
 const imageChecksum: Rule = (c) => {
   const image = c.config.proxmox.template.image;
   if (image === undefined) return;
-  const want = CHECKSUM_HEX_LENGTH[image.checksumAlgorithm];
-  if (image.checksum.length !== want)
-    c.err(
-      "proxmox.template.image.checksum",
-      `${image.checksum.length} hex digits, but a ${image.checksumAlgorithm} checksum has ${want}; copy the image's line of its ${image.checksumAlgorithm.toUpperCase()}SUMS file, or fix checksumAlgorithm`,
-    );
+  const problem = checksumProblem(image.checksum, image.checksumAlgorithm);
+  if (problem !== undefined) c.err("proxmox.template.image.checksum", problem);
 };
 
 const imageFile: Rule = (c) => {

@@ -5,12 +5,13 @@
  */
 import { basename, dirname, resolve } from "node:path";
 
+import type { RunnerMode } from "../../config/schema";
 import { ANSIBLE_FORKS, DEFAULT_MAX_FORKS } from "../../kubespray-vars/forks";
 
 import type { PlaybookStep } from "./playbooks";
 import { describeLimited, limitOption } from "./playbooks";
 
-export type RunnerMode = "run" | "print" | "container";
+export type { RunnerMode };
 
 /** What the runner needs besides the inventory: written by the cluster stack as JSON. */
 export interface RunnerSettings {
