@@ -4,8 +4,10 @@
  */
 import { Annotations, App } from "cdktf";
 
-import { readVaultCaBundles } from "./config/ca-bundles";
-import { formatIssue, runMain } from "./errors/user-error";
+import { readNamedFiles } from "./config/named-files";
+import type { ClusterConfig } from "./config/schema";
+import type { Issue } from "./errors/user-error";
+import { formatIssue, runMain, UserError } from "./errors/user-error";
 import { loadFromEnvironment, stateDirFromEnvironment } from "./lib/environment";
 import { readLastRun } from "./lib/kubespray/record-store";
 import { recordStoreOf } from "./lib/kubespray/runner-inputs";
@@ -15,9 +17,26 @@ import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 // Every mistake in the user's input (the definition, a file it names, a change the
 // Kubespray playbooks cannot make) is a UserError: its lines and exit code 2, no stack trace.
 void runMain(async () => {
-  const { config, warnings, file } = loadFromEnvironment();
+  const { config, warnings, file, locate } = loadFromEnvironment();
+  try {
+    await synth(config, warnings, file);
+  } catch (e) {
+    // A refusal found while building the stacks (a Kubernetes downgrade) names the field's
+    // line of the definition, as the definition's own problems do.
+    throw e instanceof UserError && file !== undefined && locate !== undefined
+      ? e.locatedIn(file, locate)
+      : e;
+  }
+});
+
+async function synth(
+  config: ClusterConfig,
+  warnings: readonly Issue[],
+  file: string | undefined,
+): Promise<void> {
   const stateDir = stateDirFromEnvironment(config);
   const baseDir = process.cwd();
+  const { vaultCaBundles } = readNamedFiles(config, baseDir);
 
   const app = new App();
   const vms = new VmsStack(app, "vms", {
@@ -38,7 +57,7 @@ void runMain(async () => {
     stateDir,
     kubeconfigPath: cluster.kubeconfigPath,
     baseDir,
-    vaultCaBundles: readVaultCaBundles(config, baseDir),
+    vaultCaBundles,
   });
   // Deploy in this order (and destroy in reverse) even where no value crosses stacks.
   cluster.addDependency(vms);
@@ -46,4 +65,4 @@ void runMain(async () => {
   // cdktf marks an annotation as a warning itself.
   for (const w of warnings) Annotations.of(app).addWarning(formatIssue({ ...w, warning: false }));
   app.synth();
-});
+}
