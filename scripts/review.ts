@@ -7,9 +7,10 @@
  * as such instead of failing. A change that would take a node's VM away is named, with
  * what causes it (lib/node-guard.ts). Exit code as `tofu plan -detailed-exitcode`: 0
  * nothing to change, 2 changes, 1 an error or a change `npm run deploy` refuses; a mistake
- * found before anything is planned (a stack that does not exist; with the vms stack, a
- * Proxmox token that is unset or refused, checked as preflight checks it) is one line on
- * stderr and exit code 2, as in every command.
+ * found before anything is planned (a stack that does not exist, a mistake in the
+ * definition or a file it names, PG_CONN_STR or TF_VAR_state_passphrase unset where the
+ * state needs them; with the vms stack, a Proxmox token that is unset or refused, checked
+ * as preflight checks it) is one line each on stderr and exit code 2, as in every command.
  *
  * Environment: CLUSTER_CONFIG, STATE_DIR and the secrets as for `npm run deploy`;
  * CDKTF_OUTDIR (default `cdktf.out`). The offline toolchain must be built (`npm run
@@ -19,11 +20,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
-import { runMain, UserError } from "../errors/user-error";
+import type { ClusterConfig } from "../config/schema";
+import { EXIT_USER_ERROR, runMain, UserError } from "../errors/user-error";
 import { definitionFile } from "../lib/environment";
 import type { Verdict } from "../lib/node-guard";
 import { describeLoss, judge, nodeVmLosses } from "../lib/node-guard";
 import { checkStackNames } from "../lib/stacks";
+import { checkStateEnvironment } from "../lib/state-backend";
 import { proxmoxApiOf } from "../preflight/proxmox-api";
 import { checkToken } from "../preflight/proxmox-checks";
 
@@ -166,8 +169,7 @@ async function reviewStack(
  * out of reach is one line each (a `UserError`), where the vms stack's plan would print the
  * provider's error once per VM.
  */
-async function checkTokenFirst(env: NodeJS.ProcessEnv): Promise<void> {
-  const { config } = loadClusterConfig(definitionFile(env));
+async function checkTokenFirst(config: ClusterConfig, env: NodeJS.ProcessEnv): Promise<void> {
   const problems = await checkToken(config, proxmoxApiOf(config, env), env);
   if (problems.length > 0) throw new UserError(problems);
 }
@@ -236,7 +238,11 @@ async function main(argv: readonly string[]): Promise<number> {
   // The saved plans hold the add-ons' secrets: readable by the user alone.
   process.umask(0o077);
   const named: readonly string[] = checkStackNames(argv);
-  if (named.length === 0 || named.includes("vms")) await checkTokenFirst(process.env);
+  // Before anything plans, as a deploy does: the definition (its mistakes, exit 2), what the
+  // state needs from the environment (PG_CONN_STR, TF_VAR_state_passphrase), the token.
+  const { config } = loadClusterConfig(definitionFile(process.env));
+  checkStateEnvironment(config, process.env);
+  if (named.length === 0 || named.includes("vms")) await checkTokenFirst(config, process.env);
   const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
   if (!existsSync(join(TOOLCHAIN, "bin", "tofu"))) {
     process.stderr.write("the offline toolchain is not built: run npm run toolchain\n");
@@ -246,7 +252,9 @@ async function main(argv: readonly string[]): Promise<number> {
   process.stdout.write(synth.stdout);
   if (synth.status !== 0) {
     process.stderr.write(synth.stderr);
-    return ERROR;
+    // A mistake the synth finds in what the definition names (a file, a downgrade) is the
+    // user's, as in every command.
+    return synth.status === EXIT_USER_ERROR ? EXIT_USER_ERROR : ERROR;
   }
   const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as Manifest;
   const all = deployOrder(manifest);
