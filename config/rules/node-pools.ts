@@ -78,7 +78,11 @@ const knownHosts: PoolRule = (c, pool, _i, at) => {
 const staticAddresses: PoolRule = (c, pool, _i, at) => {
   const range = poolAddresses(pool);
   if (range === undefined) return;
-  if (c.inNodeNetwork(`${at}.firstIp`, range, `the ${pool.count} addresses from ${pool.firstIp},`))
+  const what =
+    pool.count === 1
+      ? `pool ${pool.name}'s address`
+      : `pool ${pool.name}'s ${pool.count} addresses`;
+  if (c.inNodeNetwork(`${at}.firstIp`, range, what, pool.count > 1))
     c.claims.push({
       path: `${at}.firstIp`,
       what: `pool ${pool.name}'s addresses ${formatIpRange(range)}`,
