@@ -308,6 +308,14 @@ const SshSchema = z
   .describe("SSH access to the nodes.");
 
 export const NodeRoleSchema = z.enum(["control-plane", "worker"]);
+/** Proxmox VE's cache modes of a VM disk (its `cache` option). */
+export const DISK_CACHE_MODES = [
+  "none",
+  "writethrough",
+  "writeback",
+  "directsync",
+  "unsafe",
+] as const;
 
 const nodePoolSchema = (checks: Checks) =>
   z.strictObject({
@@ -325,6 +333,12 @@ const nodePoolSchema = (checks: Checks) =>
       .optional()
       .describe(
         "QEMU CPU type of the pool's VMs, e.g. `host` or `x86-64-v3`. @default `host` with a GPU, else `x86-64-v2-AES`",
+      ),
+    diskCache: z
+      .enum(DISK_CACHE_MODES)
+      .optional()
+      .describe(
+        "QEMU cache mode of the pool's boot disk: `none` (the host's page cache is bypassed), `writeback` (faster writes; what the guest has not flushed is lost if the host fails), `writethrough`, `directsync`, or `unsafe` (never for data you keep). @default Proxmox's, `none`",
       ),
     firstIp: ipv4
       .optional()
@@ -805,6 +819,7 @@ export type DemocraticCsiBackend = NonNullable<Addons["storage"]>["democraticCsi
 export type ClusterIssuer = NonNullable<Addons["certManager"]>["clusterIssuers"][number];
 export type CloudImage = NonNullable<ClusterConfig["proxmox"]["template"]["image"]>;
 export type ChecksumAlgorithm = CloudImage["checksumAlgorithm"];
+export type DiskCache = (typeof DISK_CACHE_MODES)[number];
 /** Where the prepared template's disks are: `shared` storage or the template node's `local`. */
 export type TemplateStorage = NonNullable<ClusterConfig["proxmox"]["template"]["storage"]>;
 /** How the runner runs Kubespray: `run`, `print` or `container`. */

@@ -4,7 +4,7 @@ import { Construct } from "constructs";
 
 import { VirtualEnvironmentVm } from "../.gen/providers/proxmox/virtual-environment-vm";
 import { isIpv4 } from "../config/net";
-import type { NodeRole, TemplateStorage } from "../config/schema";
+import type { DiskCache, NodeRole, TemplateStorage } from "../config/schema";
 import { PROXMOX_MAX_VMID, PROXMOX_MIN_VMID } from "../config/schema";
 import { UserError } from "../errors/user-error";
 
@@ -33,6 +33,8 @@ export interface ProxmoxNodeVmProps {
   readonly cores: number;
   readonly memoryMiB: number;
   readonly diskGiB: number;
+  /** QEMU cache mode of the boot disk. @default Proxmox's (`none`) */
+  readonly diskCache?: DiskCache;
   /**
    * QEMU CPU type.
    * @default "host" with a GPU (its driver wants the real CPU), else "x86-64-v2-AES"
@@ -149,6 +151,7 @@ export class ProxmoxNodeVm extends Construct {
           size: props.diskGiB,
           discard: "on",
           iothread: true,
+          ...(props.diskCache === undefined ? {} : { cache: props.diskCache }),
         },
       ],
       scsiHardware: "virtio-scsi-single",

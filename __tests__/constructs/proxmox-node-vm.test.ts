@@ -5,6 +5,7 @@ import { ProxmoxNodeVm } from "../../constructs/proxmox-node-vm";
 
 type Vm = Record<string, unknown> & {
   cpu: { cores: number; type: string };
+  disk: Record<string, unknown>[];
   agent: { timeout: string; wait_for_ip: Record<string, boolean> };
   clone: Record<string, unknown>;
   initialization: { ip_config: { ipv4: Record<string, string> }[] };
@@ -111,6 +112,11 @@ describe("ProxmoxNodeVm", () => {
   it("uses the given CPU type, with or without a GPU", () => {
     expect(synth({ cpuType: "x86-64-v3" }).vm.cpu.type).toBe("x86-64-v3");
     expect(synth({ cpuType: "x86-64-v3", gpuMapping: "rtx-a6000" }).vm.cpu.type).toBe("x86-64-v3");
+  });
+
+  it("sets the boot disk's cache mode only when given, leaving Proxmox's default otherwise", () => {
+    expect(synth({ diskCache: "writeback" }).vm.disk[0].cache).toBe("writeback");
+    expect(synth().vm.disk[0]).not.toHaveProperty("cache");
   });
 
   it("writes every key of the network device, untagged when there is no VLAN", () => {
