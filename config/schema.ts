@@ -136,6 +136,21 @@ const vmId = z
       `${show(i.input)} is above Proxmox's VM ID range; use ${PROXMOX_MIN_VMID} to ${PROXMOX_MAX_VMID}`,
   });
 
+const SnapshotsSchema = z.strictObject({
+  enabled: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Snapshot (disks only, no RAM) every VM a risky Kubespray step changes, before it runs, so it can be rolled back. Every node VM must then be on storage that can snapshot (preflight says which cannot); `false` turns the safety net off.",
+    ),
+  keep: z
+    .int()
+    .min(1)
+    .max(50)
+    .default(2)
+    .describe("How many of these snapshots to keep per VM; older ones are deleted."),
+});
+
 const ProxmoxSchema = z
   .strictObject({
     endpoint: z
@@ -251,6 +266,26 @@ const ProxmoxSchema = z
       .describe(
         "How long to wait for the QEMU guest agent to report a DHCP node's address before the deploy fails. Unset: the node VM's own default, 15 minutes.",
       ),
+    ha: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Make every node's VM a Proxmox HA resource (state `started`): Proxmox starts it again when it stops, and on another host when its host fails (which needs its disks on storage every host sees). Proxmox VE 9 or newer, a cluster with quorum, and `Sys.Console` for the token (docs/proxmox.md). After a failover the VM stays where Proxmox put it: a deploy does not move it back.",
+          ),
+        keepApart: z
+          .array(dnsLabel("a pool name"))
+          .default([])
+          .describe(
+            "Node pools whose VMs Proxmox keeps on different hosts (a negative resource affinity rule per pool), e.g. the pool that runs the ingress. The control-plane nodes are always kept apart when `enabled`.",
+          ),
+      })
+      .prefault({})
+      .describe("Proxmox high availability for the node VMs. @default off"),
+    snapshots: SnapshotsSchema.prefault({}).describe(
+      "Proxmox snapshots before upgrades and node changes; `enabled: false` turns them off.",
+    ),
     tags: z
       .array(
         z.string().regex(PROXMOX_TAG, {

@@ -8,6 +8,7 @@ import { ADDON_RULES } from "./rules/addons";
 import { COEXISTENCE_RULES } from "./rules/coexistence";
 import type { Rule, ValidationResult } from "./rules/context";
 import { runRules } from "./rules/context";
+import { HA_RULES } from "./rules/ha";
 import { KUBERNETES_RULES } from "./rules/kubernetes";
 import { ADDRESS_OVERLAP_RULES, NETWORK_RULES } from "./rules/network";
 import { NODE_POOL_RULES } from "./rules/node-pools";
@@ -24,6 +25,7 @@ const RULES: readonly Rule[] = [
   ...NETWORK_RULES,
   ...PROXMOX_RULES,
   ...NODE_POOL_RULES,
+  ...HA_RULES,
   ...KUBERNETES_RULES,
   ...ADDON_RULES,
   ...ADDRESS_OVERLAP_RULES,

@@ -97,6 +97,12 @@ export interface ProxmoxNodeVmProps {
    * @default false
    */
   readonly destroyable?: boolean;
+  /**
+   * The VM is a Proxmox HA resource: after a failover it runs on the host Proxmox chose,
+   * and the deploy leaves it there instead of planning to move or replace it.
+   * @default false
+   */
+  readonly haManaged?: boolean;
 }
 
 /**
@@ -178,7 +184,7 @@ export class ProxmoxNodeVm extends Construct {
       lifecycle: {
         // Every clone attribute forces a replacement in the provider, though they only
         // matter when the VM is made.
-        ignoreChanges: ["clone"],
+        ignoreChanges: props.haManaged ? ["clone", "node_name"] : ["clone"],
         preventDestroy: !(props.destroyable ?? false),
         // The provider does not fail when the agent reports no address within the timeout:
         // it returns an empty list. Fail here, with a message saying what to check.

@@ -1,9 +1,10 @@
 /**
  * The Proxmox VE API as this project uses it, behind one interface (`ProxmoxApi`): GET for
  * the preflight checks, POST and the wait for a task for the adoption of VMs an interrupted
- * deploy left (scripts/adopt.ts). `ProxmoxHttpsClient` is the one implementation, used with
- * a real Proxmox, with the API double in the tests and the demo; anything else that answers
- * like the API (a fake in a unit test) can stand in for it.
+ * deploy left (scripts/adopt.ts), DELETE for snapshots (lib/proxmox/snapshots.ts).
+ * `ProxmoxHttpsClient` is the one implementation, used with a real Proxmox, with the API
+ * double in the tests and the demo; anything else that answers like the API (a fake in a
+ * unit test) can stand in for it.
  */
 import { request } from "node:https";
 
@@ -11,7 +12,7 @@ import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV } from "../config/secrets";
 import { issue, UserError } from "../errors/user-error";
 
-/** What the checks and the adoption ask of Proxmox VE. */
+/** What the checks, the adoption and the snapshots ask of Proxmox VE. */
 export interface ProxmoxApi {
   /** `data` of a GET; an ApiError with the status and Proxmox's reason otherwise. */
   get<T>(path: string, query?: Record<string, string>): Promise<T>;
@@ -22,6 +23,8 @@ export interface ProxmoxApi {
    * ended OK.
    */
   waitForTask(node: string, upid: string, timeoutMs?: number): Promise<void>;
+  /** `data` of a DELETE, parameters in the query string (snapshots). */
+  delete<T>(path: string, query?: Record<string, string>): Promise<T>;
 }
 
 /** What to do about an answer of the API, by its status (0: no answer at all). */
@@ -80,6 +83,13 @@ export class ProxmoxHttpsClient implements ProxmoxApi {
     return this.send<T>("POST", url, new URLSearchParams(params).toString());
   }
 
+  /** `data` of a DELETE, parameters in the query string like Proxmox's clients send them. */
+  delete<T>(path: string, query: Record<string, string> = {}): Promise<T> {
+    const url = new URL(path.replace(/^\//, ""), this.base);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    return this.send<T>("DELETE", url);
+  }
+
   async waitForTask(node: string, upid: string, timeoutMs = 15 * 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const path = `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`;
@@ -99,7 +109,7 @@ export class ProxmoxHttpsClient implements ProxmoxApi {
     }
   }
 
-  private send<T>(method: "GET" | "POST", url: URL, body?: string): Promise<T> {
+  private send<T>(method: "GET" | "POST" | "DELETE", url: URL, body?: string): Promise<T> {
     const what = `${method} ${url.pathname.replace(this.base.pathname, "/")}`;
     return new Promise<T>((resolve, reject) => {
       const req = request(

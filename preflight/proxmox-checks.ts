@@ -17,9 +17,11 @@ import { PROXMOX_ENV } from "../config/secrets";
 import type { Issue } from "../errors/user-error";
 import { issue } from "../errors/user-error";
 
-import { IMAGE_PRIVILEGES, REQUIRED_PRIVILEGES } from "./privileges";
+import { checkHa } from "./ha";
+import { privilegesFor } from "./privileges";
 import type { ProxmoxApi } from "./proxmox-api";
 import { ApiError } from "./proxmox-api";
+import { checkSnapshots } from "./snapshots";
 
 interface ClusterVm {
   readonly vmid: number;
@@ -110,10 +112,7 @@ async function checkAccess(api: ProxmoxApi, env: NodeJS.ProcessEnv, config: Clus
   } else {
     // Granted on `/` and propagating, as the documented `pveum aclmod /` does.
     const held = new Set(Object.keys(perms.data["/"] ?? {}));
-    const image = config.proxmox.template.image !== undefined;
-    const missing = REQUIRED_PRIVILEGES.filter(
-      (p) => !held.has(p) && (image || !IMAGE_PRIVILEGES.includes(p)),
-    );
+    const missing = privilegesFor(config).filter((p) => !held.has(p));
     if (missing.length > 0) {
       problems.push(
         issue(
@@ -499,7 +498,7 @@ async function checkPciMappings(api: ProxmoxApi, nodes: readonly NodeSpec[]): Pr
 /**
  * Every problem a deploy of `config` would meet in Proxmox VE, at once: the token first
  * (nothing else is asked without it), then the hosts, storages, template, bridge, VM IDs,
- * addresses and PCI mappings of the nodes.
+ * addresses and PCI mappings of the nodes, whether Proxmox could snapshot them, and HA.
  */
 export async function proxmoxProblems(
   config: ClusterConfig,
@@ -534,6 +533,8 @@ export async function proxmoxProblems(
     ...checkVmIds(nodes, vms.data),
     ...(await checkAddresses(api, nodes, vms.data)),
     ...(await checkPciMappings(api, nodes)),
+    ...(await checkSnapshots(api, config, nodes, vms.data, storages)),
+    ...(await checkHa(api, config, nodes, storages)),
   );
   return problems;
 }

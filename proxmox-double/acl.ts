@@ -180,6 +180,14 @@ export class Privileges {
       const sid = /^([^:]+):/.exec(params.volume)?.[1] ?? params.storage;
       return this.check(`/storage/${sid}`, ["Datastore.Allocate"]);
     }
+    if (
+      method === "POST" &&
+      template === "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback" &&
+      params.start === "1"
+    ) {
+      // The worker starts the VM itself, so qemu-server asks for the start's privilege first.
+      return this.check(vmPath, ["VM.PowerMgmt"]);
+    }
     if (method === "POST" && template === "/nodes/{node}/qemu/{vmid}/clone") {
       return storage(params.storage);
     }

@@ -212,6 +212,23 @@ export const FORMATS: Readonly<Record<string, Format>> = {
     },
   },
   "pve-configid": fmt(CONFIG_ID, (v) => `invalid configuration ID '${v}'`),
+  // pve-ha-manager's formats (PVE/HA/Tools.pm); a `-list` checks each element.
+  "pve-ha-resource-or-vm-id": fmt(
+    /^([a-z]+:\S+|\d+)$/,
+    () => "value does not look like a valid ha resource id",
+  ),
+  "pve-ha-resource-id-list": {
+    check: (v) =>
+      list(v).every((x) => /^[a-z]+:\S+$/.test(x))
+        ? undefined
+        : "value does not look like a valid ha resource id",
+  },
+  "pve-ha-node-list": {
+    check: (v) =>
+      list(v).every((x) => /^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)(:\d+)?$/.test(x))
+        ? undefined
+        : "value does not look like a valid ha node",
+  },
   "pve-configid-list": {
     check: (v) => {
       const bad = list(v).find((x) => !CONFIG_ID.test(x));

@@ -93,6 +93,14 @@ export const SeedSchema = z.strictObject({
   dhcp: z.array(DhcpSchema).default([]),
   pciMappings: z.array(PciMappingSchema).default([]),
   pools: z.array(z.strictObject({ id: z.string(), comment: z.string().optional() })).default([]),
+  /** The cluster has quorum (corosync); without it Proxmox refuses HA changes. */
+  quorate: z.boolean().default(true),
+  /**
+   * The HA manager was active before, so its status lists the nodes. On a cluster where
+   * HA was never used it lists none until an HA resource exists and a round has passed,
+   * and until then Proxmox refuses a negative resource affinity rule.
+   */
+  haManagerActive: z.boolean().default(false),
   /**
    * Privileges of the token by ACL path (propagating), e.g. `{"/": [VM.Audit, ...]}`.
    * @default - every privilege

@@ -24,7 +24,17 @@
  *   (`api-schema.json`, `api-schema.ts`) before its handler, as pve-api-daemon does.
  * - Cluster: `/version`, `/nodes`, `/cluster/status`, `/cluster/resources` (vm, node,
  *   storage, pool), `/cluster/nextid` (with and without `vmid`), `/cluster/mapping/pci`,
- *   `/cluster/ha/resources` (always empty), `/pools`.
+ *   `/pools`.
+ * - HA (`model/ha.ts`): `/cluster/ha/resources` and `/cluster/ha/rules` (node and resource
+ *   affinity, PVE 9's replacement of groups) with pve-ha-manager's checks and feasibility
+ *   rules, `/cluster/ha/status/manager_status`, an HA manager that acts in rounds
+ *   (`haRoundMs`) and lists no node on a cluster where HA was never active; start/stop of
+ *   a managed VM as `hastart`/`hastop`, destroy refused without `purge`.
+ * - Snapshots (`model/snapshots.ts`): create (`qmsnapshot`, with or without RAM), list,
+ *   config, rollback (`qmrollback`, stopping a running VM, `start`), delete
+ *   (`qmdelsnapshot`), with qemu-server's and pve-storage's rules: name format and
+ *   uniqueness, which storage and format can snapshot, locks, RAM state with a PCI device,
+ *   ZFS's most-recent-only rollback; `parent` and the sections in GET config.
  * - Storage: `/nodes/{n}/storage`, `.../{s}/status`, `.../{s}/content` and
  *   `.../content/{volid}` (the provider reads a disk's format there). Volumes are real
  *   objects: allocated on create/clone/`STORAGE:SIZE`/`STORAGE:cloudinit`, named like PVE
@@ -70,8 +80,10 @@
  * - No ticket auth (`/access/ticket`), users or privilege separation; no SSH. The
  *   provider needs SSH (and so a real host) only for disks with `file_id`, cloud-init
  *   snippets (`user_data_file_id`...) and file uploads; the project's VM settings use none.
- * - No LXC containers, snapshots, backups/restore (`archive`), HA groups, SDN, firewall,
- *   replication, hookscripts or live (online) migration.
+ * - No LXC containers, backups/restore (`archive`), HA groups (PVE 9 has rules), HA
+ *   migrate/relocate, fencing, SDN, firewall, replication, hookscripts or live (online)
+ *   migration. Snapshots as volume chains (`snapshot-as-volume-chain` on LVM), snapshot
+ *   space use and a clone from a snapshot are not modelled.
  * - Config changes on a running VM apply at once; qemu-server would keep non-hotpluggable
  *   ones as pending until the next power cycle (GET config returns the new values either
  *   way, which is what the provider reads).
@@ -96,7 +108,7 @@ import { generate } from "selfsigned";
 import { Privileges } from "./acl";
 import type { Acl } from "./acl";
 import { ApiSchema, safeDecode } from "./api-schema";
-import { PveCluster, PveError } from "./model";
+import { PveCluster, PveError, ha } from "./model";
 import type { Faults, Params, PersistedCluster, Task, VmView } from "./model";
 import { resolveSeed } from "./seed";
 import type { Seed, SeedInput } from "./seed";
@@ -116,6 +128,8 @@ export interface ProxmoxDoubleOptions {
   readonly taskDurationMs?: number;
   /** Delay between a VM's start and its guest agent answering. @default 1500 */
   readonly agentDelayMs?: number;
+  /** A round of the HA manager (see `Timing.haRoundMs`). @default 1000 */
+  readonly haRoundMs?: number;
   /**
    * Privileges of the token by ACL path (propagating), e.g. `{"/": ["VM.Audit", ...]}` for
    * `pveum aclmod / -role ...`; requests lacking one get 403 naming it.
@@ -249,17 +263,52 @@ const ROUTES: readonly Route[] = [
   ),
   route("GET", "/nodes/:node/qemu/:vmid", (ctx) => {
     ctx.cluster.vmOn(ctx.path.node, vmid(ctx));
-    return ["config", "pending", "status", "agent", "clone", "migrate", "resize", "move_disk"].map(
-      (subdir) => ({
-        subdir,
-      }),
-    );
+    return [
+      "config",
+      "pending",
+      "status",
+      "agent",
+      "clone",
+      "migrate",
+      "resize",
+      "move_disk",
+      "snapshot",
+    ].map((subdir) => ({ subdir }));
   }),
   route("DELETE", "/nodes/:node/qemu/:vmid", (ctx) =>
     ctx.cluster.destroy(ctx.path.node, vmid(ctx), ctx.params),
   ),
   route("GET", "/nodes/:node/qemu/:vmid/config", (ctx) =>
-    ctx.cluster.configJson(ctx.cluster.vmOn(ctx.path.node, vmid(ctx))),
+    ctx.params.snapshot !== undefined
+      ? {
+          ...ctx.cluster.snapshotConfig(ctx.path.node, vmid(ctx), ctx.params.snapshot),
+          digest: ctx.cluster.digest(ctx.cluster.vmOn(ctx.path.node, vmid(ctx))),
+        }
+      : ctx.cluster.configJson(ctx.cluster.vmOn(ctx.path.node, vmid(ctx))),
+  ),
+  // Snapshots (model/snapshots.ts).
+  route("GET", "/nodes/:node/qemu/:vmid/snapshot", (ctx) =>
+    ctx.cluster.listSnapshots(ctx.path.node, vmid(ctx)),
+  ),
+  route("POST", "/nodes/:node/qemu/:vmid/snapshot", (ctx) =>
+    ctx.cluster.createSnapshot(ctx.path.node, vmid(ctx), ctx.params),
+  ),
+  // qemu-server answers the index without reading the VM.
+  route("GET", "/nodes/:node/qemu/:vmid/snapshot/:snapname", () => [
+    { cmd: "rollback" },
+    { cmd: "config" },
+  ]),
+  route("DELETE", "/nodes/:node/qemu/:vmid/snapshot/:snapname", (ctx) =>
+    ctx.cluster.deleteSnapshot(ctx.path.node, vmid(ctx), ctx.path.snapname),
+  ),
+  route("GET", "/nodes/:node/qemu/:vmid/snapshot/:snapname/config", (ctx) =>
+    ctx.cluster.snapshotConfig(ctx.path.node, vmid(ctx), ctx.path.snapname),
+  ),
+  route("PUT", "/nodes/:node/qemu/:vmid/snapshot/:snapname/config", (ctx) =>
+    ctx.cluster.updateSnapshotConfig(ctx.path.node, vmid(ctx), ctx.path.snapname, ctx.params),
+  ),
+  route("POST", "/nodes/:node/qemu/:vmid/snapshot/:snapname/rollback", (ctx) =>
+    ctx.cluster.rollback(ctx.path.node, vmid(ctx), ctx.path.snapname, ctx.params),
   ),
   route("PUT", "/nodes/:node/qemu/:vmid/config", (ctx) =>
     ctx.cluster.updateConfig(ctx.path.node, vmid(ctx), ctx.params, false),
@@ -396,7 +445,7 @@ const ROUTES: readonly Route[] = [
       id: "cluster",
       name: cluster.seed.clusterName,
       nodes: cluster.nodes.size,
-      quorate: 1,
+      quorate: cluster.seed.quorate ? 1 : 0,
       version: cluster.nodes.size + 1,
     },
     ...[...cluster.nodes.values()].map((n, i) => ({
@@ -421,10 +470,30 @@ const ROUTES: readonly Route[] = [
     if (!m) throw new PveError(500, `PCI mapping '${path.id}' does not exist`);
     return pciMappingJson(m);
   }),
-  route("GET", "/cluster/ha/resources", () => []),
-  route("GET", "/cluster/ha/resources/:sid", ({ path }) => {
-    throw new PveError(500, `no such resource '${path.sid}'`);
-  }),
+  // HA (model/ha.ts).
+  route("GET", "/cluster/ha/resources", ({ cluster, params }) => ha.listResources(cluster, params)),
+  route("POST", "/cluster/ha/resources", ({ cluster, params }) =>
+    ha.createResource(cluster, params),
+  ),
+  route("GET", "/cluster/ha/resources/:sid", ({ cluster, path }) =>
+    ha.getResource(cluster, path.sid),
+  ),
+  route("PUT", "/cluster/ha/resources/:sid", ({ cluster, path, params }) =>
+    ha.updateResource(cluster, path.sid, params),
+  ),
+  route("DELETE", "/cluster/ha/resources/:sid", ({ cluster, path, params }) =>
+    ha.deleteResource(cluster, path.sid, params),
+  ),
+  route("GET", "/cluster/ha/rules", ({ cluster, params }) => ha.listRules(cluster, params)),
+  route("POST", "/cluster/ha/rules", ({ cluster, params }) => ha.createRule(cluster, params)),
+  route("GET", "/cluster/ha/rules/:rule", ({ cluster, path }) => ha.getRule(cluster, path.rule)),
+  route("PUT", "/cluster/ha/rules/:rule", ({ cluster, path, params }) =>
+    ha.updateRule(cluster, path.rule, params),
+  ),
+  route("DELETE", "/cluster/ha/rules/:rule", ({ cluster, path }) =>
+    ha.deleteRule(cluster, path.rule),
+  ),
+  route("GET", "/cluster/ha/status/manager_status", ({ cluster }) => ha.managerStatus(cluster)),
   route("GET", "/pools", ({ cluster, params }) => {
     if (params.poolid === undefined) {
       return [...cluster.pools].map(([poolid, p]) => ({
@@ -542,6 +611,9 @@ function clusterResources(
         ...(s.tags !== undefined ? { tags: s.tags } : {}),
         ...(s.lock !== undefined ? { lock: s.lock } : {}),
         ...(pool !== undefined ? { pool } : {}),
+        ...((s.ha as { state?: string }).state !== undefined
+          ? { hastate: (s.ha as { state?: string }).state }
+          : {}),
       });
     }
   }
@@ -687,6 +759,7 @@ export class ProxmoxDouble {
         cloneDurationMs: opts.cloneDurationMs ?? 300,
         taskDurationMs: opts.taskDurationMs ?? 100,
         agentDelayMs: opts.agentDelayMs ?? 1500,
+        haRoundMs: opts.haRoundMs ?? 1000,
       },
       opts.faults ?? {},
       TOKEN_ID,

@@ -6,7 +6,7 @@
  *
  * Kept: every method's `parameters` and `permissions` for the paths the double routes
  * (version, nodes, query-url-metadata, qemu, storage, tasks, cluster status/resources/nextid,
- * PCI mappings, HA resources, pools). Dropped: `returns` and every other path, so the double (and a user
+ * PCI mappings, HA resources, rules and the manager status, pools). Dropped: `returns` and every other path, so the double (and a user
  * running it) never needs the shared file.
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -25,7 +25,8 @@ const KEEP: readonly RegExp[] = [
   /^\/nodes\/\{node\}\/tasks(\/|$)/,
   /^\/cluster\/(status|resources|nextid)$/,
   /^\/cluster\/mapping\/pci(\/|$)/,
-  /^\/cluster\/ha\/resources(\/|$)/,
+  /^\/cluster\/ha\/(resources|rules)(\/|$)/,
+  /^\/cluster\/ha\/status\/manager_status$/,
   /^\/pools(\/|$)/,
 ];
 

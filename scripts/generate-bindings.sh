@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Regenerates the committed bpg/proxmox bindings in .gen/ from the real provider (built
 # offline by scripts/toolchain.sh), then trims them to what the project uses: the
-# provider, proxmox_virtual_environment_vm and proxmox_virtual_environment_download_file
-# (the full set is ~5 MB of TypeScript and slows every synth). Run after changing the provider version in cdktf.json.
+# provider, proxmox_virtual_environment_vm, proxmox_virtual_environment_download_file and
+# the HA resources proxmox_haresource and proxmox_harule (the provider's current names for
+# them; the proxmox_virtual_environment_ ones are deprecated) (the full set is ~5 MB of
+# TypeScript and slows every synth). Run after changing the provider version in cdktf.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/toolchain-env.sh
 source scripts/toolchain-env.sh
 bash scripts/toolchain.sh --no-helm --no-control-plane >/dev/null
 
-KEEP=(provider virtual-environment-vm virtual-environment-download-file)
+KEEP=(provider virtual-environment-vm virtual-environment-download-file haresource harule)
 rm -rf .gen
 npx cdktf get
 dir=.gen/providers/proxmox
@@ -22,6 +24,8 @@ done
   echo "export * as provider from './provider';"
   echo "export * as virtualEnvironmentVm from './virtual-environment-vm';"
   echo "export * as virtualEnvironmentDownloadFile from './virtual-environment-download-file';"
+  echo "export * as haresource from './haresource';"
+  echo "export * as harule from './harule';"
 } >"$dir/index.ts"
 rm -f "$dir/lazy-index.ts"
 du -sh .gen

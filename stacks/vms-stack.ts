@@ -11,10 +11,14 @@ import type { ClusterNode } from "../config/nodes";
 import { expandNodes, imageTemplates } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
 import { CloudImageTemplate } from "../constructs/cloud-image-template";
+import { HaManagerReady } from "../constructs/ha-manager-ready";
 import { NodeRemoval } from "../constructs/node-removal";
+import { ProxmoxHaResource } from "../constructs/proxmox-ha-resource";
+import { ProxmoxHaRule } from "../constructs/proxmox-ha-rule";
 import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
-import { RUNNER_ENTRY } from "../lib/kubespray/project";
+import { HA_MANAGER_READY_ENTRY, RUNNER_ENTRY } from "../lib/kubespray/project";
 import type { DestroyableNodes } from "../lib/node-guard";
+import { haAffinityGroups } from "../lib/proxmox/ha";
 import { stateBackend } from "../lib/state-backend";
 
 export interface VmsStackProps {
@@ -98,9 +102,42 @@ export class VmsStack extends TerraformStack {
           tags: config.proxmox.tags,
           agentTimeout: config.proxmox.agentTimeout,
           destroyable: destroyable === "all" || destroyable.includes(node.name),
+          haManaged: config.proxmox.ha.enabled,
           description: `Kubernetes node ${node.name} of cluster ${config.name}${source}, pool ${node.pool} (${node.role}). Managed by proxmox-kubespray-cdktf: changes made by hand are reverted on the next deploy.`,
         }),
     );
+    if (config.proxmox.ha.enabled) {
+      const managed = "Managed by proxmox-kubespray-cdktf.";
+      const resources = new Map(
+        specs.map((node, i) => [
+          node.name,
+          // The construct ID is part of the state: pool name and index, as for the VM.
+          new ProxmoxHaResource(this, `ha-${node.pool}-${node.index}`, {
+            vmId: node.vmId,
+            vm: vms[i].resource,
+            comment: `Kubernetes node ${node.name} of cluster ${config.name}. ${managed}`,
+          }),
+        ]),
+      );
+      const groups = haAffinityGroups(config, specs);
+      if (groups.length > 0) {
+        const ready = new HaManagerReady(this, "HaManagerReady", {
+          endpoint: config.proxmox.endpoint,
+          insecure: config.proxmox.insecure,
+          hosts: [...new Set(specs.map((n) => n.host))],
+          resources: [...resources.values()].map((r) => r.resource),
+          entry: HA_MANAGER_READY_ENTRY,
+        });
+        for (const group of groups) {
+          new ProxmoxHaRule(this, `ha-rule-${group.ruleId}`, {
+            ruleId: group.ruleId,
+            resourceIds: group.nodes.map((n) => resources.get(n.name)!.resourceId),
+            comment: `Keeps the ${group.what} of cluster ${config.name} on different hosts. ${managed}`,
+            dependsOn: [ready.resource],
+          });
+        }
+      }
+    }
     new NodeRemoval(this, "NodeRemoval", {
       nodeNames: specs.map((n) => n.name),
       stateDir: props.stateDir,

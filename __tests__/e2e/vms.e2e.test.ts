@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, sep } from "node:path";
 
-import { IMAGE_PRIVILEGES } from "../../preflight/privileges";
+import { HA_PRIVILEGES, IMAGE_PRIVILEGES, SNAPSHOT_PRIVILEGES } from "../../preflight/privileges";
 import type { VmView } from "../../proxmox-double";
 import type { Definition } from "../fixtures/definitions";
 import { cloud, homelab } from "../fixtures/definitions";
@@ -565,7 +565,10 @@ describeE2e("vms stack end to end: the documented role", () => {
   it("holds only privileges the deploys above needed, besides the documented audit ones", () => {
     const unused = documentedRole().privileges.filter((p) => !privilegesNeeded.has(p));
     // Read-only extras docs/proxmox.md names: for people and tools looking at the cluster;
-    // and those of a template from a cloud image, which template.e2e.test.ts shows needed.
-    expect(unused.sort()).toEqual([...AUDIT_ONLY, ...IMAGE_PRIVILEGES].sort());
+    // and those of a template from a cloud image, which template.e2e.test.ts shows needed,
+    // and those of HA and snapshots, which ha.e2e.test.ts shows needed.
+    expect(unused.sort()).toEqual(
+      [...AUDIT_ONLY, ...IMAGE_PRIVILEGES, ...HA_PRIVILEGES, ...SNAPSHOT_PRIVILEGES].sort(),
+    );
   });
 });

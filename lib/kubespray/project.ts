@@ -16,6 +16,8 @@ function projectRoot(from: string): string {
 export const PROJECT_ROOT = projectRoot(resolve(__dirname));
 /** The compiled runner (`npm run build:runner`, also run by `npm install`). */
 export const RUNNER_ENTRY = join(PROJECT_ROOT, "dist", "runner", "cli.js");
+/** The compiled wait for Proxmox's HA manager (runner/ha-manager-ready.ts), run by the vms stack. */
+export const HA_MANAGER_READY_ENTRY = join(PROJECT_ROOT, "dist", "runner", "ha-manager-ready.js");
 /** Our node-preparation playbook, run before Kubespray. */
 export const NODE_PREP_PLAYBOOK = join(PROJECT_ROOT, "ansible", "node-prep.yml");
 

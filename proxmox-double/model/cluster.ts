@@ -25,9 +25,11 @@ import * as agent from "./agent";
 import { DRIVE_KEY, NET_KEY, UNUSED_KEY, isConfigKey, vmidArg } from "./config-keys";
 import * as disks from "./disks";
 import { fail, paramError } from "./errors";
+import { HaState } from "./ha";
 import * as lifecycle from "./lifecycle";
 import * as migration from "./migration";
 import * as power from "./power";
+import * as snapshots from "./snapshots";
 import * as storageContent from "./storage-content";
 import { TaskRunner } from "./tasks";
 import type { Faults, Params, PersistedCluster, Task, Timing, Vm, VmView, Volume } from "./types";
@@ -44,6 +46,8 @@ export class PveCluster {
   readonly pools = new Map<string, { comment?: string; members: Set<number> }>();
   /** DHCP leases by MAC (upper case). */
   readonly leases = new Map<string, string>();
+  /** HA resources, rules and the HA manager (`ha.ts`). */
+  readonly ha: HaState;
   faults: Faults;
   private cloneCount = 0;
   private readonly bootTime = Math.floor(Date.now() / 1000) - 86_400;
@@ -61,6 +65,7 @@ export class PveCluster {
     this.storages = new Map(seed.storages.map((s) => [s.id, s]));
     this.store = new VolumeStore(this.storages);
     this.pciMappings = new Map(seed.pciMappings.map((m) => [m.id, m]));
+    this.ha = new HaState(seed.haManagerActive, [...this.nodes.keys()]);
     for (const p of seed.pools) this.pools.set(p.id, { comment: p.comment, members: new Set() });
     for (const v of seed.vms) {
       try {
@@ -98,6 +103,7 @@ export class PveCluster {
         node: v.node,
         status: v.status,
         config: [...v.config],
+        snapshots: [...(v.snapshots ?? [])].map(([name, conf]) => [name, [...conf]]),
       })),
       volumes: [...this.volumes.entries()],
       pools: [...this.pools].map(([id, p]) => ({
@@ -107,6 +113,7 @@ export class PveCluster {
       })),
       leases: [...this.leases],
       cloneCount: this.cloneCount,
+      ha: this.ha.persist(),
     };
   }
 
@@ -115,6 +122,8 @@ export class PveCluster {
     this.vms.clear();
     for (const v of saved.vms) {
       const vm: Vm = { vmid: v.vmid, node: v.node, config: new Map(v.config), status: v.status };
+      if (v.snapshots)
+        vm.snapshots = new Map(v.snapshots.map(([name, conf]) => [name, new Map(conf)]));
       if (vm.status === "running") {
         vm.startedAt = Date.now();
         vm.agentReadyAt = Date.now() + this.timing.agentDelayMs;
@@ -130,6 +139,8 @@ export class PveCluster {
     this.leases.clear();
     for (const [k, v] of saved.leases) this.leases.set(k, v);
     this.cloneCount = saved.cloneCount;
+    this.ha.restore(saved.ha);
+    if (this.ha.resources.size > 0) this.ha.schedule(this);
   }
 
   private seedVm(v: Seed["vms"][number]): void {
@@ -249,6 +260,7 @@ export class PveCluster {
       status: vm.status,
       lock: vm.config.get("lock"),
       config: Object.fromEntries(vm.config),
+      snapshots: snapshots.snapshotViews(vm),
     };
   }
 
@@ -318,6 +330,24 @@ export class PveCluster {
     delay?: number,
   ): Promise<string | null> {
     return storageContent.deleteVolume(this, node, storage, volume, delay);
+  }
+  createSnapshot(node: string, vmid: number, params: Params): string {
+    return snapshots.createSnapshot(this, node, vmid, params);
+  }
+  listSnapshots(node: string, vmid: number): object[] {
+    return snapshots.listSnapshots(this, node, vmid);
+  }
+  snapshotConfig(node: string, vmid: number, name: string): Record<string, unknown> {
+    return snapshots.snapshotJson(this.vmOn(node, vmid), name);
+  }
+  updateSnapshotConfig(node: string, vmid: number, name: string, params: Params): null {
+    return snapshots.updateSnapshotConfig(this, node, vmid, name, params);
+  }
+  deleteSnapshot(node: string, vmid: number, name: string): string {
+    return snapshots.deleteSnapshot(this, node, vmid, name);
+  }
+  rollback(node: string, vmid: number, name: string, params: Params): string {
+    return snapshots.rollback(this, node, vmid, name, params);
   }
   stopTask(node: string, upid: string): void {
     this.runner.stop(this.task(node, upid));

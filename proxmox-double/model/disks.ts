@@ -4,6 +4,7 @@ import { formatSize, parseDrive, parseSize, printDrive } from "../property-strin
 import type { PveCluster } from "./cluster";
 import { DISK_BUS_KEY, isTrue } from "./config-keys";
 import { fail, paramError } from "./errors";
+import { volumeHasSnapshots } from "./snapshots";
 import type { Params } from "./types";
 import { nextUnusedKey } from "./vm-config";
 import { BLOCK_STORAGES, VolumeStore } from "./volumes";
@@ -66,6 +67,8 @@ export function moveDisk(c: PveCluster, node: string, vmid: number, params: Para
   if (vol.storage === storage && vol.format === format) {
     throw fail("you can't move to the same storage with same format");
   }
+  if (isTrue(params.delete) && volumeHasSnapshots(vm, VolumeStore.volid(vol)))
+    throw fail("you can't move a disk with snapshots and delete the source");
   vm.config.set("lock", "move");
   return c.runner.start({
     node,

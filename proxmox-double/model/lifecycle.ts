@@ -25,6 +25,7 @@ import {
   vmidArg,
 } from "./config-keys";
 import { PveError, WorkerError, fail } from "./errors";
+import { assertDestroyable, purgeVm } from "./ha";
 import { powerOn } from "./power";
 import type { Params, Vm, Volume } from "./types";
 import { ownedVolumes, setOption } from "./vm-config";
@@ -237,6 +238,8 @@ export function clone(c: PveCluster, node: string, vmid: number, params: Params)
 export function convertToTemplate(c: PveCluster, node: string, vmid: number): string {
   const vm = c.vmOn(node, vmid);
   c.assertUnlocked(vm);
+  if ((vm.snapshots?.size ?? 0) > 0)
+    throw fail("unable to create template, because VM contains snapshots");
   if (vm.status === "running") throw fail("you can't convert a VM to template if VM is running");
   if (c.isTemplate(vm)) throw fail("you can't convert a template to a template");
   vm.config.set("lock", "template");
@@ -267,14 +270,17 @@ export function destroy(c: PveCluster, node: string, vmid: number, params: Param
   const vm = c.vmOn(node, vmid);
   if (vm.config.get("protection") === "1")
     throw fail(`can't remove VM ${vmid} - protection mode enabled`);
+  assertDestroyable(c, vmid, params);
   const unreferenced = isTrue(params["destroy-unreferenced-disks"]);
   const skiplock = isTrue(params.skiplock);
+  const purge = isTrue(params.purge);
   return c.runner.start({
     node,
     type: "qmdestroy",
     id: vmid,
     work: () => {
       // Checked in the worker, under the config lock, like qemu-server.
+      assertDestroyable(c, vmid, params);
       c.assertUnlocked(vm, skiplock);
       if (vm.status === "running") throw new Error(`VM ${vmid} is running - destroy failed`);
       const lines: string[] = [];
@@ -289,6 +295,8 @@ export function destroy(c: PveCluster, node: string, vmid: number, params: Param
           }
         }
       }
+      if (purge)
+        lines.push(`purging VM ${vmid} from related configurations..`, ...purgeVm(c, vmid));
       removeVm(c, vm);
       return lines;
     },

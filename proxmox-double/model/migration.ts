@@ -5,6 +5,7 @@ import type { Props } from "../property-string";
 import type { PveCluster } from "./cluster";
 import { DRIVE_KEY, UNUSED_KEY, isTrue } from "./config-keys";
 import { fail, paramError } from "./errors";
+import { migrationBlocker } from "./snapshots";
 import type { Params, Volume } from "./types";
 import { VolumeStore } from "./volumes";
 
@@ -45,10 +46,20 @@ export function migrate(c: PveCluster, node: string, vmid: number, params: Param
       throw fail(`storage '${dest}' is not available on node '${target}'`);
   }
   vm.config.set("lock", "migrate");
+  // Found while the worker scans the volumes (the VM is locked meanwhile).
+  const blocker = migrationBlocker(c, vm);
   return c.runner.start({
     node,
     type: "qmigrate",
     id: vmid,
+    ...(blocker === undefined
+      ? {}
+      : {
+          forceFail: "migration aborted",
+          log: [
+            `ERROR: migration aborted (duration 00:00:00): Problem found while scanning volumes - ${blocker}`,
+          ],
+        }),
     work: () => {
       const lines: string[] = [`starting migration of VM ${vmid} to node '${target}'`];
       for (const [k, props, vol] of local) {

@@ -7,6 +7,7 @@ import { parseDrive, parseNet, parseProps, parseSize } from "../property-string"
 import type { PveCluster } from "./cluster";
 import { DISK_BUS_KEY, HOSTPCI_KEY, NET_KEY, isTrue, parseAgent } from "./config-keys";
 import { fail } from "./errors";
+import { haStatus, isManaged, requestHaState } from "./ha";
 import type { Params, Vm } from "./types";
 
 /** Checks made when QEMU starts: bridges, PCI passthrough, EFI vars. Returns warnings. */
@@ -70,6 +71,7 @@ export function powerOff(vm: Vm): void {
 
 export function start(c: PveCluster, node: string, vmid: number, params: Params): string {
   const vm = c.vmOn(node, vmid);
+  if (isManaged(c, vmid)) return requestHaState(c, node, vmid, true);
   const skiplock = isTrue(params.skiplock);
   // Everything is checked by vm_start in the worker: the task fails, the request does not.
   return c.runner.start({
@@ -87,12 +89,14 @@ export function start(c: PveCluster, node: string, vmid: number, params: Params)
 
 export function stop(c: PveCluster, node: string, vmid: number, params: Params): string {
   const vm = c.vmOn(node, vmid);
+  if (isManaged(c, vmid)) return requestHaState(c, node, vmid, false);
   c.assertUnlocked(vm, isTrue(params.skipLock ?? params.skiplock));
   return c.runner.start({ node, type: "qmstop", id: vmid, work: () => powerOff(vm) });
 }
 
 export function shutdown(c: PveCluster, node: string, vmid: number, params: Params): string {
   const vm = c.vmOn(node, vmid);
+  if (isManaged(c, vmid)) return requestHaState(c, node, vmid, false);
   c.assertUnlocked(vm, isTrue(params.skipLock ?? params.skiplock));
   if (vm.status !== "running") throw fail(`VM ${vmid} not running`);
   return c.runner.start({ node, type: "qmshutdown", id: vmid, work: () => powerOff(vm) });
@@ -135,7 +139,7 @@ export function statusCurrent(c: PveCluster, node: string, vmid: number): Record
     netout: 0,
     diskread: 0,
     diskwrite: 0,
-    ha: { managed: 0 },
+    ha: haStatus(c, vmid),
   };
   if (running) {
     out.pid = vm.pid;

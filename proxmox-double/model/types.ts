@@ -23,6 +23,12 @@ export interface Timing {
   readonly taskDurationMs: number;
   /** How long after a VM starts its guest agent begins to answer. @default 1500 */
   readonly agentDelayMs: number;
+  /**
+   * A round of the HA manager: how long after the first HA resource it becomes active (and
+   * lists the nodes), and how often it starts or stops HA resources to their state.
+   * @default 1000
+   */
+  readonly haRoundMs?: number;
 }
 
 export interface Task {
@@ -62,6 +68,14 @@ export interface Volume {
    * copy the data. Not part of any API answer.
    */
   readonly dataId?: string;
+  /** The storage's snapshots of this volume, oldest first (`model/snapshots.ts`). */
+  snapshots?: VolumeSnapshot[];
+}
+
+/** A storage-level snapshot of a volume: its name and the volume's size when taken. */
+export interface VolumeSnapshot {
+  readonly name: string;
+  readonly size: number;
 }
 
 /** PveCluster.snapshot(): plain JSON. */
@@ -71,18 +85,34 @@ export interface PersistedCluster {
     node: string;
     status: "running" | "stopped";
     config: [string, string][];
+    /** Snapshot sections by name, each a config like `config`. */
+    snapshots?: [string, [string, string][]][];
   }[];
   readonly volumes: [string, Volume][];
   readonly pools: { id: string; comment?: string; members: number[] }[];
   readonly leases: [string, string][];
   readonly cloneCount: number;
+  /** HA resources, rules and the HA manager's node list (`model/ha.ts`). */
+  readonly ha?: PersistedHa;
+}
+
+export interface PersistedHa {
+  readonly resources: [string, Record<string, string>][];
+  readonly rules: [string, Record<string, string>][];
+  readonly managerNodes: string[];
 }
 
 export interface Vm {
   readonly vmid: number;
   node: string;
-  /** qemu-server config, values as in the .conf file (`lock` included). */
+  /** qemu-server config, values as in the .conf file (`lock` and `parent` included). */
   readonly config: Map<string, string>;
+  /**
+   * The `[snapname]` sections of the .conf file: each a copy of the config when it was
+   * taken, with `snaptime`, `description`, `vmstate`, `snapstate` and `parent` (in order of
+   * creation).
+   */
+  snapshots?: Map<string, Map<string, string>>;
   status: "running" | "stopped";
   startedAt?: number;
   agentReadyAt?: number;
@@ -96,4 +126,6 @@ export interface VmView {
   readonly status: "running" | "stopped";
   readonly lock?: string;
   readonly config: Record<string, string>;
+  /** Its snapshots by name, each the config it saved. */
+  readonly snapshots: Record<string, Record<string, string>>;
 }

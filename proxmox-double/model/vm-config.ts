@@ -37,13 +37,16 @@ import { PveError, WorkerError, fail, paramError } from "./errors";
 import type { Params, Vm, Volume } from "./types";
 import { VolumeStore } from "./volumes";
 
-/** Volumes the VM owns through its drives and unused entries (not ISOs). */
+/** Volumes the VM owns through its drives, unused entries and snapshots' RAM states (not ISOs). */
 export function ownedVolumes(c: PveCluster, vm: Vm): Volume[] {
   const out: Volume[] = [];
-  for (const [k, v] of vm.config) {
-    if (!DRIVE_KEY.test(k) && !UNUSED_KEY.test(k)) continue;
+  const states = [...(vm.snapshots?.values() ?? [])].flatMap((s) =>
+    s.has("vmstate") ? [["vmstate", s.get("vmstate") ?? ""] as const] : [],
+  );
+  for (const [k, v] of [...vm.config, ...states]) {
+    if (!DRIVE_KEY.test(k) && !UNUSED_KEY.test(k) && k !== "vmstate") continue;
     const vol = c.store.get(vm.node, parseDrive(v).get("file") ?? "");
-    if (vol && vol.vmid === vm.vmid) out.push(vol);
+    if (vol && vol.vmid === vm.vmid && !out.includes(vol)) out.push(vol);
   }
   return out;
 }
@@ -54,8 +57,14 @@ export function nextUnusedKey(vm: Vm): string {
   return `unused${i}`;
 }
 
+/** The SHA-1 of the .conf file: the config, then each `[snapshot]` section. */
 export function digest(vm: Vm): string {
-  const text = [...vm.config].map(([k, v]) => `${k}: ${v}`).join("\n");
+  const section = (conf: ReadonlyMap<string, string>): string =>
+    [...conf].map(([k, v]) => `${k}: ${v}`).join("\n");
+  const text = [
+    section(vm.config),
+    ...[...(vm.snapshots ?? [])].map(([name, conf]) => `[${name}]\n${section(conf)}`),
+  ].join("\n\n");
   return createHash("sha1").update(text).digest("hex");
 }
 

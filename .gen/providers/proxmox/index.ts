@@ -2,3 +2,5 @@
 export * as provider from './provider';
 export * as virtualEnvironmentVm from './virtual-environment-vm';
 export * as virtualEnvironmentDownloadFile from './virtual-environment-download-file';
+export * as haresource from './haresource';
+export * as harule from './harule';
