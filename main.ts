@@ -9,8 +9,7 @@ import type { ClusterConfig } from "./config/schema";
 import type { Issue } from "./errors/user-error";
 import { formatIssue, runMain, UserError } from "./errors/user-error";
 import { loadFromEnvironment, stateDirFromEnvironment } from "./lib/environment";
-import { readLastRun } from "./lib/kubespray/record-store";
-import { recordStoreOf } from "./lib/kubespray/runner-inputs";
+import { readLastRun, recordStoreOf } from "./lib/kubespray/record-store";
 import { destroyableNodes } from "./lib/node-guard";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 
@@ -37,6 +36,9 @@ async function synth(
   const stateDir = stateDirFromEnvironment(config);
   const baseDir = process.cwd();
   const { vaultCaBundles } = readNamedFiles(config, baseDir);
+  // Every input first: built after this await, the stacks are built from a shallow call
+  // stack, and cdktf captures a stack trace for each attribute block of every resource.
+  const lastRun = await readLastRun(recordStoreOf(config), stateDir);
 
   const app = new App();
   const vms = new VmsStack(app, "vms", {
@@ -50,7 +52,7 @@ async function synth(
     stateDir,
     baseDir,
     nodes: vms.nodes,
-    lastRun: await readLastRun(recordStoreOf(config), stateDir),
+    lastRun,
   });
   const addons = new AddonsStack(app, "addons", {
     config,

@@ -5,7 +5,6 @@
  * line of its field.
  */
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 
 import type { Document } from "yaml";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
@@ -14,13 +13,14 @@ import type { z } from "zod";
 import type { Issue } from "../errors/user-error";
 import { formatPath, show, UserError } from "../errors/user-error";
 
+import { projectPath } from "./project-root";
 import { ClusterConfigSchema, parseForCrossFieldRules } from "./schema";
 import type { ClusterConfig, ClusterConfigInput } from "./schema";
 import { findSecrets, secretHint } from "./secrets";
 import { validateConfig } from "./validate";
 
 /** The definition used when `CLUSTER_CONFIG` is not set. */
-export const BUNDLED_EXAMPLE = resolve(__dirname, "..", "examples", "homelab.yaml");
+export const BUNDLED_EXAMPLE = projectPath("examples", "homelab.yaml");
 
 export interface LoadedConfig {
   readonly config: ClusterConfig;

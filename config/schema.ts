@@ -15,6 +15,7 @@ import {
   SUPPORTED_KUBESPRAY_VERSIONS,
 } from "../kubespray-vars/releases";
 import { DEFAULT_NODE_CIDR_PREFIX } from "../kubespray-vars/vars";
+import { DEFAULT_KEEP_RUNS } from "../lib/kubespray/runs";
 
 import type { ChartName } from "./chart-names";
 import { CHART_NAMES } from "./chart-names";
@@ -541,6 +542,14 @@ const KubesprayRunSchema = z
       .optional()
       .describe(
         "Python virtualenv holding Ansible. @default `<dir>/.venv` if present, else `ansible-playbook` on PATH",
+      ),
+    keepRuns: z
+      .int()
+      .min(1)
+      .max(1000)
+      .default(DEFAULT_KEEP_RUNS)
+      .describe(
+        "Playbook runs kept under `<state>/runs/` (each Ansible's full log and a JSON summary); older ones are removed, never the runs the record points to.",
       ),
   })
   .prefault({})

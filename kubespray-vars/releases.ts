@@ -6,6 +6,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { projectPath } from "../config/project-root";
+
 export interface KubesprayRelease {
   readonly version: string;
   /** Kubernetes versions the release can install, newest first. */
@@ -39,7 +41,7 @@ export type KubesprayVersion = (typeof SUPPORTED_KUBESPRAY_VERSIONS)[number];
 /** The release a definition gets when it names none. */
 export const DEFAULT_KUBESPRAY_VERSION: KubesprayVersion = "v2.31.0";
 
-const RELEASES_DIR = join(__dirname, "releases");
+const RELEASES_DIR = projectPath("kubespray-vars", "releases");
 
 /** Reads the facts of one release from its folder. */
 function readRelease(version: string): KubesprayRelease {

@@ -9,6 +9,7 @@
 import { isAbsolute, resolve } from "node:path";
 
 import type { ChartName } from "../config/chart-names";
+import { projectPath } from "../config/project-root";
 import type { ChartOverride } from "../config/schema";
 
 /** A chart fetched from a Helm repository (`https://...`) or an OCI registry (`oci://...`). */
@@ -73,7 +74,7 @@ export const CHARTS = {
 } as const satisfies Record<ChartName, RemoteChart>;
 
 /** Directory of our own charts (`<repo>/charts`). */
-export const LOCAL_CHARTS_DIR = resolve(__dirname, "..", "charts");
+export const LOCAL_CHARTS_DIR = projectPath("charts");
 
 /** Our own charts, shipped in `charts/`: they create what the upstream charts do not. */
 export const LOCAL_CHARTS = {

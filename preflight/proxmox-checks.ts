@@ -17,20 +17,13 @@ import { PROXMOX_ENV } from "../config/secrets";
 import type { Issue } from "../errors/user-error";
 import { issue } from "../errors/user-error";
 
+import type { ClusterVm } from "./cluster-vms";
+import { agentAddresses, listVms } from "./cluster-vms";
 import { checkHa } from "./ha";
 import { privilegesFor } from "./privileges";
 import type { ProxmoxApi } from "./proxmox-api";
 import { ApiError } from "./proxmox-api";
 import { checkSnapshots } from "./snapshots";
-
-interface ClusterVm {
-  readonly vmid: number;
-  readonly node: string;
-  readonly name?: string;
-  readonly status?: string;
-  readonly template?: number;
-  readonly tags?: string;
-}
 
 interface Storage {
   readonly storage: string;
@@ -55,9 +48,14 @@ interface PciMapping {
 const GiB = 1024 ** 3;
 const DOCS_TOKEN = "create the token as docs/proxmox.md (section 2) shows";
 
-async function tryGet<T>(api: ProxmoxApi, path: string, query?: Record<string, string>) {
+function tryGet<T>(api: ProxmoxApi, path: string, query?: Record<string, string>) {
+  return attempt(api.get<T>(path, query));
+}
+
+/** An API call's answer, or the API's error (any other error is thrown). */
+async function attempt<T>(call: Promise<T>) {
   try {
-    return { ok: true as const, data: await api.get<T>(path, query) };
+    return { ok: true as const, data: await call };
   } catch (e) {
     if (e instanceof ApiError) return { ok: false as const, error: e };
     throw e;
@@ -449,23 +447,18 @@ async function checkAddresses(
   );
   const problems: Issue[] = [];
   for (const vm of others) {
-    const r = await tryGet<{ result?: { "ip-addresses"?: { "ip-address": string }[] }[] }>(
-      api,
-      `/nodes/${vm.node}/qemu/${vm.vmid}/agent/network-get-interfaces`,
-    );
-    if (!r.ok) continue; // no agent: nothing to learn
-    for (const iface of r.data.result ?? []) {
-      for (const a of iface["ip-addresses"] ?? []) {
-        const node = ours.get(a["ip-address"]);
-        if (node)
-          problems.push(
-            issue(
-              "nodePools[].firstIp",
-              `${a["ip-address"]} (for ${node}) is in use by VM ${vm.vmid} (${vm.name ?? "no name"}) on ${vm.node}`,
-              "move the pool's firstIp to free addresses",
-            ),
-          );
-      }
+    const addresses = await attempt(agentAddresses(api, vm));
+    if (!addresses.ok) continue; // no agent: nothing to learn
+    for (const address of addresses.data) {
+      const node = ours.get(address);
+      if (node)
+        problems.push(
+          issue(
+            "nodePools[].firstIp",
+            `${address} (for ${node}) is in use by VM ${vm.vmid} (${vm.name ?? "no name"}) on ${vm.node}`,
+            "move the pool's firstIp to free addresses",
+          ),
+        );
     }
   }
   return problems;
@@ -518,7 +511,7 @@ export async function proxmoxProblems(
     if (s.ok) storages.set(host, s.data);
     else problems.push(apiProblem("proxmox.datastore", `the storages of ${host}`, s.error));
   }
-  const vms = await tryGet<ClusterVm[]>(api, "/cluster/resources", { type: "vm" });
+  const vms = await attempt(listVms(api));
   if (!vms.ok)
     return [...problems, apiProblem("proxmox.vmIdStart", "/cluster/resources", vms.error)];
 

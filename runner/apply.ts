@@ -17,7 +17,7 @@ import { completedRun, readRecord, statePaths, writeRecord } from "../lib/kubesp
 
 import type { RunnerEnv } from "./env";
 import { sshAddress } from "./env";
-import { execute, prepare } from "./execute";
+import { execute, prepare, pruneRuns } from "./execute";
 import { removeNodeWith } from "./remove-node";
 import { waitForSsh } from "./ssh";
 
@@ -82,9 +82,10 @@ export async function apply(
   const action = options.action ?? playbooks.description;
   if (playbooks.steps.length === 0) {
     env.log("nothing changed since the last successful run; no playbook to run");
+    // The cluster is as the last runs left it: the record keeps pointing at them.
     writeRecord(
       settings.stateDir,
-      completedRun(desired, record?.action ?? action),
+      completedRun(desired, record?.action ?? action, record?.runs),
       paths.inventoryDir,
     );
     copyKubeconfig(settings, env.log);
@@ -110,16 +111,21 @@ export async function apply(
     env.sshTimeoutMs,
     env.log,
   );
-  for (const step of steps) {
-    if (step.playbook === REMOVE_NODE) {
-      // Removed nodes are still in the record's copy of the inventory.
-      const node = step.extraVars?.node ?? "";
-      await removeNodeWith(settings, env, node, record as RunRecord);
-      continue;
+  const runs: string[] = [];
+  try {
+    for (const step of steps) {
+      if (step.playbook === REMOVE_NODE) {
+        // Removed nodes are still in the record's copy of the inventory.
+        const node = step.extraVars?.node ?? "";
+        runs.push(await removeNodeWith(settings, env, node, record as RunRecord));
+        continue;
+      }
+      runs.push((await execute(step, ctx, env)).name);
     }
-    await execute(stepCommand(step, ctx), env.log);
+    writeRecord(settings.stateDir, completedRun(desired, action, runs), paths.inventoryDir);
+  } finally {
+    pruneRuns(settings);
   }
-  writeRecord(settings.stateDir, completedRun(desired, action), paths.inventoryDir);
   copyKubeconfig(settings, env.log);
   env.log(`done: ${playbooks.description}`);
 }

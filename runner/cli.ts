@@ -7,7 +7,8 @@
  *   cli.js teardown STATE_DIR                the cluster stack is being destroyed
  * Environment (tests): KSPRAY_SSH_PORT, KSPRAY_SSH_HOST (every SSH check goes there),
  * KSPRAY_SSH_TIMEOUT_SECONDS, KSPRAY_EXTRA_INVENTORY (colon-separated extra inventories),
- * KSPRAY_NODE_PREP_PLAYBOOK (instead of ansible/node-prep.yml), KSPRAY_CONTAINER_ENGINE.
+ * KSPRAY_NODE_PREP_PLAYBOOK (instead of ansible/node-prep.yml), KSPRAY_CONTAINER_ENGINE,
+ * KSPRAY_PROGRESS_SECONDS (without a terminal, the interval of progress lines; default 30).
  * With `state.backend: pg` (runner.json's recordStore), PG_CONN_STR: the record is read
  * from and written back to PostgreSQL around each command.
  */
@@ -19,7 +20,7 @@ import type { RecordStore } from "../lib/kubespray/record-store";
 import { withRecordStore } from "../lib/kubespray/record-store";
 
 import { apply, markDone } from "./apply";
-import { readSettings, runnerEnv } from "./env";
+import { LOG_PREFIX, readSettings, runnerEnv } from "./env";
 import { withStateLock } from "./lock";
 import { forgetRemovedNode, removeNode, teardown } from "./remove-node";
 
@@ -81,4 +82,4 @@ async function main(args: string[]): Promise<void> {
 
 // A user's mistake (a missing Kubespray, an unreachable node, a failed playbook): its lines
 // and exit code 2, as every entry point; anything else is a bug, with its stack trace.
-void runMain(() => main(process.argv.slice(2)), "[kubespray-runner] error: ");
+void runMain(() => main(process.argv.slice(2)), `${LOG_PREFIX}error: `);

@@ -6,6 +6,8 @@ import { UserError } from "../errors/user-error";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { resolvedSettings } from "../lib/kubespray/commands";
 
+import type { Terminal } from "./progress";
+
 export interface RunnerEnv {
   /** @default 22 */
   readonly sshPort: number;
@@ -28,7 +30,16 @@ export interface RunnerEnv {
   readonly log: (line: string) => void;
   /** Absolute path of this program, for the line print mode adds at the end. */
   readonly self: string;
+  /** The runner's own environment: Ansible's is made from it, without the secrets. */
+  readonly environment: NodeJS.ProcessEnv;
+  /** stderr when it is a terminal: the progress line is rewritten in place there. */
+  readonly terminal?: Terminal;
+  /** Without a terminal, at most one progress line per interval while a play runs. @default 30 s */
+  readonly progressIntervalMs: number;
 }
+
+/** Prefix of every line the runner prints. */
+export const LOG_PREFIX = "[kubespray-runner] ";
 
 export function runnerEnv(env: NodeJS.ProcessEnv, self: string): RunnerEnv {
   return {
@@ -38,8 +49,18 @@ export function runnerEnv(env: NodeJS.ProcessEnv, self: string): RunnerEnv {
     sshTimeoutMs: Number(env.KSPRAY_SSH_TIMEOUT_SECONDS ?? 600) * 1000,
     extraInventories: (env.KSPRAY_EXTRA_INVENTORY ?? "").split(":").filter((p) => p !== ""),
     containerEngine: env.KSPRAY_CONTAINER_ENGINE,
-    log: (line) => process.stderr.write(`[kubespray-runner] ${line}\n`),
+    log: (line) => process.stderr.write(`${LOG_PREFIX}${line}\n`),
     self,
+    environment: env,
+    terminal: process.stderr.isTTY
+      ? {
+          write: (text) => process.stderr.write(text),
+          get columns() {
+            return process.stderr.columns || 80;
+          },
+        }
+      : undefined,
+    progressIntervalMs: Number(env.KSPRAY_PROGRESS_SECONDS ?? 30) * 1000,
   };
 }
 

@@ -19,15 +19,16 @@ import { forgetNode, readRecord, statePaths } from "../lib/kubespray/record";
 
 import type { RunnerEnv } from "./env";
 import { readSettings, sshAddress } from "./env";
-import { execute, prepare } from "./execute";
+import { execute, prepare, pruneRuns } from "./execute";
 import { canConnect } from "./ssh";
 
+/** Runs remove-node.yml for `node`; returns the name of its run (`<state>/runs/`). */
 export async function removeNodeWith(
   settings: RunnerSettings,
   env: RunnerEnv,
   node: string,
   record: RunRecord,
-): Promise<void> {
+): Promise<string> {
   const paths = statePaths(settings.stateDir);
   const hostsFile = existsSync(paths.recordHostsFile) ? paths.recordHostsFile : paths.hostsFile;
   const address = sshAddress(
@@ -58,8 +59,9 @@ export async function removeNodeWith(
         `2. run the same deploy again: it deletes the VM`,
     );
   }
-  await execute(stepCommand(step, ctx), env.log);
-  forgetNode(settings.stateDir, record, node, describeStep(removeNodeStep(node)));
+  const run = await execute(step, ctx, env);
+  forgetNode(settings.stateDir, record, node, describeStep(removeNodeStep(node)), [run.name]);
+  return run.name;
 }
 
 /**
@@ -80,7 +82,12 @@ export async function removeNode(stateDir: string, node: string, env: RunnerEnv)
     return;
   }
   checkRemovable(node, record.controlPlaneOrder);
-  await removeNodeWith(readSettings(paths.settingsFile, env), env, node, record);
+  const settings = readSettings(paths.settingsFile, env);
+  try {
+    await removeNodeWith(settings, env, node, record);
+  } finally {
+    pruneRuns(settings);
+  }
 }
 
 /** `forget-node`: a node removed by hand (print mode's script) leaves the record. */

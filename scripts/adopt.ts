@@ -7,7 +7,7 @@
  * (`source scripts/toolchain-env.sh`).
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
 import { runMain, UserError } from "../errors/user-error";
@@ -23,9 +23,7 @@ import {
   withAdoptedAsCreated,
 } from "../preflight/stranded";
 
-import { capture, commandFailed, initStack, synthesize } from "./processes";
-
-const ROOT = resolve(__dirname, "..");
+import { capture, commandFailed, initStack, outdirFromEnvironment, synthesize } from "./processes";
 
 async function must(cmd: string, args: readonly string[], cwd: string): Promise<string> {
   const r = await capture(cmd, args, cwd);
@@ -123,7 +121,7 @@ async function finishClone(
 
 async function main(): Promise<number> {
   const { config } = loadClusterConfig(definitionFile());
-  const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
+  const outdir = outdirFromEnvironment(process.env);
   const stack = join(outdir, "stacks", "vms");
   const synth = await synthesize(outdir);
   if (synth.status !== 0)

@@ -11,19 +11,22 @@
  * Environment as for scripts/adopt.ts (CLUSTER_CONFIG, STATE_DIR, CDKTF_OUTDIR, the token).
  */
 import { existsSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
 import { runMain } from "../errors/user-error";
 import { definitionFile, stateDirFromEnvironment } from "../lib/environment";
-import { readLastRun } from "../lib/kubespray/record-store";
-import { recordStoreOf } from "../lib/kubespray/runner-inputs";
+import { readLastRun, recordStoreOf } from "../lib/kubespray/record-store";
 import type { DestroyableNodes, PlanWithChanges } from "../lib/node-guard";
 import { describeLoss, destroyableNodes, judge, nodeVmLosses, refusal } from "../lib/node-guard";
 
-import { capture, commandFailed, initStack, toolchainEnv } from "./processes";
-
-const ROOT = resolve(__dirname, "..");
+import {
+  capture,
+  commandFailed,
+  initStack,
+  outdirFromEnvironment,
+  toolchainEnv,
+} from "./processes";
 
 /** What the guard judges by: the nodes `DESTROYABLE_NODES` names, and the cluster's nodes. */
 export interface GuardContext {
@@ -69,7 +72,7 @@ export async function planJson(
 
 async function main(): Promise<number> {
   const env = toolchainEnv(process.env);
-  const outdir = resolve(env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
+  const outdir = outdirFromEnvironment(env);
   const stack = join(outdir, "stacks", "vms");
   const init = await initStack(stack, env);
   if (init.status !== 0) throw commandFailed(stack, "tofu init", `${init.stdout}${init.stderr}`);

@@ -5,10 +5,16 @@
 import { spawn } from "node:child_process";
 import { delimiter, join, resolve } from "node:path";
 
+import { PROJECT_ROOT, projectPath } from "../config/project-root";
 import { UserError } from "../errors/user-error";
 
-const ROOT = resolve(__dirname, "..");
-const TOOLCHAIN = join(ROOT, ".toolchain");
+/** The offline toolchain (`npm run toolchain`). */
+export const TOOLCHAIN = projectPath(".toolchain");
+
+/** Where the app is synthesized: `CDKTF_OUTDIR`, else `cdktf.out` in the project. */
+export function outdirFromEnvironment(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.CDKTF_OUTDIR ?? projectPath("cdktf.out"));
+}
 
 /** `base` with the offline toolchain first: tofu, the provider mirror, no prompts. */
 export function toolchainEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -88,12 +94,15 @@ export async function initStack(
   }
 }
 
-/** The cdktf app (`main.ts`) synthesized into `outdir`, from the project root as cdktf runs it. */
+/**
+ * The cdktf app (`main.ts`) synthesized into `outdir`, from the project root as cdktf runs
+ * it (cdktf.json's app: scripts/launch.js, compiled when the build is fresh).
+ */
 export function synthesize(
   outdir: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Captured> {
-  return capture(process.execPath, ["--import", "tsx", join(ROOT, "main.ts")], ROOT, {
+  return capture(process.execPath, [projectPath("scripts", "launch.js"), "main.ts"], PROJECT_ROOT, {
     ...env,
     CDKTF_OUTDIR: outdir,
     CHECKPOINT_DISABLE: "1",

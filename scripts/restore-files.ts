@@ -17,21 +17,18 @@
  * the vms stack's node removals read the cluster stack's runner.json.
  */
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
 import type { ClusterConfig } from "../config/schema";
 import { runMain } from "../errors/user-error";
 import { definitionFile, stateDirFromEnvironment } from "../lib/environment";
-import { restoreKubeconfig } from "../lib/kubespray/record-store";
-import { recordStoreOf } from "../lib/kubespray/runner-inputs";
+import { recordStoreOf, restoreKubeconfig } from "../lib/kubespray/record-store";
 import { checkStateEnvironment, protectStateDir } from "../lib/state-backend";
 import { filesInState, restoreFiles } from "../lib/state-files";
 import type { ShowState } from "../lib/state-files";
 
-import { capture, commandFailed, initStack, synthesize } from "./processes";
-
-const ROOT = resolve(__dirname, "..");
+import { capture, commandFailed, initStack, outdirFromEnvironment, synthesize } from "./processes";
 
 /** Whether a synthesized stack keeps its state elsewhere than in a local file. */
 export function sharedState(stackDir: string): boolean {
@@ -75,7 +72,7 @@ async function main(): Promise<number> {
   checkStateEnvironment(config);
   protectStateDir(stateDirFromEnvironment(config));
   if (config.state.backend === "local") return 0;
-  const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
+  const outdir = outdirFromEnvironment();
   const synth = await synthesize(outdir);
   if (synth.status !== 0) {
     process.stderr.write(synth.stderr || synth.stdout);

@@ -9,40 +9,49 @@
  * nothing to change, 2 changes, 1 an error or a change `npm run deploy` refuses; a mistake
  * found before anything is planned (a stack that does not exist, a mistake in the
  * definition or a file it names, PG_CONN_STR or TF_VAR_state_passphrase unset where the
- * state needs them; with the vms stack, a Proxmox token that is unset or refused, checked
- * as preflight checks it) is one line each on stderr and exit code 2, as in every command.
+ * state needs them, a definition the synth refuses, the toolchain not built; with the vms
+ * stack, a Proxmox token that is unset or refused, checked as preflight checks it) is one
+ * line each on stderr and exit code 2, as in every command.
  *
  * Environment: CLUSTER_CONFIG, STATE_DIR and the secrets as for `npm run deploy`;
  * CDKTF_OUTDIR (default `cdktf.out`). The offline toolchain must be built (`npm run
  * toolchain`).
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
 import type { ClusterConfig } from "../config/schema";
-import { EXIT_USER_ERROR, runMain, UserError } from "../errors/user-error";
+import { runMain, UserError } from "../errors/user-error";
 import { definitionFile } from "../lib/environment";
-import type { Verdict } from "../lib/node-guard";
+import type { PlanWithChanges, Verdict } from "../lib/node-guard";
 import { describeLoss, judge, nodeVmLosses } from "../lib/node-guard";
 import { checkStackNames } from "../lib/stacks";
 import { checkStateEnvironment } from "../lib/state-backend";
 import { proxmoxApiOf } from "../preflight/proxmox-api";
 import { checkToken } from "../preflight/proxmox-checks";
 
-import { guardContext, planJson } from "./node-guard";
-import { initStack, synthesize, toolchainEnv } from "./processes";
-import { restoreKubeconfigFromEnvironment, restoreStack } from "./restore-files";
+import { guardContext } from "./node-guard";
+import type { Captured } from "./processes";
+import {
+  capture,
+  initStack,
+  outdirFromEnvironment,
+  synthesize,
+  TOOLCHAIN,
+  toolchainEnv,
+} from "./processes";
+import type * as restoreFiles from "./restore-files";
 
-const ROOT = resolve(__dirname, "..");
-const TOOLCHAIN = join(ROOT, ".toolchain");
+/** The plan a review saves in each stack's folder (`tofu show` reads it back). */
+const PLAN_FILE = "review.tfplan";
 
 /** Exit codes, as `tofu plan -detailed-exitcode`. */
 export const NO_CHANGES = 0;
 export const ERROR = 1;
 export const CHANGES = 2;
 
-interface Manifest {
+export interface Manifest {
   readonly stacks: Record<
     string,
     { readonly workingDirectory: string; readonly dependencies: string[] }
@@ -104,10 +113,11 @@ export function describePlan(plan: PlanJson, verdict?: Verdict): string[] {
       ...(note ? [`  ${note}`] : []),
     ];
   });
-  const runner = changes.find(
-    (c) => c.address.startsWith("null_resource.") && typeof c.change.after?.triggers === "object",
-  );
-  const action = (runner?.change.after?.triggers as Record<string, unknown> | undefined)?.action;
+  // The runner: the null_resource whose triggers name the action (its teardown's do not).
+  const action = changes
+    .filter((c) => c.address.startsWith("null_resource."))
+    .map((c) => (c.change.after?.triggers as Record<string, unknown> | undefined)?.action)
+    .find((a) => typeof a === "string");
   if (typeof action === "string") lines.push(`Kubespray will run: ${action}`);
   return lines;
 }
@@ -131,37 +141,167 @@ export function explainError(output: string): { lines: string[]; missing: string
   return { lines, missing };
 }
 
+/** One line of `tofu plan -json` (OpenTofu's machine-readable UI): the parts read here. */
+export interface PlanEvent {
+  readonly type: string;
+  readonly change?: {
+    readonly resource: {
+      readonly addr: string;
+      readonly resource_type: string;
+      readonly resource_name: string;
+    };
+    readonly action: string;
+  };
+  readonly diagnostic?: {
+    readonly severity: string;
+    readonly summary: string;
+    readonly detail?: string;
+  };
+}
+
+export function planEvents(stdout: string): PlanEvent[] {
+  return stdout.split("\n").flatMap((line) => {
+    try {
+      return line.trim() === "" ? [] : [JSON.parse(line) as PlanEvent];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The plan's errors as tofu prints them: `Error: <summary>`, then the detail. */
+export function diagnostics(events: readonly PlanEvent[]): string {
+  return events
+    .flatMap((e) =>
+      e.diagnostic?.severity === "error"
+        ? [`Error: ${e.diagnostic.summary}`, e.diagnostic.detail ?? ""]
+        : [],
+    )
+    .join("\n");
+}
+
+/** A stack's cdk.tf.json: each resource's configuration by type and name. */
+interface StackConfig {
+  readonly resource?: Record<string, Record<string, Record<string, unknown>>>;
+}
+
+/**
+ * The changes of a plan that only creates and updates, as `tofu show -json` gives them,
+ * from the plan's events and the stack's configuration; undefined when it also deletes,
+ * replaces or moves something, whose values before the change only `tofu show` has (and
+ * `tofu show` loads every provider's schema: a plan's worth of time).
+ */
+export function changesFromConfig(
+  events: readonly PlanEvent[],
+  config: StackConfig,
+): PlanJson | undefined {
+  const changes = events.flatMap((e) =>
+    e.type === "planned_change" && e.change && !["noop", "read"].includes(e.change.action)
+      ? [e.change]
+      : [],
+  );
+  if (changes.some((c) => c.action !== "create" && c.action !== "update")) return undefined;
+  // In the order `tofu show` lists them: by address.
+  const sorted = [...changes].sort((a, b) =>
+    a.resource.addr < b.resource.addr ? -1 : a.resource.addr > b.resource.addr ? 1 : 0,
+  );
+  return {
+    resource_changes: sorted.map((c) => {
+      const after = config.resource?.[c.resource.resource_type]?.[c.resource.resource_name];
+      // An instance of for_each or count shares one configuration: no name of its own.
+      const own = c.resource.addr === `${c.resource.resource_type}.${c.resource.resource_name}`;
+      return { address: c.resource.addr, change: { actions: [c.action], after: own ? after : {} } };
+    }),
+  };
+}
+
 function failed(stack: string, output: string): StackReview {
   const { lines, missing } = explainError(output);
   return { stack, outcome: "error", lines, missingEnvironment: missing };
+}
+
+/** What tofu says of a folder it cannot work in before `tofu init` sets it up. */
+const NEEDS_INIT = /\btofu init\b/;
+
+type Planned = { readonly plan: Captured } | { readonly error: string } | "needs-init";
+
+type Restore = typeof restoreFiles;
+
+/** The shared state's files written back (restore-files), then the plan. */
+async function restoreAndPlan(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  restore: Restore,
+): Promise<Planned> {
+  try {
+    await restore.restoreStack(dir, env);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    return NEEDS_INIT.test(message) ? "needs-init" : { error: message };
+  }
+  rmSync(join(dir, PLAN_FILE), { force: true });
+  const plan = await capture(
+    "tofu",
+    [
+      "plan",
+      "-json",
+      "-input=false",
+      "-no-color",
+      "-detailed-exitcode",
+      "-lock-timeout=0s",
+      `-out=${PLAN_FILE}`,
+    ],
+    dir,
+    env,
+  );
+  const errors = `${diagnostics(planEvents(plan.stdout))}\n${plan.stderr}`;
+  return plan.status === 1 && NEEDS_INIT.test(errors) ? "needs-init" : { plan };
 }
 
 async function reviewStack(
   stack: string,
   dir: string,
   env: NodeJS.ProcessEnv,
+  restore: Restore,
 ): Promise<StackReview> {
-  const init = await initStack(dir, env);
-  if (init.status !== 0) return failed(stack, init.stderr || init.stdout);
-  // A shared state's files this clone lacks or has stale, written back first (restore-files).
-  try {
-    await restoreStack(dir, env);
-  } catch (e) {
-    return failed(stack, e instanceof Error ? e.message : String(e));
+  // A folder an earlier review or deploy initialized is planned at once (an init costs as
+  // much as a small plan); tofu refuses when it needs `tofu init` (never initialized,
+  // another backend, other providers), and then it is initialized and planned again.
+  let planned = await restoreAndPlan(dir, env, restore);
+  if (planned === "needs-init") {
+    const init = await initStack(dir, env);
+    if (init.status !== 0) return failed(stack, init.stderr || init.stdout);
+    planned = await restoreAndPlan(dir, env, restore);
   }
-  const planned = await planJson(dir, "review.tfplan", env, ["-lock-timeout=0s"]);
-  if (planned.status === 0) return { stack, outcome: "no-changes", lines: [] };
-  // A plan that would take a node's VM away fails on its prevent_destroy, or plans a disk
-  // swap: either way, named with what the deploy does about it (lib/node-guard.ts).
-  const losses = planned.plan ? nodeVmLosses(planned.plan) : [];
-  if (planned.plan && losses.length > 0) {
+  if (planned === "needs-init") return failed(stack, `tofu init in ${dir} did not set it up`);
+  if ("error" in planned) return failed(stack, planned.error);
+  const { plan } = planned;
+  const events = planEvents(plan.stdout);
+  if (plan.status === 0) return { stack, outcome: "no-changes", lines: [] };
+  if (plan.status === 2) {
+    const config = JSON.parse(readFileSync(join(dir, "cdk.tf.json"), "utf8")) as StackConfig;
+    const created = changesFromConfig(events, config);
+    if (created) return { stack, outcome: "changes", lines: describePlan(created) };
+  }
+  // A plan that deletes, replaces or moves, or one that failed: the values before the change
+  // come from tofu show. A plan that would take a node's VM away fails on its prevent_destroy
+  // (tofu still writes the errored plan) or plans a disk swap: either way, named with what
+  // the deploy does about it (lib/node-guard.ts).
+  const shown = existsSync(join(dir, PLAN_FILE))
+    ? await capture("tofu", ["show", "-json", "-no-color", PLAN_FILE], dir, env)
+    : undefined;
+  const shownPlan =
+    shown?.status === 0 ? (JSON.parse(shown.stdout) as PlanJson & PlanWithChanges) : undefined;
+  const losses = shownPlan ? nodeVmLosses(shownPlan) : [];
+  if (shownPlan && losses.length > 0) {
     const { destroyable, inCluster } = await guardContext(env);
     const verdict = judge(losses, destroyable, inCluster);
     const outcome = verdict.refused.length > 0 ? "refused" : "changes";
-    return { stack, outcome, lines: describePlan(planned.plan, verdict) };
+    return { stack, outcome, lines: describePlan(shownPlan, verdict) };
   }
-  if (planned.status !== 2 || !planned.plan) return failed(stack, planned.output);
-  return { stack, outcome: "changes", lines: describePlan(planned.plan) };
+  if (plan.status !== 2) return failed(stack, diagnostics(events) || plan.stderr || plan.stdout);
+  if (!shownPlan) return failed(stack, shown?.stderr ?? `tofu wrote no ${PLAN_FILE}`);
+  return { stack, outcome: "changes", lines: describePlan(shownPlan) };
 }
 
 /**
@@ -234,6 +374,54 @@ export function report(reviews: readonly StackReview[]): string {
     .join("\n");
 }
 
+/** What `reviewStacks` found, and where the app was synthesized. */
+export interface Review {
+  readonly outdir: string;
+  readonly manifest: Manifest;
+  /** What the synth printed (the notice about the bundled example, cdktf's warnings). */
+  readonly synthOutput: string;
+  /** Every stack asked for, in deploy order. */
+  readonly reviews: StackReview[];
+}
+
+/**
+ * Synthesizes the app into `outdir` and plans `stacks` (every stack when empty) side by
+ * side. Throws a UserError when the toolchain is missing, the synth fails or a stack does
+ * not exist.
+ */
+export async function reviewStacks(
+  outdir: string,
+  stacks: readonly string[],
+  base: NodeJS.ProcessEnv = process.env,
+): Promise<Review> {
+  checkStackNames(stacks);
+  if (!existsSync(join(TOOLCHAIN, "bin", "tofu")))
+    throw UserError.at(".toolchain", "the offline toolchain is not built", "run npm run toolchain");
+  const synthesized = synthesize(outdir, base);
+  // What writes a shared state's files back (the definition, PostgreSQL) loads meanwhile.
+  const restore = await import("./restore-files");
+  const synth = await synthesized;
+  // The synth's own lines (main.ts prints a definition's problems as `file:line: path: ...`).
+  if (synth.status !== 0)
+    throw new UserError([{ path: "", message: `${synth.stdout}${synth.stderr}`.trimEnd() }]);
+  const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as Manifest;
+  const all = deployOrder(manifest);
+  const env = toolchainEnv(base);
+  // The addons stack's plan reads the kubeconfig: a shared state's, from the database.
+  await restore.restoreKubeconfigFromEnvironment(env);
+  const reviews = await Promise.all(
+    all
+      .filter((s) => stacks.length === 0 || stacks.includes(s))
+      .map((s) => reviewStack(s, stackDir(outdir, manifest, s), env, restore)),
+  );
+  return { outdir, manifest, synthOutput: synth.stdout, reviews: settle(reviews, manifest) };
+}
+
+/** The folder a stack was synthesized into. */
+export function stackDir(outdir: string, manifest: Manifest, stack: string): string {
+  return join(outdir, manifest.stacks[stack].workingDirectory);
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   // The saved plans hold the add-ons' secrets: readable by the user alone.
   process.umask(0o077);
@@ -243,31 +431,12 @@ async function main(argv: readonly string[]): Promise<number> {
   const { config } = loadClusterConfig(definitionFile(process.env));
   checkStateEnvironment(config, process.env);
   if (named.length === 0 || named.includes("vms")) await checkTokenFirst(config, process.env);
-  const outdir = resolve(process.env.CDKTF_OUTDIR ?? join(ROOT, "cdktf.out"));
-  if (!existsSync(join(TOOLCHAIN, "bin", "tofu"))) {
-    process.stderr.write("the offline toolchain is not built: run npm run toolchain\n");
-    return ERROR;
-  }
-  const synth = await synthesize(outdir);
-  process.stdout.write(synth.stdout);
-  if (synth.status !== 0) {
-    process.stderr.write(synth.stderr);
-    // A mistake the synth finds in what the definition names (a file, a downgrade) is the
-    // user's, as in every command.
-    return synth.status === EXIT_USER_ERROR ? EXIT_USER_ERROR : ERROR;
-  }
-  const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as Manifest;
-  const all = deployOrder(manifest);
-  const stacks = named.length > 0 ? all.filter((s) => named.includes(s)) : all;
-  const env = toolchainEnv(process.env);
-  // The addons stack's plan reads the kubeconfig: a shared state's, from the database.
-  await restoreKubeconfigFromEnvironment(env);
-  const reviews = await Promise.all(
-    stacks.map((s) => reviewStack(s, join(outdir, manifest.stacks[s].workingDirectory), env)),
-  );
-  const settled = settle(reviews, manifest);
-  process.stdout.write(`${report(settled)}\n`);
-  return exitCode(settled);
+  // A mistake found later but before anything is planned (the toolchain, what the synth
+  // refuses) is a UserError too: its lines, exit code 2 (runMain).
+  const review = await reviewStacks(outdirFromEnvironment(), named);
+  process.stdout.write(review.synthOutput);
+  process.stdout.write(`${report(review.reviews)}\n`);
+  return exitCode(review.reviews);
 }
 
 if (require.main === module) void runMain(() => main(process.argv.slice(2)));

@@ -37,7 +37,7 @@ interface Section {
 }
 
 /** GitHub's anchor for a heading: lowercase, punctuation dropped, spaces to dashes. */
-function anchor(title: string): string {
+export function anchor(title: string): string {
   return title
     .toLowerCase()
     .replace(/[^a-z0-9 _-]/g, "")

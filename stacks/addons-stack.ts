@@ -24,7 +24,8 @@ import { MetalLb } from "../constructs/metallb";
 import { SnapshotController } from "../constructs/snapshot-controller";
 import { resolveChart } from "../lib/charts";
 import { gpuNodeGroups } from "../lib/scheduling";
-import { stateBackend } from "../lib/state-backend";
+
+import { stateBackend } from "./state-backend";
 
 export interface AddonsStackProps {
   readonly config: ClusterConfig;

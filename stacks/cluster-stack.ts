@@ -13,7 +13,8 @@ import type { RunRecord } from "../lib/kubespray/playbooks";
 import { RUNNER_ENTRY } from "../lib/kubespray/project";
 import { statePaths } from "../lib/kubespray/record";
 import { runnerInputs } from "../lib/kubespray/runner-inputs";
-import { stateBackend } from "../lib/state-backend";
+
+import { stateBackend } from "./state-backend";
 
 export interface ClusterStackProps {
   readonly config: ClusterConfig;

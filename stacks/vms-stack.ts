@@ -19,7 +19,8 @@ import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
 import { HA_MANAGER_READY_ENTRY, RUNNER_ENTRY } from "../lib/kubespray/project";
 import type { DestroyableNodes } from "../lib/node-guard";
 import { haAffinityGroups } from "../lib/proxmox/ha";
-import { stateBackend } from "../lib/state-backend";
+
+import { stateBackend } from "./state-backend";
 
 export interface VmsStackProps {
   readonly config: ClusterConfig;

@@ -7,20 +7,32 @@
  * (KSPRAY_SSH_HOST/PORT) and node preparation is the stand-in's (KSPRAY_NODE_PREP_PLAYBOOK);
  * both reach the local-exec provisioners through the cdktf environment.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import type { AddressInfo, Server } from "node:net";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { readRecord, statePaths } from "../../lib/kubespray/record";
+import type { Status } from "../../scripts/status";
 import type { Definition } from "../fixtures/definitions";
 import { cloud, homelab } from "../fixtures/definitions";
 import { ANSIBLE_BIN, ANSIBLE_VENV, describeWithAnsible, STANDIN } from "../support/ansible";
 import { REPO_ROOT } from "../support/toolchain";
 
 import type { CommandResult, E2eEnvironment } from "./support/harness";
-import { describeE2e, expectSuccess, run, startEnvironment } from "./support/harness";
+import { describeE2e, expectSuccess, oneLine, run, startEnvironment } from "./support/harness";
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 /** One line of the stand-in's log (see fixtures/kubespray-standin/record.yml). */
 interface Call {
@@ -38,6 +50,8 @@ interface Call {
 
 /** `npm run diff`: the review of every stack. */
 const REVIEW = join(REPO_ROOT, "scripts", "review.ts");
+/** `npm run status`. */
+const STATUS = join(REPO_ROOT, "scripts", "status.ts");
 
 /** `playbook [--limit=...] [-e node=...]`: what the assertions compare. */
 const brief = (calls: readonly Call[]): string[] =>
@@ -124,6 +138,15 @@ class ClusterRig {
   /** `npm run diff -- <stacks>` (scripts/review.ts) in this environment. */
   review(...stacks: string[]): Promise<CommandResult> {
     return run(process.execPath, ["--import", "tsx", REVIEW, ...stacks], {
+      cwd: REPO_ROOT,
+      env: this.env.env({ CDKTF_OUTDIR: this.env.outDir }),
+      timeoutMs: 300_000,
+    });
+  }
+
+  /** `npm run status -- <args>` (scripts/status.ts) in this environment. */
+  status(...args: string[]): Promise<CommandResult> {
+    return run(process.execPath, ["--import", "tsx", STATUS, ...args], {
       cwd: REPO_ROOT,
       env: this.env.env({ CDKTF_OUTDIR: this.env.outDir }),
       timeoutMs: 300_000,
@@ -328,6 +351,20 @@ describeE2e("cluster stack end to end", () => {
       const failed = first.result;
       expect(failed.status).not.toBe(0);
       expect(failed.output).toMatch(/cluster\.yml failed .*the record is unchanged/);
+      // Through OpenTofu and cdktf: the progress lines and the explanation, no control character.
+      const runnerLines = failed.stdout.split("\n").filter((l) => l.includes("[kubespray-runner]"));
+      expect(runnerLines.join("\n")).toMatch(/cluster\.yml, play 1 "Stand-in cluster\.yml": /);
+      expect(runnerLines.join("\n")).not.toMatch(CONTROL);
+      const failedRun = readdirSync(join(rig.env.stateDir, "runs"))
+        .filter((f) => f.endsWith("-cluster.log"))
+        .sort()
+        .pop();
+      expect(oneLine(failed.output)).toMatch(
+        new RegExp(
+          `failed host: kspray-cp-1 .*task: Fail .*message: stand-in cluster\\.yml fails once, as asked .*` +
+            `runbook: docs/operations\\.md#a-failed-kubespray-run .*full log: ${join(rig.env.stateDir, "runs", failedRun ?? "")}`,
+        ),
+      );
       expect(brief(first.calls)).toEqual(["node-prep.yml", "cluster.yml"]);
       expect(readFileSync(rig.paths.recordFile, "utf8")).toBe(recordBefore);
       // The runner was replaced and its run failed: no teardown marker may be left, or a
@@ -343,6 +380,49 @@ describeE2e("cluster stack end to end", () => {
       expect(brief(retry.calls)).toEqual(["node-prep.yml", "cluster.yml"]);
       expect(readRecord(rig.env.stateDir)?.vars.enable_nodelocaldns).toBe(false);
       expect((await rig.env.plan("cluster")).exitCode).toBe(0);
+    });
+
+    it("npm run status: the VMs per host, the record's version, the last runs, the review", async () => {
+      const r = expectSuccess(
+        await rig.status("vms", "cluster", "--no-cluster", "--json"),
+        "npm run status",
+      );
+      const status = JSON.parse(r.stdout) as Status;
+      const vms = rig.env.clusterVms();
+      expect(
+        status.proxmox.hosts
+          .flatMap((h) => h.vms.map((v) => ({ host: h.host, ...v })))
+          .sort((a, b) => a.name.localeCompare(b.name)),
+      ).toEqual(
+        vms
+          .map((v) => ({
+            host: v.node,
+            name: v.config.name,
+            vmId: v.vmid,
+            // The guest agent's: the cloud-init address of each VM.
+            address: /ip=([0-9.]+)\//.exec(v.config.ipconfig0 ?? "")?.[1],
+            power: "running",
+          }))
+          .sort((a, b) => String(a.name).localeCompare(String(b.name))),
+      );
+      expect(status.proxmox.missing).toEqual([]);
+      expect(status.kubernetes).toMatchObject({ version: "1.35.4", action: "cluster.yml" });
+      const runs = status.runs.map((x) => `${x.label}: ${x.result}`);
+      expect(runs.slice(-4)).toEqual([
+        "node-prep.yml: succeeded",
+        "cluster.yml: failed",
+        "node-prep.yml: succeeded",
+        "cluster.yml: succeeded",
+      ]);
+      expect(status.kubernetes?.runs).toEqual(status.runs.slice(-2).map((x) => x.name));
+      expect(status.review.map((x) => `${x.stack}: ${x.outcome}`)).toEqual([
+        "vms: no-changes",
+        "cluster: no-changes",
+      ]);
+      expect(status.addons).toMatchObject({
+        state: [],
+        cluster: { error: "not asked (--no-cluster)" },
+      });
     });
 
     it("full teardown: no node is removed one by one, and the double has no VM left", async () => {

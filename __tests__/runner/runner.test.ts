@@ -3,8 +3,18 @@
  * .toolchain/ansible-venv) against the stand-in Kubespray, whose playbooks record how they
  * were called. SSH waits point at a loopback listener.
  */
+// Terminal control sequences are what some of these tests look for.
+/* eslint-disable no-control-regex */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import type { AddressInfo, Server } from "node:net";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -15,6 +25,7 @@ import type { ClusterConfig } from "../../config/schema";
 import type { RunnerSettings } from "../../lib/kubespray/commands";
 import { readRecord } from "../../lib/kubespray/record";
 import { renderFiles } from "../../lib/kubespray/render";
+import type { RunSummary } from "../../lib/kubespray/runs";
 import { ANSIBLE_VENV, describeWithAnsible, ROOT, STANDIN } from "../support/ansible";
 
 const HOMELAB = join(ROOT, "examples", "homelab.yaml");
@@ -27,7 +38,27 @@ interface Call {
   kube_version: string;
   kube_node: string[];
   inventory: string[];
+  /** Which of KSPRAY_STANDIN_ENV_NAMES Ansible's environment held. */
+  env_seen: string[];
 }
+
+/** Every kind of secret a deploy's environment holds; none may reach Ansible or a run's files. */
+const SECRETS = {
+  TF_VAR_grafana_admin_password: "grafana-Pa55word-of-the-runner-test",
+  TF_VAR_truenas_api_key_nas: "1-c2VjcmV0IGFwaSBrZXkgb2YgdGhlIHRlc3Q",
+  TF_VAR_state_passphrase: "the state passphrase of the runner test",
+  PROXMOX_VE_API_TOKEN: "cdktf@pve!deploy=0b9c4d8e-1f2a-4b3c-9d8e-7f6a5b4c3d2e",
+  PG_CONN_STR: "postgres://kspray:pg-Pa55word-of-the-test@127.0.0.1:1/kspray_state",
+  PGPASSWORD: "pg-Pa55word-of-the-test",
+};
+/** Each secret, and the parts of one that could be printed alone. */
+const SECRET_VALUES = [
+  ...Object.values(SECRETS),
+  "0b9c4d8e-1f2a-4b3c-9d8e-7f6a5b4c3d2e",
+  "pg-Pa55word-of-the-test",
+];
+
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () => {
   jest.setTimeout(120_000);
@@ -76,17 +107,16 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     }
   };
 
+  /** The runner's environment: the stand-in's log, SSH checks at the loopback listener. */
+  const runnerEnv = (env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+    ...process.env,
+    KSPRAY_STANDIN_LOG: log,
+    KSPRAY_SSH_PORT: String(port),
+    KSPRAY_SSH_TIMEOUT_SECONDS: "5",
+    ...env,
+  });
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    spawnSync(process.execPath, [CLI, ...args], {
-      encoding: "utf8",
-      env: {
-        ...process.env,
-        KSPRAY_STANDIN_LOG: log,
-        KSPRAY_SSH_PORT: String(port),
-        KSPRAY_SSH_TIMEOUT_SECONDS: "5",
-        ...env,
-      },
-    });
+    spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: runnerEnv(env) });
 
   const calls = (): Call[] =>
     existsSync(log)
@@ -116,6 +146,15 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     ...initial,
     nodePools: initial.nodePools.map((p) => (p.name === "worker" ? { ...p, count: 4 } : p)),
   };
+
+  /** The runs folder's summaries, oldest first. */
+  const summaries = (): RunSummary[] =>
+    readdirSync(join(stateDir, "runs"))
+      .filter((f) => f.endsWith(".json"))
+      .sort()
+      .map((f) => JSON.parse(readFileSync(join(stateDir, "runs", f), "utf8")) as RunSummary);
+  const runFile = (name: string, ext: "log" | "json") => join(stateDir, "runs", `${name}.${ext}`);
+  const mode = (file: string) => statSync(file).mode & 0o777;
 
   beforeAll(async () => {
     const build = spawnSync(
@@ -162,7 +201,8 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
   it("one added worker: facts.yml, then node preparation and scale.yml limited to it", () => {
     built(initial);
     deploy(bigger);
-    const made = newCalls(() => ok(run(["apply", settings()])));
+    // Keeping one run: the record's three stay, the first deploy's two go.
+    const made = newCalls(() => ok(run(["apply", settings({ keepRuns: 1 })])));
     expect(brief(made)).toEqual([
       "playbooks/facts.yml",
       "node-prep.yml --limit=kspray-worker-4",
@@ -171,6 +211,16 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     expect(made[2].kube_node).toContain("kspray-worker-4");
     expect(readRecord(stateDir)?.action).toBe(
       "playbooks/facts.yml; scale.yml --limit=kspray-worker-4",
+    );
+    const kept = summaries();
+    expect(kept.map((r) => r.label)).toEqual([
+      "playbooks/facts.yml",
+      "node-prep.yml --limit=kspray-worker-4",
+      "scale.yml --limit=kspray-worker-4",
+    ]);
+    expect(readRecord(stateDir)?.runs).toEqual(kept.map((r) => r.name));
+    expect(readdirSync(join(stateDir, "runs")).sort()).toEqual(
+      kept.flatMap((r) => [`${r.name}.json`, `${r.name}.log`]).sort(),
     );
   });
 
@@ -189,6 +239,147 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     expect(readRecord(stateDir)?.hosts.map((h) => h.name)).not.toContain("kspray-worker-4");
     deploy(initial);
     expect(newCalls(() => ok(run(["apply", settings()])))).toEqual([]);
+  });
+
+  it("a long run: progress lines per play, its log and summary, no secret, no control character", () => {
+    deploy(initial);
+    let r: ReturnType<typeof run> | undefined;
+    const made = newCalls(() => {
+      r = run(["apply", settings(), "--action", "cluster.yml"], {
+        ...SECRETS,
+        KSPRAY_STANDIN_SLOW_SECONDS: "4",
+        KSPRAY_PROGRESS_SECONDS: "1",
+        // A secret's value that reaches Ansible's output another way is hidden too.
+        KSPRAY_STANDIN_ECHO: `the password is ${SECRETS.TF_VAR_grafana_admin_password}`,
+        KSPRAY_STANDIN_ENV_NAMES: Object.keys(SECRETS).join(":"),
+      });
+    });
+    ok(r as ReturnType<typeof run>);
+    const { stdout, stderr } = r as ReturnType<typeof run>;
+    // No secret reached Ansible's environment.
+    expect(made.map((c) => c.env_seen)).toEqual([[], []]);
+
+    // Without a terminal: plain lines, one per play when it starts, while it runs, when it ends.
+    expect(`${stdout}${stderr}`).not.toMatch(CONTROL);
+    const play2 = stderr
+      .split("\n")
+      .filter((l) => l.includes(`cluster.yml, play 2 "Stand-in work on each host"`));
+    expect(play2[0]).toMatch(
+      /^\[kubespray-runner\] cluster\.yml, play 2 "Stand-in work on each host": 0 tasks done; hosts 0 ok, 0 changed, 0 failed, 0 unreachable; \d+s/,
+    );
+    expect(play2.length).toBeGreaterThanOrEqual(4);
+    expect(play2[play2.length - 1]).toMatch(
+      /play 2 "Stand-in work on each host" done: 6 tasks done; hosts 0 ok, 6 changed, 0 failed, 0 unreachable; \d+s$/,
+    );
+    expect(stderr).toMatch(/cluster\.yml, play 1 "Stand-in cluster\.yml" done: 9 tasks done; /);
+
+    // The log and the summary of each playbook, 0600 in a 0700 folder; the record points to them.
+    expect(mode(join(stateDir, "runs"))).toBe(0o700);
+    const [prep, cluster] = summaries();
+    expect(readRecord(stateDir)?.runs).toEqual([prep.name, cluster.name]);
+    expect(prep.playbook).toBe("node-prep.yml");
+    expect(cluster).toMatchObject({
+      playbook: "cluster.yml",
+      label: "cluster.yml",
+      result: "succeeded",
+      exit: "exit 0",
+      log: `${cluster.name}.log`,
+    });
+    expect(cluster.name).toMatch(/^\d{8}T\d{6}\.\d{3}Z-cluster$/);
+    expect(cluster.command).toContain("cluster.yml");
+    expect(cluster.durationSeconds).toBeGreaterThanOrEqual(4);
+    const nodes = Object.keys(renderFiles(initial).inventory.all.hosts).sort();
+    expect(Object.keys(cluster.hosts)).toEqual(nodes);
+    expect(Object.values(cluster.hosts).map((h) => h.result)).toEqual(nodes.map(() => "changed"));
+    expect(cluster.changedTasks).toContainEqual({
+      play: "Stand-in work on each host",
+      task: "Change something",
+      hosts: expect.arrayContaining(nodes) as string[],
+    });
+    expect(cluster.failures).toEqual([]);
+    const log = readFileSync(runFile(cluster.name, "log"), "utf8");
+    expect(log).toContain("TASK [Change something]");
+    expect(log).toMatch(/PLAY RECAP/);
+    expect(log).toContain("the password is [hidden: TF_VAR_grafana_admin_password]");
+    for (const name of [prep.name, cluster.name])
+      for (const ext of ["log", "json"] as const) expect(mode(runFile(name, ext))).toBe(0o600);
+
+    const everything = [
+      stdout,
+      stderr,
+      ...readdirSync(join(stateDir, "runs")).map((f) =>
+        readFileSync(join(stateDir, "runs", f), "utf8"),
+      ),
+      readFileSync(join(stateDir, "last-run", "record.json"), "utf8"),
+    ].join("\n");
+    for (const secret of SECRET_VALUES) expect(everything).not.toContain(secret);
+  });
+
+  it("failed and unreachable hosts: the last lines name each with its task and message, the runbooks and the log", () => {
+    built(base);
+    deploy({ ...base, kubernetes: { ...base.kubernetes, nodeLocalDns: false } });
+    const recordBefore = readFileSync(join(stateDir, "last-run", "record.json"), "utf8");
+    const r = run(["apply", settings()], {
+      ...SECRETS,
+      KSPRAY_STANDIN_FAIL_HOST: "kspray-worker-2",
+      KSPRAY_STANDIN_FAIL_PLAYBOOK: "cluster.yml",
+      KSPRAY_STANDIN_FAIL_TASK: "etcd : Check if etcd cluster is healthy",
+      KSPRAY_STANDIN_FAIL_MSG: `etcd cluster is unhealthy (${SECRETS.PGPASSWORD})`,
+      KSPRAY_STANDIN_UNREACHABLE_HOST: "kspray-cp-3",
+    });
+    expect(r.status).toBe(2);
+    const [, , , failed] = summaries();
+    const logFile = runFile(failed.name, "log");
+    expect(r.stderr.trimEnd().split("\n").slice(-10)).toEqual([
+      expect.stringMatching(
+        /^\[kubespray-runner\] error: cluster\.yml failed \(exit [24]\); the record is unchanged, so the next deploy runs it again$/,
+      ) as string,
+      "[kubespray-runner] error: unreachable host: kspray-cp-3",
+      "[kubespray-runner] error: task: Reach the host",
+      expect.stringMatching(
+        /^\[kubespray-runner\] error: message: Failed to connect to the host via ssh: .*127\.0\.0\.1 port 1/,
+      ) as string,
+      "[kubespray-runner] error: failed host: kspray-worker-2",
+      "[kubespray-runner] error: task: etcd : Check if etcd cluster is healthy",
+      "[kubespray-runner] error: message: etcd cluster is unhealthy ([hidden: PGPASSWORD])",
+      `[kubespray-runner] error: runbook: docs/operations.md#an-unreachable-node ("An unreachable node")`,
+      `[kubespray-runner] error: runbook: docs/operations.md#etcd-is-not-healthy ("etcd is not healthy")`,
+      `[kubespray-runner] error: full log: ${logFile}`,
+    ]);
+    // The estimate from the first deploy's cluster.yml.
+    expect(r.stderr).toMatch(
+      /cluster\.yml, play 1 .*(about \d+s left \(last run|longer than the last run)/,
+    );
+    expect(failed).toMatchObject({ playbook: "cluster.yml", result: "failed" });
+    expect(failed.hosts["kspray-worker-2"].result).toBe("failed");
+    expect(failed.hosts["kspray-cp-3"].result).toBe("unreachable");
+    expect(failed.hosts["kspray-worker-1"].result).toBe("changed");
+    expect(failed.failures.map((f) => [f.host, f.task, f.unreachable])).toEqual([
+      ["kspray-cp-3", "Reach the host", true],
+      ["kspray-worker-2", "etcd : Check if etcd cluster is healthy", false],
+    ]);
+    expect(readFileSync(logFile, "utf8")).toContain("fatal: [kspray-worker-2]: FAILED!");
+    expect(readFileSync(join(stateDir, "last-run", "record.json"), "utf8")).toBe(recordBefore);
+    expect(`${r.stderr}${readFileSync(logFile, "utf8")}`).not.toContain(SECRETS.PGPASSWORD);
+  });
+
+  it("on a terminal, the line of the running play is rewritten in place", () => {
+    deploy(initial);
+    // `script` gives the runner a terminal (util-linux; -e: its exit status).
+    const cmd = [process.execPath, CLI, "apply", settings()].map((a) => `'${a}'`).join(" ");
+    // A wide terminal, so that the whole line fits (it is cut to the width).
+    const r = spawnSync("script", ["-qec", `stty cols 250; ${cmd}`, "/dev/null"], {
+      encoding: "utf8",
+      env: runnerEnv({ KSPRAY_STANDIN_SLOW_SECONDS: "2" }),
+    });
+    ok(r);
+    // A rewrite: back to the line's start, the new text, the rest of the old one erased.
+    expect(r.stdout).toMatch(
+      /\u001b\[K\r\[kubespray-runner\] cluster\.yml, play 2 "Stand-in work on each host": \d+ tasks done;[^\r\n]*\u001b\[K/,
+    );
+    expect(r.stdout).toMatch(
+      /play 2 "Stand-in work on each host" done: 6 tasks done;[^\r\n]*\u001b\[K\r?\n/,
+    );
   });
 
   it("refuses to remove the first control-plane node", () => {
@@ -216,7 +407,7 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
       failed = run(["apply", settings()], { KSPRAY_STANDIN_FAIL_ONCE: "cluster.yml" });
     });
     expect(failed?.status).toBe(2);
-    expect(failed?.stderr).toMatch(/cluster\.yml: failed .*the record is unchanged/);
+    expect(failed?.stderr).toMatch(/cluster\.yml failed .*the record is unchanged/);
     expect(brief(first)).toEqual(["node-prep.yml", "cluster.yml"]);
     expect(readFileSync(join(stateDir, "last-run", "record.json"), "utf8")).toBe(recordBefore);
     const retry = newCalls(() =>

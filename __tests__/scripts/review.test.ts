@@ -4,15 +4,23 @@
  * with no state and no Proxmox: the cluster stack (local files and the runner) plans for
  * real, the others stop on what the environment lacks, named.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { stringify } from "yaml";
 
 import { judge, nodeVmLosses } from "../../lib/node-guard";
-import { deployOrder, describePlan, exitCode, explainError, settle } from "../../scripts/review";
+import { toolchainEnv } from "../../scripts/processes";
+import {
+  changesFromConfig,
+  deployOrder,
+  describePlan,
+  exitCode,
+  explainError,
+  settle,
+} from "../../scripts/review";
 import type { StackReview } from "../../scripts/review";
 import { FIXTURES, homelab, HOMELAB_FILE } from "../fixtures/definitions";
 import { describeWithToolchain, REPO_ROOT } from "../support/toolchain";
@@ -33,6 +41,29 @@ const review = (stack: string, outcome: StackReview["outcome"], missing?: string
 });
 
 describe("the review's logic", () => {
+  it("leaves a plan that deletes or replaces to tofu show, which has the values before", () => {
+    const change = (addr: string, action: string) => ({
+      type: "planned_change",
+      change: {
+        resource: { addr, resource_type: "t", resource_name: addr.slice(2).replace(/\[.*/, "") },
+        action,
+      },
+    });
+    const config = {
+      resource: { t: { vm: { name: "kspray-cp-1" }, each: { name: "${each.key}" } } },
+    };
+    expect(changesFromConfig([change("t.vm", "delete")], config)).toBeUndefined();
+    expect(changesFromConfig([change("t.vm", "replace")], config)).toBeUndefined();
+    expect(
+      describePlan(
+        changesFromConfig(
+          [change("t.vm", "update"), change('t.each["a"]', "create"), change("t.vm", "noop")],
+          config,
+        ) ?? {},
+      ),
+    ).toEqual(['+ t.each["a"]', "~ t.vm (kspray-cp-1)"]);
+  });
+
   it("orders stacks as they deploy", () => {
     expect(deployOrder(MANIFEST)).toEqual(["vms", "cluster", "addons"]);
   });
@@ -165,6 +196,38 @@ describeWithToolchain()("npm run diff, with the real tofu", () => {
     expect(r.out).toMatch(/^cluster: changes$/m);
     expect(r.out).not.toMatch(/^vms:/m);
     expect(r.out).toMatch(/^\s+\+ null_resource\.runner_/m);
+  }, 120_000);
+
+  it("runs tofu init only where tofu needs it: a folder set up for another backend", async () => {
+    const backend = join(dir, "out", "stacks", "cluster", ".terraform", "terraform.tfstate");
+    const path = () =>
+      (JSON.parse(readFileSync(backend, "utf8")) as { backend: { config: { path: string } } })
+        .backend.config.path;
+    expect((await reviewCommand(["cluster"], env())).status).toBe(2);
+    const initialized = statSync(backend).mtimeMs;
+    expect((await reviewCommand(["cluster"], env())).status).toBe(2);
+    expect(statSync(backend).mtimeMs).toBe(initialized);
+    // Another state directory: a local backend elsewhere, which tofu refuses before an init.
+    const moved = await reviewCommand(["cluster"], { ...env(), STATE_DIR: join(dir, "moved") });
+    expect({ status: moved.status, out: moved.out }).toMatchObject({ status: 2 });
+    expect(moved.out).toMatch(/^cluster: changes$/m);
+    expect(path()).toBe(join(dir, "moved", "cluster.tfstate"));
+  }, 180_000);
+
+  it("lists a plan that only creates as tofu show -json of the same plan does", async () => {
+    const r = await reviewCommand(["cluster"], env());
+    expect(r.status).toBe(2);
+    const listed = r.out.slice(r.out.indexOf("cluster: changes\n")).split("\n").slice(1);
+    const cluster = join(dir, "out", "stacks", "cluster");
+    const shown = spawnSync("tofu", ["show", "-json", "-no-color", "review.tfplan"], {
+      cwd: cluster,
+      encoding: "utf8",
+      env: toolchainEnv(process.env),
+    });
+    expect(shown.status).toBe(0);
+    const expected = describePlan(JSON.parse(shown.stdout) as Parameters<typeof describePlan>[0]);
+    expect(expected).toContain("Kubespray will run: cluster.yml");
+    expect(listed.slice(0, expected.length)).toEqual(expected.map((l) => `  ${l}`));
   }, 120_000);
 });
 

@@ -1,5 +1,6 @@
 /** Rules of the Kubernetes section: the release's facts, the pod and service networks, the VIP. */
-import semver from "semver";
+import major from "semver/functions/major";
+import minor from "semver/functions/minor";
 
 import { show } from "../../errors/user-error";
 import { MANAGED_VARIABLES } from "../../kubespray-vars/managed";
@@ -13,9 +14,7 @@ const supportedVersion: Rule = ({ config, err }) => {
   const k8s = config.kubernetes;
   const release = kubesprayRelease(k8s.kubesprayVersion);
   if (k8s.version === undefined || release.kubernetes.includes(k8s.version)) return;
-  const minors = [
-    ...new Set(release.kubernetes.map((v) => `${semver.major(v)}.${semver.minor(v)}`)),
-  ];
+  const minors = [...new Set(release.kubernetes.map((v) => `${major(v)}.${minor(v)}`))];
   const ranges = minors.map((m) => {
     const patches = release.kubernetes.filter((v) => v.startsWith(`${m}.`));
     return `${patches[patches.length - 1]}-${patches[0]}`;

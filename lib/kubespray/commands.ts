@@ -41,6 +41,8 @@ export interface RunnerSettings {
   readonly maxForks?: number;
   /** With `state.backend: pg`, where the record is stored. @default - only the local files */
   readonly recordStore?: { readonly schema: string };
+  /** Runs kept under `<state>/runs/`. @default DEFAULT_KEEP_RUNS (20) */
+  readonly keepRuns?: number;
 }
 
 /**
@@ -65,6 +67,32 @@ export interface Command {
   readonly cwd: string;
   /** What it is, for logs and the record. */
   readonly label: string;
+  /** The playbook as the runs folder names it: `cluster.yml`, `node-prep.yml`... */
+  readonly playbook: string;
+  /** Set in its environment (run mode; the container gets them as `--env`). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Our callback plugin (ansible/callback_plugins/kspray_events.py), as Ansible enables it. */
+export const EVENTS_CALLBACK = "kspray_events";
+
+/** Where the callback plugin is and where it appends a run's events. */
+export interface EventsOutput {
+  /** The folder holding the plugin. */
+  readonly pluginDir: string;
+  /** The events file (in the runs folder). */
+  readonly file: string;
+}
+
+/** What Ansible is told to load our callback plugin and write its events to `file`. */
+function eventsEnv(pluginDir: string, file: string): Record<string, string> {
+  return {
+    ANSIBLE_CALLBACK_PLUGINS: pluginDir,
+    ANSIBLE_CALLBACKS_ENABLED: EVENTS_CALLBACK,
+    KSPRAY_EVENTS_FILE: file,
+    // The log is a file: no colour codes in it.
+    ANSIBLE_NOCOLOR: "1",
+  };
 }
 
 export interface CommandContext {
@@ -114,21 +142,43 @@ const CONTAINER_INVENTORY = "/inventory";
 const CONTAINER_KEY = "/root/.ssh/id_kubespray";
 const CONTAINER_NODE_PREP = "/node-prep";
 const CONTAINER_KUBESPRAY = "/kubespray";
+const CONTAINER_CALLBACKS = "/kspray/callback_plugins";
+const CONTAINER_RUNS = "/kspray/runs";
 
-/** The command for one step. */
-export function stepCommand(step: PlaybookStep, ctx: CommandContext): Command {
+/**
+ * The command for one step; with `events`, Ansible loads our callback plugin and writes
+ * its events there (print mode's script goes without).
+ */
+export function stepCommand(
+  step: PlaybookStep,
+  ctx: CommandContext,
+  events?: EventsOutput,
+): Command {
   const s = ctx.settings;
   const isNodePrep = step.playbook === s.nodePrep.playbook;
   const nodePrepVars = isNodePrep
     ? JSON.stringify({ node_prep_iscsi: s.nodePrep.iscsi, node_prep_nfs: s.nodePrep.nfs })
     : undefined;
-  const label = describeLimited(step, isNodePrep ? "node-prep.yml" : step.playbook);
+  const playbook = isNodePrep ? "node-prep.yml" : step.playbook;
+  const label = describeLimited(step, playbook);
   if (s.mode === "container") {
     const engine = ctx.containerEngine ?? "docker";
     const inventoryDir = dirname(ctx.hostsFile);
-    const playbook = isNodePrep
+    const inContainer = isNodePrep
       ? `${CONTAINER_NODE_PREP}/${basename(step.playbook)}`
       : step.playbook;
+    const eventArgs =
+      events === undefined
+        ? []
+        : [
+            "-v",
+            `${events.pluginDir}:${CONTAINER_CALLBACKS}:ro`,
+            "-v",
+            `${dirname(events.file)}:${CONTAINER_RUNS}`,
+            ...Object.entries(
+              eventsEnv(CONTAINER_CALLBACKS, `${CONTAINER_RUNS}/${basename(events.file)}`),
+            ).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
+          ];
     const argv = [
       engine,
       "run",
@@ -140,6 +190,7 @@ export function stepCommand(step: PlaybookStep, ctx: CommandContext): Command {
       `${ctx.sshPrivateKeyFile}:${CONTAINER_KEY}:ro`,
       "-v",
       `${dirname(s.nodePrep.playbook)}:${CONTAINER_NODE_PREP}:ro`,
+      ...eventArgs,
       "-w",
       CONTAINER_KUBESPRAY,
       s.containerImage,
@@ -149,9 +200,9 @@ export function stepCommand(step: PlaybookStep, ctx: CommandContext): Command {
       "-e",
       `ansible_ssh_private_key_file=${CONTAINER_KEY}`,
       "-b",
-      ...playbookArgs(step, playbook, nodePrepVars, forksFor(step, ctx)),
+      ...playbookArgs(step, inContainer, nodePrepVars, forksFor(step, ctx)),
     ];
-    return { argv, cwd: ctx.settings.stateDir, label };
+    return { argv, cwd: ctx.settings.stateDir, label, playbook };
   }
   const inventories = [ctx.hostsFile, ...(ctx.extraInventories ?? [])].flatMap((i) => ["-i", i]);
   const argv = [
@@ -160,7 +211,13 @@ export function stepCommand(step: PlaybookStep, ctx: CommandContext): Command {
     "-b",
     ...playbookArgs(step, step.playbook, nodePrepVars, forksFor(step, ctx)),
   ];
-  return { argv, cwd: ctx.kubesprayDir, label };
+  return {
+    argv,
+    cwd: ctx.kubesprayDir,
+    label,
+    playbook,
+    env: events === undefined ? undefined : eventsEnv(events.pluginDir, events.file),
+  };
 }
 
 /** Quotes one argument for a POSIX shell (print mode writes a script). */

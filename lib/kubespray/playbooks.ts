@@ -7,7 +7,8 @@
  */
 import { isDeepStrictEqual } from "node:util";
 
-import semver from "semver";
+import lt from "semver/functions/lt";
+import parse from "semver/functions/parse";
 
 import { UserError } from "../../errors/user-error";
 import type { KubesprayHost } from "../../kubespray-vars/host-fields";
@@ -36,6 +37,11 @@ export interface RunRecord extends ClusterSpec {
    * node away (docs/operations.md, "Replacing the first control-plane node").
    */
   readonly nextControlPlaneOrder?: readonly string[];
+  /**
+   * The runs that produced this state: names of their summaries and logs under
+   * `<state>/runs/` (none for a run made by hand from print mode's script).
+   */
+  readonly runs?: readonly string[];
 }
 
 /** The control-plane order the next inventory starts from. */
@@ -109,10 +115,10 @@ export function checkRemovable(node: string, order: readonly string[]): void {
 
 /** Checks a Kubernetes version change: no downgrade, no skipped minor. */
 export function checkUpgrade(from: string, to: string): void {
-  const a = semver.parse(from);
-  const b = semver.parse(to);
+  const a = parse(from);
+  const b = parse(to);
   if (!a || !b) return;
-  if (semver.lt(b, a))
+  if (lt(b, a))
     throw UserError.at(
       "kubernetes.version",
       `Kubernetes ${to} is older than the running ${from}, and Kubespray cannot downgrade`,

@@ -1,25 +1,17 @@
 /** Absolute paths of the project's own programs, wherever the app is started from. */
-import { existsSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 
-function projectRoot(from: string): string {
-  let dir = from;
-  while (!existsSync(join(dir, "package.json"))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${from}`);
-    dir = parent;
-  }
-  return dir;
-}
+import { projectPath } from "../../config/project-root";
 
-export const PROJECT_ROOT = projectRoot(resolve(__dirname));
 /** The compiled runner (`npm run build:runner`, also run by `npm install`). */
-export const RUNNER_ENTRY = join(PROJECT_ROOT, "dist", "runner", "cli.js");
+export const RUNNER_ENTRY = projectPath("dist", "runner", "cli.js");
 /** The compiled wait for Proxmox's HA manager (runner/ha-manager-ready.ts), run by the vms stack. */
-export const HA_MANAGER_READY_ENTRY = join(PROJECT_ROOT, "dist", "runner", "ha-manager-ready.js");
+export const HA_MANAGER_READY_ENTRY = projectPath("dist", "runner", "ha-manager-ready.js");
 /** Our node-preparation playbook, run before Kubespray. */
-export const NODE_PREP_PLAYBOOK = join(PROJECT_ROOT, "ansible", "node-prep.yml");
+export const NODE_PREP_PLAYBOOK = projectPath("ansible", "node-prep.yml");
+/** Our Ansible callback plugins: the runner's events (`kspray_events.py`). */
+export const CALLBACK_PLUGINS_DIR = projectPath("ansible", "callback_plugins");
 
 /** A path with a leading `~` expanded to the home directory of the user running this. */
 export function expandHome(path: string): string {

@@ -12,18 +12,28 @@
  * passphrase (`TF_VAR_state_passphrase`: AES-256-GCM, scrypt key, random salt), so that
  * every clone gets it back from the database (`restoreKubeconfig`) instead of a hand copy.
  * Without a passphrase (an unencrypted pg state) it is not stored.
+ *
+ * The summaries of the runs (`<state>/runs/*.json`) travel as well, one row each of
+ * `kubespray_runs`: every clone sees the last runs (`npm run status`) and estimates a
+ * playbook's duration from the last one, whoever ran it. The table holds what the runs
+ * folder holds after each command (the newest `kubespray.keepRuns` and the record's), a
+ * failed run's included. The full logs stay on the machine that ran them (the summary
+ * names it): they are large, and hold nothing the summary does not point to.
  */
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
-import { Client } from "pg";
+import type { Client } from "pg";
 
+import type { ClusterConfig } from "../../config/schema";
 import { UserError } from "../../errors/user-error";
-import { PASSPHRASE_ENV, PG_CONN_STR } from "../state-backend";
+import { PASSPHRASE_ENV, PG_CONN_STR, pgSchemaName } from "../state-backend";
 
 import type { RunRecord } from "./playbooks";
 import { readRecord, statePaths, writeRecord } from "./record";
+import type { RunSummary } from "./runs";
+import { ensureRunsDir, listRuns, runFiles, writeRunFile } from "./runs";
 
 /** Where the record lives in PostgreSQL (runner.json's `recordStore`). */
 export interface RecordStore {
@@ -31,7 +41,16 @@ export interface RecordStore {
   readonly schema: string;
 }
 
+/** Where the record lives with a pg backend: the cluster stack's schema. */
+export function recordStoreOf(config: ClusterConfig): RecordStore | undefined {
+  return config.state.backend === "pg"
+    ? { schema: pgSchemaName(config.name, "cluster") }
+    : undefined;
+}
+
 export const RECORD_TABLE = "kubespray_last_run";
+/** The runs' summaries: one row per run, named like its files. */
+export const RUNS_TABLE = "kubespray_runs";
 
 interface Row {
   record: RunRecord;
@@ -71,7 +90,9 @@ async function connect(env: NodeJS.ProcessEnv): Promise<Client> {
       "not set, and state.backend: pg keeps the Kubespray record in PostgreSQL",
       "set it in the environment as for the deploy: postgres://user@host/db?sslmode=...",
     );
-  const client = new Client({ connectionString });
+  // Loaded only with the pg backend: every synth of a local one would pay for it.
+  const pg = await import("pg");
+  const client = new pg.Client({ connectionString });
   try {
     await client.connect();
   } catch (e) {
@@ -84,8 +105,8 @@ async function connect(env: NodeJS.ProcessEnv): Promise<Client> {
   return client;
 }
 
-function table(client: Client, store: RecordStore): string {
-  return `${client.escapeIdentifier(store.schema)}.${client.escapeIdentifier(RECORD_TABLE)}`;
+function table(client: Client, store: RecordStore, name = RECORD_TABLE): string {
+  return `${client.escapeIdentifier(store.schema)}.${client.escapeIdentifier(name)}`;
 }
 
 async function ensureTable(client: Client, store: RecordStore): Promise<void> {
@@ -100,14 +121,69 @@ async function ensureTable(client: Client, store: RecordStore): Promise<void> {
   await client.query(
     `ALTER TABLE ${table(client, store)} ADD COLUMN IF NOT EXISTS kubeconfig text`,
   );
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${table(client, store, RUNS_TABLE)} (
+       name text PRIMARY KEY,
+       summary jsonb NOT NULL)`,
+  );
+}
+
+async function tableExists(client: Client, store: RecordStore, name: string): Promise<boolean> {
+  const found = await client.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
+    [store.schema, name],
+  );
+  return found.rows[0].n > 0;
+}
+
+async function storedRuns(client: Client, store: RecordStore): Promise<RunSummary[]> {
+  if (!(await tableExists(client, store, RUNS_TABLE))) return [];
+  const result = await client.query<{ summary: RunSummary }>(
+    `SELECT summary FROM ${table(client, store, RUNS_TABLE)} ORDER BY name`,
+  );
+  return result.rows.map((r) => r.summary);
+}
+
+/** The stored summaries this clone lacks, into `<state>/runs/` (0600, the folder 0700). */
+async function fetchRuns(client: Client, store: RecordStore, stateDir: string): Promise<void> {
+  const runs = await storedRuns(client, store);
+  if (runs.length === 0) return;
+  ensureRunsDir(stateDir);
+  for (const run of runs) {
+    const file = runFiles(stateDir, run.name).summary;
+    if (!existsSync(file)) writeRunFile(file, `${JSON.stringify(run, null, 2)}\n`);
+  }
+}
+
+/** The table made to hold what the runs folder holds now. */
+async function storeRuns(client: Client, store: RecordStore, stateDir: string): Promise<void> {
+  const runs = listRuns(stateDir);
+  for (const run of runs)
+    await client.query(
+      `INSERT INTO ${table(client, store, RUNS_TABLE)} (name, summary) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET summary = $2`,
+      [run.name, JSON.stringify(run)],
+    );
+  await client.query(`DELETE FROM ${table(client, store, RUNS_TABLE)} WHERE NOT name = ANY($1)`, [
+    runs.map((r) => r.name),
+  ]);
+}
+
+/** The last runs, oldest first, as `npm run status` shows them from any clone. */
+export async function readStoredRuns(
+  store: RecordStore,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunSummary[]> {
+  const client = await connect(env);
+  try {
+    return await storedRuns(client, store);
+  } finally {
+    await client.end();
+  }
 }
 
 async function readRow(client: Client, store: RecordStore): Promise<Row | undefined> {
-  const found = await client.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
-    [store.schema, RECORD_TABLE],
-  );
-  if (found.rows[0].n === 0) return undefined;
+  if (!(await tableExists(client, store, RECORD_TABLE))) return undefined;
   // to_jsonb: a table from before the kubeconfig column reads as null there.
   const result = await client.query<Row>(
     `SELECT record, hosts_yaml, to_jsonb(t) ->> 'kubeconfig' AS kubeconfig FROM ${table(client, store)} t WHERE id = 1`,
@@ -162,7 +238,14 @@ export async function withRecordStore<T>(
       if (row.hosts_yaml !== null) writeCopy(paths.recordHostsFile, row.hosts_yaml);
       openKubeconfig(row, stateDir, env);
     }
-    const result = await fn();
+    await fetchRuns(client, store, stateDir);
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      // A failed run's summary travels too: the next operator sees what failed.
+      await storeRuns(client, store, stateDir);
+    }
     const record = readRecord(stateDir);
     const passphrase = env[PASSPHRASE_ENV];
     const kubeconfig =

@@ -89,17 +89,28 @@ export function dropRecord(stateDir: string): void {
   rmSync(statePaths(stateDir).recordDir, { recursive: true, force: true });
 }
 
-/** The record of a run of `action` that has just brought the cluster to `desired`. */
-export function completedRun(desired: ClusterSpec, action: string): RunRecord {
-  return { ...desired, action, completedAt: new Date().toISOString() };
+/**
+ * The record of a run of `action` that has just brought the cluster to `desired`, made by
+ * the runs named `runs` (`<state>/runs/`).
+ */
+export function completedRun(
+  desired: ClusterSpec,
+  action: string,
+  runs: readonly string[] = [],
+): RunRecord {
+  return { ...desired, action, completedAt: new Date().toISOString(), runs };
 }
 
-/** Drops a node from the record and its inventory copy. */
+/**
+ * Drops a node from the record and its inventory copy; `runs` removed it.
+ * @param runs @default - the record's (the node was only forgotten)
+ */
 export function forgetNode(
   stateDir: string,
   record: RunRecord,
   node: string,
   action: string,
+  runs: readonly string[] = record.runs ?? [],
 ): void {
   const paths = statePaths(stateDir);
   const hosts = record.hosts.filter((h) => h.name !== node);
@@ -113,7 +124,7 @@ export function forgetNode(
       withoutHost(readFileSync(paths.recordHostsFile, "utf8"), node),
     );
   writeRecord(stateDir, {
-    ...completedRun(record, action),
+    ...completedRun(record, action, runs),
     hosts,
     controlPlaneOrder: record.controlPlaneOrder.filter((n) => n !== node),
   });

@@ -15,7 +15,6 @@ import { storageDriver } from "../../config/storage-drivers";
 import { kubesprayHost } from "../../kubespray-vars/host-fields";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
 import { API_SERVER_PORT, groupVars } from "../../kubespray-vars/vars";
-import { pgSchemaName } from "../state-backend";
 
 import type { RunnerSettings } from "./commands";
 import { desiredCluster } from "./desired-cluster";
@@ -24,7 +23,7 @@ import { buildInventory } from "./inventory";
 import type { RunRecord } from "./playbooks";
 import { playbooksFor, previousControlPlaneOrder, triggerAction } from "./playbooks";
 import { absoluteUserPath, NODE_PREP_PLAYBOOK } from "./project";
-import type { RecordStore } from "./record-store";
+import { recordStoreOf } from "./record-store";
 
 /** The Kubespray inventory and its variables. */
 export interface KubesprayFiles {
@@ -68,13 +67,6 @@ export function kubesprayFiles(
     }),
     groupVars: groupVars(config),
   };
-}
-
-/** Where the record lives with a pg backend: the cluster stack's schema. */
-export function recordStoreOf(config: ClusterConfig): RecordStore | undefined {
-  return config.state.backend === "pg"
-    ? { schema: pgSchemaName(config.name, "cluster") }
-    : undefined;
 }
 
 /**
@@ -121,6 +113,7 @@ export function runnerInputs(
     apiServerVip: config.kubernetes.apiServerVip,
     apiServerPort: API_SERVER_PORT,
     maxForks: config.kubespray.maxForks,
+    keepRuns: config.kubespray.keepRuns,
     nodePrep: {
       playbook: stated(NODE_PREP_PLAYBOOK),
       iscsi: protocols.includes("iscsi"),

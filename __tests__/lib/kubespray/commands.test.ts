@@ -78,6 +78,37 @@ describe("stepCommand", () => {
     expect(c.label).toBe("node-prep.yml --limit=w-4");
   });
 
+  it("loads our callback plugin and names the events file when asked for events", () => {
+    const events = {
+      pluginDir: "/repo/ansible/callback_plugins",
+      file: "/state/runs/x.events.jsonl",
+    };
+    const c = stepCommand({ playbook: "cluster.yml" }, ctx, events);
+    expect(c.env).toEqual({
+      ANSIBLE_CALLBACK_PLUGINS: "/repo/ansible/callback_plugins",
+      ANSIBLE_CALLBACKS_ENABLED: "kspray_events",
+      KSPRAY_EVENTS_FILE: "/state/runs/x.events.jsonl",
+      ANSIBLE_NOCOLOR: "1",
+    });
+    expect(c.argv).toEqual(stepCommand({ playbook: "cluster.yml" }, ctx).argv);
+    expect(stepCommand({ playbook: "cluster.yml" }, ctx).env).toBeUndefined();
+    // In a container: the plugin and the runs folder mounted, the variables passed.
+    const inContainer = stepCommand(
+      { playbook: "cluster.yml" },
+      { ...ctx, settings: { ...settings, mode: "container" }, containerEngine: "docker" },
+      events,
+    );
+    const argv = inContainer.argv.join(" ");
+    expect(argv).toContain(
+      "-v /repo/ansible/callback_plugins:/kspray/callback_plugins:ro -v /state/runs:/kspray/runs",
+    );
+    expect(argv).toContain(
+      "--env ANSIBLE_CALLBACK_PLUGINS=/kspray/callback_plugins --env ANSIBLE_CALLBACKS_ENABLED=kspray_events " +
+        "--env KSPRAY_EVENTS_FILE=/kspray/runs/x.events.jsonl --env ANSIBLE_NOCOLOR=1 -w /kubespray",
+    );
+    expect(inContainer.playbook).toBe("cluster.yml");
+  });
+
   it("builds the docker argv of container mode with the inventory and key mounted", () => {
     const c = stepCommand(
       { playbook: "cluster.yml" },

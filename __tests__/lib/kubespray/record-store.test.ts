@@ -7,10 +7,13 @@ import { readRecord, statePaths, writeRecord } from "../../../lib/kubespray/reco
 import {
   readLastRun,
   readStoredRecord,
+  readStoredRuns,
   RECORD_TABLE,
   restoreKubeconfig,
   withRecordStore,
 } from "../../../lib/kubespray/record-store";
+import type { RunSummary } from "../../../lib/kubespray/runs";
+import { listRuns, rotateRuns, runFiles, writeSummary } from "../../../lib/kubespray/runs";
 import type { Postgres } from "../../support/postgres";
 import { startPostgres } from "../../support/postgres";
 
@@ -131,6 +134,77 @@ describe("the record in PostgreSQL", () => {
       /^kspray-sealed-v1\./,
     );
   });
+
+  it("carries the runs' summaries to another clone, a failed run's too; the logs stay", async () => {
+    const runsStore = { schema: "kspray_runs_cluster" };
+    const run = (name: string, result: RunSummary["result"]): RunSummary => ({
+      name,
+      playbook: "cluster.yml",
+      label: "cluster.yml",
+      command: ["ansible-playbook", "cluster.yml"],
+      machine: "first",
+      startedAt: "2026-01-01T00:00:00.000Z",
+      finishedAt: "2026-01-01T00:20:00.000Z",
+      durationSeconds: 1200,
+      result,
+      exit: result === "failed" ? "exit 2" : "exit 0",
+      tasks: 1200,
+      hosts: {},
+      changedTasks: [],
+      failures: [],
+      log: `${name}.log`,
+    });
+    const first = clone();
+    await withRecordStore(
+      runsStore,
+      first,
+      () => {
+        writeSummary(first, run("20260101T000000.000Z-cluster", "succeeded"));
+        writeFileSync(runFiles(first, "20260101T000000.000Z-cluster").log, "PLAY RECAP\n");
+      },
+      env,
+    );
+    // A failed run: the runner throws, its summary is stored all the same.
+    await expect(
+      withRecordStore(
+        runsStore,
+        first,
+        () => {
+          writeSummary(first, run("20260102T000000.000Z-cluster", "failed"));
+          throw new Error("cluster.yml failed");
+        },
+        env,
+      ),
+    ).rejects.toThrow("cluster.yml failed");
+    expect((await readStoredRuns(runsStore, env)).map((r) => [r.name, r.result])).toEqual([
+      ["20260101T000000.000Z-cluster", "succeeded"],
+      ["20260102T000000.000Z-cluster", "failed"],
+    ]);
+
+    const second = clone();
+    await withRecordStore(
+      runsStore,
+      second,
+      () => {
+        expect(listRuns(second)).toEqual([
+          run("20260101T000000.000Z-cluster", "succeeded"),
+          run("20260102T000000.000Z-cluster", "failed"),
+        ]);
+        expect(
+          statSync(runFiles(second, "20260101T000000.000Z-cluster").summary).mode & 0o777,
+        ).toBe(0o600);
+        expect(existsSync(runFiles(second, "20260101T000000.000Z-cluster").log)).toBe(false);
+        // This clone's run, and its rotation: the table follows the folder.
+        writeSummary(second, run("20260103T000000.000Z-cluster", "succeeded"));
+        rotateRuns(second, 2, []);
+      },
+      env,
+    );
+    expect((await readStoredRuns(runsStore, env)).map((r) => r.name)).toEqual([
+      "20260102T000000.000Z-cluster",
+      "20260103T000000.000Z-cluster",
+    ]);
+  }, 60_000);
 
   it("keeps the local files alone with the local backend", async () => {
     const dir = clone();

@@ -12,8 +12,8 @@ import {
   PASSPHRASE_ENV,
   pgSchemaName,
   protectStateDir,
-  stateBackend,
 } from "../../lib/state-backend";
+import { stateBackend } from "../../stacks/state-backend";
 
 const homelab = loadClusterConfig(join(__dirname, "..", "..", "examples", "homelab.yaml")).config;
 const PASSPHRASE = "a-passphrase-of-some-length";

@@ -13,7 +13,8 @@ import { App, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 
 import { loadClusterConfig } from "../../config/load";
 import type { ClusterConfig } from "../../config/schema";
-import { PASSPHRASE_ENV, stateBackend } from "../../lib/state-backend";
+import { PASSPHRASE_ENV } from "../../lib/state-backend";
+import { stateBackend } from "../../stacks/state-backend";
 import type { Postgres } from "../support/postgres";
 import { startPostgres } from "../support/postgres";
 import { tofu } from "../support/synth-app";
