@@ -29,7 +29,7 @@ import { listRuns } from "../lib/kubespray/runs";
 import type { ClusterVm } from "../preflight/cluster-vms";
 import { agentAddresses, listVms, reachableIpv4 } from "../preflight/cluster-vms";
 import type { ProxmoxApi } from "../preflight/proxmox-api";
-import { ProxmoxHttpsClient } from "../preflight/proxmox-api";
+import { ApiError, ProxmoxHttpsClient } from "../preflight/proxmox-api";
 import { duration } from "../runner/progress";
 
 import { capture, initStack, outdirFromEnvironment, toolchainEnv } from "./processes";
@@ -113,7 +113,9 @@ export async function proxmoxStatus(
   try {
     vms = (await listVms(api)).filter((v) => v.template !== 1 && byName.has(v.name ?? ""));
   } catch (e) {
-    return { hosts: [], missing: [], error: e instanceof Error ? e.message : String(e) };
+    // Proxmox's own words (`401 ...`): the line says what was asked.
+    const error = e instanceof ApiError ? e.reason : e instanceof Error ? e.message : String(e);
+    return { hosts: [], missing: [], error };
   }
   const status = await Promise.all(
     vms.map(async (vm): Promise<VmStatus & { host: string }> => {
