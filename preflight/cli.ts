@@ -11,6 +11,7 @@ import { definitionFile } from "../lib/environment";
 import type { StackName } from "../lib/stacks";
 import { checkStackNames } from "../lib/stacks";
 
+import { capacityRenderOptions } from "./capacity";
 import { preflight } from "./preflight";
 import { proxmoxApiOf } from "./proxmox-api";
 
@@ -25,6 +26,7 @@ async function main(): Promise<number> {
   const found = await preflight(config, api, process.env, {
     addons: deploys("addons"),
     cluster: deploys("cluster"),
+    capacity: deploys("addons") ? capacityRenderOptions(process.env, process.cwd()) : undefined,
   });
   for (const p of found) process.stdout.write(`${formatIssue(p)}\n`);
   const problems = found.filter((p) => !p.warning);

@@ -9,6 +9,8 @@ import { join } from "node:path";
 
 import { parse, stringify } from "yaml";
 
+import { parseClusterConfig } from "../../config/load";
+import { secretVariables } from "../../config/secrets";
 import { ProxmoxDouble } from "../../proxmox-double";
 import { homelab } from "../fixtures/definitions";
 import { REPO_ROOT } from "../support/toolchain";
@@ -87,6 +89,32 @@ describe("npm run preflight", () => {
     const r = await preflight(["addons"], { CLUSTER_CONFIG: file });
     expect(r.status).toBe(2);
     expect(r.stdout).toMatch(/^TF_VAR_grafana_admin_password: not set; export it: /m);
+  });
+
+  it("finds the homelab example ready for its add-ons, their pods' requests included", async () => {
+    const secrets = Object.fromEntries(
+      secretVariables(parseClusterConfig(homelab()).config).map((s) => [s.env, "set"]),
+    );
+    const r = await preflight(["addons"], { CLUSTER_CONFIG: file, ...secrets });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(`preflight: ${file}: ready to deploy\n`);
+    expect(r.status).toBe(0);
+  });
+
+  it("names the field, the pool and the add-on whose pods would not fit, and exits 2", async () => {
+    const small = parse(readFileSync(file, "utf8")) as ReturnType<typeof homelab>;
+    small.nodePools[1].memoryMiB = 1024;
+    const smallFile = join(dir, "small.yaml");
+    writeFileSync(smallFile, stringify(small));
+    const secrets = Object.fromEntries(
+      secretVariables(parseClusterConfig(small).config).map((s) => [s.env, "set"]),
+    );
+    const r = await preflight(["addons"], { CLUSTER_CONFIG: smallFile, ...secrets });
+    expect(r.stdout).toMatch(
+      /^nodePools\[1\]\.memoryMiB: the add-ons do not fit pool worker: 1 pod of kube-prometheus-stack's Alertmanager kube-prometheus-stack-alertmanager \(0 CPU, 200Mi memory each\) would stay Pending \(Insufficient memory\); .*$/m,
+    );
+    expect(r.stdout).toMatch(/^preflight: 1 problem; nothing was changed$/m);
+    expect(r.status).toBe(2);
   });
 
   // npm runs every script in the project's folder; the folder the user ran it in is INIT_CWD.

@@ -2,10 +2,10 @@
  * lib/state-backend.ts with OpenTofu and a real PostgreSQL: two clones sharing nothing
  * but the database, the pg lock, and the state encryption.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 import { NullProvider } from "@cdktf/provider-null/lib/provider";
 import { Resource } from "@cdktf/provider-null/lib/resource";
@@ -18,13 +18,25 @@ import { stateBackend } from "../../stacks/state-backend";
 import type { Postgres } from "../support/postgres";
 import { startPostgres } from "../support/postgres";
 import { tofu } from "../support/synth-app";
-import { describeWithToolchain, toolchainEnv, toolPath } from "../support/toolchain";
+import { describeWithToolchain, REPO_ROOT, toolchainEnv, toolPath } from "../support/toolchain";
 
 const homelab = loadClusterConfig(join(__dirname, "..", "..", "examples", "homelab.yaml")).config;
 const pgConfig: ClusterConfig = { ...homelab, state: { ...homelab.state, backend: "pg" } };
 const PASSPHRASE = "team-passphrase-0123456789";
 const SECRET = "s3cret-grafana-Value-42";
 const MARKER = "marker-in-every-state-7781";
+/** docs/operations.md's query: the sessions holding a pg backend's lock. */
+/** docs/operations.md's recovery of an errored.tfstate, for the stack in `stackDir`. */
+function documentedRecovery(stackDir: string): string {
+  const docs = readFileSync(join(REPO_ROOT, "docs", "operations.md"), "utf8");
+  const block = [...docs.matchAll(/```sh\n([\s\S]*?)```/g)]
+    .map((m) => m[1])
+    .find((b) => b.includes("tofu state push"));
+  if (block === undefined) throw new Error("docs/operations.md: no errored.tfstate recovery");
+  return block.replace("cd cdktf.out/stacks/<stack>", `cd ${stackDir}`);
+}
+const HOLDERS_QUERY =
+  "SELECT a.pid, a.usename, a.client_addr, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted";
 
 describeWithToolchain(["tofu"])("state in PostgreSQL with OpenTofu", () => {
   let pg: Postgres;
@@ -45,7 +57,7 @@ describeWithToolchain(["tofu"])("state in PostgreSQL with OpenTofu", () => {
   });
 
   /** A fresh clone's synthesized `vms` stack: a null_resource and a secret in its state. */
-  function clone(generation: number, sleepSeconds = 0): string {
+  function clone(generation: number, sleepSeconds = 0, startedFile?: string): string {
     const dir = mkdtempSync(join(tmpdir(), "clone-"));
     dirs.push(dir);
     const app = new App({ outdir: join(dir, "cdktf.out") });
@@ -57,7 +69,13 @@ describeWithToolchain(["tofu"])("state in PostgreSQL with OpenTofu", () => {
       triggers: { generation: String(generation), secret: secret.stringValue },
     });
     if (sleepSeconds > 0)
-      r.addOverride("provisioner", [{ "local-exec": { command: `sleep ${sleepSeconds}` } }]);
+      r.addOverride("provisioner", [
+        {
+          "local-exec": {
+            command: `${startedFile ? `touch ${startedFile} && ` : ""}sleep ${sleepSeconds}`,
+          },
+        },
+      ]);
     new TerraformOutput(stack, "marker", { value: MARKER });
     app.synth();
     const stackDir = join(dir, "cdktf.out", "stacks", "vms");
@@ -131,4 +149,86 @@ describeWithToolchain(["tofu"])("state in PostgreSQL with OpenTofu", () => {
     expect(await running).toBe(0);
     expect(plan(second).status).toBe(0);
   }, 180_000);
+
+  /** `tofu apply` in `dir`, started in the background; settles with its status and output. */
+  function applyInBackground(dir: string) {
+    let output = "";
+    const child = spawn(toolPath("tofu"), ["apply", "-input=false", "-no-color", "-auto-approve"], {
+      cwd: dir,
+      env: { ...toolchainEnv(), TF_IN_AUTOMATION: "1", ...env },
+    });
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const done = new Promise<{ status: number | null; output: string }>((resolve) =>
+      child.on("close", (status) => resolve({ status, output })),
+    );
+    return { child, done };
+  }
+
+  /** Polls `check` until it holds; fails after `ms`. */
+  async function until(check: () => boolean, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error("condition not met in time");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  it("keeps what an apply did when the database stops under it: errored.tfstate, pushed back", async () => {
+    expect(apply(clone(5)).status).toBe(0);
+    const started = join(mkdtempSync(join(tmpdir(), "started-")), "started");
+    dirs.push(dirname(started));
+    const dir = clone(6, 3, started);
+    const running = applyInBackground(dir);
+    await until(() => existsSync(started), 60_000);
+    pg.halt();
+    const result = await running.done;
+    pg.resume();
+    expect(result.status).toBe(1);
+    // OpenTofu's own words: where the state it could not save is, and how to push it.
+    expect(result.output).toMatch(/errored\.tfstate/);
+    const errored = join(dir, "errored.tfstate");
+    expect(existsSync(errored)).toBe(true);
+    // Before the push, the database still holds the state before the apply.
+    expect(plan(dir).status).toBe(2);
+    // tofu state push reads a file without the stack's encryption: the recovery
+    // docs/operations.md shows decrypts it first; run as written there, in this stack.
+    const recovery = spawnSync("bash", ["-euo", "pipefail", "-c", documentedRecovery(dir)], {
+      cwd: REPO_ROOT,
+      env: { ...toolchainEnv(), ...env },
+      encoding: "utf8",
+    });
+    expect(recovery.stderr).toBe("");
+    expect(recovery.status).toBe(0);
+    expect(existsSync(errored)).toBe(false);
+    expect(plan(dir).status).toBe(0);
+    expect(plan(clone(6)).status).toBe(0);
+  }, 240_000);
+
+  it("frees the lock of a hung deploy once its session is ended, as docs/operations.md shows", async () => {
+    const started = join(mkdtempSync(join(tmpdir(), "started-")), "started");
+    dirs.push(dirname(started));
+    const hung = applyInBackground(clone(7, 60, started));
+    await until(() => existsSync(started), 60_000);
+    hung.child.kill("SIGSTOP");
+    const second = clone(7);
+    const blocked = apply(second);
+    expect(blocked.status).toBe(1);
+    expect(blocked.stderr).toMatch(/Error acquiring the state lock/);
+    const id = /ID:\s+(\S+)/.exec(blocked.stderr)?.[1] ?? "";
+    expect(blocked.stderr).toMatch(/Who:\s+\S+@\S+/);
+    // force-unlock says it unlocked, but the lock is the hung session's: still held.
+    const unlock = tofu(second, ["force-unlock", "-force", "-no-color", id], env);
+    expect(unlock.stdout).toContain("successfully unlocked");
+    expect(apply(second).stderr).toMatch(/Error acquiring the state lock/);
+    // Who holds it: the documented query names the session (its address and start).
+    const holders = pg.sql("tf", HOLDERS_QUERY).trim().split("\n");
+    expect(holders).toHaveLength(1);
+    const [pid] = holders[0].split("|");
+    pg.sql("tf", `SELECT pg_terminate_backend(${pid})`);
+    expect(apply(second).status).toBe(0);
+    hung.child.kill("SIGKILL");
+    await hung.done;
+    expect(plan(second).status).toBe(0);
+  }, 240_000);
 });

@@ -2,13 +2,23 @@
  * A throwaway PostgreSQL server for tests: initdb into a temporary directory, pg_ctl start
  * on a free loopback port (no Unix socket outside that directory, no other address), trust
  * authentication for the local user; `stop()` stops it and deletes the directory.
+ * `startPostgres({ hba, ssl })` adds pg_hba.conf lines before the trust ones and turns TLS
+ * on with a self-signed certificate (openssl), for the faults a team's server can show.
  *
  * The binaries come from PG_BIN (a folder), else PATH, else Debian's
  * /usr/lib/postgresql/<version>/bin. As root (CI containers), the server runs as the
  * `postgres` user (initdb refuses root), via setpriv.
  */
 import { execFile, execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -23,7 +33,18 @@ export interface Postgres {
   sql(database: string, query: string): string;
   /** The same without waiting: settles when psql exits (e.g. a transaction held open). */
   sqlAsync(database: string, query: string): Promise<string>;
+  /** Stops the server (`pg_ctl stop -m immediate`: as a crash), keeping its data. */
+  halt(): void;
+  /** Starts it again on the same port and data, waiting until it accepts connections. */
+  resume(): void;
   stop(): void;
+}
+
+export interface PostgresOptions {
+  /** pg_hba.conf lines matched before initdb's trust lines. @default - none */
+  readonly hba?: readonly string[];
+  /** TLS on, with a self-signed certificate for 127.0.0.1. @default false */
+  readonly ssl?: boolean;
 }
 
 const INSTALL_HINT =
@@ -71,19 +92,20 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgres(): Promise<Postgres> {
+export async function startPostgres(options: PostgresOptions = {}): Promise<Postgres> {
   const bin = findBin();
   const dir = mkdtempSync(join(tmpdir(), "pg-"));
   const asRoot = process.getuid?.() === 0;
   // As root, the server's commands run as postgres, owner of the directory.
+  const path = (cmd: string) => (cmd === "openssl" ? cmd : join(bin, cmd));
   const run = (cmd: string, args: readonly string[]): string =>
     asRoot
       ? execFileSync(
           "setpriv",
-          ["--reuid=postgres", "--regid=postgres", "--init-groups", join(bin, cmd), ...args],
+          ["--reuid=postgres", "--regid=postgres", "--init-groups", path(cmd), ...args],
           { encoding: "utf8", cwd: dir, stdio: ["ignore", "pipe", "pipe"] },
         )
-      : execFileSync(join(bin, cmd), [...args], {
+      : execFileSync(path(cmd), [...args], {
           encoding: "utf8",
           cwd: dir,
           stdio: ["ignore", "pipe", "pipe"],
@@ -95,17 +117,33 @@ export async function startPostgres(): Promise<Postgres> {
   }
   const data = join(dir, "data");
   run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+  if (options.hba) {
+    const hba = join(data, "pg_hba.conf");
+    writeFileSync(hba, `${options.hba.join("\n")}\n${readFileSync(hba, "utf8")}`);
+  }
+  let tls = "";
+  if (options.ssl) {
+    // Written by the server's user: it refuses a key file others can read or it cannot.
+    run("openssl", [
+      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"],
+      ...["-keyout", join(data, "server.key"), "-out", join(data, "server.crt")],
+    ]);
+    tls = " -c ssl=on";
+  }
   const port = await freePort();
-  run("pg_ctl", [
-    "-D",
-    data,
-    "-l",
-    join(dir, "server.log"),
-    "-w",
-    "-o",
-    `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off`,
-    "start",
-  ]);
+  const start = () =>
+    run("pg_ctl", [
+      "-D",
+      data,
+      "-l",
+      join(dir, "server.log"),
+      "-w",
+      "-o",
+      `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off${tls}`,
+      "start",
+    ]);
+  start();
+  let running = true;
   const url = (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`;
   const sql = (database: string, query: string): string =>
     execFileSync(
@@ -134,9 +172,17 @@ export async function startPostgres(): Promise<Postgres> {
     },
     sql,
     sqlAsync,
+    halt() {
+      run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+      running = false;
+    },
+    resume() {
+      start();
+      running = true;
+    },
     stop() {
       try {
-        run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+        if (running) run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -28,6 +28,15 @@ import type { Client } from "pg";
 
 import type { ClusterConfig } from "../../config/schema";
 import { UserError } from "../../errors/user-error";
+import {
+  classifyPgError,
+  connectPg,
+  lostConnectionError,
+  PgFaultError,
+  serverWentAway,
+  targetOf,
+  withPg,
+} from "../pg-connection";
 import { PASSPHRASE_ENV, PG_CONN_STR, pgSchemaName } from "../state-backend";
 
 import type { RunRecord } from "./playbooks";
@@ -80,29 +89,6 @@ export function openText(sealed: string, passphrase: string): string {
   const decipher = createDecipheriv("aes-256-gcm", scryptSync(passphrase, salt, 32), iv);
   decipher.setAuthTag(authTag);
   return Buffer.concat([decipher.update(data), decipher.final()]).toString("utf8");
-}
-
-async function connect(env: NodeJS.ProcessEnv): Promise<Client> {
-  const connectionString = env[PG_CONN_STR];
-  if (!connectionString)
-    throw UserError.at(
-      PG_CONN_STR,
-      "not set, and state.backend: pg keeps the Kubespray record in PostgreSQL",
-      "set it in the environment as for the deploy: postgres://user@host/db?sslmode=...",
-    );
-  // Loaded only with the pg backend: every synth of a local one would pay for it.
-  const pg = await import("pg");
-  const client = new pg.Client({ connectionString });
-  try {
-    await client.connect();
-  } catch (e) {
-    throw UserError.at(
-      PG_CONN_STR,
-      `cannot connect to PostgreSQL (${(e as Error).message})`,
-      "check the address in it, that the server runs and the password (~/.pgpass or PGPASSWORD)",
-    );
-  }
-  return client;
 }
 
 function table(client: Client, store: RecordStore, name = RECORD_TABLE): string {
@@ -174,12 +160,7 @@ export async function readStoredRuns(
   store: RecordStore,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunSummary[]> {
-  const client = await connect(env);
-  try {
-    return await storedRuns(client, store);
-  } finally {
-    await client.end();
-  }
+  return withPg(env, (client) => storedRuns(client, store));
 }
 
 async function readRow(client: Client, store: RecordStore): Promise<Row | undefined> {
@@ -196,12 +177,7 @@ export async function readStoredRecord(
   store: RecordStore,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunRecord | undefined> {
-  const client = await connect(env);
-  try {
-    return (await readRow(client, store))?.record;
-  } finally {
-    await client.end();
-  }
+  return withPg(env, async (client) => (await readRow(client, store))?.record);
 }
 
 /** The record the playbooks are chosen against: the stored one with pg, else the local file. */
@@ -217,6 +193,13 @@ export async function readLastRun(
 /**
  * Runs `fn` on a local copy of the stored record, then stores what `fn` left (a dropped
  * record deletes the row). Without a store, `fn` alone (the local backend).
+ *
+ * What `fn` left is stored in one transaction (the runs' summaries and the record), so the
+ * row is the old record or the new one, never half of each. A server that goes away while
+ * `fn` runs (Kubespray takes an hour; PostgreSQL may restart meanwhile) or while the row is
+ * written is waited for, up to `KSPRAY_PG_RETRY_SECONDS` (default 300): the runner
+ * connects again, takes the lock again and stores the run, so that a successful Kubespray
+ * run is not run again by the next deploy.
  */
 export async function withRecordStore<T>(
   store: RecordStore | undefined,
@@ -225,49 +208,152 @@ export async function withRecordStore<T>(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<T> {
   if (store === undefined) return fn();
-  const client = await connect(env);
+  const session = await lockedSession(store, env);
   try {
-    // Session lock, keyed by the schema: a second runner of the same cluster waits here.
-    await client.query("SELECT pg_advisory_lock(hashtext($1))", [store.schema]);
-    await ensureTable(client, store);
-    const row = await readRow(client, store);
-    const paths = statePaths(stateDir);
-    // No row yet: a local record (a cluster moving from the local backend) is kept and stored.
-    if (row !== undefined) {
-      writeRecord(stateDir, row.record);
-      if (row.hosts_yaml !== null) writeCopy(paths.recordHostsFile, row.hosts_yaml);
-      openKubeconfig(row, stateDir, env);
-    }
-    await fetchRuns(client, store, stateDir);
+    await session.use(async (client) => {
+      await ensureTable(client, store);
+      const row = await readRow(client, store);
+      // No row yet: a local record (a cluster moving from the local backend) is kept and stored.
+      if (row !== undefined) {
+        writeRecord(stateDir, row.record);
+        if (row.hosts_yaml !== null)
+          writeCopy(statePaths(stateDir).recordHostsFile, row.hosts_yaml);
+        openKubeconfig(row, stateDir, env);
+      }
+      await fetchRuns(client, store, stateDir);
+    });
     let result: T;
     try {
       result = await fn();
-    } finally {
+    } catch (e) {
       // A failed run's summary travels too: the next operator sees what failed.
-      await storeRuns(client, store, stateDir);
-    }
-    const record = readRecord(stateDir);
-    const passphrase = env[PASSPHRASE_ENV];
-    const kubeconfig =
-      passphrase && existsSync(paths.kubeconfig)
-        ? sealText(readFileSync(paths.kubeconfig, "utf8"), passphrase)
-        : null;
-    if (record === undefined) await client.query(`DELETE FROM ${table(client, store)}`);
-    else
-      await client.query(
-        `INSERT INTO ${table(client, store)} AS t (id, record, hosts_yaml, kubeconfig) VALUES (1, $1, $2, $3)
-         ON CONFLICT (id) DO UPDATE SET record = $1, hosts_yaml = $2,
-           kubeconfig = COALESCE($3, t.kubeconfig), updated_at = now()`,
-        [
-          JSON.stringify(record),
-          existsSync(paths.recordHostsFile) ? readFileSync(paths.recordHostsFile, "utf8") : null,
-          kubeconfig,
-        ],
+      await session.retrying((client) =>
+        inTransaction(client, () => storeRuns(client, store, stateDir)),
       );
+      throw e;
+    }
+    await session.retrying((client) =>
+      inTransaction(client, async () => {
+        await storeRuns(client, store, stateDir);
+        await storeRecord(client, store, stateDir, env);
+      }),
+    );
     return result;
   } finally {
-    await client.end(); // also releases the advisory lock
+    await session.end(); // also releases the advisory lock
   }
+}
+
+/** What the runner left in `<state>/last-run/` (and the kubeconfig), into the row. */
+async function storeRecord(
+  client: Client,
+  store: RecordStore,
+  stateDir: string,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  const paths = statePaths(stateDir);
+  const record = readRecord(stateDir);
+  const passphrase = env[PASSPHRASE_ENV];
+  const kubeconfig =
+    passphrase && existsSync(paths.kubeconfig)
+      ? sealText(readFileSync(paths.kubeconfig, "utf8"), passphrase)
+      : null;
+  if (record === undefined) await client.query(`DELETE FROM ${table(client, store)}`);
+  else
+    await client.query(
+      `INSERT INTO ${table(client, store)} AS t (id, record, hosts_yaml, kubeconfig) VALUES (1, $1, $2, $3)
+       ON CONFLICT (id) DO UPDATE SET record = $1, hosts_yaml = $2,
+         kubeconfig = COALESCE($3, t.kubeconfig), updated_at = now()`,
+      [
+        JSON.stringify(record),
+        existsSync(paths.recordHostsFile) ? readFileSync(paths.recordHostsFile, "utf8") : null,
+        kubeconfig,
+      ],
+    );
+}
+
+async function inTransaction(client: Client, fn: () => Promise<void>): Promise<void> {
+  await client.query("BEGIN");
+  try {
+    await fn();
+    await client.query("COMMIT");
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw e;
+  }
+}
+
+/** How long a runner waits for a server that went away: `KSPRAY_PG_RETRY_SECONDS`. */
+export const PG_RETRY_ENV = "KSPRAY_PG_RETRY_SECONDS";
+const DEFAULT_RETRY_SECONDS = 300;
+
+interface LockedSession {
+  /** `fn` on the session; a pg error becomes the user's line (lib/pg-connection.ts). */
+  use<R>(fn: (client: Client) => Promise<R>): Promise<R>;
+  /** The same, connecting (and locking) again while the server is away, up to the limit. */
+  retrying<R>(fn: (client: Client) => Promise<R>): Promise<R>;
+  end(): Promise<void>;
+}
+
+/** A session holding the cluster's advisory lock, that can connect and lock again. */
+async function lockedSession(store: RecordStore, env: NodeJS.ProcessEnv): Promise<LockedSession> {
+  let lost = false;
+  const open = async () => {
+    lost = false;
+    const client = await connectPg(env, () => (lost = true));
+    // Session lock, keyed by the schema: a second runner of the same cluster waits here.
+    await client.query("SELECT pg_advisory_lock(hashtext($1))", [store.schema]);
+    return client;
+  };
+  let client = await open();
+  const use = <R>(fn: (c: Client) => Promise<R>) =>
+    withFault(client, () => fn(client)).catch((e: unknown) => {
+      throw lost && !(e instanceof UserError) ? lostConnectionError(client, e) : e;
+    });
+  const seconds = Number(env[PG_RETRY_ENV] ?? DEFAULT_RETRY_SECONDS);
+  return {
+    use,
+    async retrying(fn) {
+      const deadline = Date.now() + seconds * 1000;
+      for (;;) {
+        try {
+          if (lost) {
+            await client.end().catch(() => undefined);
+            client = await open();
+          }
+          return await use(fn);
+        } catch (e) {
+          if (!(lost || serverWentAway(e))) throw e;
+          if (Date.now() >= deadline) throw stillAway(e, seconds);
+          lost = true;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    },
+    end: () => client.end().catch(() => undefined),
+  };
+}
+
+/** `fn`, its pg errors as the user's line (connection errors already are). */
+async function withFault<R>(client: Client, fn: () => Promise<R>): Promise<R> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof PgFaultError) throw e;
+    const fault = classifyPgError(e, targetOf(client));
+    const code = (e as { code?: unknown }).code;
+    throw fault ? new PgFaultError(fault, typeof code === "string" ? code : undefined) : e;
+  }
+}
+
+/** The server stayed away past the limit: what was not stored, and what to do. */
+function stillAway(e: unknown, seconds: number): UserError {
+  const what = e instanceof PgFaultError ? e.fault.problem : "the connection was lost";
+  return UserError.at(
+    PG_CONN_STR,
+    `${what}, and was not back within ${seconds} s (${PG_RETRY_ENV}): this run was not stored in ${RECORD_TABLE}`,
+    "once PostgreSQL is back, deploy again (the playbooks of this run run again; they are idempotent)",
+  );
 }
 
 /**
@@ -302,13 +388,10 @@ export async function restoreKubeconfig(
   stateDir: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | undefined> {
-  const client = await connect(env);
-  try {
+  return withPg(env, async (client) => {
     const row = await readRow(client, store);
     return row === undefined ? undefined : openKubeconfig(row, stateDir, env);
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** The inventory copy of the last run (no secret: Kubespray's artifacts are left out). */

@@ -1,0 +1,4 @@
+export * from "./check";
+export * from "./nodes";
+export * from "./placement";
+export * from "./workloads";
