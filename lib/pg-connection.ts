@@ -174,7 +174,11 @@ export async function connectPg(
 ): Promise<Client> {
   const connectionString = env[PG_CONN_STR];
   if (!connectionString)
-    throw UserError.at(PG_CONN_STR, "not set", "export it (state.backend: pg)");
+    throw UserError.at(
+      PG_CONN_STR,
+      "not set, and state.backend: pg keeps the Kubespray record in PostgreSQL",
+      "set it in the environment as for the deploy: postgres://user@host/db?sslmode=...",
+    );
   // Loaded only with the pg backend: every synth of a local one would pay for it.
   const pg = await import("pg");
   let client: Client;
