@@ -129,19 +129,25 @@ describe("main.ts", () => {
 });
 
 describeWithToolchain(["tofu"])("every stack with OpenTofu and the real providers", () => {
-  jest.setTimeout(600_000);
+  // Its own budget: jest applies one jest.setTimeout, the last, to every test of a file.
   it.each([
     ["homelab", HOMELAB_FILE],
     ["cloud-cluster", CLOUD_FILE],
-  ])("passes tofu validate for %s", (_name, file) => {
-    const { outDir } = synthApp(file, mkdtempSync(join(tmpdir(), "synth-")));
-    for (const stack of ["vms", "cluster", "addons"]) {
-      const report = tofuValidate(stackDir(outDir, stack));
-      expect({ stack, errors: report.diagnostics.filter((d) => d.severity === "error") }).toEqual({
-        stack,
-        errors: [],
-      });
-      expect(report.valid).toBe(true);
-    }
-  });
+  ])(
+    "passes tofu validate for %s",
+    (_name, file) => {
+      const { outDir } = synthApp(file, mkdtempSync(join(tmpdir(), "synth-")));
+      for (const stack of ["vms", "cluster", "addons"]) {
+        const report = tofuValidate(stackDir(outDir, stack));
+        expect({ stack, errors: report.diagnostics.filter((d) => d.severity === "error") }).toEqual(
+          {
+            stack,
+            errors: [],
+          },
+        );
+        expect(report.valid).toBe(true);
+      }
+    },
+    600_000,
+  );
 });

@@ -51,8 +51,16 @@ export function formatIssue(issue: Issue): string {
 
 /** A mistake the user fixes: printed as its lines, never with a stack trace. */
 export class UserError extends Error {
-  constructor(readonly issues: readonly Issue[]) {
-    super(issues.map(formatIssue).join("\n"));
+  readonly issues: readonly Issue[];
+
+  /**
+   * The problems; a string is one already formatted line (`path: problem; fix`), as the
+   * host maintenance and rollback code merged from main still writes them.
+   */
+  constructor(issues: readonly Issue[] | string) {
+    const list = typeof issues === "string" ? [{ path: "", message: issues }] : issues;
+    super(list.map(formatIssue).join("\n"));
+    this.issues = list;
     this.name = "UserError";
   }
 

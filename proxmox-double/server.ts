@@ -75,6 +75,9 @@
  *   `GET /_double/unknown` (requests to endpoints the double does not implement: they get
  *   `501 Method '...' not implemented`, PVE's answer for unknown paths, and are recorded so
  *   gaps are visible), `GET /_double/requests` (every API call, in order).
+ * - Guests writing (`POST /_double/guest-writes`, `{"vms": [names or IDs]}`): the disks of
+ *   those running VMs get new content, which a snapshot rollback undoes (a test hook; the
+ *   stand-in Kubespray's upgrade calls it for the nodes it upgrades).
  *
  * ## Known gaps
  * - No ticket auth (`/access/ticket`), users or privilege separation; no SSH. The
@@ -1022,6 +1025,16 @@ export class ProxmoxDouble {
         this.setFaults(method === "PATCH" ? { ...this.faults, ...faults } : faults);
         return send(res, 200, this.faults);
       }
+    }
+    if (method === "POST" && path === "/_double/guest-writes") {
+      let vms: unknown;
+      try {
+        vms = (JSON.parse(body || "{}") as { vms?: unknown }).vms;
+      } catch (e) {
+        return send(res, 400, { error: `invalid JSON: ${(e as Error).message}` });
+      }
+      if (!Array.isArray(vms)) return send(res, 400, { error: 'expected {"vms": [names or IDs]}' });
+      return send(res, 200, { written: this.cluster.guestWrites(vms as (string | number)[]) });
     }
     send(res, 404, { error: `unknown control endpoint ${method} ${path}` });
   }

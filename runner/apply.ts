@@ -14,11 +14,13 @@ import { pointAtVip } from "../lib/kubespray/kubeconfig";
 import type { ClusterSpec, PlaybookStep, RunRecord } from "../lib/kubespray/playbooks";
 import { playbooksFor, REMOVE_NODE } from "../lib/kubespray/playbooks";
 import { completedRun, readRecord, statePaths, writeRecord } from "../lib/kubespray/record";
+import { riskyChange } from "../lib/kubespray/risky-steps";
 
 import type { RunnerEnv } from "./env";
 import { sshAddress } from "./env";
 import { execute, prepare, pruneRuns } from "./execute";
 import { removeNodeWith } from "./remove-node";
+import { snapshotBefore, snapshotCommands } from "./safety-net";
 import { waitForSsh } from "./ssh";
 
 /** The desired cluster from the files the cluster stack wrote. */
@@ -95,9 +97,13 @@ export async function apply(
   const ctx = prepare(settings, env, paths.hostsFile);
   const steps = withNodePrep(settings, playbooks.steps);
   const removing = new Set(playbooks.removed);
+  const risky = riskyChange(playbooks, record, desired);
 
   if (settings.mode === "print") {
-    const commands = steps.map((s) => stepCommand(s, ctx));
+    const commands = [
+      ...snapshotCommands(settings, env, risky),
+      ...steps.map((s) => stepCommand(s, ctx)),
+    ];
     const after = [process.execPath, env.self, "record", paths.settingsFile, "--action", action];
     writeFileSync(paths.printScript, printScript(commands, after), { mode: 0o700 });
     env.log(`print mode: wrote ${paths.printScript}; run it where Kubespray runs`);
@@ -111,6 +117,7 @@ export async function apply(
     env.sshTimeoutMs,
     env.log,
   );
+  await snapshotBefore(settings, env, risky);
   const runs: string[] = [];
   try {
     for (const step of steps) {

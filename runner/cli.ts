@@ -5,6 +5,9 @@
  *   cli.js remove-node STATE_DIR NODE        take a node out before its VM is deleted
  *   cli.js forget-node STATE_DIR NODE        the node was removed by hand (print mode)
  *   cli.js teardown STATE_DIR                the cluster stack is being destroyed
+ *   cli.js snapshot SETTINGS --playbook P --nodes A,B --change TEXT
+ *                                            snapshot before a step (print mode's script)
+ *   cli.js rollback STATE_DIR [SNAPSHOT]     list the saved steps, or roll one back
  * Environment (tests): KSPRAY_SSH_PORT, KSPRAY_SSH_HOST (every SSH check goes there),
  * KSPRAY_SSH_TIMEOUT_SECONDS, KSPRAY_EXTRA_INVENTORY (colon-separated extra inventories),
  * KSPRAY_NODE_PREP_PLAYBOOK (instead of ansible/node-prep.yml), KSPRAY_CONTAINER_ENGINE,
@@ -23,10 +26,14 @@ import { apply, markDone } from "./apply";
 import { LOG_PREFIX, readSettings, runnerEnv } from "./env";
 import { withStateLock } from "./lock";
 import { forgetRemovedNode, removeNode, teardown } from "./remove-node";
+import { listing, rollback } from "./rollback";
+import { changeFromArgs, snapshotBefore } from "./safety-net";
 
 const USAGE = `usage: cli.js apply|record SETTINGS [--action TEXT]
        cli.js remove-node|forget-node STATE_DIR NODE
-       cli.js teardown STATE_DIR`;
+       cli.js teardown STATE_DIR
+       cli.js snapshot SETTINGS --playbook P --nodes A,B --change TEXT
+       cli.js rollback STATE_DIR [SNAPSHOT]`;
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -75,6 +82,24 @@ async function main(args: string[]): Promise<void> {
     case "teardown":
       if (!first) throw usage(args);
       return teardown(first, env);
+    case "snapshot": {
+      if (!first) throw new UserError(USAGE);
+      const settings = readSettings(first, env);
+      return withRecordStore(settings.recordStore, settings.stateDir, () =>
+        withStateLock(settings.stateDir, env, () =>
+          snapshotBefore(settings, env, changeFromArgs(args)),
+        ),
+      );
+    }
+    case "rollback":
+      if (!first) throw new UserError(USAGE);
+      if (!second) {
+        process.stdout.write(listing(first));
+        return;
+      }
+      return withRecordStore(storeOf(first), first, () =>
+        withStateLock(first, env, () => rollback(first, second, env)),
+      );
     default:
       throw usage(args);
   }

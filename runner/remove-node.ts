@@ -16,10 +16,12 @@ import {
   removeNodeStep,
 } from "../lib/kubespray/playbooks";
 import { forgetNode, readRecord, statePaths } from "../lib/kubespray/record";
+import { removalChange } from "../lib/kubespray/risky-steps";
 
 import type { RunnerEnv } from "./env";
 import { readSettings, sshAddress } from "./env";
 import { execute, prepare, pruneRuns } from "./execute";
+import { snapshotBefore, snapshotCommands } from "./safety-net";
 import { canConnect } from "./ssh";
 
 /** Runs remove-node.yml for `node`; returns the name of its run (`<state>/runs/`). */
@@ -47,9 +49,11 @@ export async function removeNodeWith(
   if (settings.mode === "print") {
     // The script ends by taking the node out of the record, so the next deploy goes on.
     const forget = [process.execPath, env.self, "forget-node", settings.stateDir, node];
-    writeFileSync(paths.printScript, printScript([stepCommand(step, ctx)], forget), {
-      mode: 0o700,
-    });
+    const commands = [
+      ...snapshotCommands(settings, env, removalChange(record, node)),
+      stepCommand(step, ctx),
+    ];
+    writeFileSync(paths.printScript, printScript(commands, forget), { mode: 0o700 });
     // The deploy stops here, before the VM is deleted: the steps to go on, as the runbook
     // ("Removing nodes" in docs/operations.md) gives them.
     throw UserError.at(
@@ -83,6 +87,7 @@ export async function removeNode(stateDir: string, node: string, env: RunnerEnv)
   }
   checkRemovable(node, record.controlPlaneOrder);
   const settings = readSettings(paths.settingsFile, env);
+  if (settings.mode !== "print") await snapshotBefore(settings, env, removalChange(record, node));
   try {
     await removeNodeWith(settings, env, node, record);
   } finally {

@@ -7,6 +7,9 @@ import { parse } from "yaml";
 
 import { ANSIBLE_BIN, describeWithAnsible, ROOT } from "../support/ansible";
 
+// It runs real Ansible: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const PLAYBOOK = join(ROOT, "ansible", "node-prep.yml");
 
 describeWithAnsible("ansible/node-prep.yml", () => {

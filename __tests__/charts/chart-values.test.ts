@@ -20,6 +20,9 @@ import {
 import { helmTemplate, upstreamChart } from "../support/helm";
 import { describeWithToolchain } from "../support/toolchain";
 
+// It renders charts with the real helm: a render took 67 s on a loaded two-core machine.
+jest.setTimeout(180_000);
+
 let tmp: string;
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), "chart-values-"));

@@ -18,6 +18,9 @@ import { homelab } from "../fixtures/definitions";
 import { release } from "../support/releases";
 import { describeWithToolchain, toolchainEnv, toolPath } from "../support/toolchain";
 
+// It renders charts with the real helm: a render took 67 s on a loaded two-core machine.
+jest.setTimeout(180_000);
+
 function helm(args: string[]) {
   const r = spawnSync(toolPath("helm"), args, {
     encoding: "utf8",

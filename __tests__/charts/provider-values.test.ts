@@ -29,6 +29,9 @@ import { compareValues, expectedValues } from "../support/release-values";
 import { synthApp } from "../support/synth-app";
 import { describeWithToolchain } from "../support/toolchain";
 
+// It renders charts with the real helm: a render took 67 s on a loaded two-core machine.
+jest.setTimeout(180_000);
+
 /** Renders the values Helm was given into one ConfigMap (see its Chart.yaml). */
 const VALUES_ECHO = join(FIXTURES, "..", "charts", "values-echo");
 
@@ -102,32 +105,52 @@ describeWithToolchain(["tofu"])("the add-on values, as the helm provider passes 
 
   beforeAll(() => {
     for (const [name, def] of DEFINITIONS) stacks.set(name, synthAddons(def(), join(out, name)));
-  }, 120_000);
+  }, 300_000);
 
-  /** Every release of a definition through the echo chart; the problems, path by path. */
+  /**
+   * Every release of a definition through the echo chart, both ways a secret can travel
+   * (set_sensitive; set, for the releases that have secrets): one tofu run per definition,
+   * shared by the tests that read it.
+   */
+  const echoRuns = new Map<
+    string,
+    Promise<{ renders: ProviderRender[]; manifests: ReadonlyMap<string, string> }>
+  >();
+  function echoRun(name: string) {
+    let run = echoRuns.get(name);
+    if (!run) {
+      run = (async () => {
+        const s = stack(name);
+        const renders = (["set_sensitive", "set"] as const).flatMap((via) =>
+          (via === "set" ? s.releases.filter((r) => r.set_sensitive) : s.releases).map(
+            (release, i) => ({ key: `${via}_${i}`, release, chartDir: VALUES_ECHO, via }),
+          ),
+        );
+        const result = await providerRender({
+          stack: s.json,
+          renders,
+          kubeVersion: s.kubeVersion,
+          secrets: secretsOf(s),
+        });
+        if (!result.ok) throw new Error(`${name}: tofu failed:\n${result.output}`);
+        return { renders, manifests: result.manifests };
+      })();
+      echoRuns.set(name, run);
+    }
+    return run;
+  }
+
+  /** The problems of a definition's releases through `via`, path by path. */
   async function echoProblems(name: string, via: ProviderRender["via"]) {
     const s = stack(name);
-    const secrets = secretsOf(s);
-    const expected = expectedValues(s.text, secrets);
-    const chosen = via === "set" ? s.releases.filter((r) => r.set_sensitive) : s.releases;
-    const renders = chosen.map((r, i) => ({
-      key: `r${i}`,
-      release: r,
-      chartDir: VALUES_ECHO,
-      via,
-    }));
-    const run = await providerRender({
-      stack: s.json,
-      renders,
-      kubeVersion: s.kubeVersion,
-      secrets,
-    });
-    if (!run.ok) throw new Error(`${name}: tofu failed:\n${run.output}`);
+    const expected = expectedValues(s.text, secretsOf(s));
+    const { renders: all, manifests } = await echoRun(name);
+    const renders = all.filter((r) => r.via === via);
     const problems = renders.flatMap((r) =>
-      compareValues(r.release.name, echoed(run.manifests.get(r.key)!), expected),
+      compareValues(r.release.name, echoed(manifests.get(r.key)!), expected),
     );
     const secretPaths = expected.filter(
-      (e) => e.source !== "values" && chosen.some((r) => r.name === e.release),
+      (e) => e.source !== "values" && renders.some((r) => r.release.name === e.release),
     );
     return { problems, secretPaths };
   }

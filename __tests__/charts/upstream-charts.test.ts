@@ -36,6 +36,9 @@ import { helmTemplate, upstreamChart } from "../support/helm";
 import type { SynthRelease } from "../support/releases";
 import { describeWithToolchain } from "../support/toolchain";
 
+// It renders charts with the real helm: a render took 67 s on a loaded two-core machine.
+jest.setTimeout(180_000);
+
 /**
  * Values maps that a chart documents as free-form (its values.yaml has `{}` or a comment
  * saying any key goes), by chart name: their keys are not looked up in the chart.
@@ -150,7 +153,7 @@ describeWithToolchain(["helm"])("the add-ons, rendered with their real charts", 
       else seen.set(key, j);
     }
     jobs = [...seen.values()];
-  }, 120_000);
+  }, 300_000);
 
   it(
     "renders every release, of every definition",

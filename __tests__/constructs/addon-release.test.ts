@@ -11,6 +11,9 @@ import { release } from "../support/releases";
 import { tofu } from "../support/synth-app";
 import { describeWithToolchain } from "../support/toolchain";
 
+// It synthesizes in a child process: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 describe("AddonRelease", () => {
   it("installs a pinned chart with its values as YAML, atomically, waiting by default", () => {
     const synth = Testing.synthScope((scope) => {

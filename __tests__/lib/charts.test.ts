@@ -7,6 +7,9 @@ import { CHART_NAMES } from "../../config/chart-names";
 import { CHARTS, localChart, resolveChart } from "../../lib/charts";
 import { UPSTREAM_CHARTS } from "../support/helm";
 
+// It renders charts with the real helm: a render took 67 s on a loaded two-core machine.
+jest.setTimeout(180_000);
+
 describe("the chart catalog", () => {
   it("pins every chart to one exact version, never a range, so that a plan is reproducible", () => {
     // Helm's version field takes ranges too (`~0.16`, `>=41`): a range would let a chart

@@ -16,6 +16,9 @@ import {
 import type { Postgres } from "../support/postgres";
 import { hasPostgres, startPostgres } from "../support/postgres";
 
+// It serves and dials sockets on loopback: a budget for a loaded two-core machine.
+jest.setTimeout(60_000);
+
 const PASSWORD = "alice-Pw-4417";
 const WRONG = "not-the-Pw-9038";
 

@@ -12,6 +12,9 @@ import { deployOrder } from "../../scripts/review";
 import { HOMELAB_FILE } from "../fixtures/definitions";
 import { synthApp } from "../support/synth-app";
 
+// It loads the review's modules, which start tofu: a budget for a loaded two-core machine.
+jest.setTimeout(60_000);
+
 describe("lib/stacks", () => {
   it("is the app's stacks, in the order they deploy", () => {
     const out = mkdtempSync(join(tmpdir(), "stacks-"));

@@ -23,6 +23,9 @@ import { cloud, homelab, withImage } from "../fixtures/definitions";
 import { ANSIBLE_VENV, describeWithAnsible, STANDIN } from "../support/ansible";
 import { REPO_ROOT } from "../support/toolchain";
 
+// It talks to the double and runs real Ansible: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Seed = any;
 

@@ -4,6 +4,9 @@ import { documentedAcl } from "../e2e/support/role";
 
 import { api, data, waitTask } from "./api";
 
+// It talks to the Proxmox VE double over loopback: a budget for a loaded two-core machine.
+jest.setTimeout(60_000);
+
 const FAST = { cloneDurationMs: 40, taskDurationMs: 20, agentDelayMs: 50 } as const;
 
 describe("proxmox double: privileges", () => {

@@ -7,6 +7,9 @@ import { trimApiSchema } from "../../proxmox-double/write-api-schema";
 
 import { api } from "./api";
 
+// It talks to the Proxmox VE double over loopback: a budget for a loaded two-core machine.
+jest.setTimeout(60_000);
+
 const SHARED_SCHEMA = resolve(__dirname, "..", "..", "..", "shared", "proxmox", "api-schema.json");
 const FAST = { cloneDurationMs: 50, taskDurationMs: 20, agentDelayMs: 50 } as const;
 

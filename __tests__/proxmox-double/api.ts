@@ -117,4 +117,14 @@ export async function waitTask(
   }
 }
 
-export { sleep };
+/** Polls until `check` holds (the double acts in rounds: agents boot, the HA manager runs). */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}

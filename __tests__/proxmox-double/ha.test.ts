@@ -7,7 +7,10 @@ import { ProxmoxDouble } from "../../proxmox-double";
 import { ALL_PRIVILEGES } from "../../proxmox-double/acl";
 import type { SeedInput } from "../../proxmox-double/seed";
 
-import { api, data, sleep, waitTask } from "./api";
+import { api, data, until, waitTask } from "./api";
+
+// It talks to the Proxmox VE double over loopback: a budget for a loaded two-core machine.
+jest.setTimeout(60_000);
 
 const FAST = { cloneDurationMs: 60, taskDurationMs: 20, agentDelayMs: 20, haRoundMs: 100 } as const;
 
@@ -30,15 +33,6 @@ const SEED: SeedInput = {
     vm(104, "pve02", "stopped"),
   ],
 };
-
-/** Polls until `check` holds (the HA manager acts in rounds). */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
 
 describe("proxmox double: HA resources and rules", () => {
   let double: ProxmoxDouble;

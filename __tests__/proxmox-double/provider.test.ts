@@ -424,9 +424,11 @@ describeTofu("bpg/proxmox provider: a template from a cloud image", () => {
     expectExit(await tofu(dir, env, "destroy", "-auto-approve", "-input=false"), 0, "tofu destroy");
     expect(double.vm(9500)).toBeUndefined();
     // The provider does not wait for the imgdel task; it ends shortly after.
-    await new Promise((r) => setTimeout(r, 300));
-    expect([...double.cluster.volumes.values()].filter((v) => v.vmid === 9500)).toEqual([]);
-    expect([...double.cluster.volumes.values()].filter((v) => v.content === "import")).toEqual([]);
+    const left = () =>
+      [...double.cluster.volumes.values()].filter((v) => v.vmid === 9500 || v.content === "import");
+    const deadline = Date.now() + 30_000;
+    while (left().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(left()).toEqual([]);
     expect(double.unknownRequests()).toEqual([]);
   });
 });

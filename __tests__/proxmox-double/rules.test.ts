@@ -8,6 +8,9 @@ import type { SeedInput } from "../../proxmox-double/seed";
 
 import { api, data, waitTask } from "./api";
 
+// It talks to the Proxmox VE double over loopback: a budget for a loaded two-core machine.
+jest.setTimeout(60_000);
+
 const FAST = { cloneDurationMs: 60, taskDurationMs: 20, agentDelayMs: 50 } as const;
 
 const TEMPLATE = {

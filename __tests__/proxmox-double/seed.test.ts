@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { PveCluster } from "../../proxmox-double/model";
 import { DEFAULT_SEED_FILE, loadSeedFile, parseSeed, SeedError } from "../../proxmox-double/seed";
 
+// The double's model it loads can fetch images over HTTP: a budget for a loaded two-core machine.
+jest.setTimeout(60_000);
+
 const TIMING = { cloneDurationMs: 1, taskDurationMs: 1, agentDelayMs: 1 };
 
 const SEED_DIR = join(__dirname, "..", "..", "proxmox-double");

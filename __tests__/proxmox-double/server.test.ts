@@ -1,6 +1,9 @@
 import { ProxmoxDouble } from "../../proxmox-double";
 
-import { api, data, raw, sleep, waitTask } from "./api";
+import { api, data, raw, until, waitTask } from "./api";
+
+// It talks to the Proxmox VE double over loopback: a budget for a loaded two-core machine.
+jest.setTimeout(60_000);
 
 const FAST = { cloneDurationMs: 150, taskDurationMs: 20, agentDelayMs: 250 } as const;
 const UPID = /^UPID:[a-z0-9-]+:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:[a-z]+:\d+:root@pam!double:$/;
@@ -281,7 +284,10 @@ describe("proxmox double: VM lifecycle", () => {
     expect(booting.status).toBe(500);
     expect(booting.statusMessage).toBe("QEMU guest agent is not running");
 
-    await sleep(FAST.agentDelayMs + 50);
+    // Until the guest agent has booted.
+    await until(
+      async () => (await api(double, "POST", "nodes/pve01/qemu/4100/agent/ping")).status === 200,
+    );
     expect(await data(double, "POST", "nodes/pve01/qemu/4100/agent/ping")).toEqual({ result: {} });
     const ifaces = (await data(double, "GET", "nodes/pve01/qemu/4100/agent/network-get-interfaces"))
       .result;
@@ -318,7 +324,9 @@ describe("proxmox double: VM lifecycle", () => {
       net0: "model=virtio,bridge=vmbr1,firewall=0",
     });
     await waitTask(double, await data(double, "POST", "nodes/pve01/qemu/4200/status/start"));
-    await sleep(FAST.agentDelayMs + 50);
+    await until(
+      async () => (await api(double, "POST", "nodes/pve01/qemu/4200/agent/ping")).status === 200,
+    );
     const read = async () =>
       (await data(double, "GET", "nodes/pve01/qemu/4200/agent/network-get-interfaces")).result[1][
         "ip-addresses"
@@ -542,7 +550,11 @@ describe("proxmox double: faults", () => {
     await waitTask(double, await data(double, "POST", "nodes/pve01/qemu/5000/status/start"));
     await data(double, "PUT", "nodes/pve01/qemu/5002/config", { ipconfig0: "ip=10.0.0.9/24" });
     await waitTask(double, await data(double, "POST", "nodes/pve01/qemu/5002/status/start"));
-    await sleep(FAST.agentDelayMs + 50);
+    await until(
+      async () =>
+        (await api(double, "POST", "nodes/pve01/qemu/5000/agent/ping")).status === 200 &&
+        (await api(double, "POST", "nodes/pve01/qemu/5002/agent/ping")).status === 200,
+    );
     const addresses = async (vmid: number) =>
       (await data(double, "GET", `nodes/pve01/qemu/${vmid}/agent/network-get-interfaces`))
         .result[1]["ip-addresses"];

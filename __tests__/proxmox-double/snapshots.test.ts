@@ -9,7 +9,10 @@ import { ProxmoxDouble } from "../../proxmox-double";
 import { ALL_PRIVILEGES } from "../../proxmox-double/acl";
 import type { SeedInput } from "../../proxmox-double/seed";
 
-import { api, data, waitTask } from "./api";
+import { api, data, raw, waitTask } from "./api";
+
+// It talks to the Proxmox VE double over loopback: a budget for a loaded two-core machine.
+jest.setTimeout(60_000);
 
 const FAST = { cloneDurationMs: 200, taskDurationMs: 150, agentDelayMs: 20 } as const;
 
@@ -357,6 +360,30 @@ describe("proxmox double: VM snapshots", () => {
       );
       expect(done.exitstatus).toBe("OK");
       expect(double.vm(112)?.status).toBe("running");
+    });
+
+    it("brings back what the disks held when the snapshot was taken, after the guest wrote to them", async () => {
+      const volume = () => double.cluster.store.get("pve01", "local-lvm:vm-112-disk-0")?.dataId;
+      expect(double.vm(112)?.status).toBe("running");
+      await snapshot(112, { snapname: "content" });
+      const taken = volume();
+      const writes = await raw(
+        double,
+        "POST",
+        "/_double/guest-writes",
+        JSON.stringify({ vms: [112, 101] }),
+        null,
+        "application/json",
+      );
+      // VM 101 is stopped: its guest writes nothing; only disks are written.
+      expect(writes.body).toEqual({ written: ["pve01/local-lvm:vm-112-disk-0"] });
+      expect(volume()).not.toBe(taken);
+      const done = await waitTask(
+        double,
+        await data(double, "POST", qm(112, "/snapshot/content/rollback"), { start: 1 }),
+      );
+      expect(done.exitstatus).toBe("OK");
+      expect(volume()).toBe(taken);
     });
 
     it("rolls back with VM.Snapshot.Rollback alone, and refuses it without either privilege", async () => {

@@ -8,6 +8,9 @@ import { homelab } from "../fixtures/definitions";
 
 import { api } from "./api";
 
+// It talks to the Proxmox VE double over loopback: a budget for a loaded two-core machine.
+jest.setTimeout(60_000);
+
 describe("e2e harness: the provider's traffic against Proxmox's API description", () => {
   it("names each refused request and its parameter, and fails stop() with them", async () => {
     const double = await ProxmoxDouble.start({ taskDurationMs: 20 });

@@ -83,6 +83,13 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
       apiServerVip: "10.10.30.20",
       apiServerPort: 6443,
       nodePrep: { playbook: join(STANDIN, "node-prep.yml"), iscsi: true, nfs: true },
+      // No Proxmox here: the snapshots before risky steps are tested in safety-net.test.ts.
+      proxmox: {
+        endpoint: "https://127.0.0.1:1/",
+        insecure: true,
+        snapshots: { enabled: false, keep: 2 },
+        vms: {},
+      },
       ...over,
     };
     const file = join(stateDir, "runner.json");
@@ -472,8 +479,10 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     const refused = run(["remove-node", stateDir, "kspray-worker-4"]);
     expect(refused.status).toBe(2);
     // One line with the runbook's steps (docs/operations.md, "Removing nodes").
+    // Snapshots are off here (safety-net.test.ts has them): the runner says so, never silently.
     expect(refused.stderr).toBe(
-      `[kubespray-runner] error: kspray-worker-4: kubespray.mode is print, so nothing here removes it from the cluster and the deploy stops before deleting its VM; ` +
+      "[kubespray-runner] proxmox.snapshots.enabled is false: no snapshot of kspray-cp-1, kspray-cp-2, kspray-cp-3 before remove-node.yml -e node=kspray-worker-4; it cannot be rolled back\n" +
+        `[kubespray-runner] error: kspray-worker-4: kubespray.mode is print, so nothing here removes it from the cluster and the deploy stops before deleting its VM; ` +
         `1. run ${join(stateDir, "kubespray-commands.sh")} where Kubespray runs (remove-node.yml -e node=kspray-worker-4, then forget-node takes it out of the record), ` +
         `2. run the same deploy again: it deletes the VM\n`,
     );

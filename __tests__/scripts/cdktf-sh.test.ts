@@ -14,6 +14,9 @@ import type { Definition } from "../fixtures/definitions";
 import { HOMELAB_FILE } from "../fixtures/definitions";
 import { REPO_ROOT } from "../support/toolchain";
 
+// It starts processes (tsx, tofu, bash): a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 let bin: string;
 beforeAll(() => {
   bin = mkdtempSync(join(tmpdir(), "cdktf-sh-"));

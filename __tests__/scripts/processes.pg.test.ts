@@ -11,6 +11,9 @@ import type { Postgres } from "../support/postgres";
 import { startPostgres } from "../support/postgres";
 import { describeWithToolchain, toolchainEnv } from "../support/toolchain";
 
+// It starts PostgreSQL and tofu: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 describeWithToolchain(["tofu"])("tofu init of a stack in PostgreSQL", () => {
   let pg: Postgres;
   let dir: string;
@@ -37,7 +40,16 @@ describeWithToolchain(["tofu"])("tofu init of a stack in PostgreSQL", () => {
       database,
       "BEGIN; CREATE SEQUENCE public.global_states_id_seq AS bigint; SELECT pg_sleep(2); COMMIT;",
     );
-    await new Promise((r) => setTimeout(r, 500));
+    // Until it sleeps in its transaction, the sequence made and not committed.
+    const deadline = Date.now() + 30_000;
+    while (
+      pg
+        .sql(database, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'")
+        .trim() === "0"
+    ) {
+      if (Date.now() > deadline) throw new Error("the other init never held its transaction open");
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const init = await initStack(dir, toolchainEnv({ ...process.env, PG_CONN_STR: conn }));
     await other;
     expect(`${init.stdout}${init.stderr}`).not.toContain("(23505)");

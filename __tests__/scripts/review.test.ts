@@ -25,6 +25,9 @@ import type { StackReview } from "../../scripts/review";
 import { FIXTURES, homelab, HOMELAB_FILE } from "../fixtures/definitions";
 import { describeWithToolchain, REPO_ROOT } from "../support/toolchain";
 
+// It starts processes (tsx, tofu, bash): a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const MANIFEST = {
   stacks: {
     addons: { workingDirectory: "stacks/addons", dependencies: ["cluster"] },

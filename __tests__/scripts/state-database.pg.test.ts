@@ -17,6 +17,9 @@ import type { Postgres } from "../support/postgres";
 import { startPostgres } from "../support/postgres";
 import { describeWithToolchain, REPO_ROOT, toolchainEnv } from "../support/toolchain";
 
+// It starts PostgreSQL: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const PASSWORD = "team-Pw-5512-right";
 const WRONG = "team-Pw-0070-wrong";
 const PASSPHRASE = "passphrase-of-the-fault-test-42";

@@ -22,6 +22,9 @@ import { join } from "node:path";
 import { CONTROL_PLANE_DIR, hasControlPlane } from "../../test-cluster/binaries";
 import { hasToolchain, REPO_ROOT, TOOLCHAIN_DIR } from "../support/toolchain";
 
+// It starts processes (tsx, tofu, bash): a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const built = hasControlPlane() && hasToolchain(["tofu", "helm"]);
 
 (built ? describe : describe.skip)("toolchain.sh and the control plane's wrapper modules", () => {

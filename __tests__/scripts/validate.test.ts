@@ -11,6 +11,9 @@ import { stringify } from "yaml";
 
 import { CLOUD_FILE, FIXTURES, homelab, HOMELAB_FILE } from "../fixtures/definitions";
 
+// It starts processes (tsx, tofu, bash): a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const ROOT = resolve(__dirname, "..", "..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 

@@ -17,6 +17,9 @@ import {
 } from "../../scripts/write-docs";
 import { renderJsonSchema } from "../../scripts/write-schema";
 
+// It starts processes (tsx, tofu, bash): a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const ROOT = resolve(__dirname, "..", "..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 const schema = JSON.parse(renderJsonSchema()) as JsonSchema;

@@ -15,6 +15,9 @@ import { address, release, releases } from "../support/releases";
 import { stackDir, synthApp, tofu, tofuValidate } from "../support/synth-app";
 import { describeWithToolchain } from "../support/toolchain";
 
+// It synthesizes in a child process: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 function synthStack(def: Definition) {
   const { config } = parseClusterConfig(def);
   const stack = new AddonsStack(Testing.app(), "addons", {

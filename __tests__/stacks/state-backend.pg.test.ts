@@ -20,6 +20,9 @@ import { startPostgres } from "../support/postgres";
 import { tofu } from "../support/synth-app";
 import { describeWithToolchain, REPO_ROOT, toolchainEnv, toolPath } from "../support/toolchain";
 
+// It starts PostgreSQL and tofu: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const homelab = loadClusterConfig(join(__dirname, "..", "..", "examples", "homelab.yaml")).config;
 const pgConfig: ClusterConfig = { ...homelab, state: { ...homelab.state, backend: "pg" } };
 const PASSPHRASE = "team-passphrase-0123456789";
@@ -135,12 +138,11 @@ describeWithToolchain(["tofu"])("state in PostgreSQL with OpenTofu", () => {
       child.on("exit", resolve);
     });
     // Until the first apply holds the lock (it sleeps 8 s in its provisioner).
-    for (let i = 0; i < 50; i++) {
-      if (
-        pg.sql("postgres", "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").trim() !==
-        "0"
-      )
-        break;
+    const deadline = Date.now() + 60_000;
+    while (
+      pg.sql("postgres", "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").trim() === "0"
+    ) {
+      if (Date.now() > deadline) throw new Error("the first apply never took the state lock");
       await new Promise((r) => setTimeout(r, 200));
     }
     const blocked = apply(second);

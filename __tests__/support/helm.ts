@@ -97,8 +97,18 @@ export function upstreamChart(chart: string, version: string, repository: string
       );
     }
   }
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(staging, dir);
+  // Another jest worker may have unpacked it meanwhile: keep the first, never remove a
+  // chart another test may be reading.
+  try {
+    renameSync(staging, dir);
+  } catch {
+    if (existsSync(join(dir, chart, "Chart.yaml"))) {
+      rmSync(staging, { recursive: true, force: true });
+    } else {
+      rmSync(dir, { recursive: true, force: true }); // a run that died while moving it
+      renameSync(staging, dir);
+    }
+  }
   return join(dir, chart);
 }
 

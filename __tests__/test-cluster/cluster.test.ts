@@ -16,6 +16,9 @@ import type { TestCluster } from "../../test-cluster/cluster";
 import { startTestCluster } from "../../test-cluster/cluster";
 import { describeWithControlPlane, eventually } from "../support/test-cluster";
 
+// It talks to the test cluster's API server: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const START_MS = 180_000;
 const SETTLE_MS = 90_000;
 

@@ -39,6 +39,9 @@ import { FIXTURES } from "../fixtures/definitions";
 import { describeWithControlPlane, eventually } from "../support/test-cluster";
 import { describeWithToolchain, toolchainEnv, toolPath } from "../support/toolchain";
 
+// It talks to the test cluster's API server: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const CHART = join(FIXTURES, "..", "charts", "secret-echo");
 const APPLY_MS = 180_000;
 

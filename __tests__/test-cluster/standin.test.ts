@@ -23,6 +23,9 @@ import { startTestCluster } from "../../test-cluster/cluster";
 import { ANSIBLE_BIN, describeWithAnsible, STANDIN } from "../support/ansible";
 import { describeWithControlPlane, eventually } from "../support/test-cluster";
 
+// It talks to the test cluster's API server: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const PLAYBOOK_MS = 120_000;
 
 const host = (

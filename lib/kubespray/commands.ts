@@ -5,7 +5,7 @@
  */
 import { basename, dirname, resolve } from "node:path";
 
-import type { RunnerMode } from "../../config/schema";
+import type { NodeRole, RunnerMode } from "../../config/schema";
 import { ANSIBLE_FORKS, DEFAULT_MAX_FORKS } from "../../kubespray-vars/forks";
 
 import type { PlaybookStep } from "./playbooks";
@@ -41,8 +41,25 @@ export interface RunnerSettings {
   readonly maxForks?: number;
   /** With `state.backend: pg`, where the record is stored. @default - only the local files */
   readonly recordStore?: { readonly schema: string };
+  /**
+   * The Proxmox side of the snapshots taken before a risky step (runner/safety-net.ts).
+   * @default - none: written by a version without snapshots, which take none
+   */
+  readonly proxmox?: RunnerProxmoxSettings;
   /** Runs kept under `<state>/runs/`. @default DEFAULT_KEEP_RUNS (20) */
   readonly keepRuns?: number;
+}
+
+/** Where the node VMs are and how to snapshot them; the token comes from the environment. */
+export interface RunnerProxmoxSettings {
+  readonly endpoint: string;
+  readonly insecure: boolean;
+  /** `proxmox.snapshots` of the definition. */
+  readonly snapshots: { readonly enabled: boolean; readonly keep: number };
+  /** Every node's VM by node name: its VM ID, the host the definition gives it, its role. */
+  readonly vms: Readonly<
+    Record<string, { readonly vmId: number; readonly host: string; readonly role: NodeRole }>
+  >;
 }
 
 /**

@@ -42,6 +42,11 @@ export interface RunRecord extends ClusterSpec {
    * `<state>/runs/` (none for a run made by hand from print mode's script).
    */
   readonly runs?: readonly string[];
+  /**
+   * Set by `npm run rollback`: this record was written back from before a step whose
+   * snapshots the VMs were rolled back to (lib/kubespray/saved-steps.ts).
+   */
+  readonly rolledBack?: { readonly snapshot: string; readonly at: string };
 }
 
 /** The control-plane order the next inventory starts from. */
@@ -204,8 +209,13 @@ export function playbooksFor(desired: ClusterSpec, record: RunRecord | undefined
 /**
  * The action shown in the runner's trigger: the planned playbooks, or, when nothing is
  * planned, the action of the last run, so that a redeploy without changes plans nothing.
+ * After a rollback the same playbooks are planned as before the step that was undone, so
+ * the trigger names the rollback too: otherwise it would equal the undone run's and
+ * nothing would run again.
  */
 export function triggerAction(playbooks: Playbooks, record: RunRecord | undefined): string {
+  if (playbooks.steps.length > 0 && record?.rolledBack)
+    return `${playbooks.description} (after rollback to ${record.rolledBack.snapshot})`;
   if (playbooks.steps.length > 0) return playbooks.description;
   return record?.action ?? NOTHING;
 }

@@ -120,6 +120,14 @@ export function runnerInputs(
       nfs: protocols.includes("nfs"),
     },
     recordStore: recordStoreOf(config),
+    proxmox: {
+      endpoint: config.proxmox.endpoint,
+      insecure: config.proxmox.insecure,
+      snapshots: { enabled: config.proxmox.snapshots.enabled, keep: config.proxmox.snapshots.keep },
+      vms: Object.fromEntries(
+        nodes.map((n) => [n.name, { vmId: n.vmId, host: n.host, role: n.role }]),
+      ),
+    },
   };
   return { ...files, settings, action: triggerAction(playbooksFor(desired, record), record) };
 }

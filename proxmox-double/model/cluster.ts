@@ -253,6 +253,11 @@ export class PveCluster {
     return String(id);
   }
 
+  /** The guests of running VMs write to their disks (`snapshots.guestWrites`). */
+  guestWrites(vms: readonly (string | number)[]): string[] {
+    return snapshots.guestWrites(this, vms);
+  }
+
   vmView(vm: Vm): VmView {
     return {
       vmid: vm.vmid,

@@ -15,7 +15,7 @@
  * it is being made or deleted; the current config gets `parent: <newest snapshot taken or
  * rolled back to>`. Each snapshotted volume records the snapshot (name, size), so the
  * ZFS rule (only the most recent snapshot can be rolled back to) and a rollback's size
- * hold.
+ * and content (the volume's `dataId` as it was) hold.
  */
 import { randomUUID } from "node:crypto";
 
@@ -244,7 +244,7 @@ export function createSnapshot(c: PveCluster, node: string, vmid: number, params
         const vol = c.store.get(vm.node, file);
         if (!vol) continue;
         lines.push(`snapshotting 'drive-${k}' (${file})`);
-        vol.snapshots = [...(vol.snapshots ?? []), { name, size: vol.size }];
+        vol.snapshots = [...(vol.snapshots ?? []), { name, size: vol.size, dataId: vol.dataId }];
       }
       if (running && !snap.has("vmstate") && parseAgent(vm.config.get("agent")).enabled)
         lines.push("issuing guest-agent 'fs-thaw' command");
@@ -409,7 +409,10 @@ export function rollback(
       for (const volid of volumes) {
         const vol = c.store.get(vm.node, volid);
         const taken = vol?.snapshots?.find((s) => s.name === name);
-        if (vol && taken) vol.size = taken.size;
+        if (vol && taken) {
+          vol.size = taken.size;
+          vol.dataId = taken.dataId;
+        }
       }
       applySnapshot(vm, name, snap);
       if (start && vm.status !== "running") return powerOn(c, vm);
@@ -433,6 +436,29 @@ function applySnapshot(vm: Vm, name: string, snap: ReadonlyMap<string, string>):
   vm.config.set("parent", name);
   // The guest is told it is another generation (qemu-server's rollback hook).
   if (vm.config.has("vmgenid")) vm.config.set("vmgenid", randomUUID());
+}
+
+/**
+ * The guest of each running VM in `vms` (VM IDs or names) writes to its disks, as a
+ * Kubespray playbook does to a node's: each disk's volume gets new content (a new
+ * `dataId`), which its snapshots do not share. A test hook (`POST /_double/guest-writes`),
+ * not an API call. Returns the volumes written, as `node/volid`; a stopped VM writes nothing.
+ */
+export function guestWrites(c: PveCluster, vms: readonly (string | number)[]): string[] {
+  const written: string[] = [];
+  for (const vm of c.vms.values()) {
+    const named = vms.some(
+      (v) => v === vm.vmid || String(v) === String(vm.vmid) || v === vm.config.get("name"),
+    );
+    if (!named || vm.status !== "running") continue;
+    for (const [, file] of diskDrives(vm.config)) {
+      const vol = c.store.get(vm.node, file);
+      if (!vol || vol.content !== "images" || /cloudinit/.test(vol.name)) continue;
+      vol.dataId = randomUUID();
+      written.push(`${vm.node}/${file}`);
+    }
+  }
+  return written;
 }
 
 /** Whether a volume of `vm` has snapshots (`is_volume_in_use` for snapshots only). */

@@ -65,17 +65,22 @@ export interface Volume {
   /**
    * What the volume holds, as an identity for tests (`E2eEnvironment.vmIdentities`): new
    * for a volume allocated blank, cloned or imported, kept by a move or a migration, which
-   * copy the data. Not part of any API answer.
+   * copy the data; changed by the guest writing to it (`PveCluster.guestWrites`), and
+   * brought back by a snapshot rollback. Not part of any API answer.
    */
-  readonly dataId?: string;
+  dataId?: string;
   /** The storage's snapshots of this volume, oldest first (`model/snapshots.ts`). */
   snapshots?: VolumeSnapshot[];
 }
 
-/** A storage-level snapshot of a volume: its name and the volume's size when taken. */
+/**
+ * A storage-level snapshot of a volume: its name, and the volume's size and content
+ * (`dataId`) when taken, which a rollback brings back.
+ */
 export interface VolumeSnapshot {
   readonly name: string;
   readonly size: number;
+  readonly dataId?: string;
 }
 
 /** PveCluster.snapshot(): plain JSON. */

@@ -16,6 +16,9 @@ import {
 import { renderFiles } from "../../../lib/kubespray/render";
 import { describeWithAnsible, ANSIBLE_BIN } from "../../support/ansible";
 
+// It runs real Ansible: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const HOMELAB = join(__dirname, "..", "..", "..", "examples", "homelab.yaml");
 const CLOUD = join(__dirname, "..", "..", "..", "examples", "cloud-cluster.yaml");
 const CLOUD_ADDRESSES = {

@@ -22,6 +22,9 @@ import { writeSummary } from "../../../lib/kubespray/runs";
 import type { Postgres } from "../../support/postgres";
 import { hasPostgres, startPostgres } from "../../support/postgres";
 
+// It starts PostgreSQL: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const store = { schema: "faults_cluster" };
 const OLD = {
   kubesprayVersion: "v2.31.0",

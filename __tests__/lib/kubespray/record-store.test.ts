@@ -17,6 +17,9 @@ import { listRuns, rotateRuns, runFiles, writeSummary } from "../../../lib/kubes
 import type { Postgres } from "../../support/postgres";
 import { startPostgres } from "../../support/postgres";
 
+// It starts PostgreSQL and tofu: a budget for a loaded two-core machine.
+jest.setTimeout(120_000);
+
 const store = { schema: "kspray_cluster" };
 const record: RunRecord = {
   kubesprayVersion: "v2.31.0",
@@ -81,14 +84,28 @@ describe("the record in PostgreSQL", () => {
 
   it("lets one runner at a time work on the record", async () => {
     const order: string[] = [];
-    const slow = (name: string) => async () => {
+    const waiting = () =>
+      pg
+        .sql(
+          "postgres",
+          "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        )
+        .trim() !== "0";
+    // The first runner in works until it sees the other wait for the lock; without the
+    // lock both would be in at once, and neither would see anyone wait.
+    let seenWaiting = false;
+    const work = (name: string) => async () => {
       order.push(`${name} start`);
-      await new Promise((r) => setTimeout(r, 300));
+      const deadline = Date.now() + 30_000;
+      while (!seenWaiting && !(seenWaiting = waiting())) {
+        if (Date.now() > deadline) throw new Error(`${name}: no other runner waited for the lock`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
       order.push(`${name} end`);
     };
     await Promise.all([
-      withRecordStore(store, clone(), slow("a"), env),
-      withRecordStore(store, clone(), slow("b"), env),
+      withRecordStore(store, clone(), work("a"), env),
+      withRecordStore(store, clone(), work("b"), env),
     ]);
     expect(order[1]).toMatch(/end$/);
     expect(order[3]).toMatch(/end$/);

@@ -1,0 +1,76 @@
+/**
+ * `npm run host -- drain HOST [--timeout SECONDS]` and `npm run host -- resume HOST`: a
+ * Proxmox host's maintenance on the Kubernetes side (lib/maintenance/host.ts). Drain finds
+ * the nodes whose VMs Proxmox has on HOST now (HA may have moved them), refuses when that
+ * would break etcd quorum or take away the last node the add-ons need, cordons them and
+ * evicts their pods (PodDisruptionBudgets honoured, default timeout 600 s); resume
+ * uncordons them. Runbook: docs/operations.md, "Host maintenance".
+ *
+ * Environment: CLUSTER_CONFIG and STATE_DIR as for `npm run deploy`; KUBECONFIG (default
+ * `<state>/kubeconfig`, the admin kubeconfig the runner copied); PROXMOX_VE_API_TOKEN to
+ * drain.
+ */
+import { existsSync } from "node:fs";
+
+import { CoreV1Api, KubeConfig, PolicyV1Api } from "@kubernetes/client-node";
+
+import { expandNodes } from "../config/nodes";
+import { PROXMOX_ENV } from "../config/secrets";
+import { UserError, runMain } from "../errors/user-error";
+import { loadFromEnvironment, stateDirFromEnvironment } from "../lib/environment";
+import { statePaths } from "../lib/kubespray/record";
+import { drainHost, resumeHost } from "../lib/maintenance/host";
+import { locateNodeVms } from "../lib/proxmox/vms";
+import { ProxmoxHttpsClient } from "../preflight/proxmox-api";
+
+const USAGE = "usage: npm run host -- drain HOST [--timeout SECONDS] | resume HOST";
+
+void runMain(async () => {
+  const [command, host, ...rest] = process.argv.slice(2);
+  if ((command !== "drain" && command !== "resume") || !host) throw new UserError(USAGE);
+  const { config } = loadFromEnvironment();
+  const kubeconfigPath =
+    process.env.KUBECONFIG ?? statePaths(stateDirFromEnvironment(config)).kubeconfig;
+  if (!existsSync(kubeconfigPath))
+    throw new UserError(
+      `${kubeconfigPath}: no kubeconfig; deploy the cluster stack first (it copies the admin kubeconfig there), or set KUBECONFIG`,
+    );
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const core = kc.makeApiClient(CoreV1Api);
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  if (command === "resume") {
+    await resumeHost({ core, log }, host);
+    return;
+  }
+  const i = rest.indexOf("--timeout");
+  const timeout = i >= 0 ? Number(rest[i + 1]) : 600;
+  if (!Number.isFinite(timeout) || timeout <= 0)
+    throw new UserError(`--timeout: ${rest[i + 1]} is not a number of seconds; ${USAGE}`);
+  const token = process.env[PROXMOX_ENV.token];
+  if (!token)
+    throw new UserError(
+      `${PROXMOX_ENV.token}: not set; drain asks Proxmox which node VMs are on ${host} now: export the deploy's token`,
+    );
+  const api = new ProxmoxHttpsClient({
+    endpoint: config.proxmox.endpoint,
+    token,
+    insecure: config.proxmox.insecure,
+  });
+  const { found, problems } = await locateNodeVms(
+    api,
+    new Map(expandNodes(config).map((n) => [n.name, n.vmId])),
+  );
+  for (const p of problems) log(`warning: ${p}`);
+  await drainHost(
+    {
+      core,
+      policy: kc.makeApiClient(PolicyV1Api),
+      config,
+      hostOf: new Map(found.map((vm) => [vm.name, vm.node])),
+      log,
+      timeoutMs: timeout * 1000,
+    },
+    host,
+  );
+});
