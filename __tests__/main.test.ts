@@ -10,6 +10,12 @@ import { join } from "node:path";
 
 import { stringify } from "yaml";
 
+import { loadClusterConfig } from "../config/load";
+import { expandNodes } from "../config/nodes";
+import { kubesprayHost } from "../kubespray-vars/host-fields";
+import { groupVars } from "../kubespray-vars/vars";
+import { writeRecord } from "../lib/kubespray/record";
+
 import { CLOUD_FILE, homelab, HOMELAB_FILE } from "./fixtures/definitions";
 import { stackDir, synthApp, tofuValidate } from "./support/synth-app";
 import { describeWithToolchain, REPO_ROOT } from "./support/toolchain";
@@ -63,10 +69,41 @@ describe("main.ts", () => {
     const run = runMain({ CLUSTER_CONFIG: file });
     expect(run.status).toBe(2);
     const lines = run.stderr.trim().split("\n");
+    const line =
+      stringify(definition)
+        .split("\n")
+        .findIndex((l) => l.includes("caBundleFile")) + 1;
     expect(lines).toEqual([
-      `addons.certManager.clusterIssuers[0].vault.caBundleFile: cannot read ${JSON.stringify(join(dir, "missing.pem"))} (ENOENT); give the path of a PEM file`,
+      `${file}:${line}: addons.certManager.clusterIssuers[0].vault.caBundleFile: cannot read ${JSON.stringify(join(dir, "missing.pem"))} (ENOENT); give the path of a PEM file`,
     ]);
     expect(run.stderr + run.stdout).not.toMatch(/^\s+at /m);
+  });
+
+  it("refuses a Kubernetes downgrade on the line of kubernetes.version, exit code 2", () => {
+    const dir = mkdtempSync(join(tmpdir(), "downgrade-"));
+    const text = stringify(homelab());
+    const file = join(dir, "cluster.yaml");
+    writeFileSync(file, text);
+    // The last run, as the runner records it, installed a newer Kubernetes than the definition's.
+    const { config } = loadClusterConfig(file);
+    const nodes = expandNodes(config).map((n) => ({ ...n, ipv4: n.staticIp ?? "" }));
+    const stateDir = join(dir, "state");
+    writeRecord(stateDir, {
+      kubesprayVersion: config.kubernetes.kubesprayVersion,
+      hosts: nodes.map(kubesprayHost),
+      controlPlaneOrder: nodes.filter((n) => n.role === "control-plane").map((n) => n.name),
+      vars: { ...groupVars(config), kube_version: "1.99.0" },
+      action: "cluster.yml",
+      completedAt: "2026-01-01T00:00:00Z",
+    });
+    const run = runMain({ CLUSTER_CONFIG: file, STATE_DIR: stateDir });
+    const lines = text.split("\n");
+    const section = lines.indexOf("kubernetes:");
+    const line = lines.findIndex((l, i) => i > section && l.startsWith("  version: ")) + 1;
+    expect(run.stderr.trim()).toBe(
+      `${file}:${line}: kubernetes.version: Kubernetes ${config.kubernetes.version} is older than the running 1.99.0, and Kubespray cannot downgrade; set kubernetes.version back to 1.99.0 (or a newer version)`,
+    );
+    expect(run.status).toBe(2);
   });
 
   it("npm run synth: exit 2 and each problem once for an invalid definition; where it wrote, otherwise", () => {

@@ -1,7 +1,8 @@
 /**
  * Reads a cluster definition: YAML (syntax errors with their line), secrets refused,
  * schema (types, required fields, unknown keys), then the cross-field rules. Every
- * problem is collected and thrown at once as a `ConfigError`.
+ * problem is collected and thrown at once as a `UserError`, each tied to the file and the
+ * line of its field.
  */
 import { readFileSync } from "node:fs";
 
@@ -9,8 +10,9 @@ import type { Document } from "yaml";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 
-import type { ConfigIssue } from "./errors";
-import { ConfigError, formatPath, show } from "./errors";
+import type { Issue } from "../errors/user-error";
+import { formatPath, show, UserError } from "../errors/user-error";
+
 import { projectPath } from "./project-root";
 import { ClusterConfigSchema, parseForCrossFieldRules } from "./schema";
 import type { ClusterConfig, ClusterConfigInput } from "./schema";
@@ -23,9 +25,14 @@ export const BUNDLED_EXAMPLE = projectPath("examples", "homelab.yaml");
 export interface LoadedConfig {
   readonly config: ClusterConfig;
   /** Risky or deprecated choices that are allowed. */
-  readonly warnings: readonly ConfigIssue[];
+  readonly warnings: readonly Issue[];
   /** The file it came from, when it came from one. */
   readonly file?: string;
+  /**
+   * The line of a field in that file (`kubernetes.version`), or undefined where the file
+   * does not write it: for the problems found later, e.g. a change no Kubespray playbook can make.
+   */
+  readonly locate?: (path: string) => number | undefined;
 }
 
 /** Small edit distance, for "did you mean" on unknown keys. */
@@ -114,7 +121,7 @@ function typeName(value: unknown): string {
 }
 
 /** Turns one schema issue into the lines users see. */
-function describe(issue: z.core.$ZodIssue): ConfigIssue[] {
+function describe(issue: z.core.$ZodIssue): Issue[] {
   const path = formatPath(issue.path);
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
@@ -194,8 +201,16 @@ function describe(issue: z.core.$ZodIssue): ConfigIssue[] {
   }
 }
 
-/** Finds the line of a field path in the YAML document (the deepest node that exists). */
-function lineOf(doc: Document, counter: LineCounter, path: string): number | undefined {
+/**
+ * Finds the line of a field path in the YAML document: of the deepest node of it that
+ * exists, or, `exact`, of the field itself (undefined where the document lacks it).
+ */
+function lineOf(
+  doc: Document,
+  counter: LineCounter,
+  path: string,
+  exact = false,
+): number | undefined {
   const parts = path.match(/[^.[\]]+/g) ?? [];
   let node: unknown = doc.contents;
   let line: number | undefined;
@@ -207,21 +222,21 @@ function lineOf(doc: Document, counter: LineCounter, path: string): number | und
   for (const part of parts) {
     if (isMap(node)) {
       const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === part);
-      if (!pair) break;
+      if (!pair) return exact ? undefined : line;
       line = position(pair.key) ?? line;
       node = pair.value;
     } else if (isSeq(node) && /^\d+$/.test(part)) {
       node = node.items[Number(part)];
-      if (!node) break;
+      if (!node) return exact ? undefined : line;
       line = position(node) ?? line;
-    } else break;
+    } else return exact ? undefined : line;
   }
   return line;
 }
 
 /**
  * Parses and validates a definition given as a plain object (TypeScript users can build
- * one in code). Throws a `ConfigError` with every problem.
+ * one in code). Throws a `UserError` with every problem.
  */
 export function parseClusterConfig(
   input: ClusterConfigInput | unknown,
@@ -236,8 +251,8 @@ function check(
   locate?: (path: string) => number | undefined,
   file?: string,
 ): LoadedConfig {
-  const withLines = (issues: ConfigIssue[]) =>
-    issues.map((i) => ({ ...i, line: locate?.(i.path) }));
+  const located = (issues: Issue[]) =>
+    issues.map((i): Issue => ({ ...i, file, line: locate?.(i.path) }));
   const secrets = findSecrets(input).map(({ path, what }) => ({
     path,
     message: `${what}: secrets are never read from the definition; ${secretHint(path)}`,
@@ -256,12 +271,16 @@ function check(
     const crossField = retry.success
       ? validateConfig(retry.data).errors.filter((i) => !said.has(i.path))
       : [];
-    throw new ConfigError(withLines([...secrets, ...issues, ...crossField]), file);
+    throw new UserError(located([...secrets, ...issues, ...crossField]));
   }
   const { errors, warnings } = validateConfig(parsed.data);
   if (secrets.length > 0 || errors.length > 0)
-    throw new ConfigError(withLines([...secrets, ...errors]), file);
-  return { config: parsed.data, warnings: withLines(warnings), file };
+    throw new UserError(located([...secrets, ...errors]));
+  return {
+    config: parsed.data,
+    warnings: located(warnings).map((w) => ({ ...w, warning: true })),
+    file,
+  };
 }
 
 /**
@@ -295,21 +314,19 @@ function withoutRejected(input: unknown, issues: readonly z.core.$ZodIssue[]): u
   return copy;
 }
 
-/** Reads, parses and validates a definition file. Throws a `ConfigError` naming the file. */
+/** Reads, parses and validates a definition file. Throws a `UserError` naming the file. */
 export function loadClusterConfig(file: string): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new ConfigError(
-      [
-        {
-          path: "",
-          message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)}); check the path, a relative one starts in the folder the command was run in`,
-        },
-      ],
-      file,
-    );
+    throw new UserError([
+      {
+        file,
+        path: "",
+        message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)}); check the path, a relative one starts in the folder the command was run in`,
+      },
+    ]);
   }
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true, uniqueKeys: true });
@@ -318,14 +335,15 @@ export function loadClusterConfig(file: string): LoadedConfig {
     // follow from it: one line for it. Duplicate keys are independent: each is shown.
     const structural = doc.errors.find((e) => e.code !== "DUPLICATE_KEY");
     const shown = doc.errors.filter((e) => e.code === "DUPLICATE_KEY" || e === structural);
-    throw new ConfigError(
+    throw new UserError(
       shown.map((e) => ({
+        file,
         path: "",
         line: e.linePos?.[0].line,
         message: `YAML syntax error: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`,
       })),
-      file,
     );
   }
-  return check(doc.toJS(), (path) => lineOf(doc, counter, path), file);
+  const loaded = check(doc.toJS(), (path) => lineOf(doc, counter, path), file);
+  return { ...loaded, locate: (path) => lineOf(doc, counter, path, true) };
 }

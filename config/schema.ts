@@ -8,26 +8,20 @@
  */
 import { z } from "zod";
 
+import { show } from "../errors/user-error";
+import { DEFAULT_MAX_FORKS } from "../kubespray-vars/forks";
+import {
+  DEFAULT_KUBESPRAY_VERSION,
+  SUPPORTED_KUBESPRAY_VERSIONS,
+} from "../kubespray-vars/releases";
+import { DEFAULT_NODE_CIDR_PREFIX } from "../kubespray-vars/vars";
+import { DEFAULT_KEEP_RUNS } from "../lib/kubespray/runs";
+
+import type { ChartName } from "./chart-names";
 import { CHART_NAMES } from "./chart-names";
-import { show } from "./errors";
 import { isLabelValue, labelKeyProblem, taintProblem } from "./kubernetes-names";
 import { isIpv4, isOrdered, parseCidr, parseIdRange, parseIpRange } from "./net";
 import { DEMOCRATIC_CSI_DRIVER_NAMES } from "./storage-drivers";
-
-/** Kubespray releases this project knows how to drive, with the facts it needs of each. */
-export const SUPPORTED_KUBESPRAY_VERSIONS = ["v2.31.0"] as const;
-export const DEFAULT_KUBESPRAY_VERSION = "v2.31.0";
-
-/** Ansible's `--forks` cap: a playbook works on as many hosts at once as it touches, up to this. */
-export const DEFAULT_MAX_FORKS = 25;
-/**
- * Playbook runs kept under `<state>/runs/`: a first deploy makes 2 (node preparation and
- * cluster.yml), adding workers 3, so 20 holds the last several deploys that ran Ansible
- * (a 6-node cluster.yml's log is a few MB) without growing without bound.
- */
-export const DEFAULT_KEEP_RUNS = 20;
-/** Kubespray's `kube_network_node_prefix` default: a /24 of pod addresses per node. */
-export const DEFAULT_NODE_CIDR_PREFIX = 24;
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -84,18 +78,20 @@ const cidr = z.string().refine((v) => parseCidr(v) !== undefined, {
 });
 
 /**
- * Off while config/load.ts parses a rejected definition once more to still run the
- * cross-field rules (so that the user sees every problem at once): the checks those rules
- * can do without (label and taint syntax, a range's order, the git URL) then let every
- * value through, and the rules skip what they cannot use.
+ * Which checks a schema built here runs. `lenient` leaves out those the cross-field rules
+ * can do without (label and taint syntax, a range's order, the git URL): config/load.ts
+ * parses a rejected definition once more with such a schema, to still run the rules (so
+ * that the user sees every problem at once); the rules skip what they cannot use.
  */
-let lenientChecksOff = false;
+interface Checks {
+  readonly lenient: boolean;
+}
 
-/** A check that `parseForCrossFieldRules` turns off. */
-const lenient =
-  <T>(check: (value: T) => boolean) =>
+/** A check that a lenient schema leaves out. */
+const unlessLenient =
+  <T>({ lenient }: Checks, check: (value: T) => boolean) =>
   (value: T) =>
-    lenientChecksOff || check(value);
+    lenient || check(value);
 
 /** A range that starts after it ends (one that did not parse is reported already). */
 const startsAfterItEnds = (what: string) => ({
@@ -103,25 +99,28 @@ const startsAfterItEnds = (what: string) => ({
     `range ${show(i.input)} starts after it ends; write the lower ${what} first`,
 });
 
-const ipRange = z
-  .string()
-  .refine((v) => parseIpRange(v) !== undefined, {
-    error: (i) => `not an address range (${show(i.input)}); write A-B, a single address, or a CIDR`,
-  })
-  .refine(
-    lenient((v: string) => isOrdered(parseIpRange(v))),
-    startsAfterItEnds("address"),
-  );
+const ipRange = (checks: Checks) =>
+  z
+    .string()
+    .refine((v) => parseIpRange(v) !== undefined, {
+      error: (i) =>
+        `not an address range (${show(i.input)}); write A-B, a single address, or a CIDR`,
+    })
+    .refine(
+      unlessLenient(checks, (v: string) => isOrdered(parseIpRange(v))),
+      startsAfterItEnds("address"),
+    );
 
-const idRange = z
-  .union([z.int(), z.string()])
-  .refine((v) => parseIdRange(v) !== undefined, {
-    error: (i) => `not a VM ID range (${show(i.input)}); write N-M or a single ID`,
-  })
-  .refine(
-    lenient((v: string | number) => isOrdered(parseIdRange(v))),
-    startsAfterItEnds("ID"),
-  );
+const idRange = (checks: Checks) =>
+  z
+    .union([z.int(), z.string()])
+    .refine((v) => parseIdRange(v) !== undefined, {
+      error: (i) => `not a VM ID range (${show(i.input)}); write N-M or a single ID`,
+    })
+    .refine(
+      unlessLenient(checks, (v: string | number) => isOrdered(parseIdRange(v))),
+      startsAfterItEnds("ID"),
+    );
 
 /** `https://HOST/OWNER/REPO`, `ssh://[USER@]HOST/...`, `git@HOST:...` or `file:///...`. */
 const GIT_URL =
@@ -345,81 +344,96 @@ const SshSchema = z
   .describe("SSH access to the nodes.");
 
 export const NodeRoleSchema = z.enum(["control-plane", "worker"]);
+/** Proxmox VE's cache modes of a VM disk (its `cache` option). */
+export const DISK_CACHE_MODES = [
+  "none",
+  "writethrough",
+  "writeback",
+  "directsync",
+  "unsafe",
+] as const;
 
-const NodePoolSchema = z.strictObject({
-  name: dnsLabel("a pool name").describe("Pool name; nodes are named `<cluster>-<pool>-<n>`."),
-  role: NodeRoleSchema.describe("`control-plane` (runs the API server and etcd) or `worker`."),
-  count: z.int().min(0).max(1000).describe("Number of nodes in the pool."),
-  cores: z.int().min(1).max(512).default(2).describe("vCPUs per node."),
-  memoryMiB: z.int().min(512).default(4096).describe("Memory per node, MiB."),
-  diskGiB: z.int().min(1).default(40).describe("Boot disk size per node, GiB."),
-  cpuType: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/, {
-      error: (i) => `not a QEMU CPU type (${show(i.input)}); e.g. host, x86-64-v3`,
-    })
-    .optional()
-    .describe(
-      "QEMU CPU type of the pool's VMs, e.g. `host` or `x86-64-v3`. @default `host` with a GPU, else `x86-64-v2-AES`",
-    ),
-  firstIp: ipv4
-    .optional()
-    .describe(
-      "First static address; node n gets firstIp + n - 1. @default DHCP, the address read back from the guest agent",
-    ),
-  hosts: z
-    .array(dnsLabel("a Proxmox node name"))
-    .min(1)
-    .optional()
-    .describe(
-      "Restrict the pool to these Proxmox nodes (e.g. the ones with the GPU). @default all of `proxmox.hosts`",
-    ),
-  gpu: z
-    .strictObject({
-      mapping: z
-        .string()
-        .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, {
-          error: (i) => `not a Proxmox resource mapping name (${show(i.input)})`,
-        })
-        .describe("Name of the Proxmox PCI resource mapping (Datacenter > Resource Mappings)."),
-    })
-    .optional()
-    .describe("Pass a GPU through to every node of the pool. @default no GPU"),
-  labels: z
-    .record(z.string(), z.string())
-    .superRefine((labels, ctx) => {
-      if (lenientChecksOff) return;
-      for (const [key, value] of Object.entries(labels)) {
-        const problem = labelKeyProblem(key);
-        if (problem)
-          ctx.addIssue({
-            code: "custom",
-            path: [key],
-            message: `label key ${show(key)} ${problem}`,
-          });
-        if (!isLabelValue(value))
-          ctx.addIssue({
-            code: "custom",
-            path: [key],
-            message: `label value ${show(value)} is not valid: at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric`,
-          });
-      }
-    })
-    .default({})
-    .describe("Kubernetes node labels."),
-  taints: z
-    .array(
-      z.string().refine(
-        lenient((t: string) => taintProblem(t) === undefined),
-        {
-          error: (i) =>
-            `taint ${show(i.input)} ${taintProblem(i.input as string)}, e.g. nvidia.com/gpu=present:NoSchedule`,
-        },
+const nodePoolSchema = (checks: Checks) =>
+  z.strictObject({
+    name: dnsLabel("a pool name").describe("Pool name; nodes are named `<cluster>-<pool>-<n>`."),
+    role: NodeRoleSchema.describe("`control-plane` (runs the API server and etcd) or `worker`."),
+    count: z.int().min(0).max(1000).describe("Number of nodes in the pool."),
+    cores: z.int().min(1).max(512).default(2).describe("vCPUs per node."),
+    memoryMiB: z.int().min(512).default(4096).describe("Memory per node, MiB."),
+    diskGiB: z.int().min(1).default(40).describe("Boot disk size per node, GiB."),
+    cpuType: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/, {
+        error: (i) => `not a QEMU CPU type (${show(i.input)}); e.g. host, x86-64-v3`,
+      })
+      .optional()
+      .describe(
+        "QEMU CPU type of the pool's VMs, e.g. `host` or `x86-64-v3`. @default `host` with a GPU, else `x86-64-v2-AES`",
       ),
-    )
-    .default([])
-    .describe("Kubernetes node taints, `key=value:Effect` or `key:Effect`."),
-});
+    diskCache: z
+      .enum(DISK_CACHE_MODES)
+      .optional()
+      .describe(
+        "QEMU cache mode of the pool's boot disk: `none` (the host's page cache is bypassed), `writeback` (faster writes; what the guest has not flushed is lost if the host fails), `writethrough`, `directsync`, or `unsafe` (never for data you keep). @default Proxmox's, `none`",
+      ),
+    firstIp: ipv4
+      .optional()
+      .describe(
+        "First static address; node n gets firstIp + n - 1. @default DHCP, the address read back from the guest agent",
+      ),
+    hosts: z
+      .array(dnsLabel("a Proxmox node name"))
+      .min(1)
+      .optional()
+      .describe(
+        "Restrict the pool to these Proxmox nodes (e.g. the ones with the GPU). @default all of `proxmox.hosts`",
+      ),
+    gpu: z
+      .strictObject({
+        mapping: z
+          .string()
+          .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, {
+            error: (i) => `not a Proxmox resource mapping name (${show(i.input)})`,
+          })
+          .describe("Name of the Proxmox PCI resource mapping (Datacenter > Resource Mappings)."),
+      })
+      .optional()
+      .describe("Pass a GPU through to every node of the pool. @default no GPU"),
+    labels: z
+      .record(z.string(), z.string())
+      .superRefine((labels, ctx) => {
+        if (checks.lenient) return;
+        for (const [key, value] of Object.entries(labels)) {
+          const problem = labelKeyProblem(key);
+          if (problem)
+            ctx.addIssue({
+              code: "custom",
+              path: [key],
+              message: `label key ${show(key)} ${problem}`,
+            });
+          if (!isLabelValue(value))
+            ctx.addIssue({
+              code: "custom",
+              path: [key],
+              message: `label value ${show(value)} is not valid: at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric`,
+            });
+        }
+      })
+      .default({})
+      .describe("Kubernetes node labels."),
+    taints: z
+      .array(
+        z.string().refine(
+          unlessLenient(checks, (t: string) => taintProblem(t) === undefined),
+          {
+            error: (i) =>
+              `taint ${show(i.input)} ${taintProblem(i.input as string)}, e.g. nvidia.com/gpu=present:NoSchedule`,
+          },
+        ),
+      )
+      .default([])
+      .describe("Kubernetes node taints, `key=value:Effect` or `key:Effect`."),
+  });
 
 const KubernetesSchema = z
   .strictObject({
@@ -541,11 +555,15 @@ const KubesprayRunSchema = z
   .prefault({})
   .describe("Where Kubespray is and how it runs.");
 
-const AddressPoolSchema = z.strictObject({
-  name: dnsLabel("an address pool name").describe("IPAddressPool name."),
-  addresses: z.array(ipRange).min(1).describe("Ranges `A-B`, single addresses or CIDRs."),
-  autoAssign: z.boolean().default(true).describe("Hand out addresses without an explicit request."),
-});
+const addressPoolSchema = (checks: Checks) =>
+  z.strictObject({
+    name: dnsLabel("an address pool name").describe("IPAddressPool name."),
+    addresses: z.array(ipRange(checks)).min(1).describe("Ranges `A-B`, single addresses or CIDRs."),
+    autoAssign: z
+      .boolean()
+      .default(true)
+      .describe("Hand out addresses without an explicit request."),
+  });
 
 const ClusterIssuerSchema = z
   .strictObject({
@@ -601,146 +619,156 @@ const DemocraticCsiSchema = z.strictObject({
     .describe("StorageClass reclaim policy."),
 });
 
-const AddonsSchema = z
-  .strictObject({
-    metallb: z
-      .strictObject({
-        addressPools: z
-          .array(AddressPoolSchema)
-          .min(1)
-          .describe("Address pools, announced over L2."),
-      })
-      .optional()
-      .describe("MetalLB load balancer. @default not installed"),
-    ingress: z
-      .strictObject({
-        controller: z
-          .enum(["traefik", "ingress-nginx"])
-          .default("traefik")
-          .describe("`traefik` (recommended) or `ingress-nginx` (retired upstream in March 2026)."),
-        loadBalancerIp: ipv4
-          .optional()
-          .describe("Fixed address from a MetalLB pool. @default any pool address"),
-      })
-      .optional()
-      .describe("Ingress controller. @default not installed"),
-    certManager: z
-      .strictObject({
-        clusterIssuers: z
-          .array(ClusterIssuerSchema)
-          .default([])
-          .describe("ClusterIssuers to create."),
-      })
-      .optional()
-      .describe("cert-manager and its issuers. @default not installed"),
-    storage: z
-      .strictObject({
-        democraticCsi: z.array(DemocraticCsiSchema).default([]).describe("TrueNAS backends."),
-        localPath: z
-          .strictObject({
-            default: z
-              .boolean()
-              .default(false)
-              .describe("Make `local-path` the default StorageClass (at most one)."),
-            claimRoot: z
-              .string()
-              .regex(/^\//, {
-                error: "write an absolute path on the nodes, e.g. /var/lib/local-path",
-              })
-              .default("/opt/local-path-provisioner/")
-              .describe("Directory on each node that holds the volumes."),
-          })
-          .optional()
-          .describe(
-            "Volumes on the nodes' own disks (Kubespray's local path provisioner, StorageClass `local-path`): no NAS needed, but a volume is bound to its node and has no snapshots. @default not installed",
-          ),
-      })
-      .optional()
-      .describe("Persistent storage. @default none"),
-    argocd: z
-      .strictObject({
-        domain: z
-          .string()
-          .optional()
-          .describe("Host name of the ArgoCD UI ingress. @default no ingress"),
-        bootstrap: z
-          .strictObject({
-            repoUrl: z
-              .string()
-              .refine(
-                lenient((v: string) => GIT_URL.test(v)),
-                {
-                  error: (i) =>
-                    `${show(i.input)} is not a git URL; write https://HOST/OWNER/REPO.git or git@HOST:OWNER/REPO.git`,
-                },
-              )
-              .describe("Git repository of the root Application."),
-            path: z.string().default(".").describe("Path inside the repository."),
-            revision: z.string().default("HEAD").describe("Branch, tag or commit."),
-          })
-          .optional()
-          .describe("Root Application (app of apps). @default none"),
-      })
-      .optional()
-      .describe("ArgoCD. @default not installed"),
-    vault: z
-      .strictObject({
-        address: z.url().describe("Vault address."),
-        externalSecrets: z
-          .boolean()
-          .default(true)
-          .describe("Install external-secrets with a Vault ClusterSecretStore."),
-        kubernetesAuthMount: z
-          .string()
-          .default("kubernetes")
-          .describe("Mount path of Vault's Kubernetes auth for this cluster."),
-        role: z.string().min(1).describe("Vault role external-secrets logs in with."),
-        kvPath: z.string().default("secret").describe("KV v2 mount the store reads."),
-      })
-      .optional()
-      .describe("Vault integration. @default none"),
-    monitoring: z
-      .strictObject({
-        kubePrometheusStack: z.boolean().default(false).describe("Install kube-prometheus-stack."),
-      })
-      .optional()
-      .describe("Monitoring. @default none"),
-    gpuOperator: z
-      .strictObject({
-        enabled: z
-          .boolean()
-          .default(false)
-          .describe("Install the NVIDIA GPU Operator on the GPU pools."),
-      })
-      .optional()
-      .describe("NVIDIA GPU Operator. @default not installed"),
-    chartOverrides: z
-      .partialRecord(
-        z.enum(CHART_NAMES),
-        z.strictObject({
-          repository: z
-            .string()
+const addonsSchema = (checks: Checks) =>
+  z
+    .strictObject({
+      metallb: z
+        .strictObject({
+          addressPools: z
+            .array(addressPoolSchema(checks))
             .min(1)
+            .describe("Address pools, announced over L2."),
+        })
+        .optional()
+        .describe("MetalLB load balancer. @default not installed"),
+      ingress: z
+        .strictObject({
+          controller: z
+            .enum(["traefik", "ingress-nginx"])
+            .default("traefik")
+            .describe(
+              "`traefik` (recommended) or `ingress-nginx` (retired upstream in March 2026).",
+            ),
+          loadBalancerIp: ipv4
             .optional()
-            .describe("Mirror repository, `https://...` or `oci://...`. @default the pinned one"),
-          chart: z.string().min(1).optional().describe("Chart name. @default the pinned one"),
-          version: z.string().min(1).optional().describe("Chart version. @default the pinned one"),
-          path: z
-            .string()
-            .min(1)
+            .describe("Fixed address from a MetalLB pool. @default any pool address"),
+        })
+        .optional()
+        .describe("Ingress controller. @default not installed"),
+      certManager: z
+        .strictObject({
+          clusterIssuers: z
+            .array(ClusterIssuerSchema)
+            .default([])
+            .describe("ClusterIssuers to create."),
+        })
+        .optional()
+        .describe("cert-manager and its issuers. @default not installed"),
+      storage: z
+        .strictObject({
+          democraticCsi: z.array(DemocraticCsiSchema).default([]).describe("TrueNAS backends."),
+          localPath: z
+            .strictObject({
+              default: z
+                .boolean()
+                .default(false)
+                .describe("Make `local-path` the default StorageClass (at most one)."),
+              claimRoot: z
+                .string()
+                .regex(/^\//, {
+                  error: "write an absolute path on the nodes, e.g. /var/lib/local-path",
+                })
+                .default("/opt/local-path-provisioner/")
+                .describe("Directory on each node that holds the volumes."),
+            })
             .optional()
             .describe(
-              "Local chart directory or `.tgz`, relative to where cdktf runs; wins over the fields above.",
+              "Volumes on the nodes' own disks (Kubespray's local path provisioner, StorageClass `local-path`): no NAS needed, but a volume is bound to its node and has no snapshots. @default not installed",
             ),
-        }),
-      )
-      .default({})
-      .describe(
-        "Air-gapped installs: take an add-on's chart (by its name in lib/charts.ts, e.g. `traefik`) from a mirror or a local directory.",
-      ),
-  })
-  .prefault({})
-  .describe("Add-ons installed with Helm by the addons stack.");
+        })
+        .optional()
+        .describe("Persistent storage. @default none"),
+      argocd: z
+        .strictObject({
+          domain: z
+            .string()
+            .optional()
+            .describe("Host name of the ArgoCD UI ingress. @default no ingress"),
+          bootstrap: z
+            .strictObject({
+              repoUrl: z
+                .string()
+                .refine(
+                  unlessLenient(checks, (v: string) => GIT_URL.test(v)),
+                  {
+                    error: (i) =>
+                      `${show(i.input)} is not a git URL; write https://HOST/OWNER/REPO.git or git@HOST:OWNER/REPO.git`,
+                  },
+                )
+                .describe("Git repository of the root Application."),
+              path: z.string().default(".").describe("Path inside the repository."),
+              revision: z.string().default("HEAD").describe("Branch, tag or commit."),
+            })
+            .optional()
+            .describe("Root Application (app of apps). @default none"),
+        })
+        .optional()
+        .describe("ArgoCD. @default not installed"),
+      vault: z
+        .strictObject({
+          address: z.url().describe("Vault address."),
+          externalSecrets: z
+            .boolean()
+            .default(true)
+            .describe("Install external-secrets with a Vault ClusterSecretStore."),
+          kubernetesAuthMount: z
+            .string()
+            .default("kubernetes")
+            .describe("Mount path of Vault's Kubernetes auth for this cluster."),
+          role: z.string().min(1).describe("Vault role external-secrets logs in with."),
+          kvPath: z.string().default("secret").describe("KV v2 mount the store reads."),
+        })
+        .optional()
+        .describe("Vault integration. @default none"),
+      monitoring: z
+        .strictObject({
+          kubePrometheusStack: z
+            .boolean()
+            .default(false)
+            .describe("Install kube-prometheus-stack."),
+        })
+        .optional()
+        .describe("Monitoring. @default none"),
+      gpuOperator: z
+        .strictObject({
+          enabled: z
+            .boolean()
+            .default(false)
+            .describe("Install the NVIDIA GPU Operator on the GPU pools."),
+        })
+        .optional()
+        .describe("NVIDIA GPU Operator. @default not installed"),
+      chartOverrides: z
+        .partialRecord(
+          z.enum(CHART_NAMES),
+          z.strictObject({
+            repository: z
+              .string()
+              .min(1)
+              .optional()
+              .describe("Mirror repository, `https://...` or `oci://...`. @default the pinned one"),
+            chart: z.string().min(1).optional().describe("Chart name. @default the pinned one"),
+            version: z
+              .string()
+              .min(1)
+              .optional()
+              .describe("Chart version. @default the pinned one"),
+            path: z
+              .string()
+              .min(1)
+              .optional()
+              .describe(
+                "Local chart directory or `.tgz`, relative to where cdktf runs; wins over the fields above.",
+              ),
+          }),
+        )
+        .default({})
+        .describe(
+          "Air-gapped installs: take an add-on's chart (by its name in lib/charts.ts, e.g. `traefik`) from a mirror or a local directory.",
+        ),
+    })
+    .prefault({})
+    .describe("Add-ons installed with Helm by the addons stack.");
 
 const StateSchema = z
   .strictObject({
@@ -773,37 +801,56 @@ const StateSchema = z
     'Where the stacks keep their Terraform state (docs/operations.md, "Working as a team").',
   );
 
-const ExistingClusterSchema = z.strictObject({
-  name: z.string().min(1).describe("Name of the existing cluster (for messages)."),
-  nodeAddresses: z.array(ipRange).default([]).describe("Its node addresses."),
-  vmIds: z.array(idRange).default([]).describe("Its Proxmox VM IDs."),
-  apiServerAddress: ipv4.optional().describe("Its API server address or VIP."),
-  loadBalancerAddresses: z.array(ipRange).default([]).describe("Its load balancer ranges."),
-});
+const existingClusterSchema = (checks: Checks) =>
+  z.strictObject({
+    name: z.string().min(1).describe("Name of the existing cluster (for messages)."),
+    nodeAddresses: z.array(ipRange(checks)).default([]).describe("Its node addresses."),
+    vmIds: z.array(idRange(checks)).default([]).describe("Its Proxmox VM IDs."),
+    apiServerAddress: ipv4.optional().describe("Its API server address or VIP."),
+    loadBalancerAddresses: z
+      .array(ipRange(checks))
+      .default([])
+      .describe("Its load balancer ranges."),
+  });
 
-export const ClusterConfigSchema = z
-  .strictObject({
-    name: dnsLabel("the cluster name").describe("Cluster name; prefixes VM names and tags."),
-    proxmox: ProxmoxSchema,
-    network: NetworkSchema,
-    ssh: SshSchema,
-    nodePools: z.array(NodePoolSchema).min(1).describe("Groups of identical nodes."),
-    // prefault: the default is parsed, so every field's own default applies (no copy here).
-    kubernetes: KubernetesSchema.prefault({}),
-    kubespray: KubesprayRunSchema,
-    addons: AddonsSchema,
-    state: StateSchema,
-    coexistence: z
-      .strictObject({
-        existingClusters: z
-          .array(ExistingClusterSchema)
-          .default([])
-          .describe("Clusters this one must never collide with."),
-      })
-      .prefault({})
-      .describe("Existing clusters on the same network and Proxmox (e.g. K3s during a migration)."),
-  })
-  .describe("A Kubernetes cluster on Proxmox VE, built by Kubespray.");
+/** The whole definition, with the checks `checks` asks for. */
+const clusterConfigSchema = (checks: Checks) =>
+  z
+    .strictObject({
+      name: dnsLabel("the cluster name").describe("Cluster name; prefixes VM names and tags."),
+      proxmox: ProxmoxSchema,
+      network: NetworkSchema,
+      ssh: SshSchema,
+      nodePools: z.array(nodePoolSchema(checks)).min(1).describe("Groups of identical nodes."),
+      // prefault: the default is parsed, so every field's own default applies (no copy here).
+      kubernetes: KubernetesSchema.prefault({}),
+      kubespray: KubesprayRunSchema,
+      addons: addonsSchema(checks),
+      state: StateSchema,
+      coexistence: z
+        .strictObject({
+          existingClusters: z
+            .array(existingClusterSchema(checks))
+            .default([])
+            .describe("Clusters this one must never collide with."),
+        })
+        .prefault({})
+        .describe(
+          "Existing clusters on the same network and Proxmox (e.g. K3s during a migration).",
+        ),
+    })
+    .describe("A Kubernetes cluster on Proxmox VE, built by Kubespray.");
+
+/** The definition's schema, every check on: the types, the JSON Schema and the docs come from it. */
+export const ClusterConfigSchema = clusterConfigSchema({ lenient: false });
+
+/** The same without the checks the cross-field rules can do without. */
+const LenientClusterConfigSchema = clusterConfigSchema({ lenient: true });
+
+/** Parses leniently, for the cross-field rules after a failed parse. */
+export function parseForCrossFieldRules(input: unknown) {
+  return LenientClusterConfigSchema.safeParse(input);
+}
 
 /** A cluster definition as written (optional fields may be absent). */
 export type ClusterConfigInput = z.input<typeof ClusterConfigSchema>;
@@ -815,14 +862,13 @@ export type Addons = ClusterConfig["addons"];
 export type DemocraticCsiBackend = NonNullable<Addons["storage"]>["democraticCsi"][number];
 export type ClusterIssuer = NonNullable<Addons["certManager"]>["clusterIssuers"][number];
 export type CloudImage = NonNullable<ClusterConfig["proxmox"]["template"]["image"]>;
+export type ChecksumAlgorithm = CloudImage["checksumAlgorithm"];
+export type DiskCache = (typeof DISK_CACHE_MODES)[number];
+/** Where the prepared template's disks are: `shared` storage or the template node's `local`. */
+export type TemplateStorage = NonNullable<ClusterConfig["proxmox"]["template"]["storage"]>;
+/** How the runner runs Kubespray: `run`, `print` or `container`. */
+export type RunnerMode = ClusterConfig["kubespray"]["mode"];
+export type IngressControllerKind = NonNullable<Addons["ingress"]>["controller"];
+/** Where an air-gapped install takes an add-on's chart from instead. */
+export type ChartOverride = NonNullable<Addons["chartOverrides"][ChartName]>;
 export type ExistingCluster = ClusterConfig["coexistence"]["existingClusters"][number];
-
-/** Parses with the lenient checks off, for the cross-field rules after a failed parse. */
-export function parseForCrossFieldRules(input: unknown) {
-  lenientChecksOff = true;
-  try {
-    return ClusterConfigSchema.safeParse(input);
-  } finally {
-    lenientChecksOff = false;
-  }
-}

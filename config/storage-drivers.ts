@@ -27,3 +27,32 @@ export const DEMOCRATIC_CSI_DRIVER_NAMES = Object.keys(DEMOCRATIC_CSI_DRIVERS) a
 export function storageDriver(driver: DemocraticCsiDriver): StorageDriver {
   return DEMOCRATIC_CSI_DRIVERS[driver];
 }
+
+/** A storage backend's settings that its driver needs. */
+export interface StorageBackendSettings {
+  readonly driver: DemocraticCsiDriver;
+  readonly targetPortal?: string;
+  readonly shareHost?: string;
+}
+
+/** What the backend's driver needs and lacks: the field, and `problem; fix`. */
+export function storageBackendProblems(
+  backend: StorageBackendSettings,
+): { readonly field: "targetPortal" | "shareHost"; readonly message: string }[] {
+  const { protocol } = storageDriver(backend.driver);
+  if (protocol === "iscsi" && backend.targetPortal === undefined)
+    return [
+      {
+        field: "targetPortal",
+        message: `the ${backend.driver} driver needs the iSCSI portal; add targetPortal: HOST:3260`,
+      },
+    ];
+  if (protocol === "nfs" && backend.shareHost === undefined)
+    return [
+      {
+        field: "shareHost",
+        message: `the ${backend.driver} driver needs the NFS server; add shareHost: ADDRESS`,
+      },
+    ];
+  return [];
+}

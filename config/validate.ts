@@ -11,7 +11,7 @@ import { runRules } from "./rules/context";
 import { HA_RULES } from "./rules/ha";
 import { KUBERNETES_RULES } from "./rules/kubernetes";
 import { ADDRESS_OVERLAP_RULES, NETWORK_RULES } from "./rules/network";
-import { NODE_POOL_RULES } from "./rules/pools";
+import { NODE_POOL_RULES } from "./rules/node-pools";
 import { PROXMOX_RULES } from "./rules/proxmox";
 import type { ClusterConfig } from "./schema";
 

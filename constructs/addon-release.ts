@@ -4,7 +4,7 @@ import { Fn, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
 import { stringify } from "yaml";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import type { ChartSource } from "../lib/charts";
 
 /** A value set from a secret: a sensitive Terraform variable's value, never a literal. */
@@ -58,9 +58,10 @@ export class AddonRelease extends Construct {
     super(scope, id);
     props.sensitiveValues?.forEach((s, i) => {
       if (!VALUE_PATH.test(s.path)) {
-        throw new UserError(
-          `sensitiveValues[${i}].path: ${JSON.stringify(s.path)} is not a values path; ` +
-            "use map keys of letters, digits, '_' or '-', joined by '.'",
+        throw UserError.at(
+          `sensitiveValues[${i}].path`,
+          `${JSON.stringify(s.path)} is not a values path`,
+          "use map keys of letters, digits, '_' or '-', joined by '.'",
         );
       }
     });

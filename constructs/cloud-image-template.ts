@@ -2,6 +2,10 @@ import { Construct } from "constructs";
 
 import { VirtualEnvironmentDownloadFile } from "../.gen/providers/proxmox/virtual-environment-download-file";
 import { VirtualEnvironmentVm } from "../.gen/providers/proxmox/virtual-environment-vm";
+import { checksumProblem } from "../config/cloud-image";
+import type { ChecksumAlgorithm } from "../config/schema";
+import { IMPORT_FILE_NAME } from "../config/schema";
+import { UserError } from "../errors/user-error";
 
 export interface CloudImageTemplateProps {
   /** Template name shown in Proxmox. */
@@ -14,7 +18,7 @@ export interface CloudImageTemplateProps {
   /** The image's checksum, verified by Proxmox after the download. */
   readonly checksum: string;
   /** `md5`, `sha1`, `sha224`, `sha256`, `sha384` or `sha512`. */
-  readonly checksumAlgorithm: string;
+  readonly checksumAlgorithm: ChecksumAlgorithm;
   /** Name of the file on `imageDatastore`, ending in .qcow2, .raw or .vmdk. */
   readonly fileName: string;
   /**
@@ -43,6 +47,16 @@ export class CloudImageTemplate extends Construct {
 
   constructor(scope: Construct, id: string, props: CloudImageTemplateProps) {
     super(scope, id);
+    // What Proxmox would refuse only after the download: a checksum of the wrong length, a
+    // file name it imports no disk from.
+    const problem = checksumProblem(props.checksum, props.checksumAlgorithm);
+    if (problem !== undefined) throw UserError.prop(this, "checksum", problem);
+    if (!IMPORT_FILE_NAME.test(props.fileName))
+      throw UserError.prop(
+        this,
+        "fileName",
+        `${JSON.stringify(props.fileName)} is not a name Proxmox imports a disk from; end it in .qcow2, .raw or .vmdk`,
+      );
     this.image = new VirtualEnvironmentDownloadFile(this, "Image", {
       nodeName: props.host,
       datastoreId: props.imageDatastore ?? "local",

@@ -2,6 +2,10 @@ import type { Release } from "@cdktf/provider-helm/lib/release";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 
+import type { DemocraticCsiBackend } from "../config/schema";
+import type { DemocraticCsiDriver } from "../config/storage-drivers";
+import { storageBackendProblems, storageDriver } from "../config/storage-drivers";
+import { UserError } from "../errors/user-error";
 import type { ChartSource } from "../lib/charts";
 import type { Toleration } from "../lib/scheduling";
 
@@ -19,16 +23,17 @@ export interface DemocraticCsiSsh {
 export interface DemocraticCsiProps {
   /** Release, StorageClass, VolumeSnapshotClass and CSI driver name. */
   readonly name: string;
-  /** democratic-csi driver, e.g. `freenas-api-iscsi`. */
-  readonly driver: string;
-  /** What the volumes are: iSCSI block devices (ext4) or NFS shares. */
-  readonly storageProtocol: "iscsi" | "nfs";
+  /**
+   * democratic-csi driver, e.g. `freenas-api-iscsi`: it says what the volumes are (iSCSI
+   * block devices with ext4, or NFS shares) and whether it also logs in over SSH.
+   */
+  readonly driver: DemocraticCsiDriver;
   /** TrueNAS address (API and SSH). */
   readonly host: string;
   /** @default 443 */
   readonly apiPort?: number;
   /** @default "https" */
-  readonly apiScheme?: "https" | "http";
+  readonly apiScheme?: DemocraticCsiBackend["protocol"];
   /** Accept TrueNAS's self-signed certificate. @default false */
   readonly allowInsecure?: boolean;
   /** TrueNAS API key: the value of a sensitive variable, never a literal. */
@@ -46,7 +51,7 @@ export interface DemocraticCsiProps {
   /** Make the StorageClass the cluster's default. @default false */
   readonly defaultClass?: boolean;
   /** @default "Delete" */
-  readonly reclaimPolicy?: "Delete" | "Retain";
+  readonly reclaimPolicy?: DemocraticCsiBackend["reclaimPolicy"];
   /** Cluster name: suffixes iSCSI targets and names the instance, so clusters sharing a TrueNAS do not collide. */
   readonly clusterName: string;
   /** The democratic-csi chart (`resolveChart("democratic-csi", ...)`). */
@@ -92,6 +97,13 @@ export class DemocraticCsi extends Construct {
 
   constructor(scope: Construct, id: string, props: DemocraticCsiProps) {
     super(scope, id);
+    for (const p of storageBackendProblems(props)) throw UserError.prop(this, p.field, p.message);
+    if (storageDriver(props.driver).ssh && props.ssh === undefined)
+      throw UserError.prop(
+        this,
+        "ssh",
+        `none, and the ${props.driver} driver logs in to TrueNAS over SSH; give its user and private key, or use a freenas-api-* driver`,
+      );
     this.storageClassName = props.name;
     this.namespace = props.namespace ?? DemocraticCsi.namespace(this, "Namespace");
     this.release = new AddonRelease(this, "Resource", {
@@ -115,7 +127,7 @@ export class DemocraticCsi extends Construct {
 
 /** The chart values of one backend (without its secrets). */
 function democraticCsiValues(p: DemocraticCsiProps): Record<string, unknown> {
-  const nfs = p.storageProtocol === "nfs";
+  const nfs = storageDriver(p.driver).protocol === "nfs";
   const config: Record<string, unknown> = {
     driver: p.driver,
     instance_id: `${p.clusterName}-${p.name}`,

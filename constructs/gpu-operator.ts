@@ -2,6 +2,8 @@ import type { Release } from "@cdktf/provider-helm/lib/release";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 
+import { taintProblem } from "../config/kubernetes-names";
+import { UserError } from "../errors/user-error";
 import type { ChartSource } from "../lib/charts";
 import type { NodeGroup } from "../lib/scheduling";
 import { poolAffinity, tolerationsForPools } from "../lib/scheduling";
@@ -42,7 +44,22 @@ export class GpuOperator extends Construct {
   constructor(scope: Construct, id: string, props: GpuOperatorProps) {
     super(scope, id);
     if (props.gpuNodeGroups.length === 0)
-      throw new Error("the GPU Operator needs at least one GPU pool");
+      throw UserError.prop(
+        this,
+        "gpuNodeGroups",
+        "empty, but the GPU Operator needs at least one group of GPU nodes; give the pools with a GPU",
+      );
+    props.gpuNodeGroups.forEach((group, i) =>
+      group.taints.forEach((taint, j) => {
+        const problem = taintProblem(taint);
+        if (problem !== undefined)
+          throw UserError.prop(
+            this,
+            `gpuNodeGroups[${i}].taints[${j}]`,
+            `taint ${JSON.stringify(taint)} ${problem}; e.g. nvidia.com/gpu=present:NoSchedule`,
+          );
+      }),
+    );
     const tolerations = tolerationsForPools(props.gpuNodeGroups);
     const affinity = poolAffinity(props.gpuNodeGroups);
     this.namespace =

@@ -2,7 +2,7 @@ import { Resource } from "@cdktf/provider-null/lib/resource";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 
 export interface HaManagerReadyProps {
   /** The Proxmox VE API, `https://pve01:8006/`. */
@@ -40,9 +40,17 @@ export class HaManagerReady extends Construct {
   constructor(scope: Construct, id: string, props: HaManagerReadyProps) {
     super(scope, id);
     if (props.hosts.length === 0)
-      throw new UserError("hosts: none given; name the hosts the HA rules keep VMs apart on");
+      throw UserError.prop(
+        this,
+        "hosts",
+        "none given; name the hosts the HA rules keep VMs apart on",
+      );
     if (props.resources.length === 0)
-      throw new UserError("resources: none given; the HA manager only starts for a resource");
+      throw UserError.prop(
+        this,
+        "resources",
+        "none given; the HA manager only starts for a resource",
+      );
     const hosts = [...props.hosts].sort().join(",");
     this.resource = new Resource(this, "Resource", {
       dependsOn: [...props.resources],

@@ -1,14 +1,15 @@
 import type { Release } from "@cdktf/provider-helm/lib/release";
 import type { ITerraformDependable } from "cdktf";
-import { Annotations } from "cdktf";
+import { Annotations, Token } from "cdktf";
 import { Construct } from "constructs";
 
+import { isIpv4 } from "../config/net";
+import type { IngressControllerKind } from "../config/schema";
+import { UserError } from "../errors/user-error";
 import type { ChartSource } from "../lib/charts";
 
 import { AddonNamespace } from "./addon-namespace";
 import { AddonRelease } from "./addon-release";
-
-export type IngressControllerKind = "traefik" | "ingress-nginx";
 
 export interface IngressControllerProps {
   readonly controller: IngressControllerKind;
@@ -44,6 +45,12 @@ export class IngressController extends Construct {
     this.namespace =
       props.namespace ?? new AddonNamespace(this, "Namespace", { name: props.controller });
     const ip = props.loadBalancerIp;
+    if (ip !== undefined && !Token.isUnresolved(ip) && !isIpv4(ip))
+      throw UserError.prop(
+        this,
+        "loadBalancerIp",
+        `${JSON.stringify(ip)} is not an IPv4 address; give one of a MetalLB pool, as a.b.c.d`,
+      );
     // The address comes from MetalLB's annotation alone: MetalLB refuses a Service that has
     // both it and the deprecated spec.loadBalancerIP ("service can not have both ...").
     const annotations =

@@ -2,7 +2,7 @@ import { File } from "@cdktf/provider-local/lib/file";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
 
-import type { KubesprayInventory as InventoryDocument } from "../lib/kubespray/inventory";
+import type { InventoryDocument } from "../lib/kubespray/inventory";
 
 export interface KubesprayInventoryProps {
   /** Path of the inventory file, e.g. `<stateDir>/inventory/hosts.yaml`. */

@@ -2,7 +2,7 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 
 import { Haresource } from "../.gen/providers/proxmox/haresource";
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 
 export interface ProxmoxHaResourceProps {
   /** VM ID of the VM Proxmox's HA manager is to keep running. */
@@ -29,12 +29,16 @@ export class ProxmoxHaResource extends Construct {
   constructor(scope: Construct, id: string, props: ProxmoxHaResourceProps) {
     super(scope, id);
     if (!Number.isInteger(props.vmId) || props.vmId < 100 || props.vmId > 999_999_999)
-      throw new UserError(
-        `vmId: ${props.vmId} is not a Proxmox VM ID; use a whole number from 100 to 999999999`,
+      throw UserError.prop(
+        this,
+        "vmId",
+        `${props.vmId} is not a Proxmox VM ID; use a whole number from 100 to 999999999`,
       );
     if (props.comment !== props.comment.trim() || props.comment === "")
-      throw new UserError(
-        `comment: ${JSON.stringify(props.comment)} is empty or starts or ends with a space; the provider refuses it`,
+      throw UserError.prop(
+        this,
+        "comment",
+        `${JSON.stringify(props.comment)} is empty or starts or ends with a space; the provider refuses it`,
       );
     this.resource = new Haresource(this, "Resource", {
       resourceId: `vm:${props.vmId}`,

@@ -2,7 +2,7 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 
 import { Harule } from "../.gen/providers/proxmox/harule";
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 
 /** Proxmox's rule IDs (`pve-configid`): a letter, then letters, digits, `-` or `_`. */
 const RULE_ID = /^[a-z][a-z0-9_-]+$/i;
@@ -38,12 +38,16 @@ export class ProxmoxHaRule extends Construct {
   constructor(scope: Construct, id: string, props: ProxmoxHaRuleProps) {
     super(scope, id);
     if (!RULE_ID.test(props.ruleId))
-      throw new UserError(
-        `ruleId: ${JSON.stringify(props.ruleId)} is not a Proxmox rule ID; start with a letter and use letters, digits, '-' and '_'`,
+      throw UserError.prop(
+        this,
+        "ruleId",
+        `${JSON.stringify(props.ruleId)} is not a Proxmox rule ID; start with a letter and use letters, digits, '-' and '_'`,
       );
     if (props.resourceIds.length < 2)
-      throw new UserError(
-        `resourceIds: ${props.resourceIds.length} resource(s); Proxmox refuses an affinity rule over fewer than two`,
+      throw UserError.prop(
+        this,
+        "resourceIds",
+        `${props.resourceIds.length} resource(s); Proxmox refuses an affinity rule over fewer than two`,
       );
     this.resource = new Harule(this, "Resource", {
       rule: props.ruleId,

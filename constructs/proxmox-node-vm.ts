@@ -1,8 +1,12 @@
 import type { ITerraformDependable } from "cdktf";
-import { Fn } from "cdktf";
+import { Fn, Token } from "cdktf";
 import { Construct } from "constructs";
 
 import { VirtualEnvironmentVm } from "../.gen/providers/proxmox/virtual-environment-vm";
+import { isIpv4 } from "../config/net";
+import type { DiskCache, NodeRole, TemplateStorage } from "../config/schema";
+import { PROXMOX_MAX_VMID, PROXMOX_MIN_VMID } from "../config/schema";
+import { UserError } from "../errors/user-error";
 
 /**
  * True once the agent reported an IPv4 address beyond loopback. Lifecycle conditions can
@@ -25,10 +29,12 @@ export interface ProxmoxNodeVmProps {
   /** Node pool, tagged. */
   readonly pool: string;
   /** Kubernetes role, tagged. */
-  readonly role: string;
+  readonly role: NodeRole;
   readonly cores: number;
   readonly memoryMiB: number;
   readonly diskGiB: number;
+  /** QEMU cache mode of the boot disk. @default Proxmox's (`none`) */
+  readonly diskCache?: DiskCache;
   /**
    * QEMU CPU type.
    * @default "host" with a GPU (its driver wants the real CPU), else "x86-64-v2-AES"
@@ -58,7 +64,7 @@ export interface ProxmoxNodeVmProps {
    * provider clones on the template node onto `datastore` and migrates the VM.
    * @default "shared"
    */
-  readonly templateStorage?: "shared" | "local";
+  readonly templateStorage?: TemplateStorage;
   /** Storage for the boot disk, the cloud-init drive and the EFI disk. */
   readonly datastore: string;
   readonly bridge: string;
@@ -116,6 +122,7 @@ export class ProxmoxNodeVm extends Construct {
 
   constructor(scope: Construct, id: string, props: ProxmoxNodeVmProps) {
     super(scope, id);
+    checkProps(this, props);
     const gpu = props.gpuMapping !== undefined;
     const agentTimeout = props.agentTimeout ?? DEFAULT_AGENT_TIMEOUT;
     const tags = [...new Set([props.clusterName, props.pool, props.role, ...props.tags])].sort();
@@ -150,6 +157,7 @@ export class ProxmoxNodeVm extends Construct {
           size: props.diskGiB,
           discard: "on",
           iothread: true,
+          ...(props.diskCache === undefined ? {} : { cache: props.diskCache }),
         },
       ],
       scsiHardware: "virtio-scsi-single",
@@ -225,4 +233,42 @@ export class ProxmoxNodeVm extends Construct {
     this.ipv4Address =
       props.staticIp ?? Fn.element(Fn.flatten(Fn.slice(addresses, 1, Fn.lengthOf(addresses))), 0);
   }
+}
+
+/** Refuses props Proxmox or the VM's network cannot work with (a token is not checked). */
+function checkProps(vm: ProxmoxNodeVm, props: ProxmoxNodeVmProps): void {
+  const known = (value: unknown) => !Token.isUnresolved(value);
+  for (const id of ["vmId", "templateVmId"] as const) {
+    const value = props[id];
+    if (
+      known(value) &&
+      (!Number.isInteger(value) || value < PROXMOX_MIN_VMID || value > PROXMOX_MAX_VMID)
+    )
+      throw UserError.prop(
+        vm,
+        id,
+        `${value} is not a Proxmox VM ID; use a whole number from ${PROXMOX_MIN_VMID} to ${PROXMOX_MAX_VMID}`,
+      );
+  }
+  for (const size of ["cores", "memoryMiB", "diskGiB"] as const) {
+    const value = props[size];
+    if (known(value) && (!Number.isInteger(value) || value < 1))
+      throw UserError.prop(
+        vm,
+        size,
+        `${value} is no size a VM can have; use a whole number above 0`,
+      );
+  }
+  if (props.staticIp !== undefined && known(props.staticIp) && !isIpv4(props.staticIp))
+    throw UserError.prop(
+      vm,
+      "staticIp",
+      `${JSON.stringify(props.staticIp)} is not an IPv4 address; write it as a.b.c.d, or leave it out for DHCP`,
+    );
+  if (!Number.isInteger(props.prefixLength) || props.prefixLength < 1 || props.prefixLength > 32)
+    throw UserError.prop(
+      vm,
+      "prefixLength",
+      `${props.prefixLength} is not an IPv4 prefix length; use 1 to 32 (24 for a /24)`,
+    );
 }

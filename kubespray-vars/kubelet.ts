@@ -9,7 +9,7 @@
  * the kubelet's configuration when `system_reserved` is false was not checked against its
  * templates here: counting it errs on the side of "does not fit".
  */
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import { bytes, milliCpu } from "../lib/quantity";
 
 /** The variables this reads, with Kubespray's defaults in {@link KUBELET_DEFAULTS}. */
@@ -59,9 +59,10 @@ export interface NodeResources {
 function quantity(name: string, value: string, parse: (v: string) => number | undefined) {
   const parsed = parse(value);
   if (parsed === undefined) {
-    throw new UserError(
-      `kubernetes.extraVars.${name}: ${JSON.stringify(value)} is not a Kubernetes quantity; ` +
-        "write it as Kubespray does, e.g. 500m or 512Mi",
+    throw UserError.at(
+      `kubernetes.extraVars.${name}`,
+      `${JSON.stringify(value)} is not a Kubernetes quantity`,
+      "write it as Kubespray does, e.g. 500m or 512Mi",
     );
   }
   return parsed;

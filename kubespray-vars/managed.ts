@@ -2,9 +2,13 @@
  * Kubespray variables the project sets itself, each with the definition field that drives
  * it. `kubernetes.extraVars` may not name these: the message points to the field instead.
  * Exactly the variables the inventory and group_vars renderers write (a test checks both
- * directions), so a name that is not here stays free for `extraVars`.
+ * directions), so a name that is not here stays free for `extraVars`; the per-host ones
+ * come from the table of host fields.
  */
+import { HOST_VARIABLES_DEFINED_BY } from "./host-fields";
+
 export const MANAGED_VARIABLES: Readonly<Record<string, string>> = {
+  ...HOST_VARIABLES_DEFINED_BY,
   kube_version: "kubernetes.version",
   kube_network_plugin: "kubernetes.networkPlugin",
   container_manager: "kubernetes.containerRuntime",
@@ -33,8 +37,4 @@ export const MANAGED_VARIABLES: Readonly<Record<string, string>> = {
   local_path_provisioner_is_default_storageclass: "addons.storage.localPath.default",
   ansible_user: "ssh.user",
   ansible_ssh_private_key_file: "ssh.privateKeyFile",
-  ip: "nodePools[].firstIp (or the DHCP address)",
-  access_ip: "nodePools[].firstIp (or the DHCP address)",
-  node_labels: "nodePools[].labels",
-  node_taints: "nodePools[].taints",
 };

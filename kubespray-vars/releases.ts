@@ -32,13 +32,19 @@ interface SupportedVersionsFile {
   maximal_ansible_core_version: string;
 }
 
-const RELEASES_DIR = projectPath("kubespray-vars", "releases");
-const cache = new Map<string, KubesprayRelease>();
+/**
+ * The Kubespray releases this project knows how to drive: the one place that pins them,
+ * each with its facts in `releases/<version>/`.
+ */
+export const SUPPORTED_KUBESPRAY_VERSIONS = ["v2.31.0"] as const;
+export type KubesprayVersion = (typeof SUPPORTED_KUBESPRAY_VERSIONS)[number];
+/** The release a definition gets when it names none. */
+export const DEFAULT_KUBESPRAY_VERSION: KubesprayVersion = "v2.31.0";
 
-/** Loads the facts of one supported release; throws for a release that is not shipped. */
-export function kubesprayRelease(version: string): KubesprayRelease {
-  const cached = cache.get(version);
-  if (cached) return cached;
+const RELEASES_DIR = projectPath("kubespray-vars", "releases");
+
+/** Reads the facts of one release from its folder. */
+function readRelease(version: string): KubesprayRelease {
   const dir = join(RELEASES_DIR, version);
   const facts = JSON.parse(
     readFileSync(join(dir, "supported-versions.json"), "utf8"),
@@ -49,7 +55,7 @@ export function kubesprayRelease(version: string): KubesprayRelease {
       .map((l) => l.trim())
       .filter((l) => l !== ""),
   );
-  const release: KubesprayRelease = {
+  return {
     version: facts.kubespray_version,
     kubernetes: facts.kubernetes,
     containerd: facts.containerd,
@@ -61,6 +67,16 @@ export function kubesprayRelease(version: string): KubesprayRelease {
     },
     knownVariables,
   };
-  cache.set(version, release);
+}
+
+/** Every supported release's facts, read once when this module loads. */
+const RELEASES: ReadonlyMap<string, KubesprayRelease> = new Map(
+  SUPPORTED_KUBESPRAY_VERSIONS.map((v) => [v, readRelease(v)]),
+);
+
+/** The facts of one supported release (the schema admits no other). */
+export function kubesprayRelease(version: string): KubesprayRelease {
+  const release = RELEASES.get(version);
+  if (release === undefined) throw new Error(`Kubespray ${version} is not supported here`);
   return release;
 }

@@ -55,7 +55,10 @@ export interface ConnectionVariables {
   readonly ansible_ssh_private_key_file: string;
 }
 
-/** One host's variables in the inventory (Kubespray's docs/ansible/inventory.md). */
+/**
+ * One host's variables in the inventory (Kubespray's docs/ansible/inventory.md), written
+ * from the per-host fields of host-fields.ts.
+ */
 export interface HostVariables {
   /** Where Ansible connects; a literal, or a token until apply (DHCP). */
   readonly ansible_host: string;
@@ -67,23 +70,10 @@ export interface HostVariables {
   readonly node_taints?: readonly string[];
 }
 
-/** A host's variables: one address for all three, labels and taints only when there are any. */
-export function hostVariables(
-  address: string,
-  labels: Readonly<Record<string, string>>,
-  taints: readonly string[],
-): HostVariables {
-  return {
-    ansible_host: address,
-    ip: address,
-    access_ip: address,
-    ...(Object.keys(labels).length > 0 ? { node_labels: { ...labels } } : {}),
-    ...(taints.length > 0 ? { node_taints: [...taints] } : {}),
-  };
-}
-
 /** The port the API servers listen on (Kubespray's `kube_apiserver_port` default). */
 export const API_SERVER_PORT = 6443;
+/** Kubespray's `kube_network_node_prefix` default: a /24 of pod addresses per node. */
+export const DEFAULT_NODE_CIDR_PREFIX = 24;
 
 /** The Kubernetes version a definition installs: its own, or the release's newest. */
 export function kubernetesVersion(config: ClusterConfig): string {

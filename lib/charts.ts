@@ -10,6 +10,7 @@ import { isAbsolute, resolve } from "node:path";
 
 import type { ChartName } from "../config/chart-names";
 import { projectPath } from "../config/project-root";
+import type { ChartOverride } from "../config/schema";
 
 /** A chart fetched from a Helm repository (`https://...`) or an OCI registry (`oci://...`). */
 export interface RemoteChart {
@@ -87,14 +88,8 @@ export const LOCAL_CHARTS = {
   clusterSecretStore: "cluster-secret-store",
 } as const;
 
-/** Where an air-gapped install takes a chart from instead (see `addons.chartOverrides`). */
-export interface ChartOverride {
-  readonly repository?: string;
-  readonly chart?: string;
-  readonly version?: string;
-  /** A chart directory (or `.tgz`) on this machine; wins over the other fields. */
-  readonly path?: string;
-}
+/** Where an air-gapped install takes a chart from instead (`addons.chartOverrides`). */
+export type { ChartOverride };
 
 /** Where a release's chart comes from. */
 export type ChartSource =

@@ -13,7 +13,7 @@
  *   unfinished, or one named in `DESTROYABLE_NODES` after it was drained and removed (the
  *   seam of the deliberate replacement, which is not built yet).
  */
-import { UserError } from "../config/errors";
+import { issue, UserError } from "../errors/user-error";
 
 /** Names the nodes whose VMs OpenTofu may destroy while they stay in the definition. */
 export const DESTROYABLE_NODES_ENV = "DESTROYABLE_NODES";
@@ -187,11 +187,12 @@ function fixFor(loss: NodeVmLoss, inCluster: boolean): string {
 /** One `what: problem; fix` line per refused node, in one error. */
 export function refusal(refused: readonly NodeVmLoss[], inCluster: ReadonlySet<string>): UserError {
   return new UserError(
-    refused
-      .map(
-        (l) =>
-          `${l.node} (VM ${l.vm}): ${describeLoss(l)}, without draining it or removing it from Kubernetes first; fix: ${fixFor(l, inCluster.has(l.node))}`,
-      )
-      .join("\n"),
+    refused.map((l) =>
+      issue(
+        `${l.node} (VM ${l.vm})`,
+        `${describeLoss(l)}, without draining it or removing it from Kubernetes first`,
+        fixFor(l, inCluster.has(l.node)),
+      ),
+    ),
   );
 }

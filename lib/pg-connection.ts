@@ -12,7 +12,7 @@
  */
 import type { Client } from "pg";
 
-import { UserError } from "../config/errors";
+import { issue, UserError } from "../errors/user-error";
 
 import { PG_CONN_STR } from "./state-backend";
 
@@ -147,7 +147,7 @@ export class PgFaultError extends UserError {
     /** The code it was told by, when it had one. */
     readonly code?: string,
   ) {
-    super(`${PG_CONN_STR}: ${fault.problem}; ${fault.fix}`);
+    super([issue(PG_CONN_STR, fault.problem, fault.fix)]);
     this.name = "PgFaultError";
   }
 }
@@ -174,16 +174,18 @@ export async function connectPg(
 ): Promise<Client> {
   const connectionString = env[PG_CONN_STR];
   if (!connectionString)
-    throw new UserError(`${PG_CONN_STR}: not set; export it (state.backend: pg)`);
+    throw UserError.at(
+      PG_CONN_STR,
+      "not set, and state.backend: pg keeps the Kubespray record in PostgreSQL",
+      "set it in the environment as for the deploy: postgres://user@host/db?sslmode=...",
+    );
   // Loaded only with the pg backend: every synth of a local one would pay for it.
   const pg = await import("pg");
   let client: Client;
   try {
     client = new pg.Client({ connectionString });
   } catch (e) {
-    throw new UserError(
-      `${PG_CONN_STR}: not a connection string pg reads (${messageOf(e)}); ${CONN}`,
-    );
+    throw UserError.at(PG_CONN_STR, `not a connection string pg reads (${messageOf(e)})`, CONN);
   }
   client.on("error", onLost);
   client.on("end", onLost);

@@ -6,10 +6,8 @@
  */
 import type { Taint } from "../config/kubernetes-names";
 import { splitTaint } from "../config/kubernetes-names";
-import { gpuPools } from "../config/pools";
+import { expandNodes, gpuPools } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
-
-import { expandNodes } from "./topology";
 
 export interface Toleration {
   readonly key: string;

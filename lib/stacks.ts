@@ -4,7 +4,7 @@
  * its arguments against before anything runs. The names are cdktf stack IDs, part of each
  * stack's state path (`<state>/<name>.tfstate`): never rename one.
  */
-import { show, UserError } from "../config/errors";
+import { show, UserError } from "../errors/user-error";
 
 export const STACK_NAMES = ["vms", "cluster", "addons"] as const;
 export type StackName = (typeof STACK_NAMES)[number];
@@ -22,8 +22,10 @@ export function checkStackNames(names: readonly string[]): StackName[] {
   const unknown = names.filter((n) => !isStackName(n));
   if (unknown.length > 0) {
     const what = `stack${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => show(n)).join(", ")}`;
-    throw new UserError(
-      `${what}: no such stack; the stacks are ${STACK_NAMES.join(", ")} (name none for all of them)`,
+    throw UserError.at(
+      what,
+      "no such stack",
+      `the stacks are ${STACK_NAMES.join(", ")} (name none for all of them)`,
     );
   }
   return names.filter(isStackName);

@@ -15,8 +15,9 @@
 import { chmodSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
-import { UserError } from "../config/errors";
 import type { ClusterConfig } from "../config/schema";
+import type { Issue } from "../errors/user-error";
+import { issue, UserError } from "../errors/user-error";
 
 /** Read by OpenTofu's pg backend and by the runner. */
 export const PG_CONN_STR = "PG_CONN_STR";
@@ -48,23 +49,35 @@ export function checkStateEnvironment(
   env: NodeJS.ProcessEnv = process.env,
   { passphrase: checkPassphrase = true }: { readonly passphrase?: boolean } = {},
 ): void {
-  const problems: string[] = [];
+  const problems: Issue[] = [];
   if (config.state.backend === "pg" && !env[PG_CONN_STR])
     problems.push(
-      `state.backend: pg needs ${PG_CONN_STR} in the environment (postgres://user@host/db?sslmode=...; the password in ~/.pgpass or PGPASSWORD)`,
+      issue(
+        PG_CONN_STR,
+        "not set, and state.backend: pg keeps the state in PostgreSQL",
+        "set it in the environment: postgres://user@host/db?sslmode=... (the password in ~/.pgpass or PGPASSWORD)",
+      ),
     );
   if (checkPassphrase && stateEncrypted(config)) {
     const passphrase = env[PASSPHRASE_ENV];
     if (!passphrase)
       problems.push(
-        `state.encryption: the state is encrypted; set ${PASSPHRASE_ENV} in the environment (the state passphrase, at least ${MIN_PASSPHRASE_LENGTH} characters)`,
+        issue(
+          PASSPHRASE_ENV,
+          "not set, and the state is encrypted (state.encryption)",
+          `set it in the environment: the state passphrase, at least ${MIN_PASSPHRASE_LENGTH} characters`,
+        ),
       );
     else if (passphrase.length < MIN_PASSPHRASE_LENGTH)
       problems.push(
-        `state.encryption: ${PASSPHRASE_ENV} has ${passphrase.length} characters; use at least ${MIN_PASSPHRASE_LENGTH}`,
+        issue(
+          PASSPHRASE_ENV,
+          `${passphrase.length} characters, fewer than OpenTofu takes`,
+          `use at least ${MIN_PASSPHRASE_LENGTH}`,
+        ),
       );
   }
-  if (problems.length > 0) throw new UserError(problems.join("\n"));
+  if (problems.length > 0) throw new UserError(problems);
 }
 
 /** Where the local backend keeps a stack's state. */

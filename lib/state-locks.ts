@@ -80,13 +80,13 @@ export function lockHolders(file: string, procLocks: string = PROC_LOCKS): numbe
   return holders;
 }
 
-export type RecordState =
+export type LockStatus =
   | { readonly kind: "stale" }
   | { readonly kind: "held"; readonly holders: readonly number[] }
   | { readonly kind: "unknown" };
 
 /** Whether a record's lock is still held, by whom, or cannot be told here. */
-export function recordState(record: LockRecord, procLocks: string = PROC_LOCKS): RecordState {
+export function lockStatus(record: LockRecord, procLocks: string = PROC_LOCKS): LockStatus {
   const holders = lockHolders(record.stateFile, procLocks);
   if (holders === undefined) return { kind: "unknown" };
   return holders.length > 0 ? { kind: "held", holders } : { kind: "stale" };
@@ -96,8 +96,8 @@ export function recordState(record: LockRecord, procLocks: string = PROC_LOCKS):
  * Removes a record only when it is stale and still the one read (an OpenTofu started since
  * writes its own, with another ID); returns the state it was found in.
  */
-export function removeIfStale(record: LockRecord, procLocks: string = PROC_LOCKS): RecordState {
-  const state = recordState(record, procLocks);
+export function removeIfStale(record: LockRecord, procLocks: string = PROC_LOCKS): LockStatus {
+  const state = lockStatus(record, procLocks);
   if (state.kind !== "stale") return state;
   const now = lockRecords(dirname(record.file)).find((r) => r.file === record.file);
   if (now && now.info?.ID === record.info?.ID) rmSync(record.file, { force: true });

@@ -10,12 +10,12 @@ import { resolve } from "node:path";
 
 import { projectPath } from "../config/project-root";
 import type { ClusterConfig } from "../config/schema";
+import type { Issue } from "../errors/user-error";
+import { issue } from "../errors/user-error";
 import type { CapacityReport } from "../lib/capacity";
 import { addonsCapacity } from "../lib/capacity";
 import type { RenderOptions } from "../lib/capacity/render";
 import { renderAddonReleases } from "../lib/capacity/render";
-
-import type { Problem } from "./checks";
 
 /** Where preflight finds helm and the charts: the toolchain's helm, `UPSTREAM_CHARTS`. */
 export function capacityRenderOptions(env: NodeJS.ProcessEnv, baseDir: string): RenderOptions {
@@ -28,7 +28,7 @@ export function capacityRenderOptions(env: NodeJS.ProcessEnv, baseDir: string): 
 }
 
 export interface CapacityCheck {
-  readonly problems: Problem[];
+  readonly problems: Issue[];
   /** What was counted; undefined when the charts could not be rendered. */
   readonly report?: CapacityReport;
 }
@@ -43,14 +43,16 @@ export async function checkCapacity(
     return {
       problems: [
         {
-          what: "addons",
-          problem: `the add-ons' resource requests were not checked against the nodes: ${rendered.reason}`,
-          fix: "build the toolchain (npm run toolchain) and set UPSTREAM_CHARTS to a folder of the pinned chart archives (helm pull --version) to check them",
+          ...issue(
+            "addons",
+            `the add-ons' resource requests were not checked against the nodes: ${rendered.reason}`,
+            "build the toolchain (npm run toolchain) and set UPSTREAM_CHARTS to a folder of the pinned chart archives (helm pull --version) to check them",
+          ),
           warning: true,
         },
       ],
     };
   }
   const report = addonsCapacity(config, rendered.releases);
-  return { problems: [...report.problems], report };
+  return { problems: report.problems.map((p) => issue(p.what, p.problem, p.fix)), report };
 }

@@ -5,43 +5,37 @@
  * among the stacks named or none is) before a deploy,
  * and prints every problem at once. Exit 0 when there is none, 2 otherwise.
  */
-import { formatIssue } from "../config/errors";
 import { loadClusterConfig } from "../config/load";
-import { definitionFile, exitOnUserError } from "../lib/cli";
+import { EXIT_USER_ERROR, formatIssue, runMain } from "../errors/user-error";
+import { definitionFile } from "../lib/environment";
 import type { StackName } from "../lib/stacks";
 import { checkStackNames } from "../lib/stacks";
 
 import { capacityRenderOptions } from "./capacity";
-import { formatProblem, preflight } from "./checks";
-import { ProxmoxApi } from "./proxmox-api";
+import { preflight } from "./preflight";
+import { proxmoxApiOf } from "./proxmox-api";
 
 async function main(): Promise<number> {
   // A typo (`adons`) would otherwise skip the checks of the stack meant, and say ready.
-  const stacks = exitOnUserError(() => checkStackNames(process.argv.slice(2)));
+  const stacks = checkStackNames(process.argv.slice(2));
   const file = definitionFile();
-  const { config, warnings } = exitOnUserError(() => loadClusterConfig(file));
-  for (const w of warnings) process.stdout.write(`warning: ${formatIssue(w, file)}\n`);
-  const api = ProxmoxApi.of(config, process.env);
+  const { config, warnings } = loadClusterConfig(file);
+  for (const w of warnings) process.stdout.write(`${formatIssue(w)}\n`);
+  const api = proxmoxApiOf(config, process.env);
   const deploys = (stack: StackName) => stacks.length === 0 || stacks.includes(stack);
   const found = await preflight(config, api, process.env, {
     addons: deploys("addons"),
     cluster: deploys("cluster"),
     capacity: deploys("addons") ? capacityRenderOptions(process.env, process.cwd()) : undefined,
   });
-  for (const p of found) process.stdout.write(`${formatProblem(p)}\n`);
+  for (const p of found) process.stdout.write(`${formatIssue(p)}\n`);
   const problems = found.filter((p) => !p.warning);
   process.stdout.write(
     problems.length === 0
       ? `preflight: ${file}: ready to deploy\n`
       : `preflight: ${problems.length} problem${problems.length === 1 ? "" : "s"}; nothing was changed\n`,
   );
-  return problems.length === 0 ? 0 : 2;
+  return problems.length === 0 ? 0 : EXIT_USER_ERROR;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(`preflight: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  },
-);
+void runMain(main);

@@ -4,10 +4,11 @@
  * disks are on storage only their own host sees, where HA can restart a VM but not move it
  * off a failed host.
  */
+import type { NodeSpec } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
-import type { NodeSpec } from "../lib/topology";
+import type { Issue } from "../errors/user-error";
+import { issue } from "../errors/user-error";
 
-import type { Problem } from "./checks";
 import type { ProxmoxApi } from "./proxmox-api";
 import { ApiError } from "./proxmox-api";
 
@@ -37,38 +38,46 @@ export async function checkHa(
   config: ClusterConfig,
   nodes: readonly NodeSpec[],
   storages: ReadonlyMap<string, readonly HostStorage[]>,
-): Promise<Problem[]> {
+): Promise<Issue[]> {
   if (!config.proxmox.ha.enabled) return [];
   const what = "proxmox.ha.enabled";
-  const problems: Problem[] = [];
+  const problems: Issue[] = [];
   const version = await read<{ version: string }>(api, "/version");
   if (!(version instanceof ApiError) && Number(version.version.split(".")[0]) < 9)
-    problems.push({
-      what,
-      problem: `Proxmox VE ${version.version} has HA groups, not the HA rules (Proxmox VE 9) that keep the control plane on different hosts`,
-      fix: "upgrade the cluster to Proxmox VE 9, or set proxmox.ha.enabled: false",
-    });
+    problems.push(
+      issue(
+        what,
+        `Proxmox VE ${version.version} has HA groups, not the HA rules (Proxmox VE 9) that keep the control plane on different hosts`,
+        "upgrade the cluster to Proxmox VE 9, or set proxmox.ha.enabled: false",
+      ),
+    );
   const status = await read<ClusterStatusEntry[]>(api, "/cluster/status");
   if (status instanceof ApiError) {
-    problems.push({
-      what,
-      problem: `cannot read /cluster/status (${status.message})`,
-      fix: "give the token the documented role (docs/proxmox.md)",
-    });
+    problems.push(
+      issue(
+        what,
+        `cannot read /cluster/status (${status.reason})`,
+        "give the token the documented role (docs/proxmox.md)",
+      ),
+    );
   } else {
     const cluster = status.find((e) => e.type === "cluster");
     if (cluster === undefined && new Set(nodes.map((n) => n.host)).size > 1)
-      problems.push({
-        what,
-        problem: "the hosts are not a Proxmox cluster (/cluster/status lists none)",
-        fix: "join them into one cluster (pvecm create, pvecm add) before enabling HA",
-      });
+      problems.push(
+        issue(
+          what,
+          "the hosts are not a Proxmox cluster (/cluster/status lists none)",
+          "join them into one cluster (pvecm create, pvecm add) before enabling HA",
+        ),
+      );
     else if (cluster !== undefined && cluster.quorate !== 1)
-      problems.push({
-        what,
-        problem: `cluster ${cluster.name ?? "(unnamed)"} has no quorum, and Proxmox refuses HA changes without it`,
-        fix: "bring enough hosts back online (pvecm status shows the votes), then deploy",
-      });
+      problems.push(
+        issue(
+          what,
+          `cluster ${cluster.name ?? "(unnamed)"} has no quorum, and Proxmox refuses HA changes without it`,
+          "bring enough hosts back online (pvecm status shows the votes), then deploy",
+        ),
+      );
   }
   const local = [...storages]
     .filter(([host]) => nodes.some((n) => n.host === host))
@@ -76,9 +85,11 @@ export async function checkHa(
     .map(([host]) => host);
   if (local.length > 0)
     problems.push({
-      what,
-      problem: `the VMs' disks are on ${config.proxmox.datastore}, which only its own host sees (${local.join(", ")}): when a host fails Proxmox cannot start its VMs elsewhere, only restart a VM that stopped on a running host`,
-      fix: "put proxmox.datastore on shared storage (Ceph RBD, NFS), or replicate ZFS volumes to the other hosts",
+      ...issue(
+        what,
+        `the VMs' disks are on ${config.proxmox.datastore}, which only its own host sees (${local.join(", ")}): when a host fails Proxmox cannot start its VMs elsewhere, only restart a VM that stopped on a running host`,
+        "put proxmox.datastore on shared storage (Ceph RBD, NFS), or replicate ZFS volumes to the other hosts",
+      ),
       warning: true,
     });
   return problems;

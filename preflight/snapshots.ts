@@ -5,7 +5,10 @@
  * the format they will have there. The rule itself is lib/proxmox/snapshot-support.ts,
  * which the runner asks too.
  */
+import type { NodeSpec } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
+import type { Issue } from "../errors/user-error";
+import { issue } from "../errors/user-error";
 import type { SnapshotSubject } from "../lib/proxmox/snapshot-support";
 import {
   BLOCK_STORAGE_TYPES,
@@ -14,9 +17,7 @@ import {
   volumeFormat,
 } from "../lib/proxmox/snapshot-support";
 import { VmSnapshots } from "../lib/proxmox/snapshots";
-import type { NodeSpec } from "../lib/topology";
 
-import type { Problem } from "./checks";
 import type { ProxmoxApi } from "./proxmox-api";
 import { ApiError } from "./proxmox-api";
 
@@ -87,12 +88,12 @@ export async function checkSnapshots(
   nodes: readonly NodeSpec[],
   vms: readonly ExistingVm[],
   storages: ReadonlyMap<string, readonly HostStorage[]>,
-): Promise<Problem[]> {
+): Promise<Issue[]> {
   if (!config.proxmox.snapshots.enabled) return [];
   const snapshots = new VmSnapshots(api);
   const datastore = config.proxmox.datastore;
   const formats = new Map<string, string>();
-  const problems: Problem[] = [];
+  const problems: Issue[] = [];
   for (const node of nodes) {
     const vm = vms.find((v) => v.vmid === node.vmId && v.name === node.name);
     let subject: SnapshotSubject;
@@ -101,11 +102,13 @@ export async function checkSnapshots(
         subject = await snapshots.subject({ node: vm.node, vmid: vm.vmid }, node.name);
       } catch (e) {
         if (!(e instanceof ApiError)) throw e;
-        problems.push({
-          what: "proxmox.snapshots",
-          problem: `cannot read VM ${vm.vmid} (${node.name}) to tell whether it can be snapshotted (${e.message})`,
-          fix: "give the token the documented role (docs/proxmox.md)",
-        });
+        problems.push(
+          issue(
+            "proxmox.snapshots",
+            `cannot read VM ${vm.vmid} (${node.name}) to tell whether it can be snapshotted (${e.reason})`,
+            "give the token the documented role (docs/proxmox.md)",
+          ),
+        );
         continue;
       }
     } else {
@@ -118,11 +121,13 @@ export async function checkSnapshots(
     }
     const blockers = snapshotBlockers(subject);
     if (blockers.length === 0) continue;
-    problems.push({
-      what: "proxmox.snapshots",
-      problem: `Proxmox cannot snapshot ${vm ? "the VM of " : "the VM the deploy makes for "}${node.name}: ${blockers.map((b) => b.message.replace(`${node.name}'s `, "")).join("; ")}`,
-      fix: `put the VMs' disks on storage that can snapshot (${SNAPSHOT_CAPABLE}; see docs/proxmox.md), or set proxmox.snapshots.enabled: false to run upgrades without snapshots to roll back to`,
-    });
+    problems.push(
+      issue(
+        "proxmox.snapshots",
+        `Proxmox cannot snapshot ${vm ? "the VM of " : "the VM the deploy makes for "}${node.name}: ${blockers.map((b) => b.message.replace(`${node.name}'s `, "")).join("; ")}`,
+        `put the VMs' disks on storage that can snapshot (${SNAPSHOT_CAPABLE}; see docs/proxmox.md), or set proxmox.snapshots.enabled: false to run upgrades without snapshots to roll back to`,
+      ),
+    );
   }
   return problems;
 }

@@ -8,27 +8,27 @@ import { parse } from "yaml";
 
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { nodePrepStep, printScript, stepCommand } from "../lib/kubespray/commands";
+import { clusterFromFiles } from "../lib/kubespray/desired-cluster";
 import { parseInventory } from "../lib/kubespray/inventory";
 import { pointAtVip } from "../lib/kubespray/kubeconfig";
-import type { ClusterState, PlaybookStep, RunRecord } from "../lib/kubespray/planner";
-import { planChanges, REMOVE_NODE } from "../lib/kubespray/planner";
+import type { ClusterSpec, PlaybookStep, RunRecord } from "../lib/kubespray/playbooks";
+import { playbooksFor, REMOVE_NODE } from "../lib/kubespray/playbooks";
 import { completedRun, readRecord, statePaths, writeRecord } from "../lib/kubespray/record";
 import { riskyChange } from "../lib/kubespray/risky-steps";
-import { stateFromFiles } from "../lib/kubespray/state";
 
-import { waitForSsh } from "./checks";
 import type { RunnerEnv } from "./env";
 import { sshAddress } from "./env";
 import { execute, prepare, pruneRuns } from "./execute";
 import { removeNodeWith } from "./remove-node";
 import { snapshotBefore, snapshotCommands } from "./safety-net";
+import { waitForSsh } from "./ssh";
 
 /** The desired cluster from the files the cluster stack wrote. */
-export function desiredFromFiles(settings: RunnerSettings): ClusterState {
+export function desiredFromFiles(settings: RunnerSettings): ClusterSpec {
   const paths = statePaths(settings.stateDir);
   const inventory = parseInventory(readFileSync(paths.hostsFile, "utf8"));
   const vars = (parse(readFileSync(paths.groupVarsFile, "utf8")) ?? {}) as Record<string, unknown>;
-  return stateFromFiles(inventory, vars, settings.kubesprayVersion);
+  return clusterFromFiles(inventory, vars, settings.kubesprayVersion);
 }
 
 /** Kubespray steps with our node preparation before the first one that installs. */
@@ -87,9 +87,9 @@ export async function apply(
   rmSync(paths.teardownMarker, { force: true });
   const desired = desiredFromFiles(settings);
   const record = readRecord(settings.stateDir);
-  const plan = planChanges(desired, record);
-  const action = options.action ?? plan.description;
-  if (plan.steps.length === 0) {
+  const playbooks = playbooksFor(desired, record);
+  const action = options.action ?? playbooks.description;
+  if (playbooks.steps.length === 0) {
     env.log("nothing changed since the last successful run; no playbook to run");
     // The cluster is as the last runs left it: the record keeps pointing at them.
     writeRecord(
@@ -100,11 +100,11 @@ export async function apply(
     copyKubeconfig(settings, env);
     return;
   }
-  env.log(`planned: ${plan.description}`);
+  env.log(`planned: ${playbooks.description}`);
   const ctx = prepare(settings, env, paths.hostsFile);
-  const steps = withNodePrep(settings, plan.steps);
-  const removing = new Set(plan.removed);
-  const risky = riskyChange(plan, record, desired);
+  const steps = withNodePrep(settings, playbooks.steps);
+  const removing = new Set(playbooks.removed);
+  const risky = riskyChange(playbooks, record, desired);
 
   if (settings.mode === "print") {
     const commands = [
@@ -141,7 +141,7 @@ export async function apply(
     pruneRuns(settings);
   }
   copyKubeconfig(settings, env);
-  env.log(`done: ${plan.description}`);
+  env.log(`done: ${playbooks.description}`);
 }
 
 /** `record`: marks the planned run as done (after running a printed script by hand). */
@@ -152,10 +152,10 @@ export function markDone(
 ): void {
   const paths = statePaths(settings.stateDir);
   const desired = desiredFromFiles(settings);
-  const plan = planChanges(desired, readRecord(settings.stateDir));
+  const playbooks = playbooksFor(desired, readRecord(settings.stateDir));
   writeRecord(
     settings.stateDir,
-    completedRun(desired, options.action ?? plan.description),
+    completedRun(desired, options.action ?? playbooks.description),
     paths.inventoryDir,
   );
   copyKubeconfig(settings, env);

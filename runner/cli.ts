@@ -18,7 +18,7 @@
  */
 import { existsSync } from "node:fs";
 
-import { EXIT_INVALID_CONFIG, UserError } from "../config/errors";
+import { runMain, UserError } from "../errors/user-error";
 import { statePaths } from "../lib/kubespray/record";
 import type { RecordStore } from "../lib/kubespray/record-store";
 import { withRecordStore } from "../lib/kubespray/record-store";
@@ -47,13 +47,17 @@ function storeOf(stateDir: string): RecordStore | undefined {
   return existsSync(file) ? readSettings(file).recordStore : undefined;
 }
 
+/** Arguments that are not a command of the runner's. */
+const usage = (args: readonly string[]) =>
+  UserError.at("cli.js", `not a runner command: ${args.join(" ") || "(none)"}`, USAGE);
+
 async function main(args: string[]): Promise<void> {
   const env = runnerEnv(process.env, __filename);
   const [command, first, second] = args;
   switch (command) {
     case "apply":
     case "record": {
-      if (!first) throw new UserError(USAGE);
+      if (!first) throw usage(args);
       const settings = readSettings(first, env);
       const action = option(args, "--action");
       return withRecordStore(settings.recordStore, settings.stateDir, () =>
@@ -65,19 +69,19 @@ async function main(args: string[]): Promise<void> {
       );
     }
     case "remove-node":
-      if (!first || !second) throw new UserError(USAGE);
+      if (!first || !second) throw usage(args);
       // Nothing was ever deployed there: nothing to remove, and no directory to create.
       if (!existsSync(first)) return removeNode(first, second, env);
       return withRecordStore(storeOf(first), first, () =>
         withStateLock(first, env, () => removeNode(first, second, env)),
       );
     case "forget-node":
-      if (!first || !second) throw new UserError(USAGE);
+      if (!first || !second) throw usage(args);
       return withRecordStore(storeOf(first), first, () =>
         withStateLock(first, env, () => forgetRemovedNode(first, second, env)),
       );
     case "teardown":
-      if (!first) throw new UserError(USAGE);
+      if (!first) throw usage(args);
       return teardown(first, env);
     case "snapshot": {
       if (!first) throw new UserError(USAGE);
@@ -98,17 +102,10 @@ async function main(args: string[]): Promise<void> {
         withStateLock(first, env, () => rollback(first, second, env)),
       );
     default:
-      throw new UserError(USAGE);
+      throw usage(args);
   }
 }
 
-// A user's mistake or a failed playbook: its lines, exit 2; anything else is a bug: exit 1.
-main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof UserError) {
-    for (const line of e.lines()) process.stderr.write(`${LOG_PREFIX}error: ${line}\n`);
-    process.exit(EXIT_INVALID_CONFIG);
-  }
-  process.stderr.write(`${LOG_PREFIX}unexpected error: ${String(e)}\n`);
-  if (e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
-  process.exit(1);
-});
+// A user's mistake (a missing Kubespray, an unreachable node, a failed playbook): its lines
+// and exit code 2, as every entry point; anything else is a bug, with its stack trace.
+void runMain(() => main(process.argv.slice(2)), `${LOG_PREFIX}error: `);

@@ -1,9 +1,8 @@
 /** How the runner is set up: its environment (tests override SSH and playbooks) and settings. */
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { resolvedSettings } from "../lib/kubespray/commands";
 
@@ -72,14 +71,10 @@ export function runnerEnv(env: NodeJS.ProcessEnv, self: string): RunnerEnv {
   };
 }
 
-export function expandHome(path: string): string {
-  return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : path;
-}
-
 /** The settings the cluster stack wrote, with the environment's node-prep playbook. */
 export function readSettings(file: string, env?: RunnerEnv): RunnerSettings {
   if (!existsSync(file))
-    throw new UserError(`no runner settings at ${file}; deploy the cluster stack first`);
+    throw UserError.at(file, "no runner settings there", "deploy the cluster stack first");
   const settings = resolvedSettings(
     JSON.parse(readFileSync(file, "utf8")) as RunnerSettings,
     dirname(resolve(file)),

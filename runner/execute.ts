@@ -7,16 +7,17 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from
 import { hostname } from "node:os";
 import { basename, delimiter } from "node:path";
 
-import { UserError } from "../config/errors";
-import { DEFAULT_KEEP_RUNS } from "../config/schema";
+import { UserError } from "../errors/user-error";
+import { checkoutProblems, findAnsiblePlaybook } from "../lib/kubespray/checkout";
 import type { CommandContext, RunnerSettings } from "../lib/kubespray/commands";
 import { stepCommand } from "../lib/kubespray/commands";
 import { parseInventory } from "../lib/kubespray/inventory";
-import type { PlaybookStep } from "../lib/kubespray/planner";
-import { CALLBACK_PLUGINS_DIR } from "../lib/kubespray/project";
+import type { PlaybookStep } from "../lib/kubespray/playbooks";
+import { CALLBACK_PLUGINS_DIR, expandHome } from "../lib/kubespray/project";
 import { readRecord } from "../lib/kubespray/record";
 import type { RunSummary } from "../lib/kubespray/runs";
 import {
+  DEFAULT_KEEP_RUNS,
   ensureRunsDir,
   lastSuccessfulRun,
   listRuns,
@@ -27,9 +28,8 @@ import {
   writeSummary,
 } from "../lib/kubespray/runs";
 
-import { checkAnsible, checkKubesprayDir, findAnsiblePlaybook } from "./checks";
 import type { RunnerEnv } from "./env";
-import { expandHome, LOG_PREFIX } from "./env";
+import { LOG_PREFIX } from "./env";
 import type { PlayProgress } from "./events";
 import { EventFile, RunTracker } from "./events";
 import { explainFailure } from "./failure";
@@ -40,7 +40,11 @@ function containerEngine(env: RunnerEnv): string {
   if (env.containerEngine) return env.containerEngine;
   for (const engine of ["docker", "podman"])
     if (!spawnSync(engine, ["--version"]).error) return engine;
-  throw new UserError("container mode needs docker or podman on PATH");
+  throw UserError.at(
+    "kubespray.mode",
+    "container mode needs docker or podman, and neither is on PATH",
+    "install one of them, or use mode run",
+  );
 }
 
 /** Checks what the mode needs and returns how to build its commands. */
@@ -53,9 +57,9 @@ export function prepare(
   const inventory = parseInventory(readFileSync(hostsFile, "utf8"));
   let ansiblePlaybook = "ansible-playbook";
   if (settings.mode === "run") {
-    checkKubesprayDir(settings, dir);
     ansiblePlaybook = findAnsiblePlaybook(settings, dir);
-    checkAnsible(settings, dir, ansiblePlaybook);
+    const problems = checkoutProblems(settings, dir, ansiblePlaybook);
+    if (problems.length > 0) throw new UserError(problems);
   } else if (settings.mode === "print") {
     ansiblePlaybook = findAnsiblePlaybook(settings, dir);
   }
@@ -189,7 +193,13 @@ export function execute(
       clearInterval(timer);
       closeSync(log);
       rmSync(files.events, { force: true });
-      reject(new UserError(`cannot start ${command.argv[0]}: ${e.message}`));
+      reject(
+        UserError.at(
+          command.argv[0],
+          `cannot start it (${e.message})`,
+          "check that it is installed",
+        ),
+      );
     });
     child.once("close", (code, signal) => {
       clearInterval(timer);
@@ -221,6 +231,7 @@ export function execute(
         return;
       }
       reject(
+        // One line each: the failed hosts, their tasks and messages, the runbooks, the log.
         new UserError(
           explainFailure({
             label: command.label,
@@ -228,7 +239,7 @@ export function execute(
             failures: summary.failures,
             logTail: tail,
             logFile: files.log,
-          }).join("\n"),
+          }).map((message) => ({ path: "", message })),
         ),
       );
     });

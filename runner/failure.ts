@@ -2,7 +2,7 @@
  * A failed playbook explained: which host, which task, Ansible's message, the runbook
  * section of docs/operations.md that covers that kind of failure, and the full log.
  */
-import { RUNBOOK } from "../lib/kubespray/planner";
+import { RUNBOOK } from "../lib/kubespray/playbooks";
 import type { TaskFailure } from "../lib/kubespray/runs";
 
 /** A section of docs/operations.md (its heading, and GitHub's anchor for it). */

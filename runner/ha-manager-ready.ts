@@ -2,25 +2,27 @@
  * `node dist/runner/ha-manager-ready.js ENDPOINT INSECURE(0|1) TIMEOUT_S HOST,HOST,...`: run by the vms
  * stack (HaManagerReady) between the HA resources and the HA rules. Waits until Proxmox's
  * HA manager lists every host (lib/proxmox/ha-manager.ts), with the deploy's own token
- * (PROXMOX_VE_API_TOKEN). Exit 0 when it does, 2 when the token is missing, 1 on timeout.
+ * (PROXMOX_VE_API_TOKEN). Exit 0 when it does; 2, as every entry point for a user's error,
+ * when the token is missing or the manager never lists every host (Proxmox's HA services).
  */
 import { PROXMOX_ENV } from "../config/secrets";
+import { runMain, UserError } from "../errors/user-error";
 import { waitForHaManager } from "../lib/proxmox/ha-manager";
-import { ProxmoxApi } from "../preflight/proxmox-api";
+import { ProxmoxHttpsClient } from "../preflight/proxmox-api";
 
 async function main(argv: readonly string[]): Promise<number> {
   const [endpoint, insecure, timeout, hostList] = argv;
   const token = process.env[PROXMOX_ENV.token];
-  if (!token) {
-    process.stderr.write(
-      `${PROXMOX_ENV.token}: not set; the HA rules wait for Proxmox's HA manager through the API with the deploy's token: export it\n`,
+  if (!token)
+    throw UserError.at(
+      PROXMOX_ENV.token,
+      "not set; the HA rules wait for Proxmox's HA manager through the API with the deploy's token",
+      "export it",
     );
-    return 2;
-  }
   const hosts = (hostList ?? "").split(",").filter((h) => h !== "");
   process.stdout.write(`waiting for Proxmox's HA manager to list ${hosts.join(", ")}\n`);
   await waitForHaManager(
-    new ProxmoxApi({ endpoint, token, insecure: insecure === "1" }),
+    new ProxmoxHttpsClient({ endpoint, token, insecure: insecure === "1" }),
     hosts,
     timeout === undefined ? {} : { timeoutMs: Number(timeout) * 1000 },
   );
@@ -28,12 +30,4 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) void runMain(() => main(process.argv.slice(2)));

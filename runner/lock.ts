@@ -4,7 +4,7 @@ import { join } from "node:path";
 
 import { lock } from "proper-lockfile";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 
 import type { RunnerEnv } from "./env";
 
@@ -30,7 +30,11 @@ export async function withStateLock<T>(
     // A holder refreshes the lock every few seconds; one not refreshed for 30 s is dead.
     stale: 30_000,
     onCompromised: (e: Error) => {
-      throw new UserError(`lost the lock ${lockfilePath}: ${e.message}`);
+      throw UserError.at(
+        lockfilePath,
+        `this runner lost its lock (${e.message}): another runner may now work on the same cluster`,
+        "let the other runner finish, then deploy again; remove the lock only when no runner runs (ps -C node)",
+      );
     },
   };
   const release = await lock(stateDir, options).catch(async (e: unknown) => {
@@ -40,8 +44,10 @@ export async function withStateLock<T>(
       ...options,
       retries: { retries: LOCK_WAIT_SECONDS, factor: 1, minTimeout: 1000, maxTimeout: 1000 },
     }).catch((e2: unknown) => {
-      throw new UserError(
-        `another runner still holds ${lockfilePath} after ${LOCK_WAIT_SECONDS} s: ${(e2 as Error).message}`,
+      throw UserError.at(
+        lockfilePath,
+        `another runner still holds it after ${LOCK_WAIT_SECONDS} s (${(e2 as Error).message})`,
+        "let that deploy finish and run this one again; a lock no runner refreshes for 30 s is taken over by itself",
       );
     });
   });

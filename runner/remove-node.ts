@@ -4,25 +4,25 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import type { RunnerSettings } from "../lib/kubespray/commands";
 import { printScript, stepCommand } from "../lib/kubespray/commands";
 import { parseInventory } from "../lib/kubespray/inventory";
-import type { PlaybookStep, RunRecord } from "../lib/kubespray/planner";
+import type { PlaybookStep, RunRecord } from "../lib/kubespray/playbooks";
 import {
   checkRemovable,
   describeStep,
   REMOVE_NODE,
   removeNodeStep,
-} from "../lib/kubespray/planner";
+} from "../lib/kubespray/playbooks";
 import { forgetNode, readRecord, statePaths } from "../lib/kubespray/record";
 import { removalChange } from "../lib/kubespray/risky-steps";
 
-import { canConnect } from "./checks";
 import type { RunnerEnv } from "./env";
 import { readSettings, sshAddress } from "./env";
 import { execute, prepare, pruneRuns } from "./execute";
 import { snapshotBefore, snapshotCommands } from "./safety-net";
+import { canConnect } from "./ssh";
 
 /** Runs remove-node.yml for `node`; returns the name of its run (`<state>/runs/`). */
 export async function removeNodeWith(
@@ -56,9 +56,10 @@ export async function removeNodeWith(
     writeFileSync(paths.printScript, printScript(commands, forget), { mode: 0o700 });
     // The deploy stops here, before the VM is deleted: the steps to go on, as the runbook
     // ("Removing nodes" in docs/operations.md) gives them.
-    throw new UserError(
-      `${node}: kubespray.mode is print, so nothing here removes it from the cluster and the deploy stops before deleting its VM; ` +
-        `1. run ${paths.printScript} where Kubespray runs (remove-node.yml -e node=${node}, then forget-node takes it out of the record), ` +
+    throw UserError.at(
+      node,
+      "kubespray.mode is print, so nothing here removes it from the cluster and the deploy stops before deleting its VM",
+      `1. run ${paths.printScript} where Kubespray runs (remove-node.yml -e node=${node}, then forget-node takes it out of the record), ` +
         `2. run the same deploy again: it deletes the VM`,
     );
   }

@@ -6,16 +6,16 @@
  * checks that what runs is what the record says: every VM running on the snapshot, and the
  * record's Kubernetes version the one from before the step.
  */
-import { UserError } from "../config/errors";
 import { PROXMOX_ENV } from "../config/secrets";
-import { planChanges } from "../lib/kubespray/planner";
+import { UserError } from "../errors/user-error";
+import { playbooksFor } from "../lib/kubespray/playbooks";
 import { statePaths } from "../lib/kubespray/record";
 import type { SavedStep } from "../lib/kubespray/saved-steps";
 import { listSteps } from "../lib/kubespray/saved-steps";
 import { rollbackStep } from "../lib/maintenance/rollback";
 import type { ProxmoxClient } from "../lib/proxmox/snapshots";
 import type { NodeVm } from "../lib/proxmox/vms";
-import { ProxmoxApi } from "../preflight/proxmox-api";
+import { ProxmoxHttpsClient } from "../preflight/proxmox-api";
 
 import { desiredFromFiles } from "./apply";
 import type { RunnerEnv } from "./env";
@@ -76,7 +76,7 @@ export async function rollback(
     throw new UserError(
       `${PROXMOX_ENV.token}: not set; a rollback stops, rolls back and starts VMs through the Proxmox API: export the deploy's token`,
     );
-  const api = new ProxmoxApi({ endpoint: px.endpoint, token, insecure: px.insecure });
+  const api = new ProxmoxHttpsClient({ endpoint: px.endpoint, token, insecure: px.insecure });
   const { step, vms, record } = await rollbackStep({ api, stateDir, log: env.log }, snapshot);
 
   const problems = await checkVms(api, step, vms);
@@ -89,7 +89,7 @@ export async function rollback(
     throw new UserError(
       problems.map((p) => `rollback to ${snapshot}: ${p}; look at the VMs in Proxmox`).join("\n"),
     );
-  const again = planChanges(desiredFromFiles(settings), record);
+  const again = playbooksFor(desiredFromFiles(settings), record);
   env.log(
     `rolled back ${vms.map((v) => v.name).join(", ")} to ${snapshot}; each runs on it, and the record says Kubernetes ${kube} again`,
   );

@@ -5,13 +5,13 @@
  * or, in print mode, a `snapshot` command at the top of the printed script, so that they
  * are taken where and when the script runs.
  */
-import { UserError } from "../config/errors";
 import { PROXMOX_ENV } from "../config/secrets";
+import { UserError } from "../errors/user-error";
 import type { Command, RunnerSettings } from "../lib/kubespray/commands";
 import { statePaths } from "../lib/kubespray/record";
 import type { RiskyChange } from "../lib/kubespray/risky-steps";
 import { snapshotBeforeStep } from "../lib/maintenance/safety-net";
-import { ProxmoxApi } from "../preflight/proxmox-api";
+import { ProxmoxHttpsClient } from "../preflight/proxmox-api";
 
 import type { RunnerEnv } from "./env";
 
@@ -49,7 +49,7 @@ export async function snapshotBefore(
     );
   const step = await snapshotBeforeStep(
     {
-      api: new ProxmoxApi({ endpoint: px.endpoint, token, insecure: px.insecure }),
+      api: new ProxmoxHttpsClient({ endpoint: px.endpoint, token, insecure: px.insecure }),
       stateDir: settings.stateDir,
       clusterName: settings.clusterName,
       vms: px.vms,

@@ -6,14 +6,14 @@
  * their values replaced, should one reach Ansible's output another way.
  */
 import { PROXMOX_ENV } from "../config/secrets";
-import { CONN_ENV } from "../lib/kubespray/record-store";
+import { PG_CONN_STR } from "../lib/state-backend";
 
 /** Variables Ansible never gets: every Terraform variable, Proxmox's and PostgreSQL's. */
 export function isSecretVariable(name: string): boolean {
   return (
     name.startsWith("TF_VAR_") ||
     name.startsWith("PROXMOX_VE_") ||
-    name === CONN_ENV ||
+    name === PG_CONN_STR ||
     name === "PGPASSWORD"
   );
 }
@@ -43,10 +43,10 @@ export class Redactor {
     // The token's secret part alone (`user@realm!id=SECRET`).
     add(PROXMOX_ENV.token, token?.split("=").slice(1).join("="));
     add(PROXMOX_ENV.password, env[PROXMOX_ENV.password]);
-    const conn = env[CONN_ENV];
-    add(CONN_ENV, conn);
+    const conn = env[PG_CONN_STR];
+    add(PG_CONN_STR, conn);
     try {
-      if (conn) add(CONN_ENV, decodeURIComponent(new URL(conn).password));
+      if (conn) add(PG_CONN_STR, decodeURIComponent(new URL(conn).password));
     } catch {
       // not a URL: its whole value is hidden
     }

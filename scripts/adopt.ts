@@ -10,9 +10,10 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
-import { PROXMOX_ENV } from "../config/secrets";
-import { definitionFile, exitOnUserError } from "../lib/cli";
-import { ProxmoxApi } from "../preflight/proxmox-api";
+import { runMain, UserError } from "../errors/user-error";
+import { definitionFile } from "../lib/environment";
+import type { ProxmoxApi } from "../preflight/proxmox-api";
+import { proxmoxApiOf } from "../preflight/proxmox-api";
 import type { ExistingVm, SynthesizedVm, TofuState } from "../preflight/stranded";
 import {
   pendingDiskMoves,
@@ -22,11 +23,12 @@ import {
   withAdoptedAsCreated,
 } from "../preflight/stranded";
 
-import { capture, initStack, outdirFromEnvironment, synthesize } from "./processes";
+import { capture, commandFailed, initStack, outdirFromEnvironment, synthesize } from "./processes";
 
 async function must(cmd: string, args: readonly string[], cwd: string): Promise<string> {
   const r = await capture(cmd, args, cwd);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed:\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0)
+    throw commandFailed(cwd, `${cmd} ${args.join(" ")}`, `${r.stdout}${r.stderr}`);
   return r.stdout;
 }
 
@@ -39,8 +41,10 @@ async function untilUnlocked(api: ProxmoxApi, importId: string, name: string): P
     );
     if (status.lock === undefined) return;
     if (Date.now() > deadline)
-      throw new Error(
-        `${name} (VM ${importId}) is still locked (${status.lock}) after 15 minutes; see docs/operations.md, "An interrupted deploy"`,
+      throw UserError.at(
+        `${name} (VM ${importId})`,
+        `still locked (${status.lock}) after 15 minutes`,
+        'see docs/operations.md, "An interrupted deploy"',
       );
     process.stdout.write(
       `adopt: waiting for Proxmox to finish with ${name} (lock: ${status.lock})\n`,
@@ -116,27 +120,23 @@ async function finishClone(
 }
 
 async function main(): Promise<number> {
-  const { config } = exitOnUserError(() => loadClusterConfig(definitionFile()));
+  const { config } = loadClusterConfig(definitionFile());
   const outdir = outdirFromEnvironment(process.env);
   const stack = join(outdir, "stacks", "vms");
   const synth = await synthesize(outdir);
-  if (synth.status !== 0) throw new Error(`the synth failed:\n${synth.stdout}${synth.stderr}`);
+  if (synth.status !== 0)
+    throw commandFailed(outdir, "the synth", `${synth.stdout}${synth.stderr}`);
   const wanted = synthesizedVms(JSON.parse(readFileSync(join(stack, "cdk.tf.json"), "utf8")));
 
   const init = await initStack(stack);
-  if (init.status !== 0)
-    throw new Error(`tofu init in ${stack} failed:\n${init.stdout}${init.stderr}`);
+  if (init.status !== 0) throw commandFailed(stack, "tofu init", `${init.stdout}${init.stderr}`);
   const listed = await capture("tofu", ["state", "list", "-no-color"], stack);
   // No state yet (a first deploy killed before it wrote any) lists nothing.
   const inState = new Set(
     listed.status === 0 ? listed.stdout.split("\n").filter((l) => l !== "") : [],
   );
 
-  const api = new ProxmoxApi({
-    endpoint: config.proxmox.endpoint,
-    token: process.env[PROXMOX_ENV.token],
-    insecure: config.proxmox.insecure,
-  });
+  const api = proxmoxApiOf(config, process.env);
   const existing = await api.get<ExistingVm[]>("/cluster/resources", { type: "vm" });
   const adoptions = strandedVms(wanted, inState, existing);
   if (adoptions.length === 0) return 0;
@@ -170,10 +170,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(`adopt: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  },
-);
+void runMain(main);

@@ -15,7 +15,7 @@ set -euo pipefail
 # state holds the add-ons' secrets), their backups and lock records, plans, the inventory.
 umask 077
 # A relative CLUSTER_CONFIG starts in the folder the user ran the command in (npm passes it as
-# INIT_CWD), as lib/cli.ts userPath() reads it; made absolute here, before `cd` and npx (which
+# INIT_CWD), as lib/environment.ts userPath() reads it; made absolute here, before `cd` and npx (which
 # resets INIT_CWD to the project's folder for cdktf and the app).
 if [[ -n "${CLUSTER_CONFIG:-}" && "$CLUSTER_CONFIG" != /* ]]; then
   export CLUSTER_CONFIG="${INIT_CWD:-$PWD}/$CLUSTER_CONFIG"

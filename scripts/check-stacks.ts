@@ -4,14 +4,16 @@
  * order the command takes them (lib/stacks.ts). A name that is no stack: one line naming the
  * stacks there are, and exit code 2. scripts/cdktf.sh runs it before anything else.
  */
-import { UserError } from "../config/errors";
-import { exitOnUserError } from "../lib/cli";
+import { runMain, UserError } from "../errors/user-error";
 import { stacksOf } from "../lib/stacks";
 
-const [command, ...names] = process.argv.slice(2);
-const stacks = exitOnUserError(() => {
+void runMain(() => {
+  const [command, ...names] = process.argv.slice(2);
   if (command !== "deploy" && command !== "destroy")
-    throw new UserError("usage: check-stacks.ts deploy|destroy [STACK...]");
-  return stacksOf(names, command);
+    throw UserError.at(
+      "check-stacks.ts",
+      `not a command that names stacks: ${command ?? "(none)"}`,
+      "usage: check-stacks.ts deploy|destroy [STACK...]",
+    );
+  process.stdout.write(`${stacksOf(names, command).join(" ")}\n`);
 });
-process.stdout.write(`${stacks.join(" ")}\n`);

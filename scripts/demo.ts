@@ -15,8 +15,9 @@ import { join, resolve } from "node:path";
 import { parse, stringify } from "yaml";
 
 import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
-import { formatProblem, preflight } from "../preflight/checks";
-import { ProxmoxApi } from "../preflight/proxmox-api";
+import { formatIssue, runMain, UserError } from "../errors/user-error";
+import { preflight } from "../preflight/preflight";
+import { ProxmoxHttpsClient } from "../preflight/proxmox-api";
 import { ProxmoxDouble } from "../proxmox-double";
 
 import { toolchainEnv } from "./processes";
@@ -24,10 +25,14 @@ import { toolchainEnv } from "./processes";
 const ROOT = resolve(__dirname, "..");
 const WORK = resolve(process.env.DEMO_DIR ?? join(ROOT, ".demo"));
 const STEPS = 7;
-let step = 0;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const heading = (what: string) => say(`\n[${++step}/${STEPS}] ${what}`);
+
+/** The demo's step headings, numbered `[n/7]` in the order they are said. */
+function stepHeadings(): (what: string) => void {
+  let step = 0;
+  return (what) => say(`\n[${++step}/${STEPS}] ${what}`);
+}
 
 /**
  * cdktf's lines worth showing while it works: each resource done, the totals, errors. The
@@ -74,11 +79,12 @@ async function must(
   const code = await run(what, cmd, args, env, brief);
   // `npm run diff` exits 2 for "changes": that is what the demo shows.
   if (code !== 0 && !(code === 2 && what === "review")) {
-    throw new Error(`${what} failed (exit ${code}); see ${join(WORK, `${what}.log`)}`);
+    throw UserError.at(what, `failed (exit ${code})`, `see ${join(WORK, `${what}.log`)}`);
   }
 }
 
 async function main(): Promise<void> {
+  const heading = stepHeadings();
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(WORK, { recursive: true });
 
@@ -118,10 +124,15 @@ async function main(): Promise<void> {
 
     heading("preflight: what the deploy needs from Proxmox, checked before anything changes");
     const { config } = loadClusterConfig(file);
-    const api = new ProxmoxApi({ endpoint: double.endpoint, token: double.token, insecure: true });
+    const api = new ProxmoxHttpsClient({
+      endpoint: double.endpoint,
+      token: double.token,
+      insecure: true,
+    });
     const problems = await preflight(config, api, env, { addons: false });
-    for (const p of problems) say(`    ${formatProblem(p)}`);
-    if (problems.some((p) => !p.warning)) throw new Error("preflight found problems");
+    for (const p of problems) say(`    ${formatIssue(p)}`);
+    if (problems.some((p) => !p.warning))
+      throw UserError.at("preflight", "it found the problems above", "see what each says");
     say("    ready to deploy");
 
     const cdktf = join(ROOT, "node_modules", ".bin", "cdktf");
@@ -178,7 +189,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`demo: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+void runMain(main, "demo: ");

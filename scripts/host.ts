@@ -14,18 +14,18 @@ import { existsSync } from "node:fs";
 
 import { CoreV1Api, KubeConfig, PolicyV1Api } from "@kubernetes/client-node";
 
-import { UserError } from "../config/errors";
+import { expandNodes } from "../config/nodes";
 import { PROXMOX_ENV } from "../config/secrets";
-import { exitOnUserError, loadFromEnvironment, stateDirFromEnvironment } from "../lib/cli";
+import { UserError, runMain } from "../errors/user-error";
+import { loadFromEnvironment, stateDirFromEnvironment } from "../lib/environment";
 import { statePaths } from "../lib/kubespray/record";
 import { drainHost, resumeHost } from "../lib/maintenance/host";
 import { locateNodeVms } from "../lib/proxmox/vms";
-import { expandNodes } from "../lib/topology";
-import { ProxmoxApi } from "../preflight/proxmox-api";
+import { ProxmoxHttpsClient } from "../preflight/proxmox-api";
 
 const USAGE = "usage: npm run host -- drain HOST [--timeout SECONDS] | resume HOST";
 
-void exitOnUserError(async () => {
+void runMain(async () => {
   const [command, host, ...rest] = process.argv.slice(2);
   if ((command !== "drain" && command !== "resume") || !host) throw new UserError(USAGE);
   const { config } = loadFromEnvironment();
@@ -52,7 +52,7 @@ void exitOnUserError(async () => {
     throw new UserError(
       `${PROXMOX_ENV.token}: not set; drain asks Proxmox which node VMs are on ${host} now: export the deploy's token`,
     );
-  const api = new ProxmoxApi({
+  const api = new ProxmoxHttpsClient({
     endpoint: config.proxmox.endpoint,
     token,
     insecure: config.proxmox.insecure,

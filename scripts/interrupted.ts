@@ -9,9 +9,9 @@
 import { dirname } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
-import { definitionFile, stateDirFromEnvironment } from "../lib/cli";
-import type { LockRecord, RecordState } from "../lib/state-locks";
-import { lockRecords, recordState, removeIfStale } from "../lib/state-locks";
+import { definitionFile, stateDirFromEnvironment } from "../lib/environment";
+import type { LockRecord, LockStatus } from "../lib/state-locks";
+import { lockRecords, lockStatus, removeIfStale } from "../lib/state-locks";
 
 /** How long an OpenTofu that is stopping (it writes its state first) may take to let go. */
 const WAIT_FOR_HOLDERS_MS = 30_000;
@@ -22,7 +22,7 @@ const NEXT: Record<string, string> = {
   destroy: "run it again: it destroys what is left",
 };
 
-function lockLine(record: LockRecord, state: RecordState): string {
+function lockLine(record: LockRecord, state: LockStatus): string {
   const of = `${record.stack}.tfstate`;
   switch (state.kind) {
     case "stale":
@@ -48,7 +48,7 @@ async function main(command: string, stacks: readonly string[]): Promise<void> {
 
   // An OpenTofu that got the signal too writes its state and lets go of its lock.
   const deadline = Date.now() + WAIT_FOR_HOLDERS_MS;
-  const held = (r: LockRecord) => recordState(r).kind === "held";
+  const held = (r: LockRecord) => lockStatus(r).kind === "held";
   if (records.some(held))
     process.stderr.write("waiting for OpenTofu to let go of the state's lock...\n");
   while (records.some(held) && Date.now() < deadline) {

@@ -31,6 +31,7 @@ const STAMP = ".built";
 const SOURCES = [
   "main.ts",
   "config",
+  "errors",
   "constructs",
   "stacks",
   "lib",

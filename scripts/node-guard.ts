@@ -14,12 +14,19 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
-import { definitionFile, exitOnUserError, stateDirFromEnvironment } from "../lib/cli";
+import { runMain } from "../errors/user-error";
+import { definitionFile, stateDirFromEnvironment } from "../lib/environment";
 import { readLastRun, recordStoreOf } from "../lib/kubespray/record-store";
 import type { DestroyableNodes, PlanWithChanges } from "../lib/node-guard";
 import { describeLoss, destroyableNodes, judge, nodeVmLosses, refusal } from "../lib/node-guard";
 
-import { capture, initStack, outdirFromEnvironment, toolchainEnv } from "./processes";
+import {
+  capture,
+  commandFailed,
+  initStack,
+  outdirFromEnvironment,
+  toolchainEnv,
+} from "./processes";
 
 /** What the guard judges by: the nodes `DESTROYABLE_NODES` names, and the cluster's nodes. */
 export interface GuardContext {
@@ -68,10 +75,9 @@ async function main(): Promise<number> {
   const outdir = outdirFromEnvironment(env);
   const stack = join(outdir, "stacks", "vms");
   const init = await initStack(stack, env);
-  if (init.status !== 0)
-    throw new Error(`tofu init in ${stack} failed:\n${init.stdout}${init.stderr}`);
+  if (init.status !== 0) throw commandFailed(stack, "tofu init", `${init.stdout}${init.stderr}`);
   const planned = await planJson(stack, "guard.tfplan", env);
-  if (!planned.plan) throw new Error(`tofu plan in ${stack} failed:\n${planned.output}`);
+  if (!planned.plan) throw commandFailed(stack, "tofu plan", planned.output);
   const losses = nodeVmLosses(planned.plan);
   if (losses.length === 0) return 0;
   const { destroyable, inCluster } = await guardContext(env);
@@ -85,12 +91,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  exitOnUserError(main).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`node-guard: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) void runMain(main);

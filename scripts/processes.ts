@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { delimiter, join, resolve } from "node:path";
 
 import { PROJECT_ROOT, projectPath } from "../config/project-root";
+import { UserError } from "../errors/user-error";
 
 /** The offline toolchain (`npm run toolchain`). */
 export const TOOLCHAIN = projectPath(".toolchain");
@@ -51,6 +52,18 @@ export function capture(
     child.on("error", (e) => done({ status: 127, stdout, stderr: `${stderr}${e.message}\n` }));
     child.on("close", (code) => done({ status: code ?? 1, stdout, stderr }));
   });
+}
+
+/**
+ * A command of the toolchain that failed (`tofu init`, the synth...), as the error a user
+ * fixes: the folder it ran in, and what it said.
+ */
+export function commandFailed(dir: string, what: string, output: string): UserError {
+  return UserError.at(
+    dir,
+    `${what} failed`,
+    `fix what it says, then run again:\n${output.trimEnd()}`,
+  );
 }
 
 /** PostgreSQL's unique_violation, as OpenTofu's pg backend reports it. */

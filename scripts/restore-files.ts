@@ -21,13 +21,14 @@ import { join } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
 import type { ClusterConfig } from "../config/schema";
-import { definitionFile, exitOnUserError, stateDirFromEnvironment } from "../lib/cli";
+import { runMain } from "../errors/user-error";
+import { definitionFile, stateDirFromEnvironment } from "../lib/environment";
 import { recordStoreOf, restoreKubeconfig } from "../lib/kubespray/record-store";
 import { checkStateEnvironment, protectStateDir } from "../lib/state-backend";
 import { filesInState, restoreFiles } from "../lib/state-files";
 import type { ShowState } from "../lib/state-files";
 
-import { capture, initStack, outdirFromEnvironment, synthesize } from "./processes";
+import { capture, commandFailed, initStack, outdirFromEnvironment, synthesize } from "./processes";
 
 /** Whether a synthesized stack keeps its state elsewhere than in a local file. */
 export function sharedState(stackDir: string): boolean {
@@ -45,8 +46,7 @@ export function sharedState(stackDir: string): boolean {
 export async function restoreStack(stackDir: string, env: NodeJS.ProcessEnv): Promise<string[]> {
   if (!sharedState(stackDir)) return [];
   const shown = await capture("tofu", ["show", "-json", "-no-color"], stackDir, env);
-  if (shown.status !== 0)
-    throw new Error(`tofu show in ${stackDir} failed:\n${shown.stderr || shown.stdout}`);
+  if (shown.status !== 0) throw commandFailed(stackDir, "tofu show", shown.stderr || shown.stdout);
   return restoreFiles(filesInState(JSON.parse(shown.stdout) as ShowState), stackDir);
 }
 
@@ -85,7 +85,7 @@ async function main(): Promise<number> {
     Object.values(manifest.stacks).map(async ({ workingDirectory }) => {
       const dir = join(outdir, workingDirectory);
       const init = await initStack(dir);
-      if (init.status !== 0) throw new Error(`tofu init in ${dir} failed:\n${init.stderr}`);
+      if (init.status !== 0) throw commandFailed(dir, "tofu init", init.stderr);
       return restoreStack(dir, process.env);
     }),
   );
@@ -95,12 +95,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  exitOnUserError(main).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) void runMain(main);

@@ -7,10 +7,11 @@
  * as such instead of failing. A change that would take a node's VM away is named, with
  * what causes it (lib/node-guard.ts). Exit code as `tofu plan -detailed-exitcode`: 0
  * nothing to change, 2 changes, 1 an error or a change `npm run deploy` refuses; a mistake
- * found before anything is planned (a stack that does not exist; a definition the synth
- * refuses; the toolchain not built; with the vms stack, a Proxmox token that is unset or
- * refused, checked as preflight checks it) is its message on stderr and exit code 2, as in
- * every command.
+ * found before anything is planned (a stack that does not exist, a mistake in the
+ * definition or a file it names, PG_CONN_STR or TF_VAR_state_passphrase unset where the
+ * state needs them, a definition the synth refuses, the toolchain not built; with the vms
+ * stack, a Proxmox token that is unset or refused, checked as preflight checks it) is one
+ * line each on stderr and exit code 2, as in every command.
  *
  * Environment: CLUSTER_CONFIG, STATE_DIR and the secrets as for `npm run deploy`;
  * CDKTF_OUTDIR (default `cdktf.out`). The offline toolchain must be built (`npm run
@@ -19,14 +20,16 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
-import { UserError } from "../config/errors";
 import { loadClusterConfig } from "../config/load";
-import { definitionFile, exitOnUserError } from "../lib/cli";
+import type { ClusterConfig } from "../config/schema";
+import { runMain, UserError } from "../errors/user-error";
+import { definitionFile } from "../lib/environment";
 import type { PlanWithChanges, Verdict } from "../lib/node-guard";
 import { describeLoss, judge, nodeVmLosses } from "../lib/node-guard";
 import { checkStackNames } from "../lib/stacks";
-import { checkToken, formatProblem } from "../preflight/checks";
-import { ProxmoxApi } from "../preflight/proxmox-api";
+import { checkStateEnvironment } from "../lib/state-backend";
+import { proxmoxApiOf } from "../preflight/proxmox-api";
+import { checkToken } from "../preflight/proxmox-checks";
 
 import { guardContext } from "./node-guard";
 import type { Captured } from "./processes";
@@ -306,10 +309,9 @@ async function reviewStack(
  * out of reach is one line each (a `UserError`), where the vms stack's plan would print the
  * provider's error once per VM.
  */
-async function checkTokenFirst(env: NodeJS.ProcessEnv): Promise<void> {
-  const { config } = loadClusterConfig(definitionFile(env));
-  const problems = await checkToken(config, ProxmoxApi.of(config, env), env);
-  if (problems.length > 0) throw new UserError(problems.map(formatProblem).join("\n"));
+async function checkTokenFirst(config: ClusterConfig, env: NodeJS.ProcessEnv): Promise<void> {
+  const problems = await checkToken(config, proxmoxApiOf(config, env), env);
+  if (problems.length > 0) throw new UserError(problems);
 }
 
 /** Stacks in deploy order: each after the ones it depends on. */
@@ -394,12 +396,14 @@ export async function reviewStacks(
 ): Promise<Review> {
   checkStackNames(stacks);
   if (!existsSync(join(TOOLCHAIN, "bin", "tofu")))
-    throw new UserError("the offline toolchain is not built: run npm run toolchain");
+    throw UserError.at(".toolchain", "the offline toolchain is not built", "run npm run toolchain");
   const synthesized = synthesize(outdir, base);
   // What writes a shared state's files back (the definition, PostgreSQL) loads meanwhile.
   const restore = await import("./restore-files");
   const synth = await synthesized;
-  if (synth.status !== 0) throw new UserError(`${synth.stdout}${synth.stderr}`.trimEnd());
+  // The synth's own lines (main.ts prints a definition's problems as `file:line: path: ...`).
+  if (synth.status !== 0)
+    throw new UserError([{ path: "", message: `${synth.stdout}${synth.stderr}`.trimEnd() }]);
   const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as Manifest;
   const all = deployOrder(manifest);
   const env = toolchainEnv(base);
@@ -422,21 +426,17 @@ async function main(argv: readonly string[]): Promise<number> {
   // The saved plans hold the add-ons' secrets: readable by the user alone.
   process.umask(0o077);
   const named: readonly string[] = checkStackNames(argv);
-  if (named.length === 0 || named.includes("vms")) await checkTokenFirst(process.env);
-  // A mistake found before anything is planned (the toolchain, the definition) is a
-  // UserError: one message, exit code 2 (exitOnUserError).
+  // Before anything plans, as a deploy does: the definition (its mistakes, exit 2), what the
+  // state needs from the environment (PG_CONN_STR, TF_VAR_state_passphrase), the token.
+  const { config } = loadClusterConfig(definitionFile(process.env));
+  checkStateEnvironment(config, process.env);
+  if (named.length === 0 || named.includes("vms")) await checkTokenFirst(config, process.env);
+  // A mistake found later but before anything is planned (the toolchain, what the synth
+  // refuses) is a UserError too: its lines, exit code 2 (runMain).
   const review = await reviewStacks(outdirFromEnvironment(), named);
   process.stdout.write(review.synthOutput);
   process.stdout.write(`${report(review.reviews)}\n`);
   return exitCode(review.reviews);
 }
 
-if (require.main === module) {
-  exitOnUserError(() => main(process.argv.slice(2))).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(ERROR);
-    },
-  );
-}
+if (require.main === module) void runMain(() => main(process.argv.slice(2)));

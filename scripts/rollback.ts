@@ -10,14 +10,15 @@
  */
 import { resolve } from "node:path";
 
-import { exitOnUserError, loadFromEnvironment, stateDirFromEnvironment } from "../lib/cli";
+import { runMain } from "../errors/user-error";
+import { loadFromEnvironment, stateDirFromEnvironment } from "../lib/environment";
 import { statePaths } from "../lib/kubespray/record";
 import { withRecordStore } from "../lib/kubespray/record-store";
 import { readSettings, runnerEnv } from "../runner/env";
 import { withStateLock } from "../runner/lock";
 import { listing, rollback } from "../runner/rollback";
 
-void exitOnUserError(async () => {
+void runMain(async () => {
   const { config } = loadFromEnvironment();
   const stateDir = stateDirFromEnvironment(config);
   const snapshot = process.argv[2];

@@ -6,7 +6,10 @@
  */
 import { loadClusterConfig } from "../config/load";
 import { secretVariables } from "../config/secrets";
-import { definitionFile, exitOnUserError } from "../lib/cli";
+import { runMain } from "../errors/user-error";
+import { definitionFile } from "../lib/environment";
 
-const { config } = exitOnUserError(() => loadClusterConfig(definitionFile()));
-for (const s of secretVariables(config)) process.stdout.write(`${s.env}\n`);
+void runMain(() => {
+  const { config } = loadClusterConfig(definitionFile());
+  for (const s of secretVariables(config)) process.stdout.write(`${s.env}\n`);
+});

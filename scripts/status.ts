@@ -15,19 +15,21 @@
 import { existsSync } from "node:fs";
 
 import { loadClusterConfig } from "../config/load";
+import { expandNodes } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV } from "../config/secrets";
-import { definitionFile, exitOnUserError, stateDirFromEnvironment } from "../lib/cli";
+import { runMain } from "../errors/user-error";
 import type { ClusterReader, HelmRelease } from "../lib/cluster-reader";
 import { kubeconfigReader } from "../lib/cluster-reader";
+import { definitionFile, stateDirFromEnvironment } from "../lib/environment";
 import { statePaths } from "../lib/kubespray/record";
 import { readLastRun, readStoredRuns, recordStoreOf } from "../lib/kubespray/record-store";
 import type { RunSummary } from "../lib/kubespray/runs";
 import { listRuns } from "../lib/kubespray/runs";
-import { expandNodes } from "../lib/topology";
 import type { ClusterVm } from "../preflight/cluster-vms";
 import { agentAddresses, listVms, reachableIpv4 } from "../preflight/cluster-vms";
-import { ProxmoxApi } from "../preflight/proxmox-api";
+import type { ProxmoxApi } from "../preflight/proxmox-api";
+import { ApiError, ProxmoxHttpsClient } from "../preflight/proxmox-api";
 import { duration } from "../runner/progress";
 
 import { capture, initStack, outdirFromEnvironment, toolchainEnv } from "./processes";
@@ -111,7 +113,9 @@ export async function proxmoxStatus(
   try {
     vms = (await listVms(api)).filter((v) => v.template !== 1 && byName.has(v.name ?? ""));
   } catch (e) {
-    return { hosts: [], missing: [], error: e instanceof Error ? e.message : String(e) };
+    // Proxmox's own words (`401 ...`): the line says what was asked.
+    const error = e instanceof ApiError ? e.reason : e instanceof Error ? e.message : String(e);
+    return { hosts: [], missing: [], error };
   }
   const status = await Promise.all(
     vms.map(async (vm): Promise<VmStatus & { host: string }> => {
@@ -204,7 +208,7 @@ export async function collectStatus(
   const { config } = loadClusterConfig(file);
   const stateDir = stateDirFromEnvironment(config, env);
   const store = recordStoreOf(config);
-  const api = new ProxmoxApi({
+  const api = new ProxmoxHttpsClient({
     endpoint: config.proxmox.endpoint,
     token: env[PROXMOX_ENV.token],
     insecure: config.proxmox.insecure,
@@ -332,5 +336,5 @@ async function main(argv: readonly string[]): Promise<void> {
 
 if (require.main === module) {
   // exit: the Kubernetes client may keep a connection open.
-  void exitOnUserError(() => main(process.argv.slice(2))).then(() => process.exit(0));
+  void runMain(() => main(process.argv.slice(2)));
 }

@@ -40,7 +40,7 @@ export interface AddonsStackProps {
   /** Where relative paths of the definition (local chart overrides) start. */
   readonly baseDir: string;
   /**
-   * PEM CA bundles of Vault issuers, by issuer name (`readVaultCaBundles`).
+   * PEM CA bundles of Vault issuers, by issuer name (`readNamedFiles`).
    * @default - none: Vault's certificate must be publicly trusted
    */
   readonly vaultCaBundles?: Readonly<Record<string, string>>;
@@ -110,7 +110,6 @@ export class AddonsStack extends TerraformStack {
         new DemocraticCsi(this, `DemocraticCsi-${backend.name}`, {
           name: backend.name,
           driver: backend.driver,
-          storageProtocol: driver.protocol,
           host: backend.host,
           apiPort: backend.port,
           apiScheme: backend.protocol,

@@ -5,14 +5,14 @@ import { NullProvider } from "@cdktf/provider-null/lib/provider";
 import { App, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 
+import type { ClusterNode } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
 import { KubesprayInventory } from "../constructs/kubespray-inventory";
 import { KubesprayRunner } from "../constructs/kubespray-runner";
-import { clusterPlan } from "../lib/kubespray/cluster-plan";
-import type { RunRecord } from "../lib/kubespray/planner";
+import type { RunRecord } from "../lib/kubespray/playbooks";
 import { RUNNER_ENTRY } from "../lib/kubespray/project";
 import { statePaths } from "../lib/kubespray/record";
-import type { ClusterNode } from "../lib/topology";
+import { runnerInputs } from "../lib/kubespray/runner-inputs";
 
 import { stateBackend } from "./state-backend";
 
@@ -35,7 +35,7 @@ export class ClusterStack extends TerraformStack {
   /** Path of the admin kubeconfig the runner writes (mode 0600); never its contents. */
   public readonly kubeconfigPath: string;
   /** What the runner will do, as shown in its trigger (e.g. `cluster.yml`). */
-  public readonly plannedAction: string;
+  public readonly action: string;
 
   constructor(scope: Construct, id: string, props: ClusterStackProps) {
     super(scope, id);
@@ -48,31 +48,31 @@ export class ClusterStack extends TerraformStack {
     const stackDir = resolve(App.of(this).outdir, "stacks", id);
     const at = (path: string) => (portable ? relative(stackDir, path) : path);
     const paths = statePaths(props.stateDir);
-    const plan = clusterPlan(props.config, props.nodes, props.lastRun, {
+    const inputs = runnerInputs(props.config, props.nodes, props.lastRun, {
       stateDir: props.stateDir,
       baseDir: props.baseDir,
       portablePaths: portable,
     });
-    this.plannedAction = plan.action;
+    this.action = inputs.action;
 
     const files = new KubesprayInventory(this, "inventory", {
       hostsFile: at(paths.hostsFile),
       groupVarsFile: at(paths.groupVarsFile),
-      inventory: plan.inventory,
-      groupVars: plan.groupVars,
+      inventory: inputs.inventory,
+      groupVars: inputs.groupVars,
     });
     new KubesprayRunner(this, "runner", {
       settingsFile: at(paths.settingsFile),
-      settings: plan.settings,
+      settings: inputs.settings,
       stateDir: at(props.stateDir),
       inventorySha256: files.hostsFile.contentSha256,
       groupVarsSha256: files.groupVarsFile.contentSha256,
-      action: plan.action,
+      action: inputs.action,
       runnerEntry: at(RUNNER_ENTRY),
     });
 
     this.kubeconfigPath = paths.kubeconfig;
     new TerraformOutput(this, "kubeconfig_path", { value: at(this.kubeconfigPath) });
-    new TerraformOutput(this, "kubespray_action", { value: plan.action });
+    new TerraformOutput(this, "kubespray_action", { value: inputs.action });
   }
 }

@@ -5,9 +5,11 @@ import { TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 
 import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";
+import { imageFileName } from "../config/cloud-image";
 import { parseCidr } from "../config/net";
+import type { ClusterNode } from "../config/nodes";
+import { expandNodes, imageTemplates } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
-import { imageFileName } from "../config/templates";
 import { CloudImageTemplate } from "../constructs/cloud-image-template";
 import { HaManagerReady } from "../constructs/ha-manager-ready";
 import { NodeRemoval } from "../constructs/node-removal";
@@ -17,8 +19,6 @@ import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
 import { HA_MANAGER_READY_ENTRY, RUNNER_ENTRY } from "../lib/kubespray/project";
 import type { DestroyableNodes } from "../lib/node-guard";
 import { haAffinityGroups } from "../lib/proxmox/ha";
-import type { ClusterNode } from "../lib/topology";
-import { expandNodes, imageTemplates } from "../lib/topology";
 
 import { stateBackend } from "./state-backend";
 

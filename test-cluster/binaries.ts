@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 
 const ROOT = resolve(__dirname, "..");
 
@@ -39,9 +39,10 @@ export function requireControlPlane(dir: string = CONTROL_PLANE_DIR): ControlPla
   const missing = Object.values(binaries).filter((f) => !existsSync(f));
   if (missing.length > 0) {
     const shown = missing.map((f) => relative(process.cwd(), f) || f).join(", ");
-    throw new UserError(
-      `${shown}: the test cluster's control plane is not built; run: npm run toolchain ` +
-        "(about 10 minutes the first time with cold Go caches, seconds afterwards)",
+    throw UserError.at(
+      shown,
+      "the test cluster's control plane is not built",
+      "run: npm run toolchain (about 10 minutes the first time with cold Go caches, seconds afterwards)",
     );
   }
   return binaries;

@@ -11,10 +11,10 @@ import { appendFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-import { UserError } from "../config/errors";
 import { csiDriverName } from "../constructs/democratic-csi";
+import { runMain, UserError } from "../errors/user-error";
 import { groupVars } from "../kubespray-vars/vars";
-import { exitOnUserError, loadFromEnvironment } from "../lib/cli";
+import { loadFromEnvironment } from "../lib/environment";
 
 import { startTestCluster } from "./cluster";
 import { playCsiProvisioner } from "./csi-provisioner";
@@ -25,7 +25,11 @@ async function main(): Promise<void> {
   try {
     ({ values } = parseArgs({ options: { dir: { type: "string" } } }));
   } catch (e) {
-    throw new UserError(`${(e as Error).message}; usage: npm run test-cluster [-- --dir DIR]`);
+    throw UserError.at(
+      "npm run test-cluster",
+      (e as Error).message,
+      "usage: npm run test-cluster [-- --dir DIR]",
+    );
   }
   const { config, file } = loadFromEnvironment();
   const dir = values.dir === undefined ? undefined : resolve(values.dir);
@@ -85,4 +89,4 @@ async function main(): Promise<void> {
   });
 }
 
-void exitOnUserError(main);
+void runMain(main);

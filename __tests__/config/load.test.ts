@@ -8,8 +8,8 @@ import { join } from "node:path";
 
 import { parse } from "yaml";
 
-import { ConfigError } from "../../config/errors";
 import { BUNDLED_EXAMPLE, loadClusterConfig, parseClusterConfig } from "../../config/load";
+import { UserError } from "../../errors/user-error";
 import {
   CLOUD_FILE,
   expectProblem,
@@ -26,7 +26,7 @@ function fileProblems(file: string): string[] {
   try {
     loadClusterConfig(file);
   } catch (e) {
-    if (e instanceof ConfigError) return e.lines();
+    if (e instanceof UserError) return e.lines();
     throw e;
   }
   throw new Error(`${file} was accepted`);
@@ -56,9 +56,11 @@ describe("reference definitions", () => {
     expect(config.nodePools[2].gpu).toEqual({ mapping: "rtx-a6000" });
     expect(warnings).toEqual([
       {
+        file: CLOUD_FILE,
         path: "addons.ingress.controller",
         line: 76,
         message: expect.stringContaining("ingress-nginx was retired upstream in March 2026"),
+        warning: true,
       },
     ]);
   });
@@ -172,7 +174,7 @@ describe("all problems at once", () => {
     expect(problems(d)).toHaveLength(3);
   });
 
-  test("ConfigError carries the issues and prints one line per problem", () => {
+  test("UserError carries the issues and prints one line per problem", () => {
     const d = homelab();
     d.nodePools[0].count = 4;
     d.nodePools[0].cores = 1;
@@ -180,8 +182,8 @@ describe("all problems at once", () => {
       parseClusterConfig(d);
       throw new Error("accepted");
     } catch (e) {
-      expect(e).toBeInstanceOf(ConfigError);
-      const error = e as ConfigError;
+      expect(e).toBeInstanceOf(UserError);
+      const error = e as UserError;
       expect(error.issues.map((i) => i.path).sort()).toEqual([
         "nodePools[0].cores",
         "nodePools[0].count",

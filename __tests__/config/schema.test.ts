@@ -104,6 +104,13 @@ describe("types and required fields", () => {
       "not a QEMU CPU type",
       '"x86 64"',
     ],
+    [
+      "a disk cache mode Proxmox does not have",
+      (d) => ((d.nodePools[1] as Record<string, unknown>).diskCache = "writeall"),
+      "nodePools[1].diskCache",
+      '"none", "writethrough", "writeback", "directsync", "unsafe"',
+      '"writeall"',
+    ],
   ])("rejects %s", (_what, mutate, path, ...words) => {
     expectProblem(homelabProblems(mutate), path, ...words);
   });

@@ -209,7 +209,18 @@ describe("node pools", () => {
       expectProblem(
         homelabProblems((d) => (d.nodePools[1].firstIp = "10.10.31.31")),
         "nodePools[1].firstIp",
-        "the 3 addresses from 10.10.31.31, 10.10.31.31-10.10.31.33 is outside the node network 10.10.30.0/24",
+        "pool worker's 3 addresses 10.10.31.31-10.10.31.33 are outside the node network 10.10.30.0/24; use addresses inside it",
+      );
+    });
+
+    test("names one address as one, without repeating it", () => {
+      expectProblem(
+        homelabProblems((d) => {
+          d.nodePools[1].count = 1;
+          d.nodePools[1].firstIp = "10.10.31.31";
+        }),
+        "nodePools[1].firstIp",
+        "pool worker's address 10.10.31.31 is outside the node network 10.10.30.0/24; use addresses inside it",
       );
     });
 
@@ -217,7 +228,7 @@ describe("node pools", () => {
       expectProblem(
         homelabProblems((d) => (d.nodePools[1].firstIp = "10.10.30.253")),
         "nodePools[1].firstIp",
-        "10.10.30.253-10.10.30.255 includes the broadcast address",
+        "pool worker's 3 addresses 10.10.30.253-10.10.30.255 include the broadcast address",
       );
     });
 
@@ -225,7 +236,7 @@ describe("node pools", () => {
       expectProblem(
         homelabProblems((d) => (d.nodePools[1].firstIp = "10.10.30.254")),
         "nodePools[1].firstIp",
-        "10.10.30.254-10.10.31.0 is outside the node network",
+        "pool worker's 3 addresses 10.10.30.254-10.10.31.0 are outside the node network",
       );
     });
 
@@ -233,7 +244,7 @@ describe("node pools", () => {
       expectProblem(
         homelabProblems((d) => (d.nodePools[1].firstIp = "10.10.30.0")),
         "nodePools[1].firstIp",
-        "includes the network address",
+        "pool worker's 3 addresses 10.10.30.0-10.10.30.2 include the network address",
       );
     });
 

@@ -4,8 +4,8 @@ import { join } from "node:path";
 
 import { Testing, TerraformVariable } from "cdktf";
 
-import { UserError } from "../../config/errors";
 import { AddonRelease } from "../../constructs/addon-release";
+import { UserError } from "../../errors/user-error";
 import { localChart, resolveChart } from "../../lib/charts";
 import { release } from "../support/releases";
 import { tofu } from "../support/synth-app";
@@ -86,9 +86,10 @@ describe("AddonRelease", () => {
           });
         }),
       ).toThrow(
-        new UserError(
-          `sensitiveValues[1].path: ${JSON.stringify(path)} is not a values path; ` +
-            "use map keys of letters, digits, '_' or '-', joined by '.'",
+        UserError.at(
+          "sensitiveValues[1].path",
+          `${JSON.stringify(path)} is not a values path`,
+          "use map keys of letters, digits, '_' or '-', joined by '.'",
         ),
       );
     },

@@ -75,4 +75,13 @@ describe("CloudImageTemplate", () => {
       replace_triggered_by: [`proxmox_virtual_environment_download_file.${fileKey}`],
     });
   });
+
+  it("rejects a checksum of the wrong length and a file Proxmox imports no disk from", () => {
+    expect(() => synth({ checksum: "ab".repeat(32) })).toThrow(
+      "stack/template-pve02.checksum: 64 hex digits, but a sha512 checksum has 128; copy the image's line of its SHA512SUMS file, or fix checksumAlgorithm",
+    );
+    expect(() => synth({ fileName: "debian.img" })).toThrow(
+      /^stack\/template-pve02\.fileName: "debian\.img" is not a name Proxmox imports a disk from/,
+    );
+  });
 });

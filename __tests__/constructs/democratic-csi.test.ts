@@ -15,7 +15,6 @@ const iscsi: DemocraticCsiProps = {
   ...common,
   name: "truenas-iscsi",
   driver: "freenas-iscsi",
-  storageProtocol: "iscsi",
   ssh: { user: "root", privateKey: "SSH_TOKEN" },
   datasetParent: "tank/k8s/kspray/iscsi",
   snapshotsDatasetParent: "tank/k8s/kspray/iscsi-snapshots",
@@ -26,7 +25,6 @@ const nfs: DemocraticCsiProps = {
   ...common,
   name: "truenas-nfs",
   driver: "freenas-nfs",
-  storageProtocol: "nfs",
   ssh: { user: "csi", privateKey: "SSH_TOKEN" },
   datasetParent: "tank/k8s/kspray/nfs",
   snapshotsDatasetParent: "tank/k8s/kspray/nfs-snapshots",
@@ -99,10 +97,27 @@ describe("DemocraticCsi", () => {
   });
 
   it("has no SSH connection without an SSH login (the API drivers)", () => {
-    const api = { ...nfs, name: "api-nfs", driver: "freenas-api-nfs", ssh: undefined };
+    const api: DemocraticCsiProps = {
+      ...nfs,
+      name: "api-nfs",
+      driver: "freenas-api-nfs",
+      ssh: undefined,
+    };
     const r = release(synth(api), "api-nfs");
     expect(r.parsedValues.driver.config.sshConnection).toBeUndefined();
     expect(r.parsedValues.driver.config.zfs.cli).toBeUndefined();
     expect(r.set_sensitive?.map((s) => s.name)).toEqual(["driver.config.httpConnection.apiKey"]);
+  });
+
+  it("rejects a driver without what it needs: the iSCSI portal, the NFS server, the SSH login", () => {
+    expect(() => synth({ ...iscsi, targetPortal: undefined })).toThrow(
+      "stack/Csi.targetPortal: the freenas-iscsi driver needs the iSCSI portal; add targetPortal: HOST:3260",
+    );
+    expect(() => synth({ ...nfs, shareHost: undefined })).toThrow(
+      "stack/Csi.shareHost: the freenas-nfs driver needs the NFS server; add shareHost: ADDRESS",
+    );
+    expect(() => synth({ ...nfs, ssh: undefined })).toThrow(
+      /^stack\/Csi\.ssh: none, and the freenas-nfs driver logs in to TrueNAS over SSH; /,
+    );
   });
 });

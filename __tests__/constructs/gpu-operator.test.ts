@@ -71,6 +71,21 @@ describe("GpuOperator", () => {
           gpuNodeGroups: [],
         });
       }),
-    ).toThrow("the GPU Operator needs at least one GPU pool");
+    ).toThrow(
+      "stack/Gpu.gpuNodeGroups: empty, but the GPU Operator needs at least one group of GPU nodes; give the pools with a GPU",
+    );
+  });
+
+  it("rejects a taint it could not tolerate, naming it", () => {
+    expect(() =>
+      Testing.synthScope((scope) => {
+        new GpuOperator(scope, "Gpu", {
+          chart: resolveChart("gpu-operator", undefined),
+          gpuNodeGroups: [{ labels: {}, taints: ["nvidia.com/gpu"], nodeNames: ["n-1"] }],
+        });
+      }),
+    ).toThrow(
+      'stack/Gpu.gpuNodeGroups[0].taints[0]: taint "nvidia.com/gpu" is not key=value:Effect or key:Effect; e.g. nvidia.com/gpu=present:NoSchedule',
+    );
   });
 });

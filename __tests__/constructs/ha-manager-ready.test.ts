@@ -1,8 +1,8 @@
 import { Resource } from "@cdktf/provider-null/lib/resource";
 import { Testing } from "cdktf";
 
-import { UserError } from "../../config/errors";
 import { HaManagerReady } from "../../constructs/ha-manager-ready";
+import { UserError } from "../../errors/user-error";
 
 type Synth = { resource: { null_resource: Record<string, Record<string, unknown>> } };
 
@@ -54,7 +54,7 @@ describe("HaManagerReady", () => {
         });
       });
     expect(make([], true)).toThrow(UserError);
-    expect(make([], true)).toThrow(/^hosts: none given/);
-    expect(make(["pve01"], false)).toThrow(/^resources: none given/);
+    expect(make([], true)).toThrow(/^stack\/ready\.hosts: none given/);
+    expect(make(["pve01"], false)).toThrow(/^stack\/ready\.resources: none given/);
   });
 });

@@ -1,6 +1,6 @@
 import { AnnotationMetadataEntryType, TerraformStack, Testing } from "cdktf";
 
-import type { IngressControllerKind } from "../../constructs/ingress-controller";
+import type { IngressControllerKind } from "../../config/schema";
 import { IngressController } from "../../constructs/ingress-controller";
 import { CHARTS, resolveChart } from "../../lib/charts";
 import { release } from "../support/releases";
@@ -70,5 +70,11 @@ describe("IngressController", () => {
     };
     expect(warnings("ingress-nginx").join("\n")).toMatch(/retired upstream/);
     expect(warnings("traefik")).toEqual([]);
+  });
+
+  it("rejects a load balancer address that is no IPv4 address", () => {
+    expect(() => build("traefik", "10.10.30.300")).toThrow(
+      'stack/Ingress.loadBalancerIp: "10.10.30.300" is not an IPv4 address; give one of a MetalLB pool, as a.b.c.d',
+    );
   });
 });

@@ -1,8 +1,8 @@
 import { Resource } from "@cdktf/provider-null/lib/resource";
 import { Testing } from "cdktf";
 
-import { UserError } from "../../config/errors";
 import { ProxmoxHaResource } from "../../constructs/proxmox-ha-resource";
+import { UserError } from "../../errors/user-error";
 
 type Synth = { resource: { proxmox_haresource: Record<string, Record<string, unknown>> } };
 

@@ -1,9 +1,9 @@
 import { Resource } from "@cdktf/provider-null/lib/resource";
 import { Testing } from "cdktf";
 
-import { UserError } from "../../config/errors";
 import { ProxmoxHaResource } from "../../constructs/proxmox-ha-resource";
 import { ProxmoxHaRule } from "../../constructs/proxmox-ha-rule";
+import { UserError } from "../../errors/user-error";
 
 type Synth = { resource: { proxmox_harule: Record<string, Record<string, unknown>> } };
 

@@ -5,6 +5,7 @@ import { ProxmoxNodeVm } from "../../constructs/proxmox-node-vm";
 
 type Vm = Record<string, unknown> & {
   cpu: { cores: number; type: string };
+  disk: Record<string, unknown>[];
   agent: { timeout: string; wait_for_ip: Record<string, boolean> };
   clone: Record<string, unknown>;
   initialization: { ip_config: { ipv4: Record<string, string> }[] };
@@ -113,6 +114,11 @@ describe("ProxmoxNodeVm", () => {
     expect(synth({ cpuType: "x86-64-v3", gpuMapping: "rtx-a6000" }).vm.cpu.type).toBe("x86-64-v3");
   });
 
+  it("sets the boot disk's cache mode only when given, leaving Proxmox's default otherwise", () => {
+    expect(synth({ diskCache: "writeback" }).vm.disk[0].cache).toBe("writeback");
+    expect(synth().vm.disk[0]).not.toHaveProperty("cache");
+  });
+
   it("writes every key of the network device, untagged when there is no VLAN", () => {
     expect(synth().vm.network_device[0]).toMatchObject({ bridge: "vmbr0", vlan_id: 30 });
     expect(synth({ vlanId: undefined }).vm.network_device[0]).toMatchObject({ vlan_id: null });
@@ -143,5 +149,25 @@ describe("ProxmoxNodeVm", () => {
     expect(synth().vm.lifecycle.prevent_destroy).toBe(true);
     expect(synth({ staticIp: undefined }).vm.lifecycle.prevent_destroy).toBe(true);
     expect(synth({ destroyable: true }).vm.lifecycle.prevent_destroy).toBe(false);
+  });
+
+  it("rejects props Proxmox cannot take, naming the prop; a token is left to apply time", () => {
+    expect(() => synth({ vmId: 99 })).toThrow(
+      "stack/worker-2.vmId: 99 is not a Proxmox VM ID; use a whole number from 100 to 999999999",
+    );
+    expect(() => synth({ templateVmId: 1.5 })).toThrow(
+      /^stack\/worker-2\.templateVmId: 1\.5 is not/,
+    );
+    expect(() => synth({ cores: 0 })).toThrow(
+      "stack/worker-2.cores: 0 is no size a VM can have; use a whole number above 0",
+    );
+    expect(() => synth({ diskGiB: 2.5 })).toThrow(/^stack\/worker-2\.diskGiB: 2\.5 is no size/);
+    expect(() => synth({ staticIp: "10.10.30" })).toThrow(
+      'stack/worker-2.staticIp: "10.10.30" is not an IPv4 address; write it as a.b.c.d, or leave it out for DHCP',
+    );
+    expect(() => synth({ prefixLength: 33 })).toThrow(
+      /^stack\/worker-2\.prefixLength: 33 is not an IPv4/,
+    );
+    expect(() => synth({ memoryMiB: Token.asNumber("${var.memory}") })).not.toThrow();
   });
 });

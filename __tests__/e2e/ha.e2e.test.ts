@@ -13,7 +13,7 @@ import { parse } from "yaml";
 
 import { VmSnapshots, snapshotName } from "../../lib/proxmox/snapshots";
 import { HA_PRIVILEGES, SNAPSHOT_PRIVILEGES } from "../../preflight/privileges";
-import { ProxmoxApi } from "../../preflight/proxmox-api";
+import { ProxmoxHttpsClient } from "../../preflight/proxmox-api";
 import type { SeedInput } from "../../proxmox-double/seed";
 import { homelab } from "../fixtures/definitions";
 
@@ -104,7 +104,11 @@ describeE2e("vms stack end to end: Proxmox HA", () => {
 
   it("re-plans with no change after a snapshot of every node VM (its config then names a parent)", async () => {
     const snapshots = new VmSnapshots(
-      new ProxmoxApi({ endpoint: env.double.endpoint, token: env.double.token, insecure: true }),
+      new ProxmoxHttpsClient({
+        endpoint: env.double.endpoint,
+        token: env.double.token,
+        insecure: true,
+      }),
       { taskTimeoutMs: 60_000 },
     );
     const name = snapshotName("upgrade-cluster", new Date());

@@ -357,7 +357,7 @@ describeE2e("a team sharing state in PostgreSQL", () => {
     );
     expect(noKey.status).toBe(2);
     expect(noKey.output).toContain(
-      "state.encryption: the state is encrypted; set TF_VAR_state_passphrase in the environment",
+      "TF_VAR_state_passphrase: not set, and the state is encrypted (state.encryption); set it in the environment",
     );
   }, 300_000);
 

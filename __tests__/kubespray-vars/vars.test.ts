@@ -5,7 +5,7 @@ import { parse } from "yaml";
 import { loadClusterConfig, parseClusterConfig } from "../../config/load";
 import { MANAGED_VARIABLES } from "../../kubespray-vars/managed";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
-import { groupVars, hostVariables, kubesprayVariables } from "../../kubespray-vars/vars";
+import { groupVars, kubesprayVariables } from "../../kubespray-vars/vars";
 import { renderFiles } from "../../lib/kubespray/render";
 import { airGapped as airGappedDefinition } from "../fixtures/definitions";
 
@@ -33,23 +33,6 @@ function writtenVariables(files: Readonly<Record<string, string>>): Set<string> 
   ];
   return new Set(names.filter((n) => !ANSIBLE_OWN.has(n)));
 }
-
-describe("hostVariables", () => {
-  it("uses one address for ansible_host, ip and access_ip", () => {
-    expect(hostVariables("10.0.0.5", {}, [])).toEqual({
-      ansible_host: "10.0.0.5",
-      ip: "10.0.0.5",
-      access_ip: "10.0.0.5",
-    });
-  });
-
-  it("adds node_labels and node_taints only when there are any", () => {
-    expect(hostVariables("10.0.0.5", { gpu: "yes" }, ["a:NoSchedule"])).toMatchObject({
-      node_labels: { gpu: "yes" },
-      node_taints: ["a:NoSchedule"],
-    });
-  });
-});
 
 describe("kubesprayVariables", () => {
   it("sets kube-vip, the LB address, SANs and strict ARP for the homelab VIP", () => {

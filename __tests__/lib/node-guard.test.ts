@@ -140,10 +140,10 @@ describe("the node guard", () => {
     const lines = refusal(losses, new Set(["kspray-worker-3"])).lines();
     expect(lines).toEqual([
       expect.stringMatching(
-        /^kspray-worker-3 \(VM pve01\/4202\): its VM would be deleted and cloned anew \(node_name: "pve01" → "pve02"\), without draining it or removing it from Kubernetes first; fix: keep proxmox\.hosts and the pool's hosts as they were, .*only rebuilt through its removal/,
+        /^kspray-worker-3 \(VM pve01\/4202\): its VM would be deleted and cloned anew \(node_name: "pve01" → "pve02"\), without draining it or removing it from Kubernetes first; keep proxmox\.hosts and the pool's hosts as they were, .*only rebuilt through its removal/,
       ),
       expect.stringMatching(
-        /^kspray-worker-2 \(VM pve03\/4201\): its disk would be detached and a blank one added \(disk interface: \["scsi0"\] → \["virtio0"\]\), .*; fix: keep the disk layout the VM was made with/,
+        /^kspray-worker-2 \(VM pve03\/4201\): its disk would be detached and a blank one added \(disk interface: \["scsi0"\] → \["virtio0"\]\), without draining it or removing it from Kubernetes first; keep the disk layout the VM was made with/,
       ),
     ]);
     // A node outside the cluster: how to let the deploy make it anew.

@@ -5,7 +5,7 @@
  */
 import { createServer } from "node:net";
 
-import { UserError } from "../../config/errors";
+import { UserError } from "../../errors/user-error";
 import {
   checkPgConnection,
   classifyPgError,

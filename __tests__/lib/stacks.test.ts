@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { UserError } from "../../config/errors";
+import { UserError } from "../../errors/user-error";
 import { checkStackNames, STACK_NAMES, stacksOf } from "../../lib/stacks";
 import { deployOrder } from "../../scripts/review";
 import { HOMELAB_FILE } from "../fixtures/definitions";

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { lockHolders, lockRecords, recordState, removeIfStale } from "../../lib/state-locks";
+import { lockHolders, lockRecords, lockStatus, removeIfStale } from "../../lib/state-locks";
 import { describeWithToolchain, toolchainEnv, toolPath } from "../support/toolchain";
 
 async function until(what: string, condition: () => boolean, timeoutMs = 60_000) {
@@ -84,7 +84,7 @@ describeWithToolchain()("a local state's lock, held by the real tofu", () => {
     apply!.kill("SIGKILL");
     await gone;
     expect(existsSync(record)).toBe(true);
-    expect(recordState(found)).toEqual({ kind: "stale" });
+    expect(lockStatus(found)).toEqual({ kind: "stale" });
     // A record another OpenTofu wrote since (another ID) is not the one found stale.
     expect(removeIfStale({ ...found, info: { ...found.info, ID: "an-older-one" } })).toEqual({
       kind: "stale",

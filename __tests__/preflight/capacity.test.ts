@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { parseClusterConfig } from "../../config/load";
+import { formatIssue } from "../../errors/user-error";
 import type { CapacityCheck } from "../../preflight/capacity";
 import { capacityRenderOptions, checkCapacity } from "../../preflight/capacity";
-import { formatProblem } from "../../preflight/checks";
 import type { Definition } from "../fixtures/definitions";
 import { cloud, everyOption, EXAMPLES, homelab } from "../fixtures/definitions";
 import { UPSTREAM_CHARTS } from "../support/helm";
@@ -72,7 +72,7 @@ describeWithToolchain(["helm"])("preflight's capacity check, from the rendered c
       // kubelet's 100Mi eviction threshold; the Alertmanager asks for 200Mi.
       def.nodePools[1].memoryMiB = 1024;
       const { problems } = await check(def);
-      expect(problems.map(formatProblem)).toEqual([
+      expect(problems.map(formatIssue)).toEqual([
         "nodePools[1].memoryMiB: the add-ons do not fit pool worker: 1 pod of kube-prometheus-stack's " +
           "Alertmanager kube-prometheus-stack-alertmanager (0 CPU, 200Mi memory each) would stay " +
           "Pending (Insufficient memory); pool worker: 3 nodes of 8 cores / 1Gi, each 7400m CPU, " +
@@ -112,8 +112,8 @@ describeWithToolchain(["helm"])("preflight's capacity check, from the rendered c
       const { problems, report } = await check(homelab(), empty);
       expect(report).toBeUndefined();
       expect(problems).toHaveLength(1);
-      expect(problems[0]).toMatchObject({ what: "addons", warning: true });
-      expect(problems[0].problem).toBe(
+      expect(problems[0]).toMatchObject({ path: "addons", warning: true });
+      expect(problems[0].message).toContain(
         `the add-ons' resource requests were not checked against the nodes: ${empty} does not hold ` +
           "argo-cd-10.1.1.tgz, argocd-apps-2.0.5.tgz, cert-manager-v1.21.1.tgz, democratic-csi-0.15.1.tgz, " +
           "external-secrets-2.9.0.tgz, traefik-41.3.0.tgz, kube-prometheus-stack-88.5.3.tgz, " +
@@ -129,8 +129,8 @@ describeWithToolchain(["helm"])("preflight's capacity check, from the rendered c
     def.addons.certManager.clusterIssuers[0].vault.caBundleFile = "no-such-ca.pem";
     const { problems } = await check(def);
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatchObject({ what: "addons", warning: true });
-    expect(problems[0].problem).toMatch(
+    expect(problems[0]).toMatchObject({ path: "addons", warning: true });
+    expect(problems[0].message).toMatch(
       /not checked against the nodes: the addons stack cannot be synthesized: .*addons\.certManager\.clusterIssuers\[0\]\.vault\.caBundleFile.*no-such-ca\.pem/,
     );
   });
@@ -140,7 +140,7 @@ describeWithToolchain(["helm"])("preflight's capacity check, from the rendered c
       ...capacityRenderOptions(toolchainEnv(), EXAMPLES),
       helm: join(REPO_ROOT, "no-such-helm"),
     });
-    expect(problems.map((p) => p.problem)).toEqual([
+    expect(problems.map((p) => p.message.split("; ")[0])).toEqual([
       `the add-ons' resource requests were not checked against the nodes: no helm CLI at ${join(REPO_ROOT, "no-such-helm")} (npm run toolchain builds it)`,
     ]);
   });

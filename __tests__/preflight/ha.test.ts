@@ -9,13 +9,14 @@ import { join } from "node:path";
 import { parse } from "yaml";
 
 import { parseClusterConfig } from "../../config/load";
-import { formatProblem, preflight } from "../../preflight/checks";
+import { formatIssue } from "../../errors/user-error";
+import { preflight } from "../../preflight/preflight";
 import {
   HA_PRIVILEGES,
   REQUIRED_PRIVILEGES,
   SNAPSHOT_PRIVILEGES,
 } from "../../preflight/privileges";
-import { ProxmoxApi } from "../../preflight/proxmox-api";
+import { ProxmoxHttpsClient } from "../../preflight/proxmox-api";
 import { ProxmoxDouble } from "../../proxmox-double";
 import type { Definition } from "../fixtures/definitions";
 import { homelab } from "../fixtures/definitions";
@@ -52,11 +53,13 @@ async function check(
       ...definition,
       proxmox: { ...definition.proxmox, endpoint: double.endpoint, insecure: true },
     });
-    const api = new ProxmoxApi({ endpoint: double.endpoint, token: double.token, insecure: true });
+    const api = new ProxmoxHttpsClient({
+      endpoint: double.endpoint,
+      token: double.token,
+      insecure: true,
+    });
     const env = { PROXMOX_VE_API_TOKEN: double.token };
-    return (await preflight(config, api, env, { cluster: false, addons: false })).map(
-      formatProblem,
-    );
+    return (await preflight(config, api, env, { cluster: false, addons: false })).map(formatIssue);
   } finally {
     await double.stop();
   }

@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { parse } from "yaml";
 
 import { parseClusterConfig } from "../../config/load";
-import { formatProblem, preflight } from "../../preflight/checks";
-import { ProxmoxApi } from "../../preflight/proxmox-api";
+import { formatIssue } from "../../errors/user-error";
+import { preflight } from "../../preflight/preflight";
+import { ProxmoxHttpsClient } from "../../preflight/proxmox-api";
 import { ProxmoxDouble } from "../../proxmox-double";
 import type { Definition } from "../fixtures/definitions";
 import { cloud, homelab } from "../fixtures/definitions";
@@ -32,11 +33,13 @@ async function check(definition: Definition, seed: Seed): Promise<string[]> {
       ...definition,
       proxmox: { ...definition.proxmox, endpoint: double.endpoint, insecure: true },
     });
-    const api = new ProxmoxApi({ endpoint: double.endpoint, token: double.token, insecure: true });
+    const api = new ProxmoxHttpsClient({
+      endpoint: double.endpoint,
+      token: double.token,
+      insecure: true,
+    });
     const env = { PROXMOX_VE_API_TOKEN: double.token };
-    return (await preflight(config, api, env, { cluster: false, addons: false })).map(
-      formatProblem,
-    );
+    return (await preflight(config, api, env, { cluster: false, addons: false })).map(formatIssue);
   } finally {
     await double.stop();
   }

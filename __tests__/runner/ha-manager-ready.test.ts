@@ -60,10 +60,13 @@ describe("ha-manager-ready", () => {
     expect(r.stderr).toMatch(/^PROXMOX_VE_API_TOKEN: not set; .*export it/);
   });
 
-  it("exits 1 when the manager never lists the hosts", async () => {
+  it("exits 2, a user's error without a stack trace, when the manager never lists the hosts", async () => {
     const r = await run([double.endpoint, "1", "1", "pve01,pve02"], env(double.token));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/does not list pve01, pve02 after 1 s/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^proxmox\.ha\.enabled: Proxmox's HA manager does not list pve01, pve02 after 1 s/,
+    );
+    expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 
   it("exits 0 once it lists them", async () => {

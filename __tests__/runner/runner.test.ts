@@ -452,6 +452,19 @@ describeWithAnsible("runner with real Ansible and the stand-in Kubespray", () =>
     expect(r2.stderr).toMatch(/no SSH answer on port 1 from kspray-cp-1 \(127\.0\.0\.1\)/);
   });
 
+  it("names a missing PG_CONN_STR of a pg record store in one line, exit 2, no stack trace", () => {
+    deploy(initial);
+    const r = run(["apply", settings({ recordStore: { schema: "kspray_cluster" } })], {
+      PG_CONN_STR: "",
+    });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({
+      status: 2,
+      stderr:
+        "[kubespray-runner] error: PG_CONN_STR: not set, and state.backend: pg keeps the Kubespray record in PostgreSQL; " +
+        "set it in the environment as for the deploy: postgres://user@host/db?sslmode=...\n",
+    });
+  });
+
   it("refuses a Kubespray directory of another release and a missing Ansible, with the fix", () => {
     const other = mkdtempSync(join(tmpdir(), "kubespray-other-"));
     writeFileSync(join(other, "galaxy.yml"), "version: 2.30.0\n");

@@ -22,12 +22,12 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
 import { loadClusterConfig } from "../../config/load";
+import { expandNodes } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
 import type { RunnerSettings } from "../../lib/kubespray/commands";
 import { readRecord } from "../../lib/kubespray/record";
 import { renderFiles } from "../../lib/kubespray/render";
 import { listSteps, savedRecord } from "../../lib/kubespray/saved-steps";
-import { expandNodes } from "../../lib/topology";
 import { ProxmoxDouble } from "../../proxmox-double";
 import type { SeedInput } from "../../proxmox-double/seed";
 import { capture } from "../../scripts/processes";

@@ -5,9 +5,11 @@
  * real, the others stop on what the environment lacks, named.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+import { stringify } from "yaml";
 
 import { judge, nodeVmLosses } from "../../lib/node-guard";
 import { toolchainEnv } from "../../scripts/processes";
@@ -20,7 +22,7 @@ import {
   settle,
 } from "../../scripts/review";
 import type { StackReview } from "../../scripts/review";
-import { HOMELAB_FILE } from "../fixtures/definitions";
+import { FIXTURES, homelab, HOMELAB_FILE } from "../fixtures/definitions";
 import { describeWithToolchain, REPO_ROOT } from "../support/toolchain";
 
 // It starts processes (tsx, tofu, bash): a budget for a loaded two-core machine.
@@ -245,5 +247,41 @@ describe("npm run diff of a stack that does not exist", () => {
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
+  }, 60_000);
+});
+
+describe("npm run diff stops before anything is synthesized or planned", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "review-first-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const env = (file: string): NodeJS.ProcessEnv => ({
+    CLUSTER_CONFIG: file,
+    CDKTF_OUTDIR: join(dir, "out"),
+    STATE_DIR: join(dir, "state"),
+    TF_VAR_state_passphrase: "",
+    PROXMOX_VE_API_TOKEN: "",
+  });
+
+  it("on a mistake in the definition: its lines and exit 2, as every command", async () => {
+    const bad = join(FIXTURES, "three-mistakes.yaml");
+    const r = await reviewCommand(["cluster"], env(bad));
+    expect(r.out).toContain(`${bad}:11: network.vlanId: 5000 is above the maximum of 4094`);
+    expect(r.out).not.toMatch(/^\s+at /m);
+    expect(r.status).toBe(2);
+    expect(existsSync(join(dir, "out", "manifest.json"))).toBe(false);
+  }, 60_000);
+
+  it("on an encrypted state without TF_VAR_state_passphrase: names it first, before the token", async () => {
+    const definition = homelab();
+    (definition as Record<string, unknown>).state = { encryption: { enabled: true } };
+    const file = join(dir, "encrypted.yaml");
+    writeFileSync(file, stringify(definition));
+    const r = await reviewCommand([], env(file));
+    expect(r.out.trim().split("\n")).toEqual([
+      "TF_VAR_state_passphrase: not set, and the state is encrypted (state.encryption); set it in the environment: the state passphrase, at least 16 characters",
+    ]);
+    expect(r.status).toBe(2);
   }, 60_000);
 });

@@ -10,10 +10,10 @@ import { join } from "node:path";
 import { parse } from "yaml";
 
 import { parseClusterConfig } from "../../config/load";
+import { expandNodes } from "../../config/nodes";
 import type { RunSummary } from "../../lib/kubespray/runs";
 import { listRuns, writeSummary } from "../../lib/kubespray/runs";
-import { expandNodes } from "../../lib/topology";
-import { ProxmoxApi } from "../../preflight/proxmox-api";
+import { ProxmoxHttpsClient } from "../../preflight/proxmox-api";
 import type { ProxmoxDoubleOptions } from "../../proxmox-double";
 import { ProxmoxDouble } from "../../proxmox-double";
 import { addonsInState, proxmoxStatus, renderStatus } from "../../scripts/status";
@@ -69,7 +69,11 @@ describe("npm run status", () => {
   });
 
   it("lists the cluster's VMs per host with VM ID, address and power state, and the nodes without one", async () => {
-    const api = new ProxmoxApi({ endpoint: double.endpoint, token: double.token, insecure: true });
+    const api = new ProxmoxHttpsClient({
+      endpoint: double.endpoint,
+      token: double.token,
+      insecure: true,
+    });
     const status = await proxmoxStatus(config(), api);
     expect(status.error).toBeUndefined();
     expect(status.hosts).toEqual([
@@ -115,7 +119,7 @@ describe("npm run status", () => {
   });
 
   it("says why when Proxmox refuses the token", async () => {
-    const api = new ProxmoxApi({
+    const api = new ProxmoxHttpsClient({
       endpoint: double.endpoint,
       token: "nobody@pve!x=0",
       insecure: true,
@@ -129,7 +133,11 @@ describe("npm run status", () => {
   });
 
   it("renders the VMs, the record's version, the runs with their failures", async () => {
-    const api = new ProxmoxApi({ endpoint: double.endpoint, token: double.token, insecure: true });
+    const api = new ProxmoxHttpsClient({
+      endpoint: double.endpoint,
+      token: double.token,
+      insecure: true,
+    });
     const stateDir = mkdtempSync(join(tmpdir(), "status-"));
     const failed: RunSummary = {
       name: "20260514T212633.123Z-cluster",

@@ -3,9 +3,13 @@
  * valid files, every problem one per line and exit 2 otherwise, never a stack trace.
  */
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-import { CLOUD_FILE, FIXTURES, HOMELAB_FILE } from "../fixtures/definitions";
+import { stringify } from "yaml";
+
+import { CLOUD_FILE, FIXTURES, homelab, HOMELAB_FILE } from "../fixtures/definitions";
 
 // It starts processes (tsx, tofu, bash): a budget for a loaded two-core machine.
 jest.setTimeout(120_000);
@@ -109,4 +113,22 @@ test("reads relative paths from the folder npm was run in (INIT_CWD), naming the
   expect(output.startsWith(bad)).toBe(true);
   const fromEnv = validateWith({ INIT_CWD: FIXTURES, CLUSTER_CONFIG: "three-mistakes.yaml" });
   expect(fromEnv.output.startsWith(bad)).toBe(true);
+});
+
+test("reads every file the definition names: a missing Vault CA bundle is named on its line", () => {
+  const dir = mkdtempSync(join(tmpdir(), "validate-ca-"));
+  const definition = homelab();
+  const missing = join(dir, "missing.pem");
+  definition.addons.certManager.clusterIssuers[0].vault.caBundleFile = missing;
+  const file = join(dir, "cluster.yaml");
+  writeFileSync(file, stringify(definition));
+  const line =
+    stringify(definition)
+      .split("\n")
+      .findIndex((l) => l.includes("caBundleFile")) + 1;
+  const { status, output } = validate(file);
+  expect(output.trim()).toBe(
+    `${file}:${line}: addons.certManager.clusterIssuers[0].vault.caBundleFile: cannot read ${JSON.stringify(missing)} (ENOENT); give the path of a PEM file`,
+  );
+  expect(status).toBe(2);
 });

@@ -4,8 +4,8 @@ import { join } from "node:path";
 
 import { Testing } from "cdktf";
 
-import { readVaultCaBundles } from "../../config/ca-bundles";
 import { parseClusterConfig } from "../../config/load";
+import { readNamedFiles } from "../../config/named-files";
 import { secretVariables } from "../../config/secrets";
 import { CHARTS } from "../../lib/charts";
 import { AddonsStack } from "../../stacks/addons-stack";
@@ -25,7 +25,7 @@ function synthStack(def: Definition) {
     stateDir: "/var/lib/state",
     kubeconfigPath: "/var/lib/state/kubeconfig",
     baseDir: process.cwd(),
-    vaultCaBundles: readVaultCaBundles(config, process.cwd()),
+    vaultCaBundles: readNamedFiles(config, process.cwd()).vaultCaBundles,
   });
   return { config, json: JSON.parse(Testing.synth(stack)) };
 }

@@ -6,13 +6,14 @@ import { File } from "@cdktf/provider-local/lib/file";
 import { App, Testing } from "cdktf";
 import "cdktf/lib/testing/adapters/jest";
 
-import { ConfigError } from "../../config/errors";
 import { loadClusterConfig } from "../../config/load";
+import type { ClusterNode } from "../../config/nodes";
+import { expandNodes } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
+import { UserError } from "../../errors/user-error";
+import { kubesprayHost } from "../../kubespray-vars/host-fields";
 import { groupVars } from "../../kubespray-vars/vars";
-import type { RunRecord } from "../../lib/kubespray/planner";
-import type { ClusterNode } from "../../lib/topology";
-import { expandNodes, kubesprayHost } from "../../lib/topology";
+import type { RunRecord } from "../../lib/kubespray/playbooks";
 import { ClusterStack } from "../../stacks/cluster-stack";
 
 const EXAMPLES = join(__dirname, "..", "..", "examples");
@@ -172,7 +173,7 @@ describe("ClusterStack", () => {
       nodePools: homelab.nodePools.map((p) => (p.name === "worker" ? { ...p, count: 4 } : p)),
     };
     const { stack } = synth(bigger, recordOf(homelab));
-    expect(stack.plannedAction).toBe("playbooks/facts.yml; scale.yml --limit=kspray-worker-4");
+    expect(stack.action).toBe("playbooks/facts.yml; scale.yml --limit=kspray-worker-4");
   });
 
   it("keeps the recorded action when nothing changed, so a redeploy plans nothing", () => {
@@ -180,7 +181,7 @@ describe("ClusterStack", () => {
       homelab,
       recordOf(homelab, "playbooks/facts.yml; scale.yml --limit=kspray-worker-3"),
     );
-    expect(stack.plannedAction).toBe("playbooks/facts.yml; scale.yml --limit=kspray-worker-3");
+    expect(stack.action).toBe("playbooks/facts.yml; scale.yml --limit=kspray-worker-3");
   });
 
   it("shows remove-node.yml for a removed worker", () => {
@@ -188,14 +189,14 @@ describe("ClusterStack", () => {
       ...homelab,
       nodePools: homelab.nodePools.map((p) => (p.name === "worker" ? { ...p, count: 2 } : p)),
     };
-    expect(synth(smaller, recordOf(homelab)).stack.plannedAction).toBe(
+    expect(synth(smaller, recordOf(homelab)).stack.action).toBe(
       "remove-node.yml -e node=kspray-worker-3",
     );
   });
 
-  it("refuses a skipped minor version as a ConfigError on kubernetes.version", () => {
+  it("refuses a skipped minor version as a UserError on kubernetes.version", () => {
     const old = { ...homelab, kubernetes: { ...homelab.kubernetes, version: "1.33.2" } };
-    expect(() => synth(homelab, recordOf(old))).toThrow(ConfigError);
+    expect(() => synth(homelab, recordOf(old))).toThrow(UserError);
     expect(() => synth(homelab, recordOf(old))).toThrow(
       /kubernetes\.version: Kubernetes 1\.33\.2 to 1\.35\.4 skips a minor version/,
     );
@@ -217,7 +218,7 @@ describe("ClusterStack", () => {
       nodes,
       lastRun,
     });
-    expect(stack.plannedAction).toBe("recorded");
+    expect(stack.action).toBe("recorded");
   });
 
   it("writes runner settings with the release's Ansible range and the container image", () => {
@@ -244,7 +245,7 @@ describe("ClusterStack, moving the first control-plane node away", () => {
       nextControlPlaneOrder: ["kspray-cp-2", "kspray-cp-3", "kspray-cp-1"],
     };
     const { stack, parsed } = synth(homelab, record);
-    expect(stack.plannedAction).toBe("cluster.yml");
+    expect(stack.action).toBe("cluster.yml");
     const hosts = Object.values(parsed.resource.local_file).find(
       (f) => f.filename === "/state/kspray/inventory/hosts.yaml",
     );

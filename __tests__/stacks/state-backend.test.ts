@@ -4,9 +4,9 @@ import { join } from "node:path";
 
 import { App, TerraformStack, Testing } from "cdktf";
 
-import { UserError } from "../../config/errors";
 import { loadClusterConfig } from "../../config/load";
 import type { ClusterConfig } from "../../config/schema";
+import { UserError } from "../../errors/user-error";
 import {
   checkStateEnvironment,
   PASSPHRASE_ENV,
@@ -93,10 +93,12 @@ describe("stateBackend", () => {
     const config = withState({ backend: "pg" });
     const check = () => checkStateEnvironment(config, {});
     expect(check).toThrow(UserError);
-    expect(check).toThrow(/state.backend: pg needs PG_CONN_STR in the environment/);
-    expect(check).toThrow(/set TF_VAR_state_passphrase in the environment/);
+    expect(check).toThrow(
+      /^PG_CONN_STR: not set, and state.backend: pg keeps the state in PostgreSQL; set it in the environment/,
+    );
+    expect(check).toThrow(/^TF_VAR_state_passphrase: not set, and the state is encrypted/m);
     // The synth needs the connection string (it reads the Kubespray record) ...
-    expect(() => synth(config, {})).toThrow(/state.backend: pg needs PG_CONN_STR/);
+    expect(() => synth(config, {})).toThrow(/^PG_CONN_STR: not set/);
     // ... but not the passphrase, which the cdktf CLI keeps from it (no TF_VAR_* in a synth).
     expect(() => synth(config, { PG_CONN_STR: CONN })).not.toThrow();
   });
@@ -104,7 +106,7 @@ describe("stateBackend", () => {
   it("rejects a passphrase shorter than OpenTofu's pbkdf2 minimum", () => {
     const config = withState({ encryption: { enabled: true, unencryptedFallback: false } });
     expect(() => checkStateEnvironment(config, { [PASSPHRASE_ENV]: "short" })).toThrow(
-      "state.encryption: TF_VAR_state_passphrase has 5 characters; use at least 16",
+      "TF_VAR_state_passphrase: 5 characters, fewer than OpenTofu takes; use at least 16",
     );
   });
 });

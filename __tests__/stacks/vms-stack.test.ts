@@ -94,6 +94,19 @@ describe("VmsStack", () => {
     );
   });
 
+  it("gives a pool's boot disks its diskCache, the other pools' Proxmox's default", () => {
+    const d = homelab();
+    (d.nodePools[1] as Record<string, unknown>).diskCache = "writeback";
+    const vms = vmsByName(synth(d).json);
+    const cache = (name: string) => (vms.get(name)?.disk as { cache?: string }[])[0].cache;
+    expect(cache("kspray-worker-1")).toBe("writeback");
+    expect(cache("kspray-worker-3")).toBe("writeback");
+    expect(cache("kspray-cp-1")).toBeUndefined();
+    expect(vms.get("kspray-cp-1")?.disk).toEqual([
+      { interface: "scsi0", datastore_id: "local-lvm", size: 40, discard: "on", iothread: true },
+    ]);
+  });
+
   it("tags each VM with the cluster, pool, role and the user's tags", () => {
     const vm = vmsByName(synth(homelab()).json).get("kspray-worker-2");
     expect(vm?.tags).toEqual(["homelab", "kspray", "kubespray", "worker"]);

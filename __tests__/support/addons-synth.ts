@@ -8,8 +8,8 @@ import { join, resolve } from "node:path";
 
 import { App } from "cdktf";
 
-import { readVaultCaBundles } from "../../config/ca-bundles";
 import { parseClusterConfig } from "../../config/load";
+import { readNamedFiles } from "../../config/named-files";
 import type { ClusterConfig } from "../../config/schema";
 import { kubernetesVersion } from "../../kubespray-vars/vars";
 import { AddonsStack } from "../../stacks/addons-stack";
@@ -41,7 +41,7 @@ export function synthAddons(def: Definition, outDir: string): SynthesizedAddons 
     stateDir: "/s",
     kubeconfigPath: "/s/kubeconfig",
     baseDir: process.cwd(),
-    vaultCaBundles: readVaultCaBundles(config, process.cwd()),
+    vaultCaBundles: readNamedFiles(config, process.cwd()).vaultCaBundles,
   });
   app.synth();
   const dir = join(outDir, "stacks", "addons");

@@ -13,11 +13,11 @@ import { join } from "node:path";
 import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import { CoreV1Api, PolicyV1Api } from "@kubernetes/client-node";
 
-import { UserError } from "../../config/errors";
 import { loadClusterConfig } from "../../config/load";
+import { expandNodes } from "../../config/nodes";
+import { UserError } from "../../errors/user-error";
 import type { HostMaintenanceOptions } from "../../lib/maintenance/host";
 import { DRAINED_FOR, drainHost, resumeHost } from "../../lib/maintenance/host";
-import { expandNodes } from "../../lib/topology";
 import { ProxmoxDouble } from "../../proxmox-double";
 import { capture } from "../../scripts/processes";
 import type { TestCluster } from "../../test-cluster/cluster";

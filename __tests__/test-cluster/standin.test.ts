@@ -14,8 +14,8 @@ import type { V1Node } from "@kubernetes/client-node";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 
+import type { KubesprayHost } from "../../kubespray-vars/host-fields";
 import { buildInventory } from "../../lib/kubespray/inventory";
-import type { KubesprayHost } from "../../lib/topology";
 import { ProxmoxDouble } from "../../proxmox-double";
 import { capture } from "../../scripts/processes";
 import type { TestCluster } from "../../test-cluster/cluster";

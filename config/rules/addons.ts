@@ -1,8 +1,8 @@
 /** Rules of the add-ons: MetalLB ranges, the ingress address, storage backends, the GPU Operator. */
-import { show } from "../errors";
+import { show } from "../../errors/user-error";
 import { formatIpRange, ipToInt, isOrdered, parseIpRange } from "../net";
-import { gpuPools } from "../pools";
-import { storageDriver } from "../storage-drivers";
+import { gpuPools } from "../nodes";
+import { storageBackendProblems } from "../storage-drivers";
 
 import type { Rule } from "./context";
 
@@ -87,14 +87,7 @@ const storageBackends: Rule = ({ config, err }) => {
     const at = `addons.storage.democraticCsi[${i}]`;
     if (names.has(b.name)) err(`${at}.name`, `${show(b.name)} is used twice; names must be unique`);
     names.add(b.name);
-    const { protocol } = storageDriver(b.driver);
-    if (protocol === "iscsi" && b.targetPortal === undefined)
-      err(
-        `${at}.targetPortal`,
-        `the ${b.driver} driver needs the iSCSI portal; add targetPortal: HOST:3260`,
-      );
-    if (protocol === "nfs" && b.shareHost === undefined)
-      err(`${at}.shareHost`, `the ${b.driver} driver needs the NFS server; add shareHost: ADDRESS`);
+    for (const p of storageBackendProblems(b)) err(`${at}.${p.field}`, p.message);
   });
 };
 

@@ -1,9 +1,9 @@
 /** Rules of coexistence: no address or VM ID of this cluster is one an existing cluster uses. */
+
 import type { IdRange } from "../net";
 import { isOrdered, overlaps, parseIdRange, parseIpRange } from "../net";
-import { poolVmIdBase } from "../pools";
+import { poolVmIds, templateVmIds } from "../nodes";
 import type { ExistingCluster } from "../schema";
-import { lastTemplateVmId } from "../templates";
 
 import type { Claim, Rule, RuleContext } from "./context";
 
@@ -47,14 +47,11 @@ const addresses: Rule = (c) =>
 
 const vmIds: Rule = (c) => {
   const { config } = c;
-  const mine: { path: string; range: IdRange }[] = config.nodePools
-    .map((pool, i) => ({
-      path: `nodePools[${i}].count`,
-      range: { first: poolVmIdBase(config, i), last: poolVmIdBase(config, i) + pool.count - 1 },
-    }))
-    .filter((x) => x.range.last >= x.range.first);
-  const template = config.proxmox.template.vmId;
-  const lastTemplate = lastTemplateVmId(config);
+  const mine = config.nodePools.flatMap((_, i): { path: string; range: IdRange }[] => {
+    const range = poolVmIds(config, i);
+    return range ? [{ path: `nodePools[${i}].count`, range }] : [];
+  });
+  const templates = templateVmIds(config);
   eachExisting(c, (other, at) =>
     other.vmIds.forEach((text, j) => {
       const range = parseIdRange(text);
@@ -68,15 +65,15 @@ const vmIds: Rule = (c) => {
         }
       }
       if (config.proxmox.template.image !== undefined) {
-        if (overlaps({ first: template, last: lastTemplate }, range))
+        if (overlaps(templates, range))
           c.err(
             "proxmox.template.vmId",
-            `the templates' VM IDs ${template}-${lastTemplate} (one per host) collide with ${other.name}'s VM IDs ${text} (${at}.vmIds[${j}]); move template.vmId`,
+            `the templates' VM IDs ${templates.first}-${templates.last} (one per host) collide with ${other.name}'s VM IDs ${text} (${at}.vmIds[${j}]); move template.vmId`,
           );
-      } else if (template >= range.first && template <= range.last) {
+      } else if (overlaps(templates, range)) {
         c.warn(
           "proxmox.template.vmId",
-          `template ${template} is one of ${other.name}'s VM IDs; is it really the template?`,
+          `template ${templates.first} is one of ${other.name}'s VM IDs; is it really the template?`,
         );
       }
     }),

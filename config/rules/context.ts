@@ -3,8 +3,8 @@
  * address ranges claimed so far (each section claims its own; `network.ts` then checks that
  * no two overlap and `coexistence.ts` that none collides with an existing cluster).
  */
-import type { ConfigIssue } from "../errors";
-import { show } from "../errors";
+import type { Issue } from "../../errors/user-error";
+import { show } from "../../errors/user-error";
 import type { Ipv4Cidr, Ipv4Range } from "../net";
 import { contains, formatIpRange, intToIp, isNetworkAddress, parseCidr } from "../net";
 import type { ClusterConfig } from "../schema";
@@ -19,8 +19,8 @@ export interface Claim {
 }
 
 export interface ValidationResult {
-  readonly errors: ConfigIssue[];
-  readonly warnings: ConfigIssue[];
+  readonly errors: Issue[];
+  readonly warnings: Issue[];
 }
 
 export interface RuleContext {
@@ -31,8 +31,12 @@ export interface RuleContext {
   readonly claims: Claim[];
   err(path: string, message: string): void;
   warn(path: string, message: string): void;
-  /** Checks that one address range is a usable part of the node network. */
-  inNodeNetwork(path: string, range: Ipv4Range, what: string): boolean;
+  /**
+   * Checks that one address range is a usable part of the node network; `what` names it
+   * before its addresses (`gateway`, `pool workers's 3 addresses`), `plural` when it is
+   * more than one thing.
+   */
+  inNodeNetwork(path: string, range: Ipv4Range, what: string, plural?: boolean): boolean;
   /** Checks that a CIDR is written with its network address. */
   noHostBits(path: string, text: string): void;
 }
@@ -42,8 +46,8 @@ export type Rule = (c: RuleContext) => void;
 
 /** Runs the rules in order over a schema-valid definition. */
 export function runRules(config: ClusterConfig, rules: readonly Rule[]): ValidationResult {
-  const errors: ConfigIssue[] = [];
-  const warnings: ConfigIssue[] = [];
+  const errors: Issue[] = [];
+  const warnings: Issue[] = [];
   const net = parseCidr(config.network.cidr);
   const c: RuleContext = {
     config,
@@ -51,12 +55,13 @@ export function runRules(config: ClusterConfig, rules: readonly Rule[]): Validat
     claims: [],
     err: (path, message) => errors.push({ path, message }),
     warn: (path, message) => warnings.push({ path, message }),
-    inNodeNetwork(path, range, what) {
+    inNodeNetwork(path, range, what, plural = false) {
       if (!net) return false;
+      const [is, includes] = plural ? ["are", "include"] : ["is", "includes"];
       if (!contains(net, range)) {
         c.err(
           path,
-          `${what} ${formatIpRange(range)} is outside the node network ${config.network.cidr}; use addresses inside it`,
+          `${what} ${formatIpRange(range)} ${is} outside the node network ${config.network.cidr}; use addresses inside it`,
         );
         return false;
       }
@@ -64,7 +69,7 @@ export function runRules(config: ClusterConfig, rules: readonly Rule[]): Validat
         const which = range.first === net.first ? "network" : "broadcast";
         c.err(
           path,
-          `${what} ${formatIpRange(range)} includes the ${which} address of ${config.network.cidr}; use host addresses`,
+          `${what} ${formatIpRange(range)} ${includes} the ${which} address of ${config.network.cidr}; use host addresses`,
         );
         return false;
       }

@@ -1,7 +1,7 @@
 /** Rules of `proxmox.ha`: the pools it names, and groups that can be kept on different hosts. */
+import { expandNodes } from "../../config/nodes";
+import { show } from "../../errors/user-error";
 import { haAffinityGroups, sharedHosts } from "../../lib/proxmox/ha";
-import { expandNodes } from "../../lib/topology";
-import { show } from "../errors";
 
 import type { Rule } from "./context";
 

@@ -2,11 +2,11 @@
 import major from "semver/functions/major";
 import minor from "semver/functions/minor";
 
+import { show } from "../../errors/user-error";
 import { MANAGED_VARIABLES } from "../../kubespray-vars/managed";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
-import { show } from "../errors";
+import { DEFAULT_NODE_CIDR_PREFIX } from "../../kubespray-vars/vars";
 import { ipToInt, overlaps, parseCidr } from "../net";
-import { DEFAULT_NODE_CIDR_PREFIX } from "../schema";
 
 import type { Rule } from "./context";
 

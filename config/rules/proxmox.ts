@@ -1,8 +1,9 @@
 /** Rules of the Proxmox section: its hosts, this cluster's VM ID blocks and the template. */
-import { show } from "../errors";
-import { poolVmIdBase } from "../pools";
-import { CHECKSUM_HEX_LENGTH, IMPORT_FILE_NAME, PROXMOX_MAX_VMID } from "../schema";
-import { imageBaseName, imageTemplateName, lastTemplateVmId } from "../templates";
+import { show } from "../../errors/user-error";
+import { checksumProblem, imageBaseName } from "../cloud-image";
+import { overlaps } from "../net";
+import { clusterVmIdBlocks, imageTemplateName, templateVmIds } from "../nodes";
+import { IMPORT_FILE_NAME, PROXMOX_MAX_VMID } from "../schema";
 
 import type { Rule } from "./context";
 
@@ -12,11 +13,8 @@ const hostsOnce: Rule = ({ config, err }) =>
       err(`proxmox.hosts[${i}]`, `${show(h)} is listed twice; list each node once`);
   });
 
-/** The last VM ID of the last pool's block. */
-const lastVmId = (c: Parameters<Rule>[0]) => poolVmIdBase(c.config, c.config.nodePools.length) - 1;
-
 const vmIdsInRange: Rule = (c) => {
-  const last = lastVmId(c);
+  const { last } = clusterVmIdBlocks(c.config);
   if (last > PROXMOX_MAX_VMID) {
     c.err(
       "proxmox.vmIdStart",
@@ -26,22 +24,21 @@ const vmIdsInRange: Rule = (c) => {
 };
 
 const templateOutsideCluster: Rule = (c) => {
-  const { vmIdStart, template } = c.config.proxmox;
-  const last = lastVmId(c);
-  const lastTemplate = lastTemplateVmId(c.config);
-  if (template.vmId <= last && lastTemplate >= vmIdStart) {
+  const cluster = clusterVmIdBlocks(c.config);
+  const templates = templateVmIds(c.config);
+  if (overlaps(templates, cluster)) {
     const ids =
-      lastTemplate === template.vmId
-        ? `template ${template.vmId} lies`
-        : `the templates' VM IDs ${template.vmId}-${lastTemplate} (one per host) lie`;
+      templates.last === templates.first
+        ? `template ${templates.first} lies`
+        : `the templates' VM IDs ${templates.first}-${templates.last} (one per host) lie`;
     c.err(
       "proxmox.template.vmId",
-      `${ids} inside this cluster's VM IDs ${vmIdStart}-${last}; move vmIdStart`,
+      `${ids} inside this cluster's VM IDs ${cluster.first}-${cluster.last}; move vmIdStart`,
     );
-  } else if (lastTemplate > PROXMOX_MAX_VMID) {
+  } else if (templates.last > PROXMOX_MAX_VMID) {
     c.err(
       "proxmox.template.vmId",
-      `the templates' VM IDs end at ${lastTemplate}, above Proxmox's maximum ${PROXMOX_MAX_VMID}; lower vmId`,
+      `the templates' VM IDs end at ${templates.last}, above Proxmox's maximum ${PROXMOX_MAX_VMID}; lower vmId`,
     );
   }
 };
@@ -62,12 +59,8 @@ const imageAlone: Rule = (c) => {
 const imageChecksum: Rule = (c) => {
   const image = c.config.proxmox.template.image;
   if (image === undefined) return;
-  const want = CHECKSUM_HEX_LENGTH[image.checksumAlgorithm];
-  if (image.checksum.length !== want)
-    c.err(
-      "proxmox.template.image.checksum",
-      `${image.checksum.length} hex digits, but a ${image.checksumAlgorithm} checksum has ${want}; copy the image's line of its ${image.checksumAlgorithm.toUpperCase()}SUMS file, or fix checksumAlgorithm`,
-    );
+  const problem = checksumProblem(image.checksum, image.checksumAlgorithm);
+  if (problem !== undefined) c.err("proxmox.template.image.checksum", problem);
 };
 
 const imageFile: Rule = (c) => {

@@ -5,13 +5,13 @@
  * leaves for pods.
  */
 import type { Taint } from "../../config/kubernetes-names";
+import { expandNodes } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
 import type { NodeResources } from "../../kubespray-vars/kubelet";
 import { kubeletVariables, nodeAllocatable } from "../../kubespray-vars/kubelet";
 import { groupVars } from "../../kubespray-vars/vars";
 import { buildInventory } from "../kubespray/inventory";
 import { parseTaint } from "../scheduling";
-import { expandNodes } from "../topology";
 
 /** kubeadm's taint of a control-plane node that is not also a worker. */
 export const CONTROL_PLANE_TAINT: Taint = {

@@ -16,9 +16,9 @@ import { basename, isAbsolute, join, resolve } from "node:path";
 
 import { App } from "cdktf";
 
-import { readVaultCaBundles } from "../../config/ca-bundles";
-import { UserError } from "../../config/errors";
+import { readNamedFiles } from "../../config/named-files";
 import type { ClusterConfig } from "../../config/schema";
+import { UserError } from "../../errors/user-error";
 import { kubernetesVersion } from "../../kubespray-vars/vars";
 import { AddonsStack } from "../../stacks/addons-stack";
 
@@ -66,7 +66,7 @@ function synthReleases(config: ClusterConfig, baseDir: string, outDir: string) {
     stateDir: join(outDir, "state"),
     kubeconfigPath: join(outDir, "state", "kubeconfig"),
     baseDir,
-    vaultCaBundles: readVaultCaBundles(config, baseDir),
+    vaultCaBundles: readNamedFiles(config, baseDir).vaultCaBundles,
   });
   app.synth();
   const dir = join(outDir, "stacks", "addons");

@@ -5,13 +5,13 @@
  */
 import { basename, dirname, resolve } from "node:path";
 
-import type { NodeRole } from "../../config/schema";
-import { DEFAULT_MAX_FORKS } from "../../config/schema";
+import type { NodeRole, RunnerMode } from "../../config/schema";
+import { ANSIBLE_FORKS, DEFAULT_MAX_FORKS } from "../../kubespray-vars/forks";
 
-import type { PlaybookStep } from "./planner";
-import { describeLimited, limitOption } from "./planner";
+import type { PlaybookStep } from "./playbooks";
+import { describeLimited, limitOption } from "./playbooks";
 
-export type RunnerMode = "run" | "print" | "container";
+export type { RunnerMode };
 
 /** What the runner needs besides the inventory: written by the cluster stack as JSON. */
 export interface RunnerSettings {
@@ -128,9 +128,6 @@ export interface CommandContext {
   /** Hosts in the inventory: what a playbook without a limit touches. */
   readonly hostCount: number;
 }
-
-/** Ansible's own default of `--forks`. */
-const ANSIBLE_FORKS = 5;
 
 /**
  * `--forks` for a step: every host it touches at once (Ansible's default of 5 would run a

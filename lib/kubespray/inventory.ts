@@ -1,18 +1,18 @@
 /**
  * The Kubespray inventory in the YAML form Kubespray v2.31.0 documents
- * (docs/ansible/inventory.md, docs/operations/nodes.md): every host under `all.hosts`
- * with `ansible_host`, `ip` and `access_ip`; groups `kube_control_plane`, `etcd` (the
- * control-plane nodes), `kube_node` (the workers), `k8s_cluster` and `calico_rr`; and our
- * own `gpu_nodes` group for the node-preparation playbook.
+ * (docs/ansible/inventory.md, docs/operations/nodes.md): every host under `all.hosts` with
+ * its variables, and the groups `kube_control_plane`, `etcd` (the control-plane nodes),
+ * `kube_node` (the workers), `k8s_cluster`, `calico_rr` and our own `gpu_nodes` (for the
+ * node-preparation playbook). What each host's variables and groups are, and how they are
+ * read back, is the table of host fields' (kubespray-vars/host-fields.ts); this module lays
+ * them out and orders the control-plane nodes.
  */
 import { isMap, parse, parseDocument } from "yaml";
 
+import { UserError } from "../../errors/user-error";
+import type { KubesprayHost } from "../../kubespray-vars/host-fields";
+import { GPU_GROUP, hostGroups, hostVariables, readHost } from "../../kubespray-vars/host-fields";
 import type { ConnectionVariables, HostVariables } from "../../kubespray-vars/vars";
-import { hostVariables } from "../../kubespray-vars/vars";
-import type { KubesprayHost } from "../topology";
-
-/** Group of GPU nodes; read by ansible/node-prep.yml, ignored by Kubespray. */
-export const GPU_GROUP = "gpu_nodes";
 
 export interface InventoryInput {
   /** In definition order. */
@@ -29,7 +29,8 @@ export interface InventoryInput {
 
 type HostMap = Record<string, Record<string, never>>;
 
-export interface KubesprayInventory {
+/** The inventory document, as the `yaml` library or `Fn.yamlencode` writes it. */
+export interface InventoryDocument {
   readonly all: {
     readonly vars: ConnectionVariables;
     readonly hosts: Record<string, HostVariables>;
@@ -59,22 +60,19 @@ const hostMap = (names: readonly string[]): HostMap =>
   Object.fromEntries(names.map((n) => [n, {}]));
 
 /** The inventory as a plain object, ready for the `yaml` library or `Fn.yamlencode`. */
-export function buildInventory(input: InventoryInput): KubesprayInventory {
-  const cps = controlPlaneOrder(
-    input.hosts.filter((h) => h.role === "control-plane").map((h) => h.name),
-    input.previousControlPlaneOrder,
-  );
-  const workers = input.hosts.filter((h) => h.role === "worker").map((h) => h.name);
-  const hosts = Object.fromEntries(
-    input.hosts.map((h) => [h.name, hostVariables(h.address ?? "", h.labels, h.taints)]),
-  );
+export function buildInventory(input: InventoryInput): InventoryDocument {
+  const groups = new Map(input.hosts.map((h) => [h.name, hostGroups(h)]));
+  const members = (group: string) =>
+    input.hosts.filter((h) => groups.get(h.name)?.includes(group)).map((h) => h.name);
+  const cps = controlPlaneOrder(members("kube_control_plane"), input.previousControlPlaneOrder);
+  const workers = members("kube_node");
   return {
     all: {
       vars: {
         ansible_user: input.sshUser,
         ansible_ssh_private_key_file: input.sshPrivateKeyFile,
       },
-      hosts,
+      hosts: Object.fromEntries(input.hosts.map((h) => [h.name, hostVariables(h)])),
       children: {
         kube_control_plane: { hosts: hostMap(cps) },
         etcd: { hosts: hostMap(cps) },
@@ -82,7 +80,7 @@ export function buildInventory(input: InventoryInput): KubesprayInventory {
         kube_node: { hosts: hostMap(workers.length > 0 ? workers : cps) },
         k8s_cluster: { children: { kube_control_plane: {}, kube_node: {} } },
         calico_rr: { hosts: {} },
-        [GPU_GROUP]: { hosts: hostMap(input.hosts.filter((h) => h.gpu).map((h) => h.name)) },
+        [GPU_GROUP]: { hosts: hostMap(members(GPU_GROUP)) },
       },
     },
   };
@@ -94,29 +92,29 @@ export interface ParsedInventory {
   readonly sshPrivateKeyFile: string;
 }
 
-/** Reads an inventory this module wrote (the runner's view of the desired cluster). */
-export function parseInventory(text: string): ParsedInventory {
-  const doc = parse(text) as KubesprayInventory | null;
+/**
+ * Reads an inventory this module wrote (the runner's view of the desired cluster); `file`
+ * names it in the error for one that is not.
+ */
+export function parseInventory(text: string, file = "hosts.yaml"): ParsedInventory {
+  const doc = parse(text) as InventoryDocument | null;
   const all = doc?.all;
-  if (!all?.hosts || !all.children) throw new Error("not a Kubespray inventory written by us");
-  const names = (m: HostMap | null | undefined) => Object.keys(m ?? {});
-  const cps = names(all.children.kube_control_plane?.hosts);
-  const gpu = names(all.children[GPU_GROUP]?.hosts);
-  const hosts = Object.entries(all.hosts).map(([name, v]): KubesprayHost => {
-    // A host without variables reads back as null.
-    const vars: Partial<HostVariables> = v ?? {};
-    return {
-      name,
-      role: cps.includes(name) ? "control-plane" : "worker",
-      address: String(vars.ansible_host ?? ""),
-      labels: vars.node_labels ?? {},
-      taints: vars.node_taints ?? [],
-      gpu: gpu.includes(name),
-    };
-  });
+  if (!all?.hosts || !all.children)
+    throw UserError.at(
+      file,
+      "not a Kubespray inventory as the cluster stack writes it (no all.hosts and all.children)",
+      "deploy the cluster stack again, which writes it anew; do not edit it by hand",
+    );
+  const children = all.children as Record<string, { hosts?: HostMap | null } | null>;
+  const groupsOf = (name: string) =>
+    new Set(Object.keys(children).filter((g) => name in (children[g]?.hosts ?? {})));
+  // A host without variables reads back as null.
+  const hosts = Object.entries(all.hosts).map(([name, v]) =>
+    readHost(name, v ?? {}, groupsOf(name)),
+  );
   return {
     hosts,
-    controlPlaneOrder: cps,
+    controlPlaneOrder: Object.keys(all.children.kube_control_plane?.hosts ?? {}),
     sshPrivateKeyFile: String(all.vars?.ansible_ssh_private_key_file ?? ""),
   };
 }

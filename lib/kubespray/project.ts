@@ -1,5 +1,6 @@
 /** Absolute paths of the project's own programs, wherever the app is started from. */
-import { resolve } from "node:path";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
 
 import { projectPath } from "../../config/project-root";
 
@@ -11,6 +12,11 @@ export const HA_MANAGER_READY_ENTRY = projectPath("dist", "runner", "ha-manager-
 export const NODE_PREP_PLAYBOOK = projectPath("ansible", "node-prep.yml");
 /** Our Ansible callback plugins: the runner's events (`kspray_events.py`). */
 export const CALLBACK_PLUGINS_DIR = projectPath("ansible", "callback_plugins");
+
+/** A path with a leading `~` expanded to the home directory of the user running this. */
+export function expandHome(path: string): string {
+  return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : path;
+}
 
 /**
  * A user-given path made absolute against `base` (local-exec runs elsewhere); `~/...`

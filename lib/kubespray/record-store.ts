@@ -26,8 +26,8 @@ import { dirname } from "node:path";
 
 import type { Client } from "pg";
 
-import { UserError } from "../../config/errors";
 import type { ClusterConfig } from "../../config/schema";
+import { UserError } from "../../errors/user-error";
 import {
   classifyPgError,
   connectPg,
@@ -37,9 +37,9 @@ import {
   targetOf,
   withPg,
 } from "../pg-connection";
-import { PASSPHRASE_ENV, pgSchemaName } from "../state-backend";
+import { PASSPHRASE_ENV, PG_CONN_STR, pgSchemaName } from "../state-backend";
 
-import type { RunRecord } from "./planner";
+import type { RunRecord } from "./playbooks";
 import { readRecord, statePaths, writeRecord } from "./record";
 import type { RunSummary } from "./runs";
 import { ensureRunsDir, listRuns, runFiles, writeRunFile } from "./runs";
@@ -60,8 +60,6 @@ export function recordStoreOf(config: ClusterConfig): RecordStore | undefined {
 export const RECORD_TABLE = "kubespray_last_run";
 /** The runs' summaries: one row per run, named like its files. */
 export const RUNS_TABLE = "kubespray_runs";
-/** Read by OpenTofu's pg backend too; a `postgres://` URL. */
-export const CONN_ENV = "PG_CONN_STR";
 
 interface Row {
   record: RunRecord;
@@ -174,7 +172,7 @@ async function readRow(client: Client, store: RecordStore): Promise<Row | undefi
   return result.rows[0];
 }
 
-/** The record the planner starts from, at synth time. */
+/** The record the playbooks are chosen against, at synth time. */
 export async function readStoredRecord(
   store: RecordStore,
   env: NodeJS.ProcessEnv = process.env,
@@ -182,7 +180,7 @@ export async function readStoredRecord(
   return withPg(env, async (client) => (await readRow(client, store))?.record);
 }
 
-/** The record the planner starts from: the stored one with pg, else the local file. */
+/** The record the playbooks are chosen against: the stored one with pg, else the local file. */
 export async function readLastRun(
   store: RecordStore | undefined,
   stateDir: string,
@@ -351,8 +349,10 @@ async function withFault<R>(client: Client, fn: () => Promise<R>): Promise<R> {
 /** The server stayed away past the limit: what was not stored, and what to do. */
 function stillAway(e: unknown, seconds: number): UserError {
   const what = e instanceof PgFaultError ? e.fault.problem : "the connection was lost";
-  return new UserError(
-    `${CONN_ENV}: ${what}, and was not back within ${seconds} s (${PG_RETRY_ENV}): this run was not stored in ${RECORD_TABLE}; once PostgreSQL is back, deploy again (the playbooks of this run run again; they are idempotent)`,
+  return UserError.at(
+    PG_CONN_STR,
+    `${what}, and was not back within ${seconds} s (${PG_RETRY_ENV}): this run was not stored in ${RECORD_TABLE}`,
+    "once PostgreSQL is back, deploy again (the playbooks of this run run again; they are idempotent)",
   );
 }
 
@@ -368,8 +368,10 @@ function openKubeconfig(row: Row, stateDir: string, env: NodeJS.ProcessEnv): str
   try {
     text = openText(row.kubeconfig, passphrase);
   } catch {
-    throw new Error(
-      `the kubeconfig stored in ${RECORD_TABLE} does not open with ${PASSPHRASE_ENV}: is it the state's passphrase?`,
+    throw UserError.at(
+      PASSPHRASE_ENV,
+      `the kubeconfig stored in ${RECORD_TABLE} does not open with it`,
+      "set the passphrase of this cluster's state",
     );
   }
   const file = statePaths(stateDir).kubeconfig;

@@ -15,7 +15,7 @@ import {
 import { dirname, join } from "node:path";
 
 import { withoutHost } from "./inventory";
-import type { ClusterState, RunRecord } from "./planner";
+import type { ClusterSpec, RunRecord } from "./playbooks";
 
 export interface StatePaths {
   readonly stateDir: string;
@@ -94,7 +94,7 @@ export function dropRecord(stateDir: string): void {
  * the runs named `runs` (`<state>/runs/`).
  */
 export function completedRun(
-  desired: ClusterState,
+  desired: ClusterSpec,
   action: string,
   runs: readonly string[] = [],
 ): RunRecord {

@@ -4,13 +4,13 @@
  */
 import { stringify } from "yaml";
 
-import { ConfigError } from "../../config/errors";
+import { expandNodes } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
-import { expandNodes } from "../topology";
+import { issue, UserError } from "../../errors/user-error";
 
-import type { KubesprayFiles } from "./cluster-plan";
-import { kubesprayFiles } from "./cluster-plan";
-import type { RunRecord } from "./planner";
+import type { RunRecord } from "./playbooks";
+import type { KubesprayFiles } from "./runner-inputs";
+import { kubesprayFiles } from "./runner-inputs";
 
 export interface RenderedFiles extends KubesprayFiles {
   /** Relative path under the output directory -> content. */
@@ -39,11 +39,14 @@ export function renderFiles(
   const missing = nodes.filter((n) => n.ipv4 === "");
   if (missing.length > 0) {
     const pools = [...new Set(missing.map((n) => n.poolIndex))];
-    throw new ConfigError(
-      pools.map((i) => ({
-        path: `nodePools[${i}].firstIp`,
-        message: `pool ${JSON.stringify(config.nodePools[i].name)} uses DHCP, so its addresses are known only once the VMs run; render needs static addresses (set firstIp), or deploy with cdktf and read ${HOSTS_FILE} from the state directory`,
-      })),
+    throw new UserError(
+      pools.map((i) =>
+        issue(
+          `nodePools[${i}].firstIp`,
+          `pool ${JSON.stringify(config.nodePools[i].name)} uses DHCP, so its addresses are known only once the VMs run`,
+          `render needs static addresses (set firstIp), or deploy with cdktf and read ${HOSTS_FILE} from the state directory`,
+        ),
+      ),
     );
   }
   const files = kubesprayFiles(config, nodes, options.record);

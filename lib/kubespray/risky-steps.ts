@@ -11,8 +11,8 @@
  * - `playbooks/facts.yml` reads, and `scale.yml --limit=<new nodes>` touches only the new
  *   nodes: no snapshot.
  */
-import type { ClusterState, Plan, RunRecord } from "./planner";
-import { CLUSTER, REMOVE_NODE, UPGRADE } from "./planner";
+import type { ClusterSpec, Playbooks, RunRecord } from "./playbooks";
+import { CLUSTER, REMOVE_NODE, UPGRADE } from "./playbooks";
 
 /** A change that writes to nodes that already run: what the snapshots before it cover. */
 export interface RiskyChange {
@@ -29,9 +29,9 @@ const NAMED_AFTER = [UPGRADE, CLUSTER, REMOVE_NODE] as const;
 
 /** What a run of `plan` changes on nodes that already run; undefined when nothing. */
 export function riskyChange(
-  plan: Plan,
+  plan: Playbooks,
   record: RunRecord | undefined,
-  desired: ClusterState,
+  desired: ClusterSpec,
 ): RiskyChange | undefined {
   if (record === undefined) return undefined;
   const staying = new Set(desired.hosts.map((h) => h.name));
@@ -54,7 +54,7 @@ export function riskyChange(
 }
 
 /** `(Kubernetes 1.34.7 to 1.35.4)` for a version change, else nothing. */
-function versions(record: ClusterState, desired: ClusterState): string {
+function versions(record: ClusterSpec, desired: ClusterSpec): string {
   const from = String(record.vars.kube_version ?? "");
   const to = String(desired.vars.kube_version ?? "");
   if (from !== to) return ` (Kubernetes ${from} to ${to})`;

@@ -17,6 +17,13 @@ import {
 } from "node:fs";
 import { basename, join } from "node:path";
 
+/**
+ * Playbook runs kept under `<state>/runs/`: a first deploy makes 2 (node preparation and
+ * cluster.yml), adding workers 3, so 20 holds the last several deploys that ran Ansible
+ * (a 6-node cluster.yml's log is a few MB) without growing without bound.
+ */
+export const DEFAULT_KEEP_RUNS = 20;
+
 /** How one host ended a run (its worst result). */
 export type HostOutcome = "ok" | "changed" | "failed" | "unreachable";
 

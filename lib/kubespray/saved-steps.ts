@@ -19,7 +19,7 @@ import { join } from "node:path";
 
 import type { NodeRole } from "../../config/schema";
 
-import type { RunRecord } from "./planner";
+import type { RunRecord } from "./playbooks";
 import { statePaths, writeRecord } from "./record";
 
 /** A node's VM as the step snapshotted it. */

@@ -11,8 +11,8 @@
  *   every add-on without tolerations, runs) while the ingress is on.
  */
 import { splitTaint } from "../../config/kubernetes-names";
+import type { NodeSpec } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
-import type { NodeSpec } from "../topology";
 
 /** A node as Kubernetes shows it now. */
 export interface KubeNodeState {

@@ -13,9 +13,9 @@
  */
 import type { CoreV1Api, PolicyV1Api, V1Node, V1Pod } from "@kubernetes/client-node";
 
-import { UserError } from "../../config/errors";
+import { expandNodes } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
-import { expandNodes } from "../topology";
+import { UserError } from "../../errors/user-error";
 
 import type { KubeNodeState, NodeAvailability } from "./availability";
 import { availabilityProblems } from "./availability";

@@ -15,8 +15,8 @@
  * 5. the record of the last successful Kubespray run becomes the one saved before the step,
  *    so it no longer claims what the rollback undid, and the planner plans the step again.
  */
-import { UserError } from "../../config/errors";
-import type { RunRecord } from "../kubespray/planner";
+import { UserError } from "../../errors/user-error";
+import type { RunRecord } from "../kubespray/playbooks";
 import type { SavedStep } from "../kubespray/saved-steps";
 import { listSteps, readStep, restoreSavedRecord } from "../kubespray/saved-steps";
 import type { ProxmoxClient } from "../proxmox/snapshots";

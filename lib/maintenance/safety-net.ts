@@ -5,8 +5,8 @@
  * Then only the newest `keep` of ours are kept on each VM. A VM Proxmox cannot snapshot, or
  * a snapshot that fails, stops the step before anything runs: never a silent skip.
  */
-import { UserError } from "../../config/errors";
 import type { NodeRole } from "../../config/schema";
+import { UserError } from "../../errors/user-error";
 import { readRecord } from "../kubespray/record";
 import type { RiskyChange } from "../kubespray/risky-steps";
 import type { SavedStep, SavedVm } from "../kubespray/saved-steps";

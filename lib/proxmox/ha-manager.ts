@@ -7,6 +7,7 @@
  * resources than available nodes". The vms stack waits for the list between making the
  * resources and the rules.
  */
+import { UserError } from "../../errors/user-error";
 
 /** What the wait needs of a Proxmox VE API client. */
 export interface ManagerStatusReader {
@@ -53,8 +54,11 @@ export async function waitForHaManager(
     const missing = await unlistedHosts(api, hosts);
     if (missing.length === 0) return;
     if (Date.now() > deadline)
-      throw new Error(
-        `Proxmox's HA manager does not list ${missing.join(", ")} after ${Math.round(timeoutMs / 1000)} s (GET /cluster/ha/status/manager_status); check that pve-ha-crm and pve-ha-lrm run on every host (systemctl status pve-ha-crm pve-ha-lrm) and that the cluster is quorate`,
+      // Proxmox's side, not a bug here: a UserError (the runner's exit 2, no stack trace).
+      throw UserError.at(
+        "proxmox.ha.enabled",
+        `Proxmox's HA manager does not list ${missing.join(", ")} after ${Math.round(timeoutMs / 1000)} s (GET /cluster/ha/status/manager_status)`,
+        "check that pve-ha-crm and pve-ha-lrm run on every host (systemctl status pve-ha-crm pve-ha-lrm) and that the cluster is quorate",
       );
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 2000));
   }

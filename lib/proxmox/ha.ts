@@ -3,8 +3,8 @@
  * groups of them Proxmox keeps on different hosts (negative resource affinity rules). The
  * one home of that plan: validation checks it, the vms stack makes it, preflight reads it.
  */
+import type { NodeSpec } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
-import type { NodeSpec } from "../topology";
 
 /** A group of node VMs that Proxmox keeps on different hosts. */
 export interface HaAffinityGroup {

@@ -42,6 +42,12 @@ export interface SnapshotInfo {
 }
 
 /** A snapshot task that Proxmox refused or that failed, with its message. */
+/** Proxmox's own words in an error of the client: an ApiError's reason, else its message. */
+function proxmoxReason(e: unknown): string {
+  const reason = (e as { reason?: unknown }).reason;
+  return typeof reason === "string" ? reason : (e as Error).message;
+}
+
 export class SnapshotError extends Error {
   constructor(
     readonly vm: VmRef,
@@ -107,13 +113,13 @@ export class VmSnapshots {
     try {
       upid = await start;
     } catch (e) {
-      throw new SnapshotError(vm, name, action, (e as Error).message);
+      throw new SnapshotError(vm, name, action, proxmoxReason(e));
     }
     try {
       await this.api.waitForTask(vm.node, upid, this.opts.taskTimeoutMs);
     } catch (e) {
       // ProxmoxApi says `task <upid> failed: <exit status>`: keep Proxmox's words.
-      const message = (e as Error).message.replace(/^task \S+ failed: /, "");
+      const message = proxmoxReason(e).replace(/^task \S+ failed: /, "");
       throw new SnapshotError(vm, name, action, message);
     }
   }

@@ -2,9 +2,9 @@
  * `proxmox.ha` and `proxmox.snapshots` in the definition: their defaults, and the rules
  * of config/rules/ha.ts, each "rejects ..." naming the field.
  */
+import { expandNodes } from "../../../config/nodes";
 import { validateConfig } from "../../../config/validate";
 import { haAffinityGroups } from "../../../lib/proxmox/ha";
-import { expandNodes } from "../../../lib/topology";
 import { accept, expectProblem, homelab, homelabProblems } from "../../fixtures/definitions";
 
 describe("proxmox.ha and proxmox.snapshots", () => {

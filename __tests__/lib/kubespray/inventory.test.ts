@@ -5,8 +5,8 @@ import { dirname, join } from "node:path";
 
 import { parse } from "yaml";
 
-import { ConfigError } from "../../../config/errors";
 import { loadClusterConfig } from "../../../config/load";
+import { UserError } from "../../../errors/user-error";
 import {
   buildInventory,
   controlPlaneOrder,
@@ -92,7 +92,7 @@ describe("cloud-cluster inventory (DHCP, rendered with fake addresses)", () => {
   const config = loadClusterConfig(CLOUD).config;
 
   it("refuses to render DHCP pools without addresses, naming the field", () => {
-    expect(() => renderFiles(config)).toThrow(ConfigError);
+    expect(() => renderFiles(config)).toThrow(UserError);
     expect(() => renderFiles(config)).toThrow(
       /nodePools\[0\]\.firstIp: pool "controller" uses DHCP/,
     );

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { UserError } from "../../../config/errors";
-import type { RunRecord } from "../../../lib/kubespray/planner";
+import { UserError } from "../../../errors/user-error";
+import type { RunRecord } from "../../../lib/kubespray/playbooks";
 import { writeRecord } from "../../../lib/kubespray/record";
 import {
   PG_RETRY_ENV,

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import type { RunRecord } from "../../../lib/kubespray/planner";
+import type { RunRecord } from "../../../lib/kubespray/playbooks";
 import { readRecord, statePaths, writeRecord } from "../../../lib/kubespray/record";
 import {
   readLastRun,
@@ -142,7 +142,9 @@ describe("the record in PostgreSQL", () => {
         ...env,
         TF_VAR_state_passphrase: "another-one-16-chars",
       }),
-    ).rejects.toThrow(/does not open with TF_VAR_state_passphrase/);
+    ).rejects.toThrow(
+      /^TF_VAR_state_passphrase: the kubeconfig stored in kubespray_last_run does not open with it; set the passphrase/,
+    );
     // A runner without the kubeconfig keeps the stored one.
     await withRecordStore(store, clone(), () => undefined, sealed);
     expect(pg.sql("team", `SELECT kubeconfig FROM kspray_cluster.${RECORD_TABLE}`)).toMatch(

@@ -11,7 +11,7 @@ import {
   VmSnapshots,
   snapshotName,
 } from "../../../lib/proxmox/snapshots";
-import { ProxmoxApi } from "../../../preflight/proxmox-api";
+import { ProxmoxHttpsClient } from "../../../preflight/proxmox-api";
 import { ProxmoxDouble } from "../../../proxmox-double";
 import type { SeedInput } from "../../../proxmox-double/seed";
 import { documentedAcl } from "../../e2e/support/role";
@@ -64,7 +64,7 @@ describe("VmSnapshots against the Proxmox VE double", () => {
   beforeAll(async () => {
     double = await ProxmoxDouble.start({ taskDurationMs: 50, agentDelayMs: 20, seed: SEED });
     snapshots = new VmSnapshots(
-      new ProxmoxApi({ endpoint: double.endpoint, token: double.token, insecure: true }),
+      new ProxmoxHttpsClient({ endpoint: double.endpoint, token: double.token, insecure: true }),
       { taskTimeoutMs: 10_000 },
     );
   });

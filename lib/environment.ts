@@ -1,35 +1,13 @@
 /**
- * How the command-line entry points (the cdktf app, `npm run render`) turn a user's mistake
- * into lines and exit code 2, never a stack trace.
+ * What the entry points (the cdktf app, the scripts, preflight) read from the environment:
+ * the definition (`CLUSTER_CONFIG`), the cluster's state directory (`STATE_DIR`), and a
+ * path the user typed.
  */
 import { resolve } from "node:path";
 
-import { EXIT_INVALID_CONFIG, UserError } from "../config/errors";
 import type { LoadedConfig } from "../config/load";
 import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
 import type { ClusterConfig } from "../config/schema";
-
-/**
- * Runs `fn` (or awaits it, when it returns a promise); a `UserError` is printed line by
- * line to stderr and exits with code 2.
- */
-export function exitOnUserError<T>(fn: () => T): T {
-  try {
-    const result = fn();
-    if (result instanceof Promise) return result.catch(exitOrThrow) as T;
-    return result;
-  } catch (e) {
-    return exitOrThrow(e);
-  }
-}
-
-function exitOrThrow(e: unknown): never {
-  if (e instanceof UserError) {
-    for (const line of e.lines()) process.stderr.write(`${line}\n`);
-    process.exit(EXIT_INVALID_CONFIG);
-  }
-  throw e;
-}
 
 /**
  * A path the user typed, absolute: a relative one starts in the folder the user ran the

@@ -1,10 +1,11 @@
-import { ConfigError } from "../../../config/errors";
+import { expandNodes } from "../../../config/nodes";
+import type { NodeSpec } from "../../../config/nodes";
 import type { ClusterConfig } from "../../../config/schema";
-import { clusterPlan } from "../../../lib/kubespray/cluster-plan";
+import { UserError } from "../../../errors/user-error";
+import { kubesprayHost } from "../../../kubespray-vars/host-fields";
 import { resolvedSettings } from "../../../lib/kubespray/commands";
-import type { RunRecord } from "../../../lib/kubespray/planner";
-import { expandNodes, kubesprayHost } from "../../../lib/topology";
-import type { NodeSpec } from "../../../lib/topology";
+import type { RunRecord } from "../../../lib/kubespray/playbooks";
+import { runnerInputs } from "../../../lib/kubespray/runner-inputs";
 import { accept, cloud, homelab } from "../../fixtures/definitions";
 
 const home = accept(homelab()).config;
@@ -17,7 +18,7 @@ const withAddresses = (config: ClusterConfig, address?: (n: NodeSpec) => string)
 /** The record a successful run of `config` leaves. */
 function recordOf(config: ClusterConfig, action = "cluster.yml"): RunRecord {
   const nodes = withAddresses(config);
-  const plan = clusterPlan(config, nodes, undefined, OPTIONS);
+  const plan = runnerInputs(config, nodes, undefined, OPTIONS);
   return {
     kubesprayVersion: plan.settings.kubesprayVersion,
     hosts: nodes.map(kubesprayHost),
@@ -33,15 +34,15 @@ const resize = (config: ClusterConfig, pool: string, count: number): ClusterConf
   nodePools: config.nodePools.map((p) => (p.name === pool ? { ...p, count } : p)),
 });
 
-describe("clusterPlan", () => {
+describe("runnerInputs", () => {
   it("writes portable runner settings relative to the state directory, resolved back by the runner", () => {
     const config: ClusterConfig = {
       ...home,
       kubespray: { ...home.kubespray, dir: ".kubespray/v2.31.0", venv: "/opt/ansible" },
     };
     const nodes = withAddresses(config);
-    const absolute = clusterPlan(config, nodes, undefined, OPTIONS).settings;
-    const portable = clusterPlan(config, nodes, undefined, {
+    const absolute = runnerInputs(config, nodes, undefined, OPTIONS).settings;
+    const portable = runnerInputs(config, nodes, undefined, {
       ...OPTIONS,
       portablePaths: true,
     }).settings;
@@ -54,25 +55,25 @@ describe("clusterPlan", () => {
   });
 
   it("plans cluster.yml without a record", () => {
-    expect(clusterPlan(home, withAddresses(home), undefined, OPTIONS).action).toBe("cluster.yml");
+    expect(runnerInputs(home, withAddresses(home), undefined, OPTIONS).action).toBe("cluster.yml");
   });
 
   it("plans facts and scale.yml for one added worker", () => {
     const bigger = resize(home, "worker", 4);
-    expect(clusterPlan(bigger, withAddresses(bigger), recordOf(home), OPTIONS).action).toBe(
+    expect(runnerInputs(bigger, withAddresses(bigger), recordOf(home), OPTIONS).action).toBe(
       "playbooks/facts.yml; scale.yml --limit=kspray-worker-4",
     );
   });
 
   it("keeps the recorded action when nothing changed", () => {
     const record = recordOf(home, "earlier");
-    expect(clusterPlan(home, withAddresses(home), record, OPTIONS).action).toBe("earlier");
+    expect(runnerInputs(home, withAddresses(home), record, OPTIONS).action).toBe("earlier");
   });
 
-  it("refuses a skipped minor version as a ConfigError on kubernetes.version", () => {
+  it("refuses a skipped minor version as a UserError on kubernetes.version", () => {
     const old = { ...home, kubernetes: { ...home.kubernetes, version: "1.33.2" } };
-    const plan = () => clusterPlan(home, withAddresses(home), recordOf(old), OPTIONS);
-    expect(plan).toThrow(ConfigError);
+    const plan = () => runnerInputs(home, withAddresses(home), recordOf(old), OPTIONS);
+    expect(plan).toThrow(UserError);
     expect(plan).toThrow(/kubernetes\.version: .* skips a minor version/);
   });
 
@@ -83,14 +84,14 @@ describe("clusterPlan", () => {
       hosts: recordOf(config).hosts.map((h) => ({ ...h, address })),
     });
     const tokens = withAddresses(config, () => "${TfToken[TOKEN.1]}");
-    expect(clusterPlan(config, tokens, recorded("10.20.0.11"), OPTIONS).action).toBe("recorded");
+    expect(runnerInputs(config, tokens, recorded("10.20.0.11"), OPTIONS).action).toBe("recorded");
     const moved = withAddresses(config, () => "10.20.0.99");
-    expect(clusterPlan(config, moved, recorded("10.20.0.11"), OPTIONS).action).toBe("cluster.yml");
+    expect(runnerInputs(config, moved, recorded("10.20.0.11"), OPTIONS).action).toBe("cluster.yml");
   });
 
   it("keeps the control-plane order of the record, new ones last", () => {
     const record = { ...recordOf(home), controlPlaneOrder: ["kspray-cp-3", "kspray-cp-1"] };
-    const { inventory } = clusterPlan(home, withAddresses(home), record, OPTIONS);
+    const { inventory } = runnerInputs(home, withAddresses(home), record, OPTIONS);
     expect(Object.keys(inventory.all.children.kube_control_plane.hosts)).toEqual([
       "kspray-cp-3",
       "kspray-cp-1",
@@ -103,7 +104,7 @@ describe("clusterPlan", () => {
       ...home,
       kubespray: { ...home.kubespray, dir: "kubespray", venv: "~/venv" },
     };
-    const { settings } = clusterPlan(relative, withAddresses(relative), undefined, OPTIONS);
+    const { settings } = runnerInputs(relative, withAddresses(relative), undefined, OPTIONS);
     expect(settings).toMatchObject({
       clusterName: "kspray",
       stateDir: "/state/kspray",
@@ -124,7 +125,7 @@ describe("clusterPlan", () => {
       },
     };
     expect(
-      clusterPlan(nfsOnly, withAddresses(nfsOnly), undefined, OPTIONS).settings.nodePrep,
+      runnerInputs(nfsOnly, withAddresses(nfsOnly), undefined, OPTIONS).settings.nodePrep,
     ).toMatchObject({ iscsi: false, nfs: true });
   });
 });

@@ -1,5 +1,6 @@
 /**
- * The cluster plan: everything the cluster stack writes and runs, from the definition, its
+ * The runner's inputs: everything the cluster stack writes for the runner and has it run
+ * (the inventory, the group_vars, runner.json and the action), from the definition, its
  * nodes (with their addresses) and the record of the last successful run. Pure: the caller
  * reads the record and says where relative paths start, so the cluster stack and
  * `npm run render` share one pipeline, tested without constructs.
@@ -8,36 +9,36 @@ import { isAbsolute, relative } from "node:path";
 
 import { Token } from "cdktf";
 
+import type { ClusterNode } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
 import { storageDriver } from "../../config/storage-drivers";
+import { kubesprayHost } from "../../kubespray-vars/host-fields";
 import { kubesprayRelease } from "../../kubespray-vars/releases";
 import { API_SERVER_PORT, groupVars } from "../../kubespray-vars/vars";
-import type { ClusterNode } from "../topology";
-import { kubesprayHost } from "../topology";
 
 import type { RunnerSettings } from "./commands";
-import type { KubesprayInventory } from "./inventory";
+import { desiredCluster } from "./desired-cluster";
+import type { InventoryDocument } from "./inventory";
 import { buildInventory } from "./inventory";
-import type { RunRecord } from "./planner";
-import { planChanges, previousControlPlaneOrder, triggerAction } from "./planner";
+import type { RunRecord } from "./playbooks";
+import { playbooksFor, previousControlPlaneOrder, triggerAction } from "./playbooks";
 import { absoluteUserPath, NODE_PREP_PLAYBOOK } from "./project";
 import { recordStoreOf } from "./record-store";
-import { desiredState } from "./state";
 
 /** The Kubespray inventory and its variables. */
 export interface KubesprayFiles {
-  readonly inventory: KubesprayInventory;
+  readonly inventory: InventoryDocument;
   readonly groupVars: Record<string, unknown>;
 }
 
-export interface ClusterPlan extends KubesprayFiles {
+export interface RunnerInputs extends KubesprayFiles {
   /** What the runner needs besides the inventory (written as JSON). */
   readonly settings: RunnerSettings;
   /** The planned playbooks, or the last run's action when nothing changed. */
   readonly action: string;
 }
 
-export interface ClusterPlanOptions {
+export interface RunnerInputsOptions {
   /** The cluster's state directory (absolute). */
   readonly stateDir: string;
   /** Where relative paths of the definition (`kubespray.dir`, `kubespray.venv`) start. */
@@ -69,19 +70,19 @@ export function kubesprayFiles(
 }
 
 /**
- * The cluster plan. A change the planner refuses (e.g. a skipped minor version) throws a
- * ConfigError. DHCP addresses are tokens until the VMs exist: they are left out of the
+ * The runner's inputs. A change no playbook can make (e.g. a skipped minor version) throws
+ * a UserError. DHCP addresses are tokens until the VMs exist: they are left out of the
  * comparison with the record.
  */
-export function clusterPlan(
+export function runnerInputs(
   config: ClusterConfig,
   nodes: readonly ClusterNode[],
   record: RunRecord | undefined,
-  options: ClusterPlanOptions,
-): ClusterPlan {
+  options: RunnerInputsOptions,
+): RunnerInputs {
   const release = kubesprayRelease(config.kubernetes.kubesprayVersion);
   const files = kubesprayFiles(config, nodes, record);
-  const desired = desiredState(
+  const desired = desiredCluster(
     nodes.map(kubesprayHost),
     files.groupVars,
     release.version,
@@ -128,5 +129,5 @@ export function clusterPlan(
       ),
     },
   };
-  return { ...files, settings, action: triggerAction(planChanges(desired, record), record) };
+  return { ...files, settings, action: triggerAction(playbooksFor(desired, record), record) };
 }

@@ -1,12 +1,30 @@
 /**
- * Node expansion (lib/topology.ts): names, VM IDs, hosts and static addresses depend only
- * on a node's pool position and index, so growing a pool or appending one moves nothing.
+ * The node model (config/nodes.ts): names, VM IDs, hosts, templates and static addresses
+ * depend only on a node's pool position and index, so growing a pool or appending one
+ * moves nothing; the ranges the rules check are the ones the nodes get.
  */
-import { poolVmIdBase } from "../../config/pools";
+import { parseClusterConfig } from "../../config/load";
+import { formatIpRange } from "../../config/net";
+import {
+  clusterVmIdBlocks,
+  expandNodes,
+  gpuPools,
+  hostsInUse,
+  imageTemplateVmId,
+  nodeName,
+  placeNode,
+  poolAddresses,
+  poolSettings,
+  poolVmIdBlock,
+  poolVmIds,
+  preparedTemplate,
+  staticIp,
+  templateFor,
+  templateVmIds,
+} from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
-import { expandNodes, placeNode, staticIp } from "../../lib/topology";
 import type { Definition } from "../fixtures/definitions";
-import { accept, cloud, homelab } from "../fixtures/definitions";
+import { accept, cloud, homelab, withImage } from "../fixtures/definitions";
 
 function config(mutate: (d: Definition) => void = () => undefined): ClusterConfig {
   const d = homelab();
@@ -90,8 +108,30 @@ describe("stability", () => {
 
   test("VM ID blocks are vmIdStart + poolIndex * vmIdsPerPool", () => {
     const c = config((d) => (d.proxmox.vmIdsPerPool = 10));
-    expect([0, 1, 2].map((i) => poolVmIdBase(c, i))).toEqual([4100, 4110, 4120]);
+    expect([0, 1, 2].map((i) => poolVmIdBlock(c, i))).toEqual([
+      { first: 4100, last: 4109 },
+      { first: 4110, last: 4119 },
+      { first: 4120, last: 4129 },
+    ]);
     expect(expandNodes(c).map((n) => n.vmId)).toEqual([4100, 4101, 4102, 4110, 4111, 4112]);
+  });
+
+  test("the VM IDs a pool's nodes take are the ones its nodes get; none for an empty pool", () => {
+    const c = config((d) => (d.nodePools[1].count = 4));
+    const ids = (i: number) =>
+      expandNodes(c)
+        .filter((n) => n.poolIndex === i)
+        .map((n) => n.vmId);
+    expect(poolVmIds(c, 0)).toEqual({ first: ids(0)[0], last: ids(0)[2] });
+    expect(poolVmIds(c, 1)).toEqual({ first: 4200, last: 4203 });
+    expect(ids(1)).toEqual([4200, 4201, 4202, 4203]);
+    expect(
+      poolVmIds(
+        config((d) => (d.nodePools[1].count = 0)),
+        1,
+      ),
+    ).toBeUndefined();
+    expect(clusterVmIdBlocks(c)).toEqual({ first: 4100, last: 4299 });
   });
 });
 
@@ -172,7 +212,81 @@ describe("addresses", () => {
     expect(staticIp({ ...pool, firstIp: undefined }, 3)).toBeUndefined();
   });
 
+  test("a pool's addresses, which the rules check, are the ones its nodes get", () => {
+    const c = config((d) => (d.nodePools[1].count = 4));
+    const given = expandNodes(c)
+      .filter((n) => n.pool === "worker")
+      .map((n) => n.staticIp);
+    expect(given).toEqual(["10.10.30.31", "10.10.30.32", "10.10.30.33", "10.10.30.34"]);
+    expect(formatIpRange(poolAddresses(c.nodePools[1])!)).toBe(`${given[0]}-${given[3]}`);
+    expect(poolAddresses({ ...c.nodePools[1], firstIp: undefined })).toBeUndefined();
+    expect(poolAddresses({ ...c.nodePools[1], count: 0 })).toBeUndefined();
+  });
+
   test("an empty pool has no nodes", () => {
     expect(expandNodes(config((d) => (d.nodePools[1].count = 0)))).toHaveLength(3);
+  });
+});
+
+describe("names and pools", () => {
+  test("names nodes <cluster>-<pool>-<n>", () => {
+    expect(nodeName("kspray", "cp", 2)).toBe("kspray-cp-2");
+  });
+
+  test("selects only pools with a GPU and nodes", () => {
+    const def = cloud();
+    def.nodePools.push({ ...def.nodePools[2], name: "gpu-empty", count: 0 });
+    const { config: c } = parseClusterConfig(def);
+    expect(gpuPools(c).map((p) => p.name)).toEqual(["gpu-worker"]);
+  });
+
+  test("every node has its pool's settings, every per-pool field included", () => {
+    const c = config((d) => (d.nodePools[1].cpuType = "x86-64-v3"));
+    const settings = poolSettings(c.nodePools[1]);
+    expect(Object.keys(settings).sort()).toEqual(
+      Object.keys(c.nodePools[1])
+        .filter((k) => !["name", "count", "firstIp", "hosts", "gpu"].includes(k))
+        .sort(),
+    );
+    for (const n of expandNodes(c).filter((x) => x.pool === "worker"))
+      expect(n).toMatchObject(settings);
+  });
+});
+
+describe("templates", () => {
+  const imaged = (image = {}) => parseClusterConfig(withImage(homelab(), image)).config;
+
+  test("is the one template, on its node, without an image", () => {
+    const c = config();
+    expect(preparedTemplate(c)).toEqual({ vmId: 9000, node: "pve01" });
+    expect(["pve01", "pve02", "pve03"].map((h) => templateFor(c, h))).toEqual([
+      { vmId: 9000, node: "pve01" },
+      { vmId: 9000, node: "pve01" },
+      { vmId: 9000, node: "pve01" },
+    ]);
+    expect(templateVmIds(c)).toEqual({ first: 9000, last: 9000 });
+    expect(
+      hostsInUse(
+        config((d) => (d.proxmox.template.node = "pve04")),
+        expandNodes(c),
+      ),
+    ).toEqual(["pve01", "pve02", "pve03", "pve04"]);
+  });
+
+  test("is the template on the node's own host with an image, by the host's position", () => {
+    const c = imaged();
+    expect(preparedTemplate(c)).toBeUndefined();
+    expect(["pve01", "pve02", "pve03"].map((h) => templateFor(c, h))).toEqual([
+      { vmId: 9000, node: "pve01" },
+      { vmId: 9001, node: "pve02" },
+      { vmId: 9002, node: "pve03" },
+    ]);
+    expect(imageTemplateVmId(c, "pve03")).toBe(9002);
+    expect(templateVmIds(c)).toEqual({ first: 9000, last: 9002 });
+    expect(expandNodes(c).map((n) => [n.host, n.templateVmId, n.templateNode])).toContainEqual([
+      "pve02",
+      9001,
+      "pve02",
+    ]);
   });
 });

@@ -1,25 +1,25 @@
 /**
- * The desired cluster in the planner's terms, built either from the definition (at synth
- * time, addresses possibly unknown) or from the rendered inventory files (in the runner),
- * so both sides feed the same planner the same state.
+ * The desired cluster (a `ClusterSpec`), built either from the definition (at synth time,
+ * addresses possibly unknown) or from the rendered inventory files (in the runner), so both
+ * sides choose the playbooks from the same cluster.
  */
-import type { KubesprayHost } from "../topology";
+import type { KubesprayHost } from "../../kubespray-vars/host-fields";
 
 import type { ParsedInventory } from "./inventory";
 import { controlPlaneOrder } from "./inventory";
-import type { ClusterState } from "./planner";
+import type { ClusterSpec } from "./playbooks";
 
 /**
- * The desired state from inventory hosts; `knownAddress` says which addresses are
+ * The desired cluster from inventory hosts; `knownAddress` says which addresses are
  * literals (tokens are left out of the comparison).
  */
-export function desiredState(
+export function desiredCluster(
   hosts: readonly KubesprayHost[],
   vars: Readonly<Record<string, unknown>>,
   kubesprayVersion: string,
   previousControlPlaneOrder: readonly string[] | undefined,
   knownAddress: (address: string) => boolean = () => true,
-): ClusterState {
+): ClusterSpec {
   return {
     kubesprayVersion,
     hosts: hosts.map((h) => ({
@@ -34,12 +34,12 @@ export function desiredState(
   };
 }
 
-/** The desired state from the files the cluster stack wrote. */
-export function stateFromFiles(
+/** The desired cluster from the files the cluster stack wrote. */
+export function clusterFromFiles(
   inventory: ParsedInventory,
   vars: Readonly<Record<string, unknown>>,
   kubesprayVersion: string,
-): ClusterState {
+): ClusterSpec {
   return {
     kubesprayVersion,
     hosts: inventory.hosts.map((h) => ({ ...h })),

@@ -1,7 +1,12 @@
-import { ConfigError } from "../../../config/errors";
-import type { ClusterState, RunRecord } from "../../../lib/kubespray/planner";
-import { checkUpgrade, NOTHING, planChanges, triggerAction } from "../../../lib/kubespray/planner";
-import type { KubesprayHost } from "../../../lib/topology";
+import { UserError } from "../../../errors/user-error";
+import type { KubesprayHost } from "../../../kubespray-vars/host-fields";
+import type { ClusterSpec, RunRecord } from "../../../lib/kubespray/playbooks";
+import {
+  checkUpgrade,
+  NOTHING,
+  playbooksFor,
+  triggerAction,
+} from "../../../lib/kubespray/playbooks";
 
 const host = (
   name: string,
@@ -17,7 +22,7 @@ const host = (
   ...extra,
 });
 
-const base: ClusterState = {
+const base: ClusterSpec = {
   kubesprayVersion: "v2.31.0",
   hosts: [
     host("cp-1", "control-plane"),
@@ -30,34 +35,34 @@ const base: ClusterState = {
   vars: { kube_version: "1.34.3", kube_network_plugin: "calico" },
 };
 
-const recorded = (state: ClusterState, action = "cluster.yml"): RunRecord => ({
+const recorded = (state: ClusterSpec, action = "cluster.yml"): RunRecord => ({
   ...state,
   action,
   completedAt: "2026-01-01T00:00:00Z",
 });
 
-const withHosts = (hosts: KubesprayHost[], order?: string[]): ClusterState => ({
+const withHosts = (hosts: KubesprayHost[], order?: string[]): ClusterSpec => ({
   ...base,
   hosts,
   controlPlaneOrder: order ?? hosts.filter((h) => h.role === "control-plane").map((h) => h.name),
 });
 
-describe("planChanges", () => {
+describe("playbooksFor", () => {
   it("runs cluster.yml when there is no record", () => {
-    const plan = planChanges(base, undefined);
+    const plan = playbooksFor(base, undefined);
     expect(plan.description).toBe("cluster.yml");
     expect(plan.added).toEqual(["cp-1", "cp-2", "cp-3", "w-1", "w-2"]);
   });
 
   it("runs nothing when nothing changed", () => {
-    const plan = planChanges(base, recorded(base));
+    const plan = playbooksFor(base, recorded(base));
     expect(plan.steps).toEqual([]);
     expect(plan.description).toBe(NOTHING);
   });
 
   it("runs facts.yml then scale.yml limited to the new workers", () => {
     const desired = withHosts([...base.hosts, host("w-3", "worker"), host("w-4", "worker")]);
-    const plan = planChanges(desired, recorded(base));
+    const plan = playbooksFor(desired, recorded(base));
     expect(plan.steps).toEqual([
       { playbook: "playbooks/facts.yml" },
       { playbook: "scale.yml", limit: ["w-3", "w-4"] },
@@ -67,7 +72,7 @@ describe("planChanges", () => {
 
   it("runs cluster.yml for a new control-plane node", () => {
     const desired = withHosts([...base.hosts, host("cp-4", "control-plane")]);
-    expect(planChanges(desired, recorded(base)).description).toBe("cluster.yml");
+    expect(playbooksFor(desired, recorded(base)).description).toBe("cluster.yml");
   });
 
   it("runs cluster.yml for new workers together with a variable change", () => {
@@ -75,12 +80,12 @@ describe("planChanges", () => {
       ...withHosts([...base.hosts, host("w-3", "worker")]),
       vars: { ...base.vars, kube_network_plugin: "cilium" },
     };
-    expect(planChanges(desired, recorded(base)).description).toBe("cluster.yml");
+    expect(playbooksFor(desired, recorded(base)).description).toBe("cluster.yml");
   });
 
   it("runs cluster.yml for another variable change", () => {
     const desired = { ...base, vars: { ...base.vars, enable_nodelocaldns: false } };
-    expect(planChanges(desired, recorded(base)).description).toBe("cluster.yml");
+    expect(playbooksFor(desired, recorded(base)).description).toBe("cluster.yml");
   });
 
   it.each([
@@ -90,22 +95,22 @@ describe("planChanges", () => {
     ["gpu", { gpu: true }],
   ])("runs cluster.yml when a kept node's %s change", (_, change) => {
     const desired = withHosts(base.hosts.map((h) => (h.name === "w-1" ? { ...h, ...change } : h)));
-    expect(planChanges(desired, recorded(base)).description).toBe("cluster.yml");
+    expect(playbooksFor(desired, recorded(base)).description).toBe("cluster.yml");
   });
 
   it("does not compare addresses unknown at synth time", () => {
     const desired = withHosts(base.hosts.map((h) => ({ ...h, address: undefined })));
-    expect(planChanges(desired, recorded(base)).steps).toEqual([]);
+    expect(playbooksFor(desired, recorded(base)).steps).toEqual([]);
   });
 
   it("runs cluster.yml when the control-plane order changed", () => {
     const desired = { ...base, controlPlaneOrder: ["cp-2", "cp-3", "cp-1"] };
-    expect(planChanges(desired, recorded(base)).description).toBe("cluster.yml");
+    expect(playbooksFor(desired, recorded(base)).description).toBe("cluster.yml");
   });
 
   it("removes a removed worker with remove-node.yml", () => {
     const desired = withHosts(base.hosts.filter((h) => h.name !== "w-2"));
-    const plan = planChanges(desired, recorded(base));
+    const plan = playbooksFor(desired, recorded(base));
     expect(plan.steps).toEqual([{ playbook: "remove-node.yml", extraVars: { node: "w-2" } }]);
     expect(plan.description).toBe("remove-node.yml -e node=w-2");
     expect(plan.removed).toEqual(["w-2"]);
@@ -113,7 +118,7 @@ describe("planChanges", () => {
 
   it("removes a non-first control-plane node", () => {
     const desired = withHosts(base.hosts.filter((h) => h.name !== "cp-3"));
-    expect(planChanges(desired, recorded(base)).description).toBe("remove-node.yml -e node=cp-3");
+    expect(playbooksFor(desired, recorded(base)).description).toBe("remove-node.yml -e node=cp-3");
   });
 
   it("removes first, then scales, when a worker is replaced", () => {
@@ -121,32 +126,32 @@ describe("planChanges", () => {
       ...base.hosts.filter((h) => h.name !== "w-1"),
       host("w-3", "worker"),
     ]);
-    expect(planChanges(desired, recorded(base)).description).toBe(
+    expect(playbooksFor(desired, recorded(base)).description).toBe(
       "remove-node.yml -e node=w-1; playbooks/facts.yml; scale.yml --limit=w-3",
     );
   });
 
   it("refuses to remove the first control-plane node, pointing to the runbook", () => {
     const desired = withHosts(base.hosts.filter((h) => h.name !== "cp-1"));
-    expect(() => planChanges(desired, recorded(base))).toThrow(ConfigError);
-    expect(() => planChanges(desired, recorded(base))).toThrow(
+    expect(() => playbooksFor(desired, recorded(base))).toThrow(UserError);
+    expect(() => playbooksFor(desired, recorded(base))).toThrow(
       /cp-1 is the first control-plane node.*docs\/operations\.md/,
     );
   });
 
   it("runs upgrade-cluster.yml for the next minor version", () => {
     const desired = { ...base, vars: { ...base.vars, kube_version: "1.35.4" } };
-    expect(planChanges(desired, recorded(base)).description).toBe("upgrade-cluster.yml");
+    expect(playbooksFor(desired, recorded(base)).description).toBe("upgrade-cluster.yml");
   });
 
   it("runs upgrade-cluster.yml for a patch version", () => {
     const desired = { ...base, vars: { ...base.vars, kube_version: "1.34.7" } };
-    expect(planChanges(desired, recorded(base)).description).toBe("upgrade-cluster.yml");
+    expect(playbooksFor(desired, recorded(base)).description).toBe("upgrade-cluster.yml");
   });
 
   it("refuses a downgrade", () => {
     const desired = { ...base, vars: { ...base.vars, kube_version: "1.33.9" } };
-    expect(() => planChanges(desired, recorded(base))).toThrow(
+    expect(() => playbooksFor(desired, recorded(base))).toThrow(
       /1\.33\.9 is older than the running 1\.34\.3.*cannot downgrade/,
     );
   });
@@ -154,7 +159,7 @@ describe("planChanges", () => {
   it("refuses a skipped minor version", () => {
     const from = { ...base, vars: { ...base.vars, kube_version: "1.33.2" } };
     const desired = { ...base, vars: { ...base.vars, kube_version: "1.35.4" } };
-    expect(() => planChanges(desired, recorded(from))).toThrow(
+    expect(() => playbooksFor(desired, recorded(from))).toThrow(
       /skips a minor version.*first to 1\.34\.x/,
     );
   });
@@ -164,12 +169,12 @@ describe("planChanges", () => {
       ...withHosts([...base.hosts, host("w-3", "worker")]),
       vars: { ...base.vars, kube_version: "1.35.0" },
     };
-    expect(() => planChanges(desired, recorded(base))).toThrow(/must be the only change/);
+    expect(() => playbooksFor(desired, recorded(base))).toThrow(/must be the only change/);
     const err = (() => {
       try {
-        planChanges(desired, recorded(base));
+        playbooksFor(desired, recorded(base));
       } catch (e) {
-        return e as ConfigError;
+        return e as UserError;
       }
       return undefined;
     })();
@@ -178,7 +183,7 @@ describe("planChanges", () => {
 
   it("runs upgrade-cluster.yml for a new Kubespray release", () => {
     const desired = { ...base, kubesprayVersion: "v2.32.0" };
-    expect(planChanges(desired, recorded(base)).description).toBe("upgrade-cluster.yml");
+    expect(playbooksFor(desired, recorded(base)).description).toBe("upgrade-cluster.yml");
   });
 });
 
@@ -195,13 +200,13 @@ describe("checkUpgrade", () => {
 describe("triggerAction", () => {
   it("shows the plan when there is one", () => {
     const desired = withHosts([...base.hosts, host("w-3", "worker")]);
-    expect(triggerAction(planChanges(desired, recorded(base)), recorded(base))).toBe(
+    expect(triggerAction(playbooksFor(desired, recorded(base)), recorded(base))).toBe(
       "playbooks/facts.yml; scale.yml --limit=w-3",
     );
   });
   it("keeps the recorded action when nothing changed, so a redeploy plans nothing", () => {
     const record = recorded(base, "playbooks/facts.yml; scale.yml --limit=w-2");
-    expect(triggerAction(planChanges(base, record), record)).toBe(
+    expect(triggerAction(playbooksFor(base, record), record)).toBe(
       "playbooks/facts.yml; scale.yml --limit=w-2",
     );
   });

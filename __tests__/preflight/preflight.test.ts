@@ -11,9 +11,10 @@ import { parse } from "yaml";
 
 import { parseClusterConfig } from "../../config/load";
 import { secretVariables } from "../../config/secrets";
-import { formatProblem, preflight } from "../../preflight/checks";
+import { formatIssue } from "../../errors/user-error";
+import { preflight } from "../../preflight/preflight";
 import { REQUIRED_PRIVILEGES } from "../../preflight/privileges";
-import { ProxmoxApi } from "../../preflight/proxmox-api";
+import { ProxmoxHttpsClient } from "../../preflight/proxmox-api";
 import { ProxmoxDouble } from "../../proxmox-double";
 import { ALL_PRIVILEGES } from "../../proxmox-double/acl";
 import { documentedRole } from "../e2e/support/role";
@@ -65,8 +66,12 @@ async function check(run: Run = {}): Promise<string[]> {
     });
     const secrets = Object.fromEntries(secretVariables(config).map((s) => [s.env, "set"]));
     const env = { PROXMOX_VE_API_TOKEN: double.token, ...secrets, ...run.env };
-    const api = new ProxmoxApi({ endpoint, token: env.PROXMOX_VE_API_TOKEN, insecure: true });
-    return (await preflight(config, api, env, { cluster: run.cluster })).map(formatProblem);
+    const api = new ProxmoxHttpsClient({
+      endpoint,
+      token: env.PROXMOX_VE_API_TOKEN,
+      insecure: true,
+    });
+    return (await preflight(config, api, env, { cluster: run.cluster })).map(formatIssue);
   } finally {
     await double.stop();
   }
@@ -249,13 +254,13 @@ describeWithAnsible("preflight, against the Proxmox VE double", () => {
     d.kubespray = { dir: "/nonexistent/kubespray", mode: "run" };
     expect(await check({ definition: d })).toEqual([
       expect.stringMatching(
-        /^kubespray.dir: kubespray.dir \/nonexistent\/kubespray is not a Kubespray checkout \(no galaxy.yml\); run: npm run kubespray:install/,
+        /^kubespray.dir: \/nonexistent\/kubespray is not a Kubespray checkout \(no galaxy.yml\); run: npm run kubespray:install/,
       ),
     ]);
     d.kubespray = { dir: STANDIN, venv: "/nonexistent/venv", mode: "run" };
     expect(await check({ definition: d })).toEqual([
       expect.stringMatching(
-        /^kubespray.dir: cannot run \/nonexistent\/venv\/bin\/ansible-playbook/,
+        /^kubespray.venv: cannot run \/nonexistent\/venv\/bin\/ansible-playbook; install the release's requirements/,
       ),
     ]);
     // print and container modes need neither here, nor does a deploy without the cluster stack.

@@ -1,7 +1,7 @@
 /** Rules of the node pools: names, sizes, minimums, hosts, static addresses and quorum. */
-import { show } from "../errors";
-import { formatIpRange, ipToInt } from "../net";
-import { nodeName } from "../pools";
+import { show } from "../../errors/user-error";
+import { formatIpRange } from "../net";
+import { nodeName, poolAddresses } from "../nodes";
 import type { NodePool } from "../schema";
 
 import type { Rule, RuleContext } from "./context";
@@ -76,10 +76,13 @@ const knownHosts: PoolRule = (c, pool, _i, at) => {
 
 /** The pool's static addresses lie in the node network; they are claimed. */
 const staticAddresses: PoolRule = (c, pool, _i, at) => {
-  if (pool.firstIp === undefined || pool.count === 0) return;
-  const first = ipToInt(pool.firstIp);
-  const range = { first, last: first + pool.count - 1 };
-  if (c.inNodeNetwork(`${at}.firstIp`, range, `the ${pool.count} addresses from ${pool.firstIp},`))
+  const range = poolAddresses(pool);
+  if (range === undefined) return;
+  const what =
+    pool.count === 1
+      ? `pool ${pool.name}'s address`
+      : `pool ${pool.name}'s ${pool.count} addresses`;
+  if (c.inNodeNetwork(`${at}.firstIp`, range, what, pool.count > 1))
     c.claims.push({
       path: `${at}.firstIp`,
       what: `pool ${pool.name}'s addresses ${formatIpRange(range)}`,

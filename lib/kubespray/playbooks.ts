@@ -10,14 +10,15 @@ import { isDeepStrictEqual } from "node:util";
 import lt from "semver/functions/lt";
 import parse from "semver/functions/parse";
 
-import { ConfigError } from "../../config/errors";
-import type { KubesprayHost } from "../topology";
+import { UserError } from "../../errors/user-error";
+import type { KubesprayHost } from "../../kubespray-vars/host-fields";
+import { changesNeedingPlaybook } from "../../kubespray-vars/host-fields";
 
 /** The runbook that users are pointed to when a change cannot be done automatically. */
 export const RUNBOOK = "docs/operations.md";
 
-/** What Kubespray is asked to build. */
-export interface ClusterState {
+/** What Kubespray is asked to build: the desired cluster, or the one a run built. */
+export interface ClusterSpec {
   readonly kubesprayVersion: string;
   /** In inventory order; an undefined address (a DHCP one at synth time) is not compared. */
   readonly hosts: readonly KubesprayHost[];
@@ -26,8 +27,8 @@ export interface ClusterState {
   readonly vars: Readonly<Record<string, unknown>>;
 }
 
-/** The state of the last successful run, and what that run did. */
-export interface RunRecord extends ClusterState {
+/** The cluster as the last successful run left it, and what that run did. */
+export interface RunRecord extends ClusterSpec {
   /** Description of the playbooks of the last run that changed something. */
   readonly action: string;
   readonly completedAt: string;
@@ -62,7 +63,7 @@ export interface PlaybookStep {
   readonly extraVars?: Readonly<Record<string, string>>;
 }
 
-export interface Plan {
+export interface Playbooks {
   /** Playbooks in order; empty when nothing changed. */
   readonly steps: readonly PlaybookStep[];
   readonly added: readonly string[];
@@ -110,10 +111,10 @@ export function removeNodeStep(node: string): PlaybookStep {
  */
 export function checkRemovable(node: string, order: readonly string[]): void {
   if (order[0] === node)
-    throw ConfigError.at(
+    throw UserError.at(
       "nodePools",
-      `${node} is the first control-plane node, which Kubespray cannot remove; ` +
-        `follow "Replacing the first control-plane node" in ${RUNBOOK}`,
+      `${node} is the first control-plane node, which Kubespray cannot remove`,
+      `follow "Replacing the first control-plane node" in ${RUNBOOK}`,
     );
 }
 
@@ -123,28 +124,17 @@ export function checkUpgrade(from: string, to: string): void {
   const b = parse(to);
   if (!a || !b) return;
   if (lt(b, a))
-    throw ConfigError.at(
+    throw UserError.at(
       "kubernetes.version",
-      `Kubernetes ${to} is older than the running ${from}; Kubespray cannot downgrade. ` +
-        `Set kubernetes.version back to ${from} (or a newer version)`,
+      `Kubernetes ${to} is older than the running ${from}, and Kubespray cannot downgrade`,
+      `set kubernetes.version back to ${from} (or a newer version)`,
     );
   if (b.major !== a.major || b.minor > a.minor + 1)
-    throw ConfigError.at(
+    throw UserError.at(
       "kubernetes.version",
-      `Kubernetes ${from} to ${to} skips a minor version; upgrade one minor at a time: ` +
-        `first to ${a.major}.${a.minor + 1}.x, deploy, then to ${to}`,
+      `Kubernetes ${from} to ${to} skips a minor version`,
+      `upgrade one minor at a time: first to ${a.major}.${a.minor + 1}.x, deploy, then to ${to}`,
     );
-}
-
-function sameHost(a: KubesprayHost, b: KubesprayHost): boolean {
-  const addressKnown = a.address !== undefined && b.address !== undefined;
-  return (
-    a.role === b.role &&
-    (!addressKnown || a.address === b.address) &&
-    a.gpu === b.gpu &&
-    isDeepStrictEqual({ ...a.labels }, { ...b.labels }) &&
-    isDeepStrictEqual([...a.taints], [...b.taints])
-  );
 }
 
 const withoutVersion = (vars: Readonly<Record<string, unknown>>) => {
@@ -163,7 +153,7 @@ const withoutVersion = (vars: Readonly<Record<string, unknown>>) => {
  * - a new Kubernetes version: `upgrade-cluster.yml`, one minor at a time, alone;
  * - nothing changed: nothing.
  */
-export function planChanges(desired: ClusterState, record: RunRecord | undefined): Plan {
+export function playbooksFor(desired: ClusterSpec, record: RunRecord | undefined): Playbooks {
   const names = desired.hosts.map((h) => h.name);
   if (record === undefined) {
     const steps = [{ playbook: CLUSTER }];
@@ -182,24 +172,25 @@ export function planChanges(desired: ClusterState, record: RunRecord | undefined
   const recordOrder = record.controlPlaneOrder.filter((n) => names.includes(n));
   const otherChange =
     !isDeepStrictEqual(withoutVersion(desired.vars), withoutVersion(record.vars)) ||
-    kept.some((h) => !sameHost(h, before.get(h.name) as KubesprayHost)) ||
+    kept.some((h) => changesNeedingPlaybook(before.get(h.name) as KubesprayHost, h).length > 0) ||
     !isDeepStrictEqual(keptOrder, recordOrder);
 
   if (fromVersion !== toVersion) {
     checkUpgrade(fromVersion, toVersion);
     if (added.length > 0 || otherChange)
-      throw ConfigError.at(
+      throw UserError.at(
         "kubernetes.version",
-        `upgrading Kubernetes ${fromVersion} to ${toVersion} must be the only change of a deploy; ` +
-          `deploy the version change first, then the other changes (${RUNBOOK}, "Upgrading Kubernetes")`,
+        `upgrading Kubernetes ${fromVersion} to ${toVersion} must be the only change of a deploy`,
+        `deploy the version change first, then the other changes (${RUNBOOK}, "Upgrading Kubernetes")`,
       );
     steps.push({ playbook: UPGRADE });
   } else if (record.kubesprayVersion !== desired.kubesprayVersion) {
     // A new Kubespray release is rolled out with its upgrade playbook (docs/operations/upgrades.md).
     if (added.length > 0 || otherChange)
-      throw ConfigError.at(
+      throw UserError.at(
         "kubernetes.kubesprayVersion",
         `moving to Kubespray ${desired.kubesprayVersion} must be the only change of a deploy`,
+        "deploy the new release first, then the other changes",
       );
     steps.push({ playbook: UPGRADE });
   } else if (otherChange || added.some((h) => h.role === "control-plane")) {
@@ -222,9 +213,9 @@ export function planChanges(desired: ClusterState, record: RunRecord | undefined
  * the trigger names the rollback too: otherwise it would equal the undone run's and
  * nothing would run again.
  */
-export function triggerAction(plan: Plan, record: RunRecord | undefined): string {
-  if (plan.steps.length > 0 && record?.rolledBack)
-    return `${plan.description} (after rollback to ${record.rolledBack.snapshot})`;
-  if (plan.steps.length > 0) return plan.description;
+export function triggerAction(playbooks: Playbooks, record: RunRecord | undefined): string {
+  if (playbooks.steps.length > 0 && record?.rolledBack)
+    return `${playbooks.description} (after rollback to ${record.rolledBack.snapshot})`;
+  if (playbooks.steps.length > 0) return playbooks.description;
   return record?.action ?? NOTHING;
 }

@@ -1,37 +1,8 @@
+import { imageBaseName, imageFileName } from "../../config/cloud-image";
 import { parseClusterConfig } from "../../config/load";
-import {
-  imageBaseName,
-  imageFileName,
-  imageTemplateVmId,
-  lastTemplateVmId,
-  templateFor,
-} from "../../config/templates";
 import { DEBIAN_IMAGE, homelab, withImage } from "../fixtures/definitions";
 
 const imaged = (image = {}) => parseClusterConfig(withImage(homelab(), image)).config;
-
-describe("templateFor", () => {
-  it("is the one template, on its node, without an image", () => {
-    const { config } = parseClusterConfig(homelab());
-    expect(["pve01", "pve02", "pve03"].map((h) => templateFor(config, h))).toEqual([
-      { vmId: 9000, node: "pve01" },
-      { vmId: 9000, node: "pve01" },
-      { vmId: 9000, node: "pve01" },
-    ]);
-  });
-
-  it("is the template on the node's own host with an image, by the host's position", () => {
-    const config = imaged();
-    expect(["pve01", "pve02", "pve03"].map((h) => templateFor(config, h))).toEqual([
-      { vmId: 9000, node: "pve01" },
-      { vmId: 9001, node: "pve02" },
-      { vmId: 9002, node: "pve03" },
-    ]);
-    expect(imageTemplateVmId(config, "pve03")).toBe(9002);
-    expect(lastTemplateVmId(config)).toBe(9002);
-    expect(lastTemplateVmId(parseClusterConfig(homelab()).config)).toBe(9000);
-  });
-});
 
 describe("image file names", () => {
   it("keeps the URL's file name, or fileName, with the checksum's first 12 digits", () => {
