@@ -1,7 +1,7 @@
 import type { Release } from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
 
-import { UserError } from "../config/errors";
+import { UserError } from "../errors/user-error";
 import type { ChartSource } from "../lib/charts";
 import { LOCAL_CHARTS, localChart } from "../lib/charts";
 
@@ -40,8 +40,10 @@ export class AddonNamespace extends Construct {
     super(scope, id);
     // A DNS label (RFC 1123), and short enough for the release name below (53 characters).
     if (!/^[a-z0-9]([-a-z0-9]{0,41}[a-z0-9])?$/.test(props.name)) {
-      throw new UserError(
-        `name: ${JSON.stringify(props.name)} is not a namespace name; use at most 43 lower-case letters, digits and '-', starting and ending with a letter or digit`,
+      throw UserError.prop(
+        this,
+        "name",
+        `${JSON.stringify(props.name)} is not a namespace name; use at most 43 lower-case letters, digits and '-', starting and ending with a letter or digit`,
       );
     }
     this.name = props.name;

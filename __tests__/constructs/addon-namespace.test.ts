@@ -1,8 +1,8 @@
 import { Testing } from "cdktf";
 
-import { UserError } from "../../config/errors";
 import { AddonNamespace } from "../../constructs/addon-namespace";
 import { AddonRelease } from "../../constructs/addon-release";
+import { UserError } from "../../errors/user-error";
 import { localChart } from "../../lib/charts";
 import { address, release } from "../support/releases";
 
@@ -53,6 +53,6 @@ describe("AddonNamespace", () => {
       Testing.synthScope((scope) => {
         new AddonNamespace(scope, "Ns", { name: "a".repeat(44) });
       }),
-    ).toThrow(/^name: "a{44}" is not a namespace name/);
+    ).toThrow(/Ns\.name: "a{44}" is not a namespace name/);
   });
 });

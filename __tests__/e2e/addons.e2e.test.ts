@@ -26,8 +26,8 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { ApiextensionsV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { parse } from "yaml";
 
+import { expandNodes } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
-import { expandNodes } from "../../lib/topology";
 import type { Definition } from "../fixtures/definitions";
 import { cloud, everyOption, homelab } from "../fixtures/definitions";
 import { describeWithAnsible } from "../support/ansible";

@@ -17,6 +17,9 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+// It opens sockets on loopback: a budget sized for a loaded two-core machine.
+jest.setTimeout(60_000);
+
 describe("ProxmoxHttpsClient", () => {
   it("turns no answer into an ApiError, a UserError that names the request and the fix", async () => {
     const api = new ProxmoxHttpsClient({ endpoint: `https://127.0.0.1:${await closedPort()}` });
