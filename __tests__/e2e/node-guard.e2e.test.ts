@@ -93,7 +93,7 @@ describeE2e("no change replaces a node's VM behind the cluster's back", () => {
     expect(refused.map((l) => l.split(" ")[0]).sort()).toEqual(WORKERS);
     for (const line of refused)
       expect(line).toMatch(
-        /^kspray-worker-\d \(VM pve0\d\/42\d\d\): its VM would be deleted and cloned anew \(node_name: "pve0\d" → "pve0\d"\), without draining it or removing it from Kubernetes first; fix: keep proxmox\.hosts and the pool's hosts as they were, so that the node stays on its host; a node of the cluster is only rebuilt through its removal/,
+        /^kspray-worker-\d \(VM pve0\d\/42\d\d\): its VM would be deleted and cloned anew \(node_name: "pve0\d" → "pve0\d"\), without draining it or removing it from Kubernetes first; keep proxmox\.hosts and the pool's hosts as they were, so that the node stays on its host; a node of the cluster is only rebuilt through its removal/,
       );
 
     // cdktf itself, without the npm scripts: the VMs' prevent_destroy stops the plan.
@@ -155,7 +155,7 @@ describeE2e("no change replaces a node's VM behind the cluster's back", () => {
     });
     expect(guard.status).toBe(2);
     expect(guard.stderr.trim()).toBe(
-      `kspray-worker-2 (VM ${made["kspray-worker-2"].vm}): its disk would be detached and a blank one added (disk interface: ["scsi0"] → ["virtio0"]), without draining it or removing it from Kubernetes first; fix: keep the disk layout the VM was made with (this version of the tool changed it): a deploy never swaps a node's disk`,
+      `kspray-worker-2 (VM ${made["kspray-worker-2"].vm}): its disk would be detached and a blank one added (disk interface: ["scsi0"] → ["virtio0"]), without draining it or removing it from Kubernetes first; keep the disk layout the VM was made with (this version of the tool changed it): a deploy never swaps a node's disk`,
     );
 
     expect(touched(from)).toEqual([]);
