@@ -53,14 +53,10 @@ export function formatIssue(issue: Issue): string {
 export class UserError extends Error {
   readonly issues: readonly Issue[];
 
-  /**
-   * The problems; a string is one already formatted line (`path: problem; fix`), as the
-   * host maintenance and rollback code merged from main still writes them.
-   */
-  constructor(issues: readonly Issue[] | string) {
-    const list = typeof issues === "string" ? [{ path: "", message: issues }] : issues;
-    super(list.map(formatIssue).join("\n"));
-    this.issues = list;
+  /** The problems, each printed as one line (`UserError.at` for a single one). */
+  constructor(issues: readonly Issue[]) {
+    super(issues.map(formatIssue).join("\n"));
+    this.issues = issues;
     this.name = "UserError";
   }
 

@@ -36,6 +36,16 @@ const USAGE = `usage: cli.js apply|record SETTINGS [--action TEXT]
        cli.js snapshot SETTINGS --playbook P --nodes A,B --change TEXT
        cli.js rollback STATE_DIR [SNAPSHOT]`;
 
+const COMMANDS = [
+  "apply",
+  "record",
+  "remove-node",
+  "forget-node",
+  "teardown",
+  "snapshot",
+  "rollback",
+];
+
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
@@ -47,9 +57,15 @@ function storeOf(stateDir: string): RecordStore | undefined {
   return existsSync(file) ? readSettings(file).recordStore : undefined;
 }
 
-/** Arguments that are not a command of the runner's. */
+/** Arguments that are not a command of the runner's, or a command without its operands. */
 const usage = (args: readonly string[]) =>
-  UserError.at("cli.js", `not a runner command: ${args.join(" ") || "(none)"}`, USAGE);
+  UserError.at(
+    "cli.js",
+    COMMANDS.includes(args[0])
+      ? `${args[0]} without the operands it needs: ${args.join(" ")}`
+      : `not a runner command: ${args.join(" ") || "(none)"}`,
+    USAGE,
+  );
 
 async function main(args: string[]): Promise<void> {
   const env = runnerEnv(process.env, __filename);
@@ -84,7 +100,7 @@ async function main(args: string[]): Promise<void> {
       if (!first) throw usage(args);
       return teardown(first, env);
     case "snapshot": {
-      if (!first) throw new UserError(USAGE);
+      if (!first) throw usage(args);
       const settings = readSettings(first, env);
       return withRecordStore(settings.recordStore, settings.stateDir, () =>
         withStateLock(settings.stateDir, env, () =>
@@ -93,7 +109,7 @@ async function main(args: string[]): Promise<void> {
       );
     }
     case "rollback":
-      if (!first) throw new UserError(USAGE);
+      if (!first) throw usage(args);
       if (!second) {
         process.stdout.write(listing(first));
         return;

@@ -7,7 +7,7 @@
  * record's Kubernetes version the one from before the step.
  */
 import { PROXMOX_ENV } from "../config/secrets";
-import { UserError } from "../errors/user-error";
+import { issue, UserError } from "../errors/user-error";
 import { playbooksFor } from "../lib/kubespray/playbooks";
 import { statePaths } from "../lib/kubespray/record";
 import type { SavedStep } from "../lib/kubespray/saved-steps";
@@ -68,13 +68,17 @@ export async function rollback(
   const settings = readSettings(statePaths(stateDir).settingsFile, env);
   const px = settings.proxmox;
   if (px === undefined)
-    throw new UserError(
-      `${statePaths(stateDir).settingsFile}: written by a version without snapshots, so it names no Proxmox endpoint; deploy the cluster stack first (npm run deploy -- cluster)`,
+    throw UserError.at(
+      statePaths(stateDir).settingsFile,
+      "written by a version without snapshots, so it names no Proxmox endpoint",
+      "deploy the cluster stack first (npm run deploy -- cluster)",
     );
   const token = processEnv[PROXMOX_ENV.token];
   if (!token)
-    throw new UserError(
-      `${PROXMOX_ENV.token}: not set; a rollback stops, rolls back and starts VMs through the Proxmox API: export the deploy's token`,
+    throw UserError.at(
+      PROXMOX_ENV.token,
+      "not set, and a rollback stops, rolls back and starts VMs through the Proxmox API",
+      "export the deploy's token",
     );
   const api = new ProxmoxHttpsClient({ endpoint: px.endpoint, token, insecure: px.insecure });
   const { step, vms, record } = await rollbackStep({ api, stateDir, log: env.log }, snapshot);
@@ -87,7 +91,7 @@ export async function rollback(
     );
   if (problems.length > 0)
     throw new UserError(
-      problems.map((p) => `rollback to ${snapshot}: ${p}; look at the VMs in Proxmox`).join("\n"),
+      problems.map((p) => issue(`rollback to ${snapshot}`, p, "look at the VMs in Proxmox")),
     );
   const again = playbooksFor(desiredFromFiles(settings), record);
   env.log(

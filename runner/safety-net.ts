@@ -19,9 +19,10 @@ import type { RunnerEnv } from "./env";
 function wanted(settings: RunnerSettings, env: RunnerEnv, risky: RiskyChange): boolean {
   const px = settings.proxmox;
   if (px === undefined)
-    throw new UserError(
-      `${statePaths(settings.stateDir).settingsFile}: written by a version without snapshots, so it names no VM to snapshot before ${risky.change}; ` +
-        "deploy the cluster stack on its own first (npm run deploy -- cluster), then this change",
+    throw UserError.at(
+      statePaths(settings.stateDir).settingsFile,
+      `written by a version without snapshots, so it names no VM to snapshot before ${risky.change}`,
+      "deploy the cluster stack on its own first (npm run deploy -- cluster), then this change",
     );
   if (!px.snapshots.enabled) {
     env.log(
@@ -43,9 +44,10 @@ export async function snapshotBefore(
   const px = settings.proxmox!;
   const token = processEnv[PROXMOX_ENV.token];
   if (!token)
-    throw new UserError(
-      `${PROXMOX_ENV.token}: not set; the runner snapshots ${risky.nodes.join(", ")} through the Proxmox API before ${risky.change}: ` +
-        "export the deploy's token, or set proxmox.snapshots.enabled: false to run it without a way back",
+    throw UserError.at(
+      PROXMOX_ENV.token,
+      `not set, and the runner snapshots ${risky.nodes.join(", ")} through the Proxmox API before ${risky.change}`,
+      "export the deploy's token, or set proxmox.snapshots.enabled: false to run it without a way back",
     );
   const step = await snapshotBeforeStep(
     {
@@ -98,7 +100,12 @@ export function changeFromArgs(args: readonly string[]): RiskyChange {
   const value = (name: string) => {
     const i = args.indexOf(name);
     const v = i >= 0 ? args[i + 1] : undefined;
-    if (v === undefined || v === "") throw new UserError(`snapshot: ${name} is missing`);
+    if (v === undefined || v === "")
+      throw UserError.at(
+        `snapshot ${name}`,
+        "missing",
+        "run the script the cluster stack printed as it is: each of its snapshot lines names --playbook, --nodes and --change",
+      );
     return v;
   };
   return {

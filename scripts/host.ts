@@ -16,7 +16,7 @@ import { CoreV1Api, KubeConfig, PolicyV1Api } from "@kubernetes/client-node";
 
 import { expandNodes } from "../config/nodes";
 import { PROXMOX_ENV } from "../config/secrets";
-import { UserError, runMain } from "../errors/user-error";
+import { runMain, show, UserError } from "../errors/user-error";
 import { loadFromEnvironment, stateDirFromEnvironment } from "../lib/environment";
 import { statePaths } from "../lib/kubespray/record";
 import { drainHost, resumeHost } from "../lib/maintenance/host";
@@ -27,13 +27,20 @@ const USAGE = "usage: npm run host -- drain HOST [--timeout SECONDS] | resume HO
 
 void runMain(async () => {
   const [command, host, ...rest] = process.argv.slice(2);
-  if ((command !== "drain" && command !== "resume") || !host) throw new UserError(USAGE);
+  if ((command !== "drain" && command !== "resume") || !host)
+    throw UserError.at(
+      "npm run host",
+      `not a host command: ${process.argv.slice(2).join(" ") || "(none)"}`,
+      USAGE,
+    );
   const { config } = loadFromEnvironment();
   const kubeconfigPath =
     process.env.KUBECONFIG ?? statePaths(stateDirFromEnvironment(config)).kubeconfig;
   if (!existsSync(kubeconfigPath))
-    throw new UserError(
-      `${kubeconfigPath}: no kubeconfig; deploy the cluster stack first (it copies the admin kubeconfig there), or set KUBECONFIG`,
+    throw UserError.at(
+      kubeconfigPath,
+      "no kubeconfig",
+      "deploy the cluster stack first (it copies the admin kubeconfig there), or set KUBECONFIG",
     );
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
@@ -46,22 +53,24 @@ void runMain(async () => {
   const i = rest.indexOf("--timeout");
   const timeout = i >= 0 ? Number(rest[i + 1]) : 600;
   if (!Number.isFinite(timeout) || timeout <= 0)
-    throw new UserError(`--timeout: ${rest[i + 1]} is not a number of seconds; ${USAGE}`);
+    throw UserError.at("--timeout", `${show(rest[i + 1])} is not a number of seconds`, USAGE);
   const token = process.env[PROXMOX_ENV.token];
   if (!token)
-    throw new UserError(
-      `${PROXMOX_ENV.token}: not set; drain asks Proxmox which node VMs are on ${host} now: export the deploy's token`,
+    throw UserError.at(
+      PROXMOX_ENV.token,
+      `not set, and drain asks Proxmox which node VMs are on ${host} now`,
+      "export the deploy's token",
     );
   const api = new ProxmoxHttpsClient({
     endpoint: config.proxmox.endpoint,
     token,
     insecure: config.proxmox.insecure,
   });
-  const { found, problems } = await locateNodeVms(
+  const { found, missing } = await locateNodeVms(
     api,
     new Map(expandNodes(config).map((n) => [n.name, n.vmId])),
   );
-  for (const p of problems) log(`warning: ${p}`);
+  for (const m of missing) log(`warning: ${m.node}: ${m.problem}`);
   await drainHost(
     {
       core,

@@ -13,6 +13,8 @@
 import { splitTaint } from "../../config/kubernetes-names";
 import type { NodeSpec } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
+import type { Issue } from "../../errors/user-error";
+import { issue } from "../../errors/user-error";
 
 /** A node as Kubernetes shows it now. */
 export interface KubeNodeState {
@@ -74,16 +76,16 @@ function addonNeeds(
 
 /**
  * Why taking the nodes `away` out of service (`why`: `draining pve02`) would break the
- * cluster now; empty when it would not. Each a `what: problem; fix` line.
+ * cluster now, each on `why`; empty when it would not.
  */
 export function availabilityProblems(
   config: ClusterConfig,
   nodes: readonly NodeAvailability[],
   away: readonly string[],
   why: string,
-): string[] {
+): Issue[] {
   const going = new Set(away);
-  const problems: string[] = [];
+  const problems: Issue[] = [];
   const controlPlane = nodes.filter((n) => n.role === "control-plane");
   const tolerated = Math.floor((controlPlane.length - 1) / 2);
   const down = controlPlane.flatMap((n) => {
@@ -92,16 +94,22 @@ export function availabilityProblems(
   });
   if (controlPlane.some((n) => going.has(n.name)) && down.length > tolerated)
     problems.push(
-      `${why}: would leave ${down.length} of ${controlPlane.length} control-plane nodes down (${down.join(", ")}), ` +
-        `and etcd keeps quorum with at most ${tolerated} down; ` +
+      issue(
+        why,
+        `would leave ${down.length} of ${controlPlane.length} control-plane nodes down (${down.join(", ")}), ` +
+          `and etcd keeps quorum with at most ${tolerated} down`,
         "bring the others back first (npm run host -- resume <host> after another host's maintenance), or move a control-plane VM to another Proxmox host",
+      ),
     );
   for (const need of addonNeeds(config, nodes)) {
     const now = need.nodes.filter((n) => serving(n, new Set()));
     if (now.length === 0 || need.nodes.some((n) => serving(n, going))) continue;
     problems.push(
-      `${why}: would take away the last node that ${need.what} (${now.map((n) => n.name).join(", ")}); ` +
+      issue(
+        why,
+        `would take away the last node that ${need.what} (${now.map((n) => n.name).join(", ")})`,
         "add a node to its pool first, or place the pool's nodes on more than one Proxmox host",
+      ),
     );
   }
   return problems;

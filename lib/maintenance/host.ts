@@ -15,7 +15,7 @@ import type { CoreV1Api, PolicyV1Api, V1Node, V1Pod } from "@kubernetes/client-n
 
 import { expandNodes } from "../../config/nodes";
 import type { ClusterConfig } from "../../config/schema";
-import { UserError } from "../../errors/user-error";
+import { issue, UserError } from "../../errors/user-error";
 
 import type { KubeNodeState, NodeAvailability } from "./availability";
 import { availabilityProblems } from "./availability";
@@ -123,8 +123,10 @@ export async function drainHost(opts: HostMaintenanceOptions, host: string): Pro
     .map((n) => n.name)
     .filter((n) => opts.hostOf.get(n) === host);
   if (nodes.length === 0)
-    throw new UserError(
-      `${host}: no node of cluster ${opts.config.name} has its VM there (${[...new Set(opts.hostOf.values())].sort().join(", ")} have); nothing to drain`,
+    throw UserError.at(
+      host,
+      `no node of cluster ${opts.config.name} has its VM there, so there is nothing to drain`,
+      `name a Proxmox host that holds one: ${[...new Set(opts.hostOf.values())].sort().join(", ")}`,
     );
   const problems = availabilityProblems(
     opts.config,
@@ -132,7 +134,7 @@ export async function drainHost(opts: HostMaintenanceOptions, host: string): Pro
     nodes,
     `draining ${host}`,
   );
-  if (problems.length > 0) throw new UserError(problems.join("\n"));
+  if (problems.length > 0) throw new UserError(problems);
 
   log(`cordoning ${nodes.join(", ")} (${DRAINED_FOR}=${host})`);
   for (const name of nodes) await mark(core, name, host);
@@ -175,21 +177,22 @@ export async function drainHost(opts: HostMaintenanceOptions, host: string): Pro
       }
     }
     if (Date.now() > deadline) {
-      const lines = await Promise.all(
+      // One line per pod that stays, each with the way out.
+      const stays = await Promise.all(
         pods.map(async (pod) => {
           const r = refused.get(podName(pod));
           const holds =
             r === undefined
               ? "still terminating"
-              : `eviction refused: ${r.why}${(await budgetsOf(opts.policy, pod)).map((b) => `; ${b}`).join("")}`;
-          return `${podName(pod)} on ${pod.spec?.nodeName}: ${holds}`;
+              : `eviction refused: ${r.why}${(await budgetsOf(opts.policy, pod)).map((b) => `, held by ${b}`).join("")}`;
+          return issue(
+            `draining ${host}`,
+            `after ${Math.round(timeoutMs / 1000)} s ${podName(pod)} is still on ${pod.spec?.nodeName} (${holds}), and ${nodes.join(", ")} stay cordoned`,
+            `let it go (scale up elsewhere, relax the budget) and run the drain again, or undo it with: npm run host -- resume ${host}`,
+          );
         }),
       );
-      throw new UserError(
-        `draining ${host}: after ${Math.round(timeoutMs / 1000)} s these pods are still on ${nodes.join(", ")} (which stay cordoned):\n` +
-          `${lines.map((l) => `  ${l}`).join("\n")}\n` +
-          `let them go (scale up elsewhere, relax the budget) and run the drain again, or undo it with: npm run host -- resume ${host}`,
-      );
+      throw new UserError(stays);
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 2000));
   }

@@ -15,7 +15,7 @@
  * 5. the record of the last successful Kubespray run becomes the one saved before the step,
  *    so it no longer claims what the rollback undid, and the planner plans the step again.
  */
-import { UserError } from "../../errors/user-error";
+import { issue, UserError } from "../../errors/user-error";
 import type { RunRecord } from "../kubespray/playbooks";
 import type { SavedStep } from "../kubespray/saved-steps";
 import { listSteps, readStep, restoreSavedRecord } from "../kubespray/saved-steps";
@@ -37,17 +37,18 @@ export function stepNamed(stateDir: string, snapshot: string): SavedStep {
   const step = readStep(stateDir, snapshot);
   if (step !== undefined) return step;
   const names = listSteps(stateDir).map((s) => s.snapshot);
-  throw new UserError(
-    `${snapshot}: no such saved step in ${stateDir}; ` +
-      (names.length > 0
-        ? `the steps that can be rolled back are ${names.join(", ")} (npm run rollback lists them)`
-        : "no risky step has been snapshotted there yet"),
+  throw UserError.at(
+    snapshot,
+    `no such saved step in ${stateDir}`,
+    names.length > 0
+      ? `the steps that can be rolled back are ${names.join(", ")} (npm run rollback lists them)`
+      : "no risky step has been snapshotted there yet, so there is nothing to roll back to",
   );
 }
 
 /** The step's VMs where Proxmox has them, each holding the snapshot; else a UserError. */
 export async function stepVms(api: ProxmoxClient, step: SavedStep): Promise<NodeVm[]> {
-  const { found, problems } = await locateNodeVms(
+  const { found, missing } = await locateNodeVms(
     api,
     new Map(step.vms.map((v) => [v.name, v.vmid])),
   );
@@ -55,18 +56,20 @@ export async function stepVms(api: ProxmoxClient, step: SavedStep): Promise<Node
   for (const vm of found) {
     const names = (await snapshots.list(vm)).map((s) => s.name);
     if (!names.includes(step.snapshot))
-      problems.push(
-        `${vm.name}: VM ${vm.node}/${vm.vmid} no longer holds snapshot ${step.snapshot}`,
-      );
+      missing.push({
+        node: vm.name,
+        problem: `VM ${vm.node}/${vm.vmid} no longer holds snapshot ${step.snapshot}`,
+      });
   }
-  if (problems.length > 0)
+  if (missing.length > 0)
     throw new UserError(
-      problems
-        .map(
-          (p) =>
-            `${p}; the step cannot be rolled back as a whole, so nothing was changed (a newer step may have pruned it: proxmox.snapshots.keep)`,
-        )
-        .join("\n"),
+      missing.map((m) =>
+        issue(
+          m.node,
+          m.problem,
+          "the step cannot be rolled back as a whole, so nothing was changed (a newer step may have pruned it: proxmox.snapshots.keep)",
+        ),
+      ),
     );
   return found;
 }

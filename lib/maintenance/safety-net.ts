@@ -6,7 +6,7 @@
  * a snapshot that fails, stops the step before anything runs: never a silent skip.
  */
 import type { NodeRole } from "../../config/schema";
-import { UserError } from "../../errors/user-error";
+import { issue, UserError } from "../../errors/user-error";
 import { readRecord } from "../kubespray/record";
 import type { RiskyChange } from "../kubespray/risky-steps";
 import type { SavedStep, SavedVm } from "../kubespray/saved-steps";
@@ -53,11 +53,18 @@ async function locate(opts: SafetyNetOptions, risky: RiskyChange): Promise<NodeV
   const wanted = new Map(
     risky.nodes.filter((n) => opts.vms[n] !== undefined).map((n) => [n, opts.vms[n].vmId]),
   );
-  const { found, problems } = await locateNodeVms(opts.api, wanted);
-  const lines = [...unknown.map((n) => `${n}: runner.json names no VM for it`), ...problems].map(
-    (p) => `${p}; cannot snapshot it before ${risky.change}: deploy the vms stack first`,
+  const { found, missing } = await locateNodeVms(opts.api, wanted);
+  const problems = [
+    ...unknown.map((node) => ({ node, problem: "runner.json names no VM for it" })),
+    ...missing,
+  ].map((m) =>
+    issue(
+      m.node,
+      `${m.problem}, so it cannot be snapshotted before ${risky.change}`,
+      "deploy the vms stack first",
+    ),
   );
-  if (lines.length > 0) throw new UserError(lines.join("\n"));
+  if (problems.length > 0) throw new UserError(problems);
   return found;
 }
 
@@ -77,13 +84,13 @@ export async function snapshotBeforeStep(
   ).flat();
   if (blockers.length > 0)
     throw new UserError(
-      blockers
-        .map(
-          (b) =>
-            `proxmox.snapshots: ${b.message}, so ${risky.change} cannot be snapshotted first; ` +
-            `put the VM's disks on storage that can (${SNAPSHOT_CAPABLE}), or set proxmox.snapshots.enabled: false to run it without a way back (${RUNBOOK})`,
-        )
-        .join("\n"),
+      blockers.map((b) =>
+        issue(
+          "proxmox.snapshots",
+          `${b.message}, so ${risky.change} cannot be snapshotted first`,
+          `put the VM's disks on storage that can (${SNAPSHOT_CAPABLE}), or set proxmox.snapshots.enabled: false to run it without a way back (${RUNBOOK})`,
+        ),
+      ),
     );
 
   const at = opts.now ?? new Date();
@@ -103,12 +110,13 @@ export async function snapshotBeforeStep(
     for (const [i, r] of results.entries())
       if (r.status === "fulfilled") await snapshots.remove(vms[i], name).catch(() => undefined);
     throw new UserError(
-      failed
-        .map(
-          (f) =>
-            `proxmox.snapshots: ${f}; nothing ran and the record is unchanged: fix it and deploy again, or set proxmox.snapshots.enabled: false (${RUNBOOK})`,
-        )
-        .join("\n"),
+      failed.map((f) =>
+        issue(
+          "proxmox.snapshots",
+          `${f} (nothing ran and the record is unchanged)`,
+          `fix it and deploy again, or set proxmox.snapshots.enabled: false (${RUNBOOK})`,
+        ),
+      ),
     );
   }
   const record = readRecord(opts.stateDir);

@@ -33,25 +33,36 @@ export interface NodeVm {
   readonly node: string;
 }
 
+/** A node whose VM is not where it should be: the node, and what Proxmox has instead. */
+export interface VmNotFound {
+  readonly node: string;
+  readonly problem: string;
+}
+
 /**
- * The VMs of `wanted` (node name → VM ID) where Proxmox has them, and the problems: a VM
- * ID that no VM holds, or one that another VM (another name) holds.
+ * The VMs of `wanted` (node name → VM ID) where Proxmox has them, and the nodes whose VM is
+ * not there: a VM ID that no VM holds, or one that another VM (another name) holds. The
+ * callers add the fix, which depends on what they were about to do.
  */
 export async function locateNodeVms(
   api: Pick<ProxmoxClient, "get">,
   wanted: ReadonlyMap<string, number>,
-): Promise<{ found: NodeVm[]; problems: string[] }> {
+): Promise<{ found: NodeVm[]; missing: VmNotFound[] }> {
   const all = await clusterVms(api);
   const found: NodeVm[] = [];
-  const problems: string[] = [];
+  const missing: VmNotFound[] = [];
   for (const [name, vmid] of wanted) {
     const vm = all.get(vmid);
-    if (vm === undefined) problems.push(`${name}: no VM ${vmid} in the Proxmox cluster`);
+    if (vm === undefined)
+      missing.push({ node: name, problem: `no VM ${vmid} in the Proxmox cluster` });
     else if (vm.name !== undefined && vm.name !== name)
-      problems.push(`${name}: VM ${vmid} on ${vm.node} is named ${vm.name}, not ${name}`);
+      missing.push({
+        node: name,
+        problem: `VM ${vmid} on ${vm.node} is named ${vm.name}, not ${name}`,
+      });
     else found.push({ name, vmid, node: vm.node });
   }
-  return { found, problems };
+  return { found, missing };
 }
 
 export interface PowerOptions {
