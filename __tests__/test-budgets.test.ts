@@ -6,8 +6,8 @@
  * The unit suite (jest.config.js) and the test cluster's (jest.test-cluster.config.js) are
  * checked. The e2e suite is left out of the budget rule on purpose: jest.e2e.config.js
  * raises its default (testTimeout) for every test, with the reason beside it, as the issue
- * allows. The e2e test files' waits are not read either (template.e2e.test.ts and
- * interrupt.e2e.test.ts still have fixed ones); their support files are.
+ * allows. Its waits are read like every other suite's: no test file of any suite, and no
+ * support file, waits a fixed time.
  */
 import { join } from "node:path";
 
@@ -28,12 +28,15 @@ jest.setTimeout(60_000);
 
 const ROOT = join(__dirname, "..");
 const SUITES = ["jest.config.js", "jest.test-cluster.config.js"];
+/** Read for fixed waits only (its budget is the config's, see above). */
+const E2E_SUITE = "jest.e2e.config.js";
 
 const format = (findings: Finding[]): string =>
   findings.map((f) => `${f.at}: ${f.problem}`).join("\n");
 
 describe("the suite's budgets and waits", () => {
   const tests = SUITES.flatMap((c) => suiteFiles(ROOT, c));
+  const e2eTests = suiteFiles(ROOT, E2E_SUITE);
   // Support code of every suite (e2e/support too: unit tests load its harness).
   const support = supportFiles(join(ROOT, "__tests__"));
   const helpers = sleepHelpers(support);
@@ -42,6 +45,7 @@ describe("the suite's budgets and waits", () => {
     expect(tests).toContainEqual(join(ROOT, "__tests__/charts/upstream-charts.test.ts"));
     expect(tests).toContainEqual(join(ROOT, "__tests__/test-cluster/cluster.test.ts"));
     expect(tests.filter((f) => f.includes("/e2e/"))).toEqual([]);
+    expect(e2eTests).toContainEqual(join(ROOT, "__tests__/e2e/template.e2e.test.ts"));
   });
 
   it("every test and hook that does slow work has a budget of its own", () => {
@@ -50,7 +54,9 @@ describe("the suite's budgets and waits", () => {
   });
 
   it("no test or support file waits a fixed time", () => {
-    expect(format([...tests, ...support].flatMap((f) => sleepFindings(ROOT, f, helpers)))).toBe("");
+    expect(
+      format([...tests, ...e2eTests, ...support].flatMap((f) => sleepFindings(ROOT, f, helpers))),
+    ).toBe("");
   });
 });
 

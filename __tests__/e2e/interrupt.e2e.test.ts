@@ -238,8 +238,7 @@ describeE2e("an interrupted deploy converges", () => {
     try {
       await interruptedDeploy(env, "SIGKILL");
       // The clones Proxmox was making finish before the host goes down.
-      while (env.clusterVms().some((v) => v.lock !== undefined))
-        await new Promise((r) => setTimeout(r, 200));
+      await untilUnlocked(env);
       const before = env.clusterVms().map((v) => [v.vmid, v.config.name]);
       await env.double.restart();
       expect(existsSync(stateFile)).toBe(true);

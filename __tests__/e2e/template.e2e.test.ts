@@ -21,6 +21,7 @@ import { qcow2Image } from "../../proxmox-double/qcow2";
 import type { SeedInput } from "../../proxmox-double/seed";
 import type { Definition } from "../fixtures/definitions";
 import { homelab, withImage } from "../fixtures/definitions";
+import { eventually } from "../support/test-cluster";
 
 import type { E2eEnvironment } from "./support/harness";
 import { describeE2e, expectSuccess, oneLine, startEnvironment } from "./support/harness";
@@ -193,9 +194,19 @@ describeE2e("vms stack end to end: templates from a cloud image on local storage
 
     expect(getsSince(gets)).toEqual({ "/build2/debian.qcow2": 3 });
     // The provider does not wait for the old files' deletion; it ends shortly after.
-    await new Promise((r) => setTimeout(r, 300));
-    expect(importFiles()).toEqual(
-      HOSTS.map((h) => [h, "local", `import/debian-${sha256(second).slice(0, 12)}.qcow2`]),
+    const newFiles = HOSTS.map((h) => [
+      h,
+      "local",
+      `import/debian-${sha256(second).slice(0, 12)}.qcow2`,
+    ]);
+    await eventually(
+      "only the new image's files left",
+      async () => {
+        const files = importFiles();
+        return { done: JSON.stringify(files) === JSON.stringify(newFiles), value: files };
+      },
+      30_000,
+      100,
     );
     const remade = templates();
     expect(remade.map((t) => [t.vmid, t.node])).toEqual(
@@ -223,8 +234,15 @@ describeE2e("vms stack end to end: templates from a cloud image on local storage
     expectSuccess(await env.cdktf(["destroy", "vms"]), "cdktf destroy vms");
     expect(env.double.vms()).toEqual([]);
     // The provider does not wait for the file deletion's task; it ends shortly after.
-    await new Promise((r) => setTimeout(r, 300));
-    expect(env.double.state().volumes).toEqual([]);
+    await eventually(
+      "no volume left",
+      async () => {
+        const volumes = env.double.state().volumes as unknown[];
+        return { done: volumes.length === 0, value: volumes };
+      },
+      30_000,
+      100,
+    );
     expect(env.state("vms")?.resources ?? []).toEqual([]);
   });
 
