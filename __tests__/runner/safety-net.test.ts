@@ -325,14 +325,14 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
     const noToken = await run(["apply", settings()], { PROXMOX_VE_API_TOKEN: "" });
     expect(noToken.status).toBe(2);
     expect(noToken.stderr).toContain(
-      "PROXMOX_VE_API_TOKEN: not set; the runner snapshots kspray-cp-1, kspray-cp-2, kspray-cp-3, kspray-worker-1, kspray-worker-2, kspray-worker-3 through the Proxmox API before upgrade-cluster.yml",
+      "PROXMOX_VE_API_TOKEN: not set, and the runner snapshots kspray-cp-1, kspray-cp-2, kspray-cp-3, kspray-worker-1, kspray-worker-2, kspray-worker-3 through the Proxmox API before upgrade-cluster.yml",
     );
     double.setFaults({ failTasks: ["qmsnapshot"] });
     const failing = await run(["apply", settings()]);
     double.setFaults({});
     expect(failing.status).toBe(2);
     expect(failing.stderr).toMatch(
-      /proxmox\.snapshots: kspray-cp-1 \(VM pve01\/4100\): create of snapshot upgrade-cluster-\d{8}-\d{6} of VM 4100 on pve01 failed: .*; nothing ran and the record is unchanged/,
+      /proxmox\.snapshots: kspray-cp-1 \(VM pve01\/4100\): create of snapshot upgrade-cluster-\d{8}-\d{6} of VM 4100 on pve01 failed: .* \(nothing ran and the record is unchanged\); fix it and deploy again/,
     );
     expect(calls().slice(made)).toEqual([]);
     expect(ALL.flatMap(snapshotsOf)).toEqual([]);
