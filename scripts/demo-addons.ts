@@ -28,10 +28,11 @@ import { registerKubesprayNodes } from "../test-cluster/nodes";
  * to a reachable ingress (MetalLB, its pools, Traefik holding the example's address),
  * cert-manager and its Vault issuer, and the storage (the snapshot controller and a
  * democratic-csi release per TrueNAS backend), whose node plugins run on the workers only
- * while MetalLB's speakers run on every node. They install in about 25 s on two busy cores.
- * The example's others install too (the add-ons e2e installs them all) but would add about
- * 30 s more: ArgoCD waits for the ingress and cert-manager and takes 20 s after them,
- * kube-prometheus-stack 40 s (the largest CRDs), external-secrets 20 s.
+ * while MetalLB's speakers run on every node. They add about 30 s to the demo on two busy
+ * cores (78 s against 47 s). The example's others install too (the add-ons e2e installs them
+ * all), but with all of them the demo took 125 s at the same load: ArgoCD waits for the
+ * ingress and cert-manager and took 21 s after them, kube-prometheus-stack 41 s (the largest
+ * CRDs), external-secrets 21 s.
  */
 export const DEMO_ADDONS = ["metallb", "ingress", "certManager", "storage"] as const;
 
