@@ -22,6 +22,7 @@ import { statePaths } from "../lib/kubespray/record";
 import { ChartRepository } from "../test-cluster/chart-repository";
 import { DefinitionCluster } from "../test-cluster/definition-cluster";
 import { registerKubesprayNodes } from "../test-cluster/nodes";
+import { waitUntil } from "../test-cluster/processes";
 
 /**
  * The add-ons of the bundled example that the demo installs (its `addons` keys): the chain
@@ -36,18 +37,9 @@ import { registerKubesprayNodes } from "../test-cluster/nodes";
  */
 export const DEMO_ADDONS = ["metallb", "ingress", "certManager", "storage"] as const;
 
-/** Polls `check` until it holds, every 250 ms, for at most `timeoutMs`; whether it held. */
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 export class DemoAddons {
   private cluster: Promise<DefinitionCluster> | undefined;
+  private stopped = false;
 
   private constructor(
     readonly repository: ChartRepository,
@@ -113,10 +105,16 @@ export class DemoAddons {
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
     const core = kc.makeApiClient(CoreV1Api);
-    await until(async () => {
-      const pods = (await core.listPodForAllNamespaces()).items;
-      return pods.every((p) => ["Running", "Succeeded"].includes(p.status?.phase ?? ""));
-    }, 60_000);
+    // What does not run by then is shown where it is (or under "(no node)").
+    await waitUntil(
+      "every add-on pod running",
+      async () => {
+        const pods = (await core.listPodForAllNamespaces()).items;
+        return pods.every((p) => ["Running", "Succeeded"].includes(p.status?.phase ?? ""));
+      },
+      Date.now() + 60_000,
+      [],
+    ).catch(() => undefined);
     const reader = await kubeconfigReader(kubeconfig);
     const releases = await reader.helmReleases();
     say(`    Helm releases in the cluster (${releases.length}):`);
@@ -146,8 +144,10 @@ export class DemoAddons {
     return (await (await kubeconfigReader(kubeconfig)).helmReleases()).length;
   }
 
-  /** Stops the test cluster (and its plays) and the chart repository. */
+  /** Stops the test cluster (and its plays) and the chart repository; again, nothing. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     const cluster = await this.cluster?.catch(() => undefined);
     await cluster?.stop();
     await this.repository.stop();

@@ -161,16 +161,15 @@ async function main(): Promise<void> {
 
   heading("a Proxmox VE API double on loopback, seeded like the homelab example");
   const setting = addonsSetting(process.env);
-  // Loaded only when used: the Kubernetes client takes a while to load.
-  const addons: DemoAddons | undefined =
-    "skipped" in setting
-      ? undefined
-      : await (await import("./demo-addons")).DemoAddons.start(setting);
   const double = await ProxmoxDouble.start({
     seed: join(ROOT, "proxmox-double", "seed.homelab.yaml"),
     stateFile: join(WORK, "proxmox-double.json"),
   });
+  let addons: DemoAddons | undefined;
   try {
+    // Loaded only when used: the Kubernetes client takes a while to load.
+    if (!("skipped" in setting))
+      addons = await (await import("./demo-addons")).DemoAddons.start(setting);
     const definition = parse(readFileSync(BUNDLED_EXAMPLE, "utf8")) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     definition.proxmox = { ...definition.proxmox, endpoint: double.endpoint, insecure: true };
     // Kubespray writes its commands to a script instead of reaching the nodes. The add-ons
