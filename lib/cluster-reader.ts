@@ -1,11 +1,14 @@
 /**
- * What `npm run status` asks the cluster itself, behind a small interface: the API
- * server's version and the Helm releases installed. The one implementation reads them with
+ * What `npm run status` and `npm run demo` ask the cluster itself, behind a small interface:
+ * the API server's version, the Helm releases installed, and which workloads' pods run on
+ * each node. The one implementation reads them with
  * @kubernetes/client-node through the admin kubeconfig the runner wrote; Helm keeps each
  * release revision in a Secret of type `helm.sh/release.v1` (labels `owner=helm`, `name`,
  * `version`, `status`), its body gzipped JSON, base64 twice over.
  */
 import { gunzipSync } from "node:zlib";
+
+import type { V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
 
 /** A Helm release as the cluster holds it (its latest revision). */
 export interface HelmRelease {
@@ -25,6 +28,60 @@ export interface ClusterReader {
   serverVersion(): Promise<string>;
   /** Every Helm release, the latest revision of each, by namespace and name. */
   helmReleases(): Promise<HelmRelease[]>;
+  /** What runs on each node: see {@link workloadsByNode}. */
+  workloadsByNode(): Promise<NodeWorkloads[]>;
+}
+
+/** The workloads whose pods run on one node. */
+export interface NodeWorkloads {
+  /** The node's name; `(no node)` for pods the scheduler has not placed. */
+  readonly node: string;
+  /**
+   * Each workload once, as `namespace/name` of what made its pods (the Deployment,
+   * DaemonSet, StatefulSet or Job; the pod itself when nothing did), sorted.
+   */
+  readonly workloads: readonly string[];
+}
+
+/** Where a pod's owner chain ends: a ReplicaSet's Deployment, or the owner itself. */
+function workloadOf(pod: V1Pod, deploymentOf: ReadonlyMap<string, string>): string {
+  const namespace = pod.metadata?.namespace ?? "";
+  const owner = pod.metadata?.ownerReferences?.find((o) => o.controller) ??
+    pod.metadata?.ownerReferences?.[0] ?? { kind: "Pod", name: pod.metadata?.name ?? "" };
+  const name =
+    owner.kind === "ReplicaSet"
+      ? (deploymentOf.get(`${namespace}/${owner.name}`) ?? owner.name)
+      : owner.name;
+  return `${namespace}/${name}`;
+}
+
+/**
+ * The workloads on each node, nodes sorted by name, every one of `nodes` included: the pods
+ * that run or wait to (phase `Pending` or `Running`; a Job's finished pods run no more),
+ * each named after the workload that made it. `replicaSets` name the Deployment behind each
+ * ReplicaSet.
+ */
+export function workloadsByNode(
+  pods: readonly V1Pod[],
+  replicaSets: readonly V1ReplicaSet[],
+  nodes: readonly string[],
+): NodeWorkloads[] {
+  const deploymentOf = new Map<string, string>();
+  for (const rs of replicaSets) {
+    const deployment = rs.metadata?.ownerReferences?.find((o) => o.kind === "Deployment");
+    if (deployment)
+      deploymentOf.set(`${rs.metadata?.namespace}/${rs.metadata?.name}`, deployment.name);
+  }
+  const byNode = new Map<string, Set<string>>(nodes.map((n) => [n, new Set()]));
+  for (const pod of pods) {
+    if (!["Pending", "Running"].includes(pod.status?.phase ?? "")) continue;
+    const node = pod.spec?.nodeName || "(no node)";
+    if (!byNode.has(node)) byNode.set(node, new Set());
+    byNode.get(node)!.add(workloadOf(pod, deploymentOf));
+  }
+  return [...byNode.entries()]
+    .map(([node, workloads]) => ({ node, workloads: [...workloads].sort() }))
+    .sort((a, b) => a.node.localeCompare(b.node));
 }
 
 /** Helm's release body, the fields read here. */
@@ -91,6 +148,19 @@ export async function kubeconfigReader(kubeconfigFile: string): Promise<ClusterR
         secrets.items
           .filter((s) => s.type === "helm.sh/release.v1" && s.data?.release !== undefined)
           .map((s) => decodeRelease(s.data?.release ?? "")),
+      );
+    },
+    async workloadsByNode() {
+      const core = kc.makeApiClient(k8s.CoreV1Api);
+      const [pods, replicaSets, nodes] = await Promise.all([
+        core.listPodForAllNamespaces(),
+        kc.makeApiClient(k8s.AppsV1Api).listReplicaSetForAllNamespaces(),
+        core.listNode(),
+      ]);
+      return workloadsByNode(
+        pods.items,
+        replicaSets.items,
+        nodes.items.map((n) => n.metadata?.name ?? ""),
       );
     },
   };

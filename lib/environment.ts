@@ -1,13 +1,16 @@
 /**
  * What the entry points (the cdktf app, the scripts, preflight) read from the environment:
- * the definition (`CLUSTER_CONFIG`), the cluster's state directory (`STATE_DIR`), and a
- * path the user typed.
+ * the definition (`CLUSTER_CONFIG`), the cluster's state directory (`STATE_DIR`), the
+ * add-on charts' folder (`UPSTREAM_CHARTS`), the test cluster's control plane
+ * (`CONTROL_PLANE_DIR`), and a path the user typed.
  */
 import { resolve } from "node:path";
 
 import type { LoadedConfig } from "../config/load";
 import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
+import { projectPath } from "../config/project-root";
 import type { ClusterConfig } from "../config/schema";
+import { CONTROL_PLANE_DIR } from "../test-cluster/binaries";
 
 /**
  * A path the user typed, absolute: a relative one starts in the folder the user ran the
@@ -40,4 +43,20 @@ export function stateDirFromEnvironment(
   env: NodeJS.ProcessEnv = process.env,
 ): string {
   return resolve(env.STATE_DIR ?? resolve(".state", config.name));
+}
+
+/**
+ * The folder of the pinned add-on charts, packaged, with their `index.yaml` (an air-gapped
+ * site's chart mirror): `UPSTREAM_CHARTS`, else `../shared/charts` beside the project.
+ */
+export function chartsDirFromEnvironment(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.UPSTREAM_CHARTS ?? projectPath("..", "shared", "charts"));
+}
+
+/**
+ * Where the test cluster's control plane is (`scripts/toolchain.sh` builds it):
+ * `CONTROL_PLANE_DIR`, else `.toolchain/control-plane` of this checkout.
+ */
+export function controlPlaneDirFromEnvironment(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CONTROL_PLANE_DIR ? userPath(env.CONTROL_PLANE_DIR, env) : CONTROL_PLANE_DIR;
 }

@@ -6,8 +6,6 @@
  * switch when no pool may take it at all); when the charts cannot be rendered here, one
  * warning says why and what was not checked.
  */
-import { resolve } from "node:path";
-
 import { projectPath } from "../config/project-root";
 import type { ClusterConfig } from "../config/schema";
 import type { Issue } from "../errors/user-error";
@@ -16,12 +14,13 @@ import type { CapacityReport } from "../lib/capacity";
 import { addonsCapacity } from "../lib/capacity";
 import type { RenderOptions } from "../lib/capacity/render";
 import { renderAddonReleases } from "../lib/capacity/render";
+import { chartsDirFromEnvironment } from "../lib/environment";
 
 /** Where preflight finds helm and the charts: the toolchain's helm, `UPSTREAM_CHARTS`. */
 export function capacityRenderOptions(env: NodeJS.ProcessEnv, baseDir: string): RenderOptions {
   return {
     helm: projectPath(".toolchain", "bin", "helm"),
-    chartsDir: resolve(env.UPSTREAM_CHARTS ?? projectPath("..", "shared", "charts")),
+    chartsDir: chartsDirFromEnvironment(env),
     baseDir,
     env,
   };

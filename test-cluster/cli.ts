@@ -7,18 +7,16 @@
  * exists until something registers one, as the stand-in Kubespray does on a deploy
  * (docs/test-cluster.md).
  */
-import { appendFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-import { csiDriverName } from "../constructs/democratic-csi";
 import { runMain, UserError } from "../errors/user-error";
-import { groupVars } from "../kubespray-vars/vars";
-import { loadFromEnvironment } from "../lib/environment";
+import { controlPlaneDirFromEnvironment, loadFromEnvironment } from "../lib/environment";
 
-import { startTestCluster } from "./cluster";
-import { playCsiProvisioner } from "./csi-provisioner";
-import { METALLB_NAMESPACE, playMetalLb } from "./metallb";
+import { DefinitionCluster } from "./definition-cluster";
+import { METALLB_NAMESPACE } from "./metallb";
 
 async function main(): Promise<void> {
   let values: { dir?: string };
@@ -35,24 +33,17 @@ async function main(): Promise<void> {
   const dir = values.dir === undefined ? undefined : resolve(values.dir);
   process.stdout.write(`starting a test cluster shaped like ${file}...\n`);
   const t0 = Date.now();
-  const cluster = await startTestCluster({
-    kubesprayVariables: groupVars(config),
-    dir,
+  // The run's directory is known before the plays start: they log into it.
+  const runDir = dir ?? mkdtempSync(join(tmpdir(), "test-cluster-"));
+  const playsLog = join(runDir, "logs", "controllers.log");
+  const shaped = await DefinitionCluster.start(config, {
+    dir: runDir,
     keepDir: dir !== undefined,
+    controlPlaneDir: controlPlaneDirFromEnvironment(),
+    log: (who, line) => appendFileSync(playsLog, `${new Date().toISOString()} ${who}: ${line}\n`),
   });
+  const { cluster, provisioners } = shaped;
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
-  const playsLog = join(cluster.dir, "logs", "controllers.log");
-  const log = (who: string) => (line: string) =>
-    appendFileSync(playsLog, `${new Date().toISOString()} ${who}: ${line}\n`);
-  const provisioners = (config.addons.storage?.democraticCsi ?? []).map((b) =>
-    csiDriverName(b.name),
-  );
-  const metallb = playMetalLb({ kubeConfig: cluster.kubeConfig, log: log("metallb") });
-  const csi = playCsiProvisioner({
-    kubeConfig: cluster.kubeConfig,
-    provisioners,
-    log: log("csi-provisioner"),
-  });
   const { admission } = cluster;
   process.stdout.write(
     [
@@ -80,9 +71,7 @@ async function main(): Promise<void> {
       if (stopping) return void process.stdout.write("still stopping the test cluster...\n");
       stopping = true;
       process.stdout.write("stopping the test cluster...\n");
-      Promise.all([metallb.loop.stop(), csi.stop()])
-        .then(() => cluster.stop())
-        .then(done, done);
+      shaped.stop().then(done, done);
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);

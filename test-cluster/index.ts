@@ -5,3 +5,6 @@ export * from "./csi-provisioner";
 export * from "./metallb";
 export * from "./pki";
 export * from "./reconcile-loop";
+export * from "./chart-repository";
+export * from "./nodes";
+export * from "./definition-cluster";

@@ -20,15 +20,15 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 
 import { stringify } from "yaml";
 
-import { REPO_ROOT, TOOLCHAIN_DIR, toolchainEnv, toolPath } from "./toolchain";
+import { chartsDirFromEnvironment } from "../../lib/environment";
 
-export const UPSTREAM_CHARTS = resolve(
-  process.env.UPSTREAM_CHARTS ?? join(REPO_ROOT, "..", "shared", "charts"),
-);
+import { TOOLCHAIN_DIR, toolchainEnv, toolPath } from "./toolchain";
+
+export const UPSTREAM_CHARTS = chartsDirFromEnvironment();
 const CACHE = join(TOOLCHAIN_DIR, "charts");
 let home: string | undefined;
 /** A throwaway HELM_*_HOME, so that no user's repositories or cache take part. */

@@ -32,6 +32,8 @@ export interface ClusterNodeModel {
   readonly poolIndex: number;
   readonly cores: number;
   readonly memoryMiB: number;
+  /** Its static address; undefined for a DHCP pool's node (known once its VM runs). */
+  readonly address?: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly taints: readonly Taint[];
   /** What pods may request on it. */
@@ -57,6 +59,7 @@ export function clusterNodes(config: ClusterConfig): ClusterNodeModel[] {
       poolIndex: n.poolIndex,
       cores: n.cores,
       memoryMiB: n.memoryMiB,
+      address: n.staticIp,
       labels: {
         // The kubelet's own (pkg/kubelet/kubelet_node_status.go).
         "kubernetes.io/hostname": n.name,

@@ -23,17 +23,13 @@ import { parse } from "yaml";
 import { parseClusterConfig } from "../../../config/load";
 import type { ClusterConfig } from "../../../config/schema";
 import { secretVariables } from "../../../config/secrets";
-import { csiDriverName } from "../../../constructs/democratic-csi";
-import { groupVars } from "../../../kubespray-vars/vars";
+import { chartsDirFromEnvironment } from "../../../lib/environment";
 import { statePaths } from "../../../lib/kubespray/record";
+import { ChartRepository } from "../../../test-cluster/chart-repository";
 import type { TestCluster } from "../../../test-cluster/cluster";
-import { startTestCluster } from "../../../test-cluster/cluster";
-import { playCsiProvisioner } from "../../../test-cluster/csi-provisioner";
-import type { MetalLbPlay } from "../../../test-cluster/metallb";
-import { METALLB_NAMESPACE, playMetalLb } from "../../../test-cluster/metallb";
-import type { ReconcileLoop } from "../../../test-cluster/reconcile-loop";
+import { DefinitionCluster } from "../../../test-cluster/definition-cluster";
+import { METALLB_NAMESPACE } from "../../../test-cluster/metallb";
 import type { Definition } from "../../fixtures/definitions";
-import { ChartRepository } from "../../support/chart-repository";
 import { secretValues } from "../../support/secret-values";
 import { toolchainEnv, toolPath } from "../../support/toolchain";
 
@@ -51,12 +47,10 @@ export interface ClusterProblem {
 export class AddonsRig {
   private constructor(
     readonly rig: ClusterRig,
-    readonly cluster: TestCluster,
+    private readonly shaped: DefinitionCluster,
     readonly repo: ChartRepository,
     /** Each secret variable's value, as `TF_VAR_<name>` gives it. */
     readonly secrets: Readonly<Record<string, string>>,
-    private readonly metallb: MetalLbPlay,
-    private readonly csi: ReconcileLoop,
     private readonly dir: string,
     /** What the played controllers did, a line each. */
     readonly playLog: readonly string[],
@@ -69,22 +63,14 @@ export class AddonsRig {
    */
   static async start(definition: Definition, seed: EnvironmentOptions["seed"]): Promise<AddonsRig> {
     const dir = mkdtempSync(join(tmpdir(), "addons-e2e-"));
-    const repo = await ChartRepository.start();
+    const repo = await ChartRepository.start(chartsDirFromEnvironment());
     const mirrored = repo.mirror(definition);
     const { config } = parseClusterConfig(mirrored);
-    const cluster = await startTestCluster({ kubesprayVariables: groupVars(config) });
     const playLog: string[] = [];
-    const log = (who: string) => (line: string) => playLog.push(`${who}: ${line}`);
-    const metallb = playMetalLb({
-      kubeConfig: cluster.kubeConfig,
-      namespace: METALLB_NAMESPACE,
-      log: log("metallb"),
+    const shaped = await DefinitionCluster.start(config, {
+      log: (who, line) => playLog.push(`${who}: ${line}`),
     });
-    const csi = playCsiProvisioner({
-      kubeConfig: cluster.kubeConfig,
-      provisioners: (config.addons.storage?.democraticCsi ?? []).map((b) => csiDriverName(b.name)),
-      log: log("csi-provisioner"),
-    });
+    const { cluster } = shaped;
     const secrets = secretValues(secretVariables(config).map((s) => s.name));
     const helmHome = join(dir, "helm");
     mkdirSync(helmHome);
@@ -97,7 +83,12 @@ export class AddonsRig {
       HELM_DATA_HOME: helmHome,
       ...Object.fromEntries(Object.entries(secrets).map(([k, v]) => [`TF_VAR_${k}`, v])),
     });
-    return new AddonsRig(rig, cluster, repo, secrets, metallb, csi, dir, playLog);
+    return new AddonsRig(rig, shaped, repo, secrets, dir, playLog);
+  }
+
+  /** The test cluster. */
+  get cluster(): TestCluster {
+    return this.shaped.cluster;
   }
 
   /** The definition last written (charts from the loopback repository), parsed. */
@@ -211,7 +202,7 @@ export class AddonsRig {
   async problems(): Promise<ClusterProblem[]> {
     const core = this.cluster.client(CoreV1Api);
     const out: ClusterProblem[] = [];
-    const refused = this.metallb.configurationError();
+    const refused = this.shaped.metallb.configurationError();
     if (refused !== undefined)
       out.push({
         about: `MetalLB (${METALLB_NAMESPACE})`,
@@ -240,11 +231,9 @@ export class AddonsRig {
 
   /** Writes the play log beside the e2e directory (kept with KEEP_E2E_DIR). */
   async stop(): Promise<void> {
-    await this.metallb.loop.stop();
-    await this.csi.stop();
+    await this.shaped.stop();
     writeFileSync(join(this.rig.env.dir, "plays.log"), `${this.playLog.join("\n")}\n`);
     await this.rig.stop();
-    await this.cluster.stop();
     await this.repo.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,8 +1,9 @@
 /**
- * A Helm chart repository on loopback, as an air-gapped site mirrors one: the folder of
+ * A Helm chart repository on loopback, as an air-gapped site mirrors one: a folder of
  * packaged upstream charts (`UPSTREAM_CHARTS`, default `../shared/charts`: an `index.yaml`
  * and the `.tgz` files it names, by relative URL) served over plain HTTP on 127.0.0.1, for
- * definitions whose `addons.chartOverrides.<chart>.repository` point at it.
+ * definitions whose `addons.chartOverrides.<chart>.repository` point at it. The add-ons e2e
+ * and `npm run demo` install the add-ons onto a test cluster from it.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
@@ -10,10 +11,13 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 
-import { CHART_NAMES } from "../../config/chart-names";
-import type { Definition } from "../fixtures/definitions";
+import { CHART_NAMES } from "../config/chart-names";
+import { UserError } from "../errors/user-error";
 
-import { UPSTREAM_CHARTS } from "./helm";
+/** A definition as written (before validation): only its `addons` are read here. */
+interface Definition {
+  addons?: { chartOverrides?: unknown; [field: string]: unknown };
+}
 
 export class ChartRepository {
   /** Every request served, as `GET /index.yaml 200`. */
@@ -25,8 +29,10 @@ export class ChartRepository {
 
   private constructor(private readonly dir: string) {
     if (!existsSync(join(dir, "index.yaml")))
-      throw new Error(
-        `${dir}/index.yaml is missing: set UPSTREAM_CHARTS to a folder of packaged charts`,
+      throw UserError.at(
+        join(dir, "index.yaml"),
+        "is missing",
+        "set UPSTREAM_CHARTS to a folder of packaged charts and their index.yaml",
       );
     this.files = new Set(readdirSync(dir).filter((f) => f === "index.yaml" || f.endsWith(".tgz")));
     this.server = createServer((req, res) => {
@@ -42,8 +48,11 @@ export class ChartRepository {
     });
   }
 
-  /** Serves `dir` (its index.yaml and .tgz files, nothing else) on a free loopback port. */
-  static async start(dir: string = UPSTREAM_CHARTS): Promise<ChartRepository> {
+  /**
+   * Serves `dir` (its index.yaml and .tgz files, nothing else) on a free loopback port:
+   * `chartsDirFromEnvironment()` (lib/environment.ts) for the pinned charts.
+   */
+  static async start(dir: string): Promise<ChartRepository> {
     const repo = new ChartRepository(dir);
     await new Promise<void>((resolve) => repo.server.listen(0, "127.0.0.1", resolve));
     repo.url = `http://127.0.0.1:${(repo.server.address() as AddressInfo).port}`;
@@ -54,8 +63,9 @@ export class ChartRepository {
    * `definition` with every third-party chart taken from this repository (chart name and
    * version stay pinned), as docs/addons.md's air-gapped install does. Local paths win.
    */
-  mirror(definition: Definition): Definition {
+  mirror<T extends Definition>(definition: T): T {
     const copy = structuredClone(definition);
+    copy.addons ??= {};
     const overrides = (copy.addons.chartOverrides ?? {}) as Record<string, Record<string, string>>;
     copy.addons.chartOverrides = Object.fromEntries(
       CHART_NAMES.map((name) => [name, { ...overrides[name], repository: this.url }]),
