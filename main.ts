@@ -2,6 +2,8 @@
  * The cdktf app: one cluster definition (`CLUSTER_CONFIG`, default the bundled example)
  * drives the vms, cluster and addons stacks. Deploy with `cdktf deploy vms cluster addons`.
  */
+import { mkdirSync } from "node:fs";
+
 import { Annotations, App } from "cdktf";
 
 import { readNamedFiles } from "./config/named-files";
@@ -40,6 +42,8 @@ async function synth(
   // stack, and cdktf captures a stack trace for each attribute block of every resource.
   const lastRun = await readLastRun(recordStoreOf(config), stateDir);
 
+  // cdktf makes its output folder but not the folders above it (CDKTF_OUTDIR=a/new/path).
+  if (process.env.CDKTF_OUTDIR) mkdirSync(process.env.CDKTF_OUTDIR, { recursive: true });
   const app = new App();
   const vms = new VmsStack(app, "vms", {
     config,

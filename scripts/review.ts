@@ -22,12 +22,13 @@ import { join } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
 import type { ClusterConfig } from "../config/schema";
-import { runMain, UserError } from "../errors/user-error";
+import { formatIssue, runMain, UserError } from "../errors/user-error";
 import { definitionFile } from "../lib/environment";
 import type { PlanWithChanges, Verdict } from "../lib/node-guard";
 import { describeLoss, judge, nodeVmLosses } from "../lib/node-guard";
 import { checkStackNames } from "../lib/stacks";
 import { checkStateEnvironment } from "../lib/state-backend";
+import type { CapacityCheck } from "../preflight/capacity";
 import { proxmoxApiOf } from "../preflight/proxmox-api";
 import { checkToken } from "../preflight/proxmox-checks";
 
@@ -422,6 +423,51 @@ export function stackDir(outdir: string, manifest: Manifest, stack: string): str
   return join(outdir, manifest.stacks[stack].workingDirectory);
 }
 
+/** The stacks whose changes can change whether the add-ons fit: the nodes, the add-ons. */
+const CAPACITY_STACKS: readonly string[] = ["vms", "addons"];
+
+/**
+ * The add-ons' requests against the nodes, as preflight checks them (preflight/capacity.ts),
+ * when the review covers the nodes or the add-ons. It renders every chart (about 10 s), so
+ * it starts beside the plans, and its answer is shown only when one of those stacks changes
+ * (`capacityAfterChange`). Loaded on demand: it loads cdktf.
+ */
+function startCapacity(config: ClusterConfig, named: readonly string[]) {
+  if (named.length > 0 && !named.some((s) => CAPACITY_STACKS.includes(s))) return undefined;
+  return import("../preflight/capacity").then(({ capacityRenderOptions, checkCapacity }) =>
+    checkCapacity(config, capacityRenderOptions(process.env, process.cwd())),
+  );
+}
+
+/** The capacity check's answer when the nodes or the add-ons change; else undefined. */
+async function capacityAfterChange(
+  started: Promise<CapacityCheck> | undefined,
+  reviews: readonly StackReview[],
+): Promise<CapacityCheck | undefined> {
+  if (started === undefined) return undefined;
+  const check = await started;
+  const changing = reviews.some(
+    (r) => CAPACITY_STACKS.includes(r.stack) && r.outcome !== "no-changes" && r.outcome !== "error",
+  );
+  return changing ? check : undefined;
+}
+
+/**
+ * The review's capacity lines, none for a definition without add-on pods; `refuses` when
+ * preflight would refuse the deploy for them.
+ */
+export function capacityReport(check: CapacityCheck): { lines: string[]; refuses: boolean } {
+  const lines = check.problems.map((p) => `  ${formatIssue(p)}`);
+  if (check.report === undefined)
+    return { lines: ["capacity: not checked", ...lines], refuses: false };
+  if (check.report.workloads.length === 0) return { lines: [], refuses: false };
+  const refuses = check.problems.some((p) => p.warning !== true);
+  const head = refuses
+    ? "capacity: the add-ons do not fit the nodes, so npm run deploy's preflight refuses this"
+    : "capacity: every add-on pod finds a node (their requests, counted as npm run preflight counts them)";
+  return { lines: [head, ...lines], refuses };
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   // The saved plans hold the add-ons' secrets: readable by the user alone.
   process.umask(0o077);
@@ -433,10 +479,19 @@ async function main(argv: readonly string[]): Promise<number> {
   if (named.length === 0 || named.includes("vms")) await checkTokenFirst(config, process.env);
   // A mistake found later but before anything is planned (the toolchain, what the synth
   // refuses) is a UserError too: its lines, exit code 2 (runMain).
-  const review = await reviewStacks(outdirFromEnvironment(), named);
+  const started = startCapacity(config, named);
+  // Settled either way, so that a review that fails first leaves no render behind.
+  const review = await reviewStacks(outdirFromEnvironment(), named).catch(async (e: unknown) => {
+    await started?.catch(() => undefined);
+    throw e;
+  });
   process.stdout.write(review.synthOutput);
   process.stdout.write(`${report(review.reviews)}\n`);
-  return exitCode(review.reviews);
+  const capacity = await capacityAfterChange(started, review.reviews);
+  if (capacity === undefined) return exitCode(review.reviews);
+  const { lines, refuses } = capacityReport(capacity);
+  for (const line of lines) process.stdout.write(`${line}\n`);
+  return refuses ? ERROR : exitCode(review.reviews);
 }
 
 if (require.main === module) void runMain(() => main(process.argv.slice(2)));

@@ -12,8 +12,10 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 
 import { judge, nodeVmLosses } from "../../lib/node-guard";
+import { ProxmoxDouble } from "../../proxmox-double";
 import { toolchainEnv } from "../../scripts/processes";
 import {
+  capacityReport,
   changesFromConfig,
   deployOrder,
   describePlan,
@@ -285,3 +287,92 @@ describe("npm run diff stops before anything is synthesized or planned", () => {
     expect(r.status).toBe(2);
   }, 60_000);
 });
+
+describe("the review's capacity lines", () => {
+  const problem = {
+    path: "nodePools[1].memoryMiB",
+    message: "the add-ons do not fit pool worker; give it more room",
+  };
+  const report = (workloads: number) =>
+    ({ workloads: new Array(workloads).fill({}) }) as unknown as NonNullable<
+      Parameters<typeof capacityReport>[0]["report"]
+    >;
+
+  it("refuses when a pod finds no node, says so when all fit, and is silent without add-on pods", () => {
+    expect(capacityReport({ problems: [problem], report: report(3) })).toEqual({
+      lines: [
+        "capacity: the add-ons do not fit the nodes, so npm run deploy's preflight refuses this",
+        "  nodePools[1].memoryMiB: the add-ons do not fit pool worker; give it more room",
+      ],
+      refuses: true,
+    });
+    expect(capacityReport({ problems: [], report: report(3) }).lines).toEqual([
+      "capacity: every add-on pod finds a node (their requests, counted as npm run preflight counts them)",
+    ]);
+    expect(capacityReport({ problems: [], report: report(0) })).toEqual({
+      lines: [],
+      refuses: false,
+    });
+  });
+
+  it("says what it did not check, without refusing, when the charts cannot be rendered", () => {
+    const warning = { path: "addons", message: "not checked: no helm; build it", warning: true };
+    expect(capacityReport({ problems: [warning] })).toEqual({
+      lines: ["capacity: not checked", "  warning: addons: not checked: no helm; build it"],
+      refuses: false,
+    });
+  });
+});
+
+describeWithToolchain(["tofu", "helm"])(
+  "npm run diff counts the add-ons' requests against the nodes",
+  () => {
+    // Each review synthesizes, plans the vms stack against the double and renders every chart.
+    jest.setTimeout(180_000);
+    let dir: string;
+    let double: ProxmoxDouble;
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), "review-capacity-"));
+      double = await ProxmoxDouble.start({
+        seed: join(REPO_ROOT, "proxmox-double", "seed.homelab.yaml"),
+      });
+    });
+    afterAll(async () => {
+      await double?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const review = (name: string, workerMemoryMiB?: number) => {
+      const definition = homelab();
+      definition.proxmox = { ...definition.proxmox, endpoint: double.endpoint, insecure: true };
+      if (workerMemoryMiB !== undefined) definition.nodePools[1].memoryMiB = workerMemoryMiB;
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(file, stringify(definition));
+      return reviewCommand(["vms"], {
+        CLUSTER_CONFIG: file,
+        CDKTF_OUTDIR: join(dir, name, "out"),
+        STATE_DIR: join(dir, name, "state"),
+        PROXMOX_VE_API_TOKEN: double.token,
+      });
+    };
+
+    it("exits 1 when the new workers are too small for the add-ons, naming the pool's field", async () => {
+      // 1 GiB: 156Mi left for pods after Kubespray's reservations; the Alertmanager asks 200Mi.
+      const r = await review("small", 1024);
+      expect(r.out).toMatch(/^vms: changes$/m);
+      expect(r.out).toContain(
+        "capacity: the add-ons do not fit the nodes, so npm run deploy's preflight refuses this\n" +
+          "  nodePools[1].memoryMiB: the add-ons do not fit pool worker: 1 pod of kube-prometheus-stack's Alertmanager",
+      );
+      expect(r.status).toBe(1);
+    });
+
+    it("exits 2 for the change alone when they fit", async () => {
+      const r = await review("fits");
+      expect(r.out).toMatch(/^vms: changes$/m);
+      expect(r.out).toContain(
+        "capacity: every add-on pod finds a node (their requests, counted as npm run preflight counts them)\n",
+      );
+      expect(r.status).toBe(2);
+    });
+  },
+);
