@@ -327,8 +327,8 @@ describe("the review's capacity lines", () => {
 describeWithToolchain(["tofu", "helm"])(
   "npm run diff counts the add-ons' requests against the nodes",
   () => {
-    // Each review synthesizes, plans the vms stack against the double and renders every chart.
-    jest.setTimeout(180_000);
+    // Each review synthesizes, plans the vms stack against the double and renders every chart
+    // (the file's jest.setTimeout is 120 s: each test and hook here has its own, 180 s).
     let dir: string;
     let double: ProxmoxDouble;
     beforeAll(async () => {
@@ -336,11 +336,11 @@ describeWithToolchain(["tofu", "helm"])(
       double = await ProxmoxDouble.start({
         seed: join(REPO_ROOT, "proxmox-double", "seed.homelab.yaml"),
       });
-    });
+    }, 180_000);
     afterAll(async () => {
       await double?.stop();
       rmSync(dir, { recursive: true, force: true });
-    });
+    }, 180_000);
     const review = (name: string, workerMemoryMiB?: number) => {
       const definition = homelab();
       definition.proxmox = { ...definition.proxmox, endpoint: double.endpoint, insecure: true };
@@ -364,7 +364,7 @@ describeWithToolchain(["tofu", "helm"])(
           "  nodePools[1].memoryMiB: the add-ons do not fit pool worker: 1 pod of kube-prometheus-stack's Alertmanager",
       );
       expect(r.status).toBe(1);
-    });
+    }, 180_000);
 
     it("exits 2 for the change alone when they fit", async () => {
       const r = await review("fits");
@@ -373,6 +373,6 @@ describeWithToolchain(["tofu", "helm"])(
         "capacity: every add-on pod finds a node (their requests, counted as npm run preflight counts them)\n",
       );
       expect(r.status).toBe(2);
-    });
+    }, 180_000);
   },
 );
