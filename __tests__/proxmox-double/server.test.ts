@@ -6,6 +6,8 @@ import { api, data, raw, until, waitTask } from "./api";
 jest.setTimeout(60_000);
 
 const FAST = { cloneDurationMs: 150, taskDurationMs: 20, agentDelayMs: 250 } as const;
+/** How long a task whose lock a test looks at lasts: longer than a request on a busy machine. */
+const LOCK_VISIBLE_MS = 3000;
 const UPID = /^UPID:[a-z0-9-]+:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:[a-z]+:\d+:root@pam!double:$/;
 
 /** Clones template 9000 (pve01, local-lvm) to `newid` and waits for the task. */
@@ -506,7 +508,12 @@ describe("proxmox double: nodes, storage and PCI passthrough", () => {
 describe("proxmox double: faults", () => {
   let double: ProxmoxDouble;
   beforeAll(async () => {
-    double = await ProxmoxDouble.start({ ...FAST, faults: { failClones: [2] } });
+    // Clones long enough to see the second one's lock on a busy machine.
+    double = await ProxmoxDouble.start({
+      ...FAST,
+      cloneDurationMs: LOCK_VISIBLE_MS,
+      faults: { failClones: [2] },
+    });
   });
   afterAll(() => double.stop());
 
@@ -577,7 +584,9 @@ describe("proxmox double: faults", () => {
 describe("proxmox double: create, template and linked clone", () => {
   let double: ProxmoxDouble;
   beforeAll(async () => {
-    double = await ProxmoxDouble.start(FAST);
+    // Tasks long enough to see the create task's lock on a busy machine (20 ms can pass
+    // before the next request is served).
+    double = await ProxmoxDouble.start({ ...FAST, taskDurationMs: LOCK_VISIBLE_MS });
   });
   afterAll(() => double.stop());
 
