@@ -144,12 +144,36 @@ describe("VmsStack", () => {
           ),
         },
       ],
+      replace_triggered_by: [
+        expect.stringMatching(/^\$\{terraform_data\.cpu-worker-1_Replacement_\w+\}$/),
+      ],
     });
     expect(vms.get("cloud-cpu-worker-1")?.agent).toMatchObject({ timeout: "90s" });
     // Static nodes do not wait for the agent, so they carry no such condition.
     expect(vmsByName(synth(homelab()).json).get("kspray-cp-1")?.lifecycle).not.toHaveProperty(
       "postcondition",
     );
+  });
+
+  it("gives only the node being replaced a new replacement trigger; every other trigger keeps its value", () => {
+    const app = Testing.app();
+    const stack = new VmsStack(app, "vms", {
+      config: config(homelab()),
+      stateDir: "/state/x",
+      destroyableNodes: ["kspray-worker-2"],
+      replacing: { node: "kspray-worker-2", trigger: "replaced 2026-12-05T21:00:00.000Z" },
+    });
+    const json = JSON.parse(Testing.synth(stack)) as {
+      resource: { terraform_data: Record<string, { input: unknown; lifecycle?: unknown }> };
+    };
+    const triggers = Object.entries(json.resource.terraform_data);
+    expect(triggers).toHaveLength(6);
+    for (const [address, trigger] of triggers)
+      expect(trigger).toEqual(
+        address.startsWith("worker-2_")
+          ? { input: { trigger: "replaced 2026-12-05T21:00:00.000Z" } }
+          : { input: { trigger: "" }, lifecycle: { ignore_changes: ["input"] } },
+      );
   });
 
   it("lets OpenTofu destroy no node's VM while it is defined, but for a teardown or the nodes named", () => {
