@@ -208,7 +208,11 @@ export class ProxmoxNodeVm extends Construct {
         // matter when the VM is made.
         ignoreChanges: props.haManaged ? ["clone", "node_name"] : ["clone"],
         preventDestroy: !(props.destroyable ?? false),
-        replaceTriggeredBy: [this.replacement],
+        // A reference, as `depends_on` holds them: cdktf renders a construct given here as
+        // `${...}`, which OpenTofu's JSON syntax refuses in replace_triggered_by.
+        replaceTriggeredBy: [
+          `${this.replacement.terraformResourceType}.${this.replacement.friendlyUniqueId}`,
+        ],
         // The provider does not fail when the agent reports no address within the timeout:
         // it returns an empty list. Fail here, with a message saying what to check.
         ...(props.staticIp === undefined

@@ -170,7 +170,7 @@ describe("ProxmoxNodeVm", () => {
     const [[name, trigger]] = Object.entries(quiet.resource.terraform_data);
     expect(trigger).toEqual({ input: { trigger: "" }, lifecycle: { ignore_changes: ["input"] } });
     const vm = Object.values(quiet.resource.proxmox_virtual_environment_vm)[0];
-    expect(vm.lifecycle.replace_triggered_by).toEqual([`${"$"}{terraform_data.${name}}`]);
+    expect(vm.lifecycle.replace_triggered_by).toEqual([`terraform_data.${name}`]);
 
     const replacing = synthAll({
       replacementTrigger: "replaced 2026-12-05T21:00:00.000Z",
@@ -182,7 +182,7 @@ describe("ProxmoxNodeVm", () => {
     const replaced = Object.values(replacing.resource.proxmox_virtual_environment_vm)[0];
     expect(replaced.lifecycle).toMatchObject({
       prevent_destroy: false,
-      replace_triggered_by: [`${"$"}{terraform_data.${name}}`],
+      replace_triggered_by: [`terraform_data.${name}`],
     });
   });
 

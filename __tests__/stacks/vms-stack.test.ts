@@ -145,7 +145,7 @@ describe("VmsStack", () => {
         },
       ],
       replace_triggered_by: [
-        expect.stringMatching(/^\$\{terraform_data\.cpu-worker-1_Replacement_\w+\}$/),
+        expect.stringMatching(/^terraform_data\.cpu-worker-1_Replacement_\w+$/),
       ],
     });
     expect(vms.get("cloud-cpu-worker-1")?.agent).toMatchObject({ timeout: "90s" });
