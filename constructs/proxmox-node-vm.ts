@@ -99,9 +99,9 @@ export interface ProxmoxNodeVmProps {
   readonly destroyable?: boolean;
   /**
    * Set while the deliberate replacement of this node (`npm run replace`) has taken it out
-   * of the cluster: a value this node's replacement trigger never had before (the time the
-   * replacement started). A new value replaces the VM (`replace_triggered_by`), which also
-   * needs `destroyable`; unset, the trigger keeps whatever value it has.
+   * of the cluster: a trigger resource is made with this value, and the VM is replaced
+   * when it is made or its value changes (`replace_triggered_by`), which also needs
+   * `destroyable`. Unset again, the trigger is destroyed and the VM stays.
    * @default - no replacement: the VM stays
    */
   readonly replacementTrigger?: string;
@@ -127,8 +127,8 @@ export interface ProxmoxNodeVmProps {
  */
 export class ProxmoxNodeVm extends Construct {
   public readonly resource: VirtualEnvironmentVm;
-  /** The VM's replacement trigger (`replacementTrigger`). */
-  public readonly replacement: DataResource;
+  /** The VM's replacement trigger, while `replacementTrigger` is set. */
+  public readonly replacement?: DataResource;
   /** The node's IPv4 address: the static one, or the first non-loopback one the agent reports. */
   public readonly ipv4Address: string;
 
@@ -143,15 +143,13 @@ export class ProxmoxNodeVm extends Construct {
     const cloneOntoDatastore =
       props.host === props.templateNode || (props.templateStorage ?? "shared") === "local";
 
-    // OpenTofu's own replacement, asked for one node at a time: the VM is replaced when this
-    // changes. Its value is ignored unless a replacement names one, so nothing else (another
-    // machine without the replacement's file, a node added later) ever changes it.
-    this.replacement = new DataResource(this, "Replacement", {
-      input: { trigger: props.replacementTrigger ?? "" },
-      ...(props.replacementTrigger === undefined
-        ? { lifecycle: { ignoreChanges: ["input"] } }
-        : {}),
-    });
+    // OpenTofu's own replacement, asked for one node at a time: a trigger the VM is replaced
+    // by, only while a replacement names the node. Its creation replaces the VM, as a new
+    // value does; with the replacement over, it goes (destroyed alone, the VM left as it is).
+    this.replacement =
+      props.replacementTrigger === undefined
+        ? undefined
+        : new DataResource(this, "Replacement", { input: { trigger: props.replacementTrigger } });
 
     this.resource = new VirtualEnvironmentVm(this, "Resource", {
       name: props.name,
@@ -210,9 +208,13 @@ export class ProxmoxNodeVm extends Construct {
         preventDestroy: !(props.destroyable ?? false),
         // A reference, as `depends_on` holds them: cdktf renders a construct given here as
         // `${...}`, which OpenTofu's JSON syntax refuses in replace_triggered_by.
-        replaceTriggeredBy: [
-          `${this.replacement.terraformResourceType}.${this.replacement.friendlyUniqueId}`,
-        ],
+        ...(this.replacement
+          ? {
+              replaceTriggeredBy: [
+                `${this.replacement.terraformResourceType}.${this.replacement.friendlyUniqueId}`,
+              ],
+            }
+          : {}),
         // The provider does not fail when the agent reports no address within the timeout:
         // it returns an empty list. Fail here, with a message saying what to check.
         ...(props.staticIp === undefined

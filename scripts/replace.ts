@@ -163,6 +163,29 @@ void runMain(async () => {
   const api = proxmoxApiOf(config, process.env);
   const vmIds = new Map(nodes.map((n) => [n.name, n.vmId]));
   const outdir = outdirFromEnvironment();
+  /** `npm run deploy -- <stacks>`; only `node`'s VM may be destroyed. */
+  const deploy = async (stacks: readonly string[], node?: string) => {
+    const status = await passThrough(
+      "bash",
+      [
+        projectPath("scripts", "cdktf.sh"),
+        "deploy",
+        ...stacks,
+        "--auto-approve",
+        "--output",
+        outdir,
+        ...(args.skipPreflight ? ["--skip-preflight"] : []),
+      ],
+      // The synth run by cdktf.sh's adoption reads CDKTF_OUTDIR, cdktf itself --output.
+      { ...process.env, [DESTROYABLE_NODES_ENV]: node ?? "", CDKTF_OUTDIR: outdir },
+    );
+    if (status !== 0)
+      throw UserError.at(
+        node ?? "npm run replace",
+        `the deploy of the ${stacks.join(" and ")} stack${stacks.length > 1 ? "s" : ""} exited ${status}`,
+        "its output above says what failed",
+      );
+  };
   await replaceNodes(
     order,
     {
@@ -204,29 +227,8 @@ void runMain(async () => {
         const cfg = await api.get<{ vmgenid?: string }>(`/nodes/${vm.node}/qemu/${vm.vmid}/config`);
         return cfg.vmgenid;
       },
-      rebuild: async (node) => {
-        const status = await passThrough(
-          "bash",
-          [
-            projectPath("scripts", "cdktf.sh"),
-            "deploy",
-            "vms",
-            "cluster",
-            "--auto-approve",
-            "--output",
-            outdir,
-            ...(args.skipPreflight ? ["--skip-preflight"] : []),
-          ],
-          // Only this node's VM may be destroyed; the CDKTF_OUTDIR of the synth is --output.
-          { ...process.env, [DESTROYABLE_NODES_ENV]: node, CDKTF_OUTDIR: outdir },
-        );
-        if (status !== 0)
-          throw UserError.at(
-            node,
-            `the deploy of the vms and cluster stacks exited ${status}`,
-            "its output above says what failed",
-          );
-      },
+      rebuild: (node) => deploy(["vms", "cluster"], node),
+      cleanup: () => deploy(["vms"]),
       ready: (node) => waitReady(core, node, { timeoutMs: args.readySeconds * 1000 }),
       log,
     },

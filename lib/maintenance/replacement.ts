@@ -16,6 +16,10 @@
  *    (`scale.yml` for a worker, `cluster.yml` for a control-plane node);
  * 5. the next node waits until this one is Ready in Kubernetes.
  *
+ * The trigger exists only while its node is under way (its creation is what replaces the
+ * VM); the next node's deploy takes it away, and after the last node a deploy of the vms
+ * stack alone.
+ *
  * `<state>/replacement.json` says where the replacement is, so that the same command run
  * again after a failure goes on with the node it stopped at and never redoes one it
  * finished. The runner is in `replaceNodes`, its steps given by the caller.
@@ -201,6 +205,8 @@ export interface ReplacementSteps {
   rebuild(node: string): Promise<void>;
   /** Until Kubernetes has the node Ready, or a UserError at the deadline. */
   ready(node: string): Promise<void>;
+  /** The deploy of the vms stack that takes the last node's replacement trigger away. */
+  cleanup(): Promise<void>;
   log(line: string): void;
 }
 
@@ -227,6 +233,8 @@ const WHERE: Record<string, string> = {
     "out of the cluster (removed); its VM not yet made anew or not yet joined",
   "checking its VM is new": "out of the cluster; the deploy left its VM as it was",
   "waiting until it is Ready": "joined again with a new VM, not Ready yet",
+  "taking its replacement trigger away":
+    "replaced, as every node named; only the vms stack's trigger is left",
 };
 
 /**
@@ -281,12 +289,28 @@ export async function replaceNodes(
       await steps.rebuild(node);
       step = "checking its VM is new";
       const before = progress.current?.vmgenid;
-      if (before !== undefined && (await steps.vmgenid(node)) === before)
-        throw UserError.at(
-          node,
-          `the deploy left its VM as it was (vmgenid ${before}), so it was not made anew`,
-          "check that npm run diff -- vms plans its replacement (-/+) while it is under way; this is a bug if it does not",
-        );
+      if (before !== undefined && (await steps.vmgenid(node)) === before) {
+        // An earlier deploy made the trigger but stopped before it replaced the VM: a new
+        // value replaces it now.
+        steps.log(`${node}: its VM is still the old one; deploying again with a new trigger`);
+        progress = {
+          ...progress,
+          current: {
+            ...progress.current!,
+            trigger: `${progress.current!.trigger}, again ${now().toISOString()}`,
+          },
+        };
+        store.write(progress);
+        step = "making its VM anew and joining it (deploy of vms and cluster)";
+        await steps.rebuild(node);
+        step = "checking its VM is new";
+        if ((await steps.vmgenid(node)) === before)
+          throw UserError.at(
+            node,
+            `the deploy left its VM as it was (vmgenid ${before}), so it was not made anew`,
+            "check that npm run diff -- vms plans its replacement (-/+) while it is under way; this is a bug if it does not",
+          );
+      }
       step = "waiting until it is Ready";
       steps.log(`${node}: waiting until Kubernetes has it Ready`);
       await steps.ready(node);
@@ -296,6 +320,12 @@ export async function replaceNodes(
     progress = { ...progress, done: [...progress.done, node], current: undefined };
     store.write(progress);
     steps.log(`${node}: replaced (${progress.done.length} of ${order.length})`);
+  }
+  try {
+    steps.log("taking the last replacement trigger away (deploy of vms)");
+    await steps.cleanup();
+  } catch (e) {
+    throw stopped(e, order[order.length - 1], "taking its replacement trigger away", progress);
   }
   store.write(undefined);
 }

@@ -135,6 +135,10 @@ function simulatedCluster() {
       events.push(`ready ${n}`);
       kube.set(n, { ready: true, schedulable: true });
     },
+    cleanup: async () => {
+      await tick();
+      events.push("cleanup");
+    },
     log: () => undefined,
   };
   return { steps, events, kube, record, vmgenids, lowest };
@@ -208,15 +212,17 @@ describe("replaceNodes", () => {
     const sim = simulatedCluster();
     const store = memoryStore();
     await replaceNodes(order, sim.steps, store);
-    expect(sim.events).toEqual(
-      order.flatMap((n) => [
+    expect(sim.events).toEqual([
+      ...order.flatMap((n) => [
         `spare ${n}`,
         `drain ${n}`,
         `remove ${n}`,
         `rebuild ${n}`,
         `ready ${n}`,
       ]),
-    );
+      // The last node's trigger taken away, once every node is done.
+      "cleanup",
+    ]);
     // Never two nodes of a kind away: the workers' pool and etcd each lose at most one.
     expect(sim.lowest).toEqual({ workers: 2, controlPlane: 2 });
     for (const n of order) expect(sim.vmgenids.get(n)).not.toBe(`gen-${n}-0`);
@@ -272,6 +278,7 @@ describe("replaceNodes", () => {
       "rebuild kspray-worker-2",
       "ready kspray-worker-2",
       ...["spare", "drain", "remove", "rebuild", "ready"].map((s) => `${s} kspray-worker-3`),
+      "cleanup",
     ]);
     // The same trigger as before: the deploy does not make the VM anew a second time.
     expect(store.saved.find((p) => p?.current?.node === "kspray-worker-2")?.current?.trigger).toBe(
@@ -280,9 +287,25 @@ describe("replaceNodes", () => {
     expect(store.read()).toBeUndefined();
   });
 
-  it("stops when the deploy left the VM as it was", async () => {
+  it("deploys again with a new trigger when the VM is still the old one, and stops if it stays", async () => {
+    // A deploy that made the trigger but stopped before it replaced the VM.
     const sim = simulatedCluster();
-    const lazy: ReplacementSteps = { ...sim.steps, rebuild: async () => undefined };
+    const store = memoryStore();
+    let deploys = 0;
+    const late: ReplacementSteps = {
+      ...sim.steps,
+      rebuild: async (n) => {
+        if (++deploys > 1) await sim.steps.rebuild(n);
+      },
+    };
+    await replaceNodes(["kspray-worker-1"], late, store);
+    expect(deploys).toBe(2);
+    const triggers = store.saved.flatMap((p) => (p?.current ? [p.current.trigger] : []));
+    expect(new Set(triggers).size).toBe(2);
+    expect(sim.vmgenids.get("kspray-worker-1")).not.toBe("gen-kspray-worker-1-0");
+
+    const never = simulatedCluster();
+    const lazy: ReplacementSteps = { ...never.steps, rebuild: async () => undefined };
     const lines = await linesOfAsync(replaceNodes(["kspray-worker-1"], lazy, memoryStore()));
     expect(lines[0]).toMatch(
       /^kspray-worker-1: the deploy left its VM as it was \(vmgenid gen-kspray-worker-1-0\), so it was not made anew; /,
