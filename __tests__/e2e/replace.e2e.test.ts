@@ -8,7 +8,8 @@
  * removed (remove-node.yml), its VM deleted and cloned anew from its host's new template,
  * joined again (scale.yml) and Ready before the next; every other VM the same VM, never
  * more than one worker out of Kubernetes, and a clean review afterwards. Then a
- * replacement that fails half-way and goes on when run again, redoing nothing.
+ * replacement that fails half-way and goes on when run again, redoing nothing, and a
+ * control-plane node joined again by cluster.yml while the two others keep etcd's quorum.
  */
 import { existsSync } from "node:fs";
 
@@ -59,9 +60,9 @@ describeE2e("npm run replace end to end", () => {
        */
       async function watching<T>(fn: () => Promise<T>): Promise<{
         result: T;
-        fewest: { workers: number; nodes: number };
+        fewest: { workers: number; controlPlane: number; nodes: number };
       }> {
-        const fewest = { workers: Infinity, nodes: Infinity };
+        const fewest = { workers: Infinity, controlPlane: Infinity, nodes: Infinity };
         let running = true;
         const deadline = Date.now() + 900_000;
         const watcher = (async () => {
@@ -71,6 +72,10 @@ describeE2e("npm run replace end to end", () => {
             fewest.workers = Math.min(
               fewest.workers,
               names.filter((n) => WORKERS.includes(n)).length,
+            );
+            fewest.controlPlane = Math.min(
+              fewest.controlPlane,
+              names.filter((n) => n.startsWith("kspray-cp-")).length,
             );
             await new Promise((r) => setTimeout(r, 100));
           }
@@ -213,7 +218,11 @@ describeE2e("npm run replace end to end", () => {
           expect(now[n]).toEqual(made[n]);
 
         // Kubernetes: never more than one worker away, and every node Ready at the end.
-        expect(fewest).toEqual({ workers: WORKERS.length - 1, nodes: ALL.length - 1 });
+        expect(fewest).toEqual({
+          workers: WORKERS.length - 1,
+          controlPlane: 3,
+          nodes: ALL.length - 1,
+        });
         expect(await readyNodes()).toEqual(ALL);
         expect(
           readRecord(rig.env.stateDir)
@@ -243,6 +252,11 @@ describeE2e("npm run replace end to end", () => {
           "remove-node.yml -e node=kspray-worker-3",
           "scale.yml --limit=kspray-worker-3",
         ]);
+        // The review says so too.
+        const review = await rig.review("vms", "cluster");
+        expect(review.stdout).toContain(
+          "a node replacement is under way; run npm run replace -- kspray-worker-3 to go on:\n  1. kspray-worker-3 (worker): drain, remove-node.yml, its VM cloned anew from the current template, scale.yml --limit=kspray-worker-3, until Ready (under way: goes on where it stopped)\n",
+        );
 
         const again = await rig.callsOf(() =>
           replace(["kspray-worker-3", "--auto-approve"], { KSPRAY_STANDIN_FAIL_ONCE: "scale.yml" }),
@@ -256,8 +270,41 @@ describeE2e("npm run replace end to end", () => {
         expect(now["kspray-worker-3"].vmgenid).not.toBe(made["kspray-worker-3"].vmgenid);
         for (const n of ALL.filter((x) => x !== "kspray-worker-3")) expect(now[n]).toEqual(made[n]);
         expect(await readyNodes()).toEqual(ALL);
-        const review = await rig.review("vms", "cluster");
-        expect(review.status).toBe(0);
+        const clean = await rig.review("vms", "cluster");
+        expect({ status: clean.status, out: clean.stdout }).toEqual({
+          status: 0,
+          out: expect.stringContaining("vms: no changes\ncluster: no changes\n"),
+        });
+        made = now;
+      });
+
+      it("a control-plane node: the others keep quorum, cluster.yml joins it again", async () => {
+        const from = rig.env.double.requests().length;
+        const { result, fewest } = await watching(() =>
+          rig.callsOf(() => replace(["kspray-cp-2", "--auto-approve"])),
+        );
+        expectSuccess(result.result, "npm run replace -- kspray-cp-2");
+        expect(
+          brief(result.calls).filter((c) => /^(remove-node|scale|cluster)\.yml/.test(c)),
+        ).toEqual(["remove-node.yml -e node=kspray-cp-2", "cluster.yml"]);
+        // The inventory lists the control plane by name (yamlencode sorts a map's keys): the
+        // first control-plane node, which is never replaced, stays first.
+        expect(result.calls.find((c) => c.playbook === "cluster.yml")?.kube_control_plane).toEqual([
+          "kspray-cp-1",
+          "kspray-cp-2",
+          "kspray-cp-3",
+        ]);
+        expect(rig.env.deletedVms(from)).toEqual([made["kspray-cp-2"].vm]);
+        const now = rig.env.vmIdentities();
+        expect(now["kspray-cp-2"].vmgenid).not.toBe(made["kspray-cp-2"].vmgenid);
+        for (const n of ALL.filter((x) => x !== "kspray-cp-2")) expect(now[n]).toEqual(made[n]);
+        expect(fewest).toEqual({ workers: 3, controlPlane: 2, nodes: ALL.length - 1 });
+        expect(await readyNodes()).toEqual(ALL);
+        const clean = await rig.review("vms", "cluster");
+        expect({ status: clean.status, out: clean.stdout }).toEqual({
+          status: 0,
+          out: expect.stringContaining("vms: no changes\ncluster: no changes\n"),
+        });
       });
 
       it("tears everything down", async () => {
