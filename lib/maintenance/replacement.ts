@@ -232,6 +232,7 @@ const WHERE: Record<string, string> = {
   "making its VM anew and joining it (deploy of vms and cluster)":
     "out of the cluster (removed); its VM not yet made anew or not yet joined",
   "checking its VM is new": "out of the cluster; the deploy left its VM as it was",
+  "checking it joined again": "out of the cluster with a new VM, not joined again",
   "waiting until it is Ready": "joined again with a new VM, not Ready yet",
   "taking its replacement trigger away":
     "replaced, as every node named; only the vms stack's trigger is left",
@@ -311,6 +312,13 @@ export async function replaceNodes(
             "check that npm run diff -- vms plans its replacement (-/+) while it is under way; this is a bug if it does not",
           );
       }
+      step = "checking it joined again";
+      if (!(await steps.inCluster(node)))
+        throw UserError.at(
+          node,
+          "the deploy made its VM anew but did not join it again: Kubespray's record does not hold it",
+          "npm run diff -- cluster shows what the cluster stack would run; this is a bug if it plans nothing",
+        );
       step = "waiting until it is Ready";
       steps.log(`${node}: waiting until Kubernetes has it Ready`);
       await steps.ready(node);

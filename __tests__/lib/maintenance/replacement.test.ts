@@ -314,6 +314,27 @@ describe("replaceNodes", () => {
   });
 });
 
+describe("replaceNodes, a join that did not happen", () => {
+  it("stops at once when the deploy left the node out of Kubespray's record", async () => {
+    const sim = simulatedCluster();
+    const unjoined: ReplacementSteps = {
+      ...sim.steps,
+      rebuild: async (n) => {
+        await sim.steps.rebuild(n);
+        sim.record.delete(n);
+      },
+    };
+    const lines = await linesOfAsync(replaceNodes(["kspray-worker-1"], unjoined, memoryStore()));
+    expect(lines[0]).toBe(
+      "kspray-worker-1: the deploy made its VM anew but did not join it again: Kubespray's record does not hold it; npm run diff -- cluster shows what the cluster stack would run; this is a bug if it plans nothing",
+    );
+    expect(lines[1]).toMatch(
+      /^npm run replace: stopped at kspray-worker-1 while checking it joined again: it is out of the cluster with a new VM, not joined again; /,
+    );
+    expect(sim.events).not.toContain("ready kspray-worker-1");
+  });
+});
+
 describe("the progress file", () => {
   it("is written 0600 and removed at the end; a broken one is named", () => {
     const dir = mkdtempSync(join(tmpdir(), "replacement-"));
