@@ -12,6 +12,7 @@ import type { Issue } from "./errors/user-error";
 import { formatIssue, runMain, UserError } from "./errors/user-error";
 import { loadFromEnvironment, stateDirFromEnvironment } from "./lib/environment";
 import { readLastRun, recordStoreOf } from "./lib/kubespray/record-store";
+import { replacementUnderWay } from "./lib/maintenance/replacement";
 import { destroyableNodes } from "./lib/node-guard";
 import { AddonsStack, ClusterStack, VmsStack } from "./stacks";
 
@@ -50,6 +51,7 @@ async function synth(
     stateDir,
     definitionFile: file,
     destroyableNodes: destroyableNodes(process.env),
+    replacing: replacementUnderWay(stateDir)?.current,
   });
   const cluster = new ClusterStack(app, "cluster", {
     config,

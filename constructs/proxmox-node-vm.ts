@@ -1,5 +1,5 @@
 import type { ITerraformDependable } from "cdktf";
-import { Fn, Token } from "cdktf";
+import { DataResource, Fn, Token } from "cdktf";
 import { Construct } from "constructs";
 
 import { VirtualEnvironmentVm } from "../.gen/providers/proxmox/virtual-environment-vm";
@@ -98,6 +98,14 @@ export interface ProxmoxNodeVmProps {
    */
   readonly destroyable?: boolean;
   /**
+   * Set while the deliberate replacement of this node (`npm run replace`) has taken it out
+   * of the cluster: a trigger resource is made with this value, and the VM is replaced
+   * when it is made or its value changes (`replace_triggered_by`), which also needs
+   * `destroyable`. Unset again, the trigger is destroyed and the VM stays.
+   * @default - no replacement: the VM stays
+   */
+  readonly replacementTrigger?: string;
+  /**
    * The VM is a Proxmox HA resource: after a failover it runs on the host Proxmox chose,
    * and the deploy leaves it there instead of planning to move or replace it.
    * @default false
@@ -113,10 +121,14 @@ export interface ProxmoxNodeVmProps {
  * The clone source (template, its node, the target storage) only matters when the VM is
  * made: later changes to it are ignored, so a new template applies to nodes added later
  * and existing ones stay as they are. Any other change that the provider can only make by
- * replacing the VM fails the plan unless `destroyable` is set.
+ * replacing the VM fails the plan unless `destroyable` is set. The deliberate replacement
+ * of the node (`npm run replace`, after its drain and removal) sets `replacementTrigger`
+ * and `destroyable`.
  */
 export class ProxmoxNodeVm extends Construct {
   public readonly resource: VirtualEnvironmentVm;
+  /** The VM's replacement trigger, while `replacementTrigger` is set. */
+  public readonly replacement?: DataResource;
   /** The node's IPv4 address: the static one, or the first non-loopback one the agent reports. */
   public readonly ipv4Address: string;
 
@@ -130,6 +142,14 @@ export class ProxmoxNodeVm extends Construct {
     // is made on the template's node (same host, or clone-then-migrate from local storage).
     const cloneOntoDatastore =
       props.host === props.templateNode || (props.templateStorage ?? "shared") === "local";
+
+    // OpenTofu's own replacement, asked for one node at a time: a trigger the VM is replaced
+    // by, only while a replacement names the node. Its creation replaces the VM, as a new
+    // value does; with the replacement over, it goes (destroyed alone, the VM left as it is).
+    this.replacement =
+      props.replacementTrigger === undefined
+        ? undefined
+        : new DataResource(this, "Replacement", { input: { trigger: props.replacementTrigger } });
 
     this.resource = new VirtualEnvironmentVm(this, "Resource", {
       name: props.name,
@@ -186,6 +206,15 @@ export class ProxmoxNodeVm extends Construct {
         // matter when the VM is made.
         ignoreChanges: props.haManaged ? ["clone", "node_name"] : ["clone"],
         preventDestroy: !(props.destroyable ?? false),
+        // A reference, as `depends_on` holds them: cdktf renders a construct given here as
+        // `${...}`, which OpenTofu's JSON syntax refuses in replace_triggered_by.
+        ...(this.replacement
+          ? {
+              replaceTriggeredBy: [
+                `${this.replacement.terraformResourceType}.${this.replacement.friendlyUniqueId}`,
+              ],
+            }
+          : {}),
         // The provider does not fail when the agent reports no address within the timeout:
         // it returns an empty list. Fail here, with a message saying what to check.
         ...(props.staticIp === undefined

@@ -10,10 +10,13 @@
  *   VM it would delete and clone anew, or whose disk it would swap for a blank one, with
  *   the attributes that cause it (`nodeVmLosses`); the deploy refuses each (`judge`) but a
  *   node that is not part of the cluster Kubespray built: one a failed deploy left
- *   unfinished, or one named in `DESTROYABLE_NODES` after it was drained and removed (the
- *   seam of the deliberate replacement, which is not built yet).
+ *   unfinished, or one named in `DESTROYABLE_NODES` after it was drained and removed: the
+ *   deliberate replacement (`npm run replace`, lib/maintenance/replacement.ts) deploys with
+ *   the node it removed named there.
  */
 import { issue, UserError } from "../errors/user-error";
+
+import { REPLACEMENT_RUNBOOK } from "./maintenance/replacement";
 
 /** Names the nodes whose VMs OpenTofu may destroy while they stay in the definition. */
 export const DESTROYABLE_NODES_ENV = "DESTROYABLE_NODES";
@@ -65,6 +68,8 @@ export interface NodeVmLoss {
 }
 
 const VM = "proxmox_virtual_environment_vm.";
+/** The cause of a VM's replacement asked for by `npm run replace` (its trigger changed). */
+export const REPLACEMENT_CAUSE = "npm run replace is replacing it";
 
 function at(value: unknown, path: readonly (string | number)[]): unknown {
   let v = value;
@@ -111,7 +116,14 @@ export function nodeVmLosses(plan: PlanWithChanges): NodeVmLoss[] {
       const causes = paths.map(
         (p) => `${pathText(p)}: ${shown(at(before, p))} → ${shown(at(c.change.after, p))}`,
       );
-      if (causes.length === 0) causes.push(tainted ? "tainted" : (c.action_reason ?? "replace"));
+      if (causes.length === 0)
+        causes.push(
+          tainted
+            ? "tainted"
+            : c.action_reason === "replace_by_triggers"
+              ? REPLACEMENT_CAUSE
+              : (c.action_reason ?? "replace"),
+        );
       return [{ node, address: c.address, vm, kind: "replace", tainted, causes }];
     }
     if (actions.includes("update")) {
@@ -171,6 +183,8 @@ function fixFor(loss: NodeVmLoss, inCluster: boolean): string {
   if (loss.kind === "disk")
     return "keep the disk layout the VM was made with (this version of the tool changed it): a deploy never swaps a node's disk";
   const cause = loss.causes.join(" ");
+  if (loss.causes.includes(REPLACEMENT_CAUSE))
+    return `run the same npm run replace again: it drains and removes the node first, then deploys (${REPLACEMENT_RUNBOOK})`;
   const undo = loss.tainted
     ? `if it was marked by hand, run tofu untaint ${loss.address} in cdktf.out/stacks/vms`
     : cause.startsWith("node_name")

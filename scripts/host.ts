@@ -10,16 +10,14 @@
  * `<state>/kubeconfig`, the admin kubeconfig the runner copied); PROXMOX_VE_API_TOKEN to
  * drain.
  */
-import { existsSync } from "node:fs";
-
-import { CoreV1Api, KubeConfig, PolicyV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, PolicyV1Api } from "@kubernetes/client-node";
 
 import { expandNodes } from "../config/nodes";
 import { PROXMOX_ENV } from "../config/secrets";
 import { runMain, show, UserError } from "../errors/user-error";
-import { loadFromEnvironment, stateDirFromEnvironment } from "../lib/environment";
-import { statePaths } from "../lib/kubespray/record";
+import { loadFromEnvironment } from "../lib/environment";
 import { drainHost, resumeHost } from "../lib/maintenance/host";
+import { clusterKubeConfig } from "../lib/maintenance/kube";
 import { locateNodeVms } from "../lib/proxmox/vms";
 import { ProxmoxHttpsClient } from "../preflight/proxmox-api";
 
@@ -34,16 +32,7 @@ void runMain(async () => {
       USAGE,
     );
   const { config } = loadFromEnvironment();
-  const kubeconfigPath =
-    process.env.KUBECONFIG ?? statePaths(stateDirFromEnvironment(config)).kubeconfig;
-  if (!existsSync(kubeconfigPath))
-    throw UserError.at(
-      kubeconfigPath,
-      "no kubeconfig",
-      "deploy the cluster stack first (it copies the admin kubeconfig there), or set KUBECONFIG",
-    );
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfigPath);
+  const kc = clusterKubeConfig(config);
   const core = kc.makeApiClient(CoreV1Api);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (command === "resume") {

@@ -21,9 +21,11 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 import { loadClusterConfig } from "../config/load";
+import { expandNodes } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
 import { formatIssue, runMain, UserError } from "../errors/user-error";
-import { definitionFile } from "../lib/environment";
+import { definitionFile, stateDirFromEnvironment } from "../lib/environment";
+import { describeOrder, replaceCommand, replacementUnderWay } from "../lib/maintenance/replacement";
 import type { PlanWithChanges, Verdict } from "../lib/node-guard";
 import { describeLoss, judge, nodeVmLosses } from "../lib/node-guard";
 import { checkStackNames } from "../lib/stacks";
@@ -487,6 +489,18 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   process.stdout.write(review.synthOutput);
   process.stdout.write(`${report(review.reviews)}\n`);
+  // A replacement that stopped half-way: its order, and where it is.
+  const underWay = replacementUnderWay(stateDirFromEnvironment(config));
+  if (underWay !== undefined)
+    process.stdout.write(
+      `a node replacement is under way; run ${replaceCommand(underWay.order)} to go on:\n${describeOrder(
+        underWay.order,
+        expandNodes(config),
+        underWay,
+      )
+        .map((l) => `  ${l}\n`)
+        .join("")}`,
+    );
   const capacity = await capacityAfterChange(started, review.reviews);
   if (capacity === undefined) return exitCode(review.reviews);
   const { lines, refuses } = capacityReport(capacity);

@@ -17,6 +17,7 @@ import { ProxmoxHaResource } from "../constructs/proxmox-ha-resource";
 import { ProxmoxHaRule } from "../constructs/proxmox-ha-rule";
 import { ProxmoxNodeVm } from "../constructs/proxmox-node-vm";
 import { HA_MANAGER_READY_ENTRY, RUNNER_ENTRY } from "../lib/kubespray/project";
+import type { ReplacementTrigger } from "../lib/maintenance/replacement";
 import type { DestroyableNodes } from "../lib/node-guard";
 import { haAffinityGroups } from "../lib/proxmox/ha";
 
@@ -37,6 +38,12 @@ export interface VmsStackProps {
    * @default - none: a plan that would replace a node's VM fails
    */
   readonly destroyableNodes?: DestroyableNodes;
+  /**
+   * The node whose VM the deliberate replacement (`npm run replace`) makes anew, and the
+   * value of its replacement trigger (lib/maintenance/replacement.ts).
+   * @default - none
+   */
+  readonly replacing?: ReplacementTrigger;
 }
 
 /**
@@ -103,6 +110,8 @@ export class VmsStack extends TerraformStack {
           tags: config.proxmox.tags,
           agentTimeout: config.proxmox.agentTimeout,
           destroyable: destroyable === "all" || destroyable.includes(node.name),
+          replacementTrigger:
+            props.replacing?.node === node.name ? props.replacing.trigger : undefined,
           haManaged: config.proxmox.ha.enabled,
           description: `Kubernetes node ${node.name} of cluster ${config.name}${source}, pool ${node.pool} (${node.role}). Managed by proxmox-kubespray-cdktf: changes made by hand are reverted on the next deploy.`,
         }),

@@ -151,6 +151,41 @@ describe("ProxmoxNodeVm", () => {
     expect(synth({ destroyable: true }).vm.lifecycle.prevent_destroy).toBe(false);
   });
 
+  it("is replaced by a trigger made only while a replacement names it", () => {
+    const synthAll = (over: Partial<ProxmoxNodeVmProps> = {}) =>
+      JSON.parse(
+        Testing.synthScope((scope) => {
+          new ProxmoxNodeVm(scope, "worker-2", { ...BASE, ...over });
+        }),
+      ) as {
+        resource: {
+          terraform_data?: Record<string, unknown>;
+          proxmox_virtual_environment_vm: Record<
+            string,
+            Vm & { lifecycle: { replace_triggered_by?: string[] } }
+          >;
+        };
+      };
+    // No trigger, no reference: a VM made before this existed plans no change.
+    const quiet = synthAll();
+    expect(quiet.resource.terraform_data).toBeUndefined();
+    const vm = Object.values(quiet.resource.proxmox_virtual_environment_vm)[0];
+    expect(vm.lifecycle).not.toHaveProperty("replace_triggered_by");
+
+    const replacing = synthAll({
+      replacementTrigger: "replaced 2026-12-05T21:00:00.000Z",
+      destroyable: true,
+    });
+    const [[name, trigger]] = Object.entries(replacing.resource.terraform_data ?? {});
+    expect(trigger).toEqual({ input: { trigger: "replaced 2026-12-05T21:00:00.000Z" } });
+    const replaced = Object.values(replacing.resource.proxmox_virtual_environment_vm)[0];
+    expect(replaced.lifecycle).toMatchObject({
+      prevent_destroy: false,
+      // A plain reference: OpenTofu's JSON syntax refuses `${...}` here.
+      replace_triggered_by: [`terraform_data.${name}`],
+    });
+  });
+
   it("rejects props Proxmox cannot take, naming the prop; a token is left to apply time", () => {
     expect(() => synth({ vmId: 99 })).toThrow(
       "stack/worker-2.vmId: 99 is not a Proxmox VM ID; use a whole number from 100 to 999999999",

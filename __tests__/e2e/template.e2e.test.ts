@@ -10,14 +10,8 @@
  * (the clone source is only read when a VM is made), and a node added later is cloned
  * from its host's new template.
  */
-import { createHash } from "node:crypto";
-import { createServer } from "node:http";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
-
 import { IMAGE_PRIVILEGES } from "../../preflight/privileges";
 import type { VmView } from "../../proxmox-double";
-import { qcow2Image } from "../../proxmox-double/qcow2";
 import type { SeedInput } from "../../proxmox-double/seed";
 import type { Definition } from "../fixtures/definitions";
 import { homelab, withImage } from "../fixtures/definitions";
@@ -25,6 +19,7 @@ import { eventually } from "../support/test-cluster";
 
 import type { E2eEnvironment } from "./support/harness";
 import { describeE2e, expectSuccess, oneLine, startEnvironment } from "./support/harness";
+import { imageServer, qcow2, sha256 } from "./support/images";
 
 const HOSTS = ["pve01", "pve02", "pve03"];
 const TEMPLATE_VMID = 9500;
@@ -44,32 +39,6 @@ const SEED: SeedInput = {
     { id: "local-lvm", type: "lvmthin", content: ["images", "rootdir"], sizeGiB: 1024 },
   ],
 };
-
-/** An empty 3 GiB qcow2 image; the payload tells images apart. */
-const qcow2 = (payload: string): Buffer => qcow2Image(3 * 1024 ** 3, { payload });
-
-const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-/** Serves `files` by path on 127.0.0.1, counting the GETs of each. */
-async function imageServer(files: Record<string, Buffer>) {
-  const gets = new Map<string, number>();
-  const server: Server = createServer((req, res) => {
-    const file = files[req.url ?? ""];
-    if (file === undefined) {
-      res.writeHead(404, "Not Found").end();
-      return;
-    }
-    if (req.method === "GET") gets.set(req.url!, (gets.get(req.url!) ?? 0) + 1);
-    res.writeHead(200, {
-      "Content-Type": "application/octet-stream",
-      "Content-Length": String(file.length),
-    });
-    res.end(req.method === "HEAD" ? undefined : file);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { server, base, gets };
-}
 
 describeE2e("vms stack end to end: templates from a cloud image on local storage", () => {
   const first = qcow2("debian-13 build 1");

@@ -50,6 +50,31 @@ describe("the entry points' argument errors", () => {
     });
   });
 
+  it("npm run replace with a bad option, no node, or a node the cluster does not have", () => {
+    const usage =
+      "usage: npm run replace -- [--dry-run] [--auto-approve] [--drain-timeout SECONDS] [--ready-timeout SECONDS] [--skip-preflight] NODE...";
+    expect(run("scripts/replace.ts", ["--ready-timeout", "soon", "kspray-worker-1"])).toEqual({
+      status: EXIT_USER_ERROR,
+      stderr: `--ready-timeout: "soon" is not a number of seconds; ${usage}\n`,
+    });
+    expect(run("scripts/replace.ts", ["--now", "kspray-worker-1"])).toEqual({
+      status: EXIT_USER_ERROR,
+      stderr: `--now: not an option of npm run replace; ${usage}\n`,
+    });
+    // A state directory without a record: no node is part of a cluster yet.
+    const state = mkdtempSync(join(tmpdir(), "replace-args-"));
+    expect(run("scripts/replace.ts", [], { STATE_DIR: state })).toEqual({
+      status: EXIT_USER_ERROR,
+      stderr:
+        "npm run replace: no node named; name the nodes whose VMs to make anew: npm run replace -- NODE... (--dry-run shows the order)\n",
+    });
+    expect(run("scripts/replace.ts", ["kspray-worker-1"], { STATE_DIR: state })).toEqual({
+      status: EXIT_USER_ERROR,
+      stderr:
+        "kspray-worker-1: is not part of the cluster Kubespray built, so there is nothing to drain or remove; let a deploy make its VM anew: DESTROYABLE_NODES=kspray-worker-1 npm run deploy -- vms cluster\n",
+    });
+  });
+
   it("the runner's commands without their operands", () => {
     for (const command of ["snapshot", "rollback"]) {
       const r = run("runner/cli.ts", [command]);

@@ -152,6 +152,35 @@ describe("VmsStack", () => {
     );
   });
 
+  it("gives only the node being replaced a replacement trigger", () => {
+    const app = Testing.app();
+    const stack = new VmsStack(app, "vms", {
+      config: config(homelab()),
+      stateDir: "/state/x",
+      destroyableNodes: ["kspray-worker-2"],
+      replacing: { node: "kspray-worker-2", trigger: "replaced 2026-12-05T21:00:00.000Z" },
+    });
+    const json = JSON.parse(Testing.synth(stack)) as Synthesized & {
+      resource: { terraform_data: Record<string, { input: unknown }> };
+    };
+    const triggers = Object.entries(json.resource.terraform_data);
+    expect(triggers).toEqual([
+      [
+        expect.stringMatching(/^worker-2_Replacement_/),
+        { input: { trigger: "replaced 2026-12-05T21:00:00.000Z" } },
+      ],
+    ]);
+    const triggered = [...vmsByName(json)]
+      .filter(
+        ([, vm]) => (vm.lifecycle as { replace_triggered_by?: string[] }).replace_triggered_by,
+      )
+      .map(([name, vm]) => [
+        name,
+        (vm.lifecycle as { replace_triggered_by: string[] }).replace_triggered_by,
+      ]);
+    expect(triggered).toEqual([["kspray-worker-2", [`terraform_data.${triggers[0][0]}`]]]);
+  });
+
   it("lets OpenTofu destroy no node's VM while it is defined, but for a teardown or the nodes named", () => {
     const guarded = (destroyableNodes?: "all" | string[]) => {
       const app = Testing.app();

@@ -17,7 +17,7 @@ import { loadClusterConfig } from "../../config/load";
 import { expandNodes } from "../../config/nodes";
 import { UserError } from "../../errors/user-error";
 import type { HostMaintenanceOptions } from "../../lib/maintenance/host";
-import { DRAINED_FOR, drainHost, resumeHost } from "../../lib/maintenance/host";
+import { DRAINED_FOR, drainHost, drainNodes, resumeHost } from "../../lib/maintenance/host";
 import { ProxmoxDouble } from "../../proxmox-double";
 import { capture } from "../../scripts/processes";
 import type { TestCluster } from "../../test-cluster/cluster";
@@ -279,5 +279,37 @@ describeWithControlPlane("host maintenance on the test cluster", () => {
       await double.stop();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("a node's drain for its replacement (drainNodes, npm run replace): marked for it, its budget honoured", async () => {
+    const replacing = {
+      why: "replacing kspray-worker-2",
+      mark: "replacement",
+      retry: "run the same npm run replace -- kspray-worker-2 again",
+    };
+    // web-b, on kspray-worker-2, is the budget's only healthy pod.
+    await expect(drainNodes(opts(), ["kspray-worker-2"], replacing)).rejects.toThrow(
+      "replacing kspray-worker-2: after 6 s default/web-b is still on kspray-worker-2 (eviction refused: Cannot evict pod as it would violate the pod's disruption budget., " +
+        "held by PodDisruptionBudget default/web (1 healthy, 1 wanted, 0 disruptions allowed)), and kspray-worker-2 stay cordoned; " +
+        "let it go (scale up elsewhere, relax the budget) and run the same npm run replace -- kspray-worker-2 again",
+    );
+    expect(await cordoned("kspray-worker-2")).toEqual({
+      name: "kspray-worker-2",
+      unschedulable: true,
+      for: "replacement",
+    });
+    // A host's resume leaves it alone.
+    expect(await resumeHost(opts(), "pve03")).toEqual([]);
+    await core.createNamespacedPod({
+      namespace: "default",
+      body: pod("web-c", "kspray-worker-3", "web"),
+    });
+    await ready(["web-c"]);
+    await allowed(1);
+    expect(await drainNodes(opts(30_000), ["kspray-worker-2"], replacing)).toEqual([
+      "default/web-b",
+    ]);
+    expect(await podsOn("kspray-worker-2")).toEqual([]);
+    expect(await podsOn("kspray-worker-3")).toEqual(["web-c"]);
   });
 });

@@ -211,11 +211,16 @@ export function playbooksFor(desired: ClusterSpec, record: RunRecord | undefined
  * planned, the action of the last run, so that a redeploy without changes plans nothing.
  * After a rollback the same playbooks are planned as before the step that was undone, so
  * the trigger names the rollback too: otherwise it would equal the undone run's and
- * nothing would run again.
+ * nothing would run again. So does the join of a node after its removal (`npm run replace`
+ * removes a node without changing the inventory): the removal and its time.
  */
 export function triggerAction(playbooks: Playbooks, record: RunRecord | undefined): string {
   if (playbooks.steps.length > 0 && record?.rolledBack)
     return `${playbooks.description} (after rollback to ${record.rolledBack.snapshot})`;
+  // A node removed while it stays in the inventory (npm run replace) joins again with the
+  // same inventory, so the trigger names the removal, which no earlier trigger did.
+  if (playbooks.steps.length > 0 && record?.action.startsWith(`${REMOVE_NODE} `))
+    return `${playbooks.description} (after ${record.action} at ${record.completedAt})`;
   if (playbooks.steps.length > 0) return playbooks.description;
   return record?.action ?? NOTHING;
 }

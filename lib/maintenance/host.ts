@@ -116,28 +116,37 @@ export interface DrainResult {
   readonly evicted: readonly string[];
 }
 
-/** `drain HOST`; a UserError when it would break the cluster or a pod stays past the timeout. */
-export async function drainHost(opts: HostMaintenanceOptions, host: string): Promise<DrainResult> {
-  const { core, log } = opts;
-  const nodes = expandNodes(opts.config)
-    .map((n) => n.name)
-    .filter((n) => opts.hostOf.get(n) === host);
-  if (nodes.length === 0)
-    throw UserError.at(
-      host,
-      `no node of cluster ${opts.config.name} has its VM there, so there is nothing to drain`,
-      `name a Proxmox host that holds one: ${[...new Set(opts.hostOf.values())].sort().join(", ")}`,
-    );
-  const problems = availabilityProblems(
-    opts.config,
-    await clusterAvailability(core, opts.config),
-    nodes,
-    `draining ${host}`,
-  );
-  if (problems.length > 0) throw new UserError(problems);
+/** What a drain of nodes needs: the API clients, a log, and how long it may take. */
+export type DrainOptions = Pick<
+  HostMaintenanceOptions,
+  "core" | "policy" | "log" | "timeoutMs" | "intervalMs"
+>;
 
-  log(`cordoning ${nodes.join(", ")} (${DRAINED_FOR}=${host})`);
-  for (const name of nodes) await mark(core, name, host);
+/** What one drain is for, as its log and errors say it. */
+export interface NodeDrain {
+  /** The path of its errors: `draining pve02`, `replacing kspray-worker-1`. */
+  readonly why: string;
+  /** The value of the `DRAINED_FOR` mark the nodes get: the host, or `replacement`. */
+  readonly mark: string;
+  /** What to do when a pod stays past the timeout, after "let it go (...) and ". */
+  readonly retry: string;
+}
+
+/**
+ * Cordons `nodes`, marks them (`DRAINED_FOR`) and evicts their pods through the Eviction
+ * API, which honours PodDisruptionBudgets; an eviction a budget refuses is tried again
+ * until the timeout, then a UserError lists each pod still there with what holds it (the
+ * nodes stay cordoned). Returns the pods evicted. Whether the cluster can spare the nodes
+ * is the caller's to check first (availabilityProblems).
+ */
+export async function drainNodes(
+  opts: DrainOptions,
+  nodes: readonly string[],
+  drain: NodeDrain,
+): Promise<string[]> {
+  const { core, log } = opts;
+  log(`cordoning ${nodes.join(", ")} (${DRAINED_FOR}=${drain.mark})`);
+  for (const name of nodes) await mark(core, name, drain.mark);
 
   const timeoutMs = opts.timeoutMs ?? 600_000;
   const deadline = Date.now() + timeoutMs;
@@ -186,9 +195,9 @@ export async function drainHost(opts: HostMaintenanceOptions, host: string): Pro
               ? "still terminating"
               : `eviction refused: ${r.why}${(await budgetsOf(opts.policy, pod)).map((b) => `, held by ${b}`).join("")}`;
           return issue(
-            `draining ${host}`,
+            drain.why,
             `after ${Math.round(timeoutMs / 1000)} s ${podName(pod)} is still on ${pod.spec?.nodeName} (${holds}), and ${nodes.join(", ")} stay cordoned`,
-            `let it go (scale up elsewhere, relax the budget) and run the drain again, or undo it with: npm run host -- resume ${host}`,
+            `let it go (scale up elsewhere, relax the budget) and ${drain.retry}`,
           );
         }),
       );
@@ -196,8 +205,34 @@ export async function drainHost(opts: HostMaintenanceOptions, host: string): Pro
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 2000));
   }
-  log(`${host}: ${nodes.join(", ")} drained; resume with: npm run host -- resume ${host}`);
-  return { nodes, evicted: [...evicted] };
+  return [...evicted];
+}
+
+/** `drain HOST`; a UserError when it would break the cluster or a pod stays past the timeout. */
+export async function drainHost(opts: HostMaintenanceOptions, host: string): Promise<DrainResult> {
+  const nodes = expandNodes(opts.config)
+    .map((n) => n.name)
+    .filter((n) => opts.hostOf.get(n) === host);
+  if (nodes.length === 0)
+    throw UserError.at(
+      host,
+      `no node of cluster ${opts.config.name} has its VM there, so there is nothing to drain`,
+      `name a Proxmox host that holds one: ${[...new Set(opts.hostOf.values())].sort().join(", ")}`,
+    );
+  const problems = availabilityProblems(
+    opts.config,
+    await clusterAvailability(opts.core, opts.config),
+    nodes,
+    `draining ${host}`,
+  );
+  if (problems.length > 0) throw new UserError(problems);
+  const evicted = await drainNodes(opts, nodes, {
+    why: `draining ${host}`,
+    mark: host,
+    retry: `run the drain again, or undo it with: npm run host -- resume ${host}`,
+  });
+  opts.log(`${host}: ${nodes.join(", ")} drained; resume with: npm run host -- resume ${host}`);
+  return { nodes, evicted };
 }
 
 /** The API's message for a refused eviction. */

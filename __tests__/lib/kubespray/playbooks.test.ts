@@ -204,6 +204,23 @@ describe("triggerAction", () => {
       "playbooks/facts.yml; scale.yml --limit=w-3",
     );
   });
+  it("names a removal that left the inventory as it was, so the join after it runs (npm run replace)", () => {
+    // w-2 removed (it left the record), still in the inventory: the same plan as when it
+    // first joined, with the same inventory, would be the same trigger.
+    const removed = {
+      ...recorded(
+        withHosts(base.hosts.filter((h) => h.name !== "w-2")),
+        "remove-node.yml -e node=w-2",
+      ),
+      completedAt: "2026-12-05T22:00:00.000Z",
+    };
+    expect(triggerAction(playbooksFor(base, removed), removed)).toBe(
+      "playbooks/facts.yml; scale.yml --limit=w-2 (after remove-node.yml -e node=w-2 at 2026-12-05T22:00:00.000Z)",
+    );
+    // Once it joined, a redeploy keeps that action.
+    const joined = recorded(base, triggerAction(playbooksFor(base, removed), removed));
+    expect(triggerAction(playbooksFor(base, joined), joined)).toBe(joined.action);
+  });
   it("keeps the recorded action when nothing changed, so a redeploy plans nothing", () => {
     const record = recorded(base, "playbooks/facts.yml; scale.yml --limit=w-2");
     expect(triggerAction(playbooksFor(base, record), record)).toBe(
