@@ -142,7 +142,11 @@ describeE2e("a deploy whose PostgreSQL goes away", () => {
         process.stdout.write(
           `pg-faults e2e: the deploy said:\n${failed.output
             .split("\n")
-            .filter((l) => /Error saving state|Failed to save state|errored\.tfstate/.test(l))
+            .filter((l) =>
+              /Error saving state|Failed to save state|Error releasing the state lock|errored\.tfstate/.test(
+                l,
+              ),
+            )
             .join("\n")}\n`,
         );
         const errored = join(rig.env.stackDir("vms"), "errored.tfstate");
