@@ -177,6 +177,12 @@ describeE2e("a deploy whose PostgreSQL goes away", () => {
           `${errored}: an earlier apply of the vms stack could not save its state in ${at} and left it here`,
         );
         expect(rig.env.double.requests().length).toBe(requests);
+        // npm run diff too: its plans would be against the state from before that apply.
+        const review = await rig.review("vms", "cluster");
+        expect(review.status).toBe(2);
+        expect(oneLine(review.output)).toContain(
+          `${errored}: an earlier apply of the vms stack could not save its state in ${at} and left it here`,
+        );
 
         // The database is back; the documented push, as written there.
         pg.resume();
