@@ -6,7 +6,7 @@
  * state from before it, so a deploy of the stack before the file is pushed would plan again
  * what the apply already did (OpenTofu calls it "a forked state"). These are the lines
  * scripts/errored-state.ts prints about each such file: after the deploy that left it, and
- * before any later deploy or destroy, which it stops.
+ * before any later deploy, destroy or npm run diff, which it stops.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -53,7 +53,7 @@ export function leftByThisApply(stack: string, file: string, db: StateDatabase):
   );
 }
 
-/** Said before a deploy or destroy, which does not start while the file is there. */
+/** Said before a deploy, destroy or review, which does not start while the file is there. */
 export function leftBefore(stack: string, file: string, db: StateDatabase): Issue {
   const where = db.at === undefined ? "its backend" : db.at;
   return issue(
