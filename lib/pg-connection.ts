@@ -257,3 +257,20 @@ export async function checkPgConnection(
     throw e;
   }
 }
+
+/**
+ * `PostgreSQL at host:port/database as user <user>` for `PG_CONN_STR` as pg resolves it (PG*
+ * variables and defaults included), without connecting; undefined when it is unset.
+ */
+export async function describeDatabase(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  const connectionString = env[PG_CONN_STR];
+  if (!connectionString) return undefined;
+  const pg = await import("pg");
+  try {
+    return `PostgreSQL at ${describeTarget(targetOf(new pg.Client({ connectionString })))}`;
+  } catch {
+    return undefined;
+  }
+}

@@ -89,6 +89,12 @@ fi
 if [[ "$command" == deploy && "$preflight" == 1 ]]; then
   node --import tsx preflight/cli.ts ${stacks[@]+"${stacks[@]}"}
 fi
+# A stack whose last apply could not save its state (errored.tfstate) is pushed before
+# anything runs (scripts/errored-state.ts).
+errored_state() {
+  CDKTF_OUTDIR="${output:-${CDKTF_OUTDIR:-cdktf.out}}" node --import tsx scripts/errored-state.ts "$@"
+}
+errored_state before
 restore_files
 # VMs an interrupted deploy left behind are imported, not made again (scripts/adopt.ts).
 # Then no node's VM may be replaced (scripts/node-guard.ts): it exits 2 naming each, or
@@ -114,6 +120,8 @@ fi
 # and what to run next, and removes a lock record OpenTofu left once no process holds the lock.
 interrupted=0
 trap 'interrupted=1' INT TERM
+# A failed one that left a stack's state in errored.tfstate (the database went away during
+# the apply) ends with where it is and how to push it (scripts/errored-state.ts, exit 2).
 run_cdktf() {
   local status=0
   npx cdktf "$@" || status=$?
@@ -121,6 +129,7 @@ run_cdktf() {
     node --import tsx scripts/interrupted.ts "$command" "${stacks[@]}" || true
     exit 130
   fi
+  if [[ "$status" != 0 ]]; then errored_state after; fi
   return "$status"
 }
 

@@ -34,6 +34,7 @@ import type { CapacityCheck } from "../preflight/capacity";
 import { proxmoxApiOf } from "../preflight/proxmox-api";
 import { checkToken } from "../preflight/proxmox-checks";
 
+import { erroredStateError } from "./errored-state";
 import { guardContext } from "./node-guard";
 import type { Captured } from "./processes";
 import {
@@ -478,6 +479,10 @@ async function main(argv: readonly string[]): Promise<number> {
   // state needs from the environment (PG_CONN_STR, TF_VAR_state_passphrase), the token.
   const { config } = loadClusterConfig(definitionFile(process.env));
   checkStateEnvironment(config, process.env);
+  // A state an apply could not save (errored.tfstate): every plan would be against the one
+  // from before it.
+  const errored = await erroredStateError("before", config, outdirFromEnvironment());
+  if (errored) throw errored;
   if (named.length === 0 || named.includes("vms")) await checkTokenFirst(config, process.env);
   // A mistake found later but before anything is planned (the toolchain, what the synth
   // refuses) is a UserError too: its lines, exit code 2 (runMain).

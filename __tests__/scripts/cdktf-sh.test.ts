@@ -167,6 +167,48 @@ describe("scripts/cdktf.sh", () => {
   it("passes other commands through", () => {
     expect(cdktfSh("synth").stdout).toBe("npx cdktf synth");
   });
+
+  it("names a state an apply could not save (errored.tfstate), and runs nothing until it is pushed", () => {
+    const out = mkdtempSync(join(tmpdir(), "cdktf-sh-errored-"));
+    // cdktf as it ends when OpenTofu could not save the vms stack's state.
+    const failing = mkdtempSync(join(tmpdir(), "cdktf-sh-failing-"));
+    writeFileSync(
+      join(failing, "npx"),
+      `#!/bin/sh\nmkdir -p "${out}/stacks/vms" && echo '{}' > "${out}/stacks/vms/errored.tfstate"\necho "npx $*"\nexit 1\n`,
+    );
+    chmodSync(join(failing, "npx"), 0o755);
+    // The addons stack's deploy: nothing OpenTofu runs before cdktf (the vms stack's adoption).
+    const args = ["deploy", "addons", "--auto-approve", "--skip-preflight", "--output", out];
+    const errored = join(out, "stacks", "vms", "errored.tfstate");
+    try {
+      const failed = cdktfShWith(
+        { CLUSTER_CONFIG: HOMELAB_FILE, PATH: `${failing}${delimiter}${process.env.PATH ?? ""}` },
+        ...args,
+      );
+      expect(failed.status).toBe(2);
+      expect(failed.stderr).toMatch(
+        new RegExp(
+          `^${errored}: OpenTofu could not save the vms stack's state at the end of this apply, and wrote it to this file.*; once the database answers, push this file before anything else deploys the vms stack`,
+          "m",
+        ),
+      );
+      // The next deploy (or destroy) stops before cdktf runs.
+      for (const command of ["deploy", "destroy"]) {
+        const refused = cdktfShWith({ CLUSTER_CONFIG: HOMELAB_FILE }, command, ...args.slice(1));
+        expect({ command, status: refused.status, stdout: refused.stdout }).toEqual({
+          command,
+          status: 2,
+          stdout: "",
+        });
+        expect(refused.stderr).toContain(
+          `${errored}: an earlier apply of the vms stack could not save its state in its backend and left it here`,
+        );
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+      rmSync(failing, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("scripts/cdktf.sh with the real cdktf", () => {

@@ -5,9 +5,17 @@
  * real, the others stop on what the environment lacks, named.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 import { stringify } from "yaml";
 
@@ -285,6 +293,26 @@ describe("npm run diff stops before anything is synthesized or planned", () => {
       "TF_VAR_state_passphrase: not set, and the state is encrypted (state.encryption); set it in the environment: the state passphrase, at least 16 characters",
     ]);
     expect(r.status).toBe(2);
+  }, 60_000);
+
+  it("on a state an apply could not save (errored.tfstate): names it, plans nothing, exit 2", async () => {
+    const errored = join(dir, "out", "stacks", "vms", "errored.tfstate");
+    mkdirSync(dirname(errored), { recursive: true });
+    writeFileSync(errored, "{}");
+    try {
+      const r = await reviewCommand(["cluster"], env(HOMELAB_FILE));
+      expect(r.out.trim().split("\n")).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^${errored}: an earlier apply of the vms stack could not save its state in its backend and left it here.*; once the database answers, push this file`,
+          ),
+        ),
+      ]);
+      expect(r.status).toBe(2);
+      expect(existsSync(join(dir, "out", "manifest.json"))).toBe(false);
+    } finally {
+      rmSync(errored);
+    }
   }, 60_000);
 });
 

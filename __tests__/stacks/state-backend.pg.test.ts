@@ -233,4 +233,34 @@ describeWithToolchain(["tofu"])("state in PostgreSQL with OpenTofu", () => {
     await hung.done;
     expect(plan(second).status).toBe(0);
   }, 240_000);
+
+  it("loses a running apply's lock with its session: a second apply is let in meanwhile", async () => {
+    expect(apply(clone(8)).status).toBe(0);
+    const started = join(mkdtempSync(join(tmpdir(), "started-")), "started");
+    dirs.push(dirname(started));
+    const first = applyInBackground(clone(9, 30, started));
+    await until(() => existsSync(started), 60_000);
+    // What a restart or failover of the server does to every session: ended here by hand.
+    const holders = pg.sql("tf", HOLDERS_QUERY).trim().split("\n");
+    expect(holders).toHaveLength(1);
+    pg.sql("tf", `SELECT pg_terminate_backend(${holders[0].split("|")[0]})`);
+    // The first apply still runs, and holds no lock any more: the second one gets it and
+    // ends first.
+    const second = applyInBackground(clone(10));
+    const firstDone = first.done.then((r) => ({ who: "first", ...r }));
+    const ended = await Promise.race([
+      firstDone,
+      second.done.then((r) => ({ who: "second", ...r })),
+    ]);
+    expect({ who: ended.who, status: ended.status }).toEqual({ who: "second", status: 0 });
+    // The first one then writes its state over the second's: the last to finish wins.
+    const result = await firstDone;
+    expect(result.status).toBe(0);
+    const firstState = plan(clone(9));
+    const secondState = plan(clone(10));
+    expect({ first: firstState.status, second: secondState.status }).toEqual({
+      first: 0,
+      second: 2,
+    });
+  }, 240_000);
 });

@@ -65,12 +65,14 @@ export class ClusterRig {
 
   /**
    * A double and an environment for `definition`, with `kubespray.dir` at a fresh copy of
-   * the stand-in, `kubespray.venv` at the test venv, and the runner's test hooks set.
+   * the stand-in, `kubespray.venv` at the test venv, and the runner's test hooks set;
+   * `double` overrides the double's quick clones and tasks.
    */
   static async start(
     definition: Definition,
     seed: EnvironmentOptions["seed"],
     extraEnv: Record<string, string> = {},
+    double: EnvironmentOptions["double"] = {},
   ): Promise<ClusterRig> {
     const kubesprayDir = mkdtempSync(join(tmpdir(), "kubespray-standin-"));
     cpSync(STANDIN, kubesprayDir, { recursive: true });
@@ -81,7 +83,7 @@ export class ClusterRig {
     const env = await startEnvironment({
       definition: ClusterRig.withStandin(definition, kubesprayDir),
       seed,
-      double: { cloneDurationMs: 50, taskDurationMs: 20, agentDelayMs: 200 },
+      double: { cloneDurationMs: 50, taskDurationMs: 20, agentDelayMs: 200, ...double },
       env: {
         KSPRAY_STANDIN_LOG: log,
         KSPRAY_SSH_HOST: "127.0.0.1",
