@@ -23,3 +23,6 @@ export const PROJECT_ROOT = projectRoot(resolve(__dirname));
 export function projectPath(...parts: string[]): string {
   return join(PROJECT_ROOT, ...parts);
 }
+
+/** The test cluster's control plane, built by `scripts/toolchain.sh`. */
+export const CONTROL_PLANE_DIR = projectPath(".toolchain", "control-plane");

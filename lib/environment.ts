@@ -8,9 +8,8 @@ import { resolve } from "node:path";
 
 import type { LoadedConfig } from "../config/load";
 import { BUNDLED_EXAMPLE, loadClusterConfig } from "../config/load";
-import { projectPath } from "../config/project-root";
+import { CONTROL_PLANE_DIR, projectPath } from "../config/project-root";
 import type { ClusterConfig } from "../config/schema";
-import { CONTROL_PLANE_DIR } from "../test-cluster/binaries";
 
 /**
  * A path the user typed, absolute: a relative one starts in the folder the user ran the

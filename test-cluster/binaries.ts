@@ -1,13 +1,11 @@
 /** Where the test cluster's control plane is: built by `scripts/toolchain.sh`. */
 import { existsSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
 
+import { CONTROL_PLANE_DIR } from "../config/project-root";
 import { UserError } from "../errors/user-error";
 
-const ROOT = resolve(__dirname, "..");
-
-/** `.toolchain/control-plane` of this checkout. */
-export const CONTROL_PLANE_DIR = join(ROOT, ".toolchain", "control-plane");
+export { CONTROL_PLANE_DIR };
 
 export interface ControlPlaneBinaries {
   /** kube-apiserver, kube-controller-manager, kube-scheduler and `pki` in one binary. */
