@@ -10,13 +10,14 @@
  * new one, and `npm run diff` shows no change.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 import { homelab } from "../fixtures/definitions";
 import { describeWithAnsible } from "../support/ansible";
 import type { Postgres } from "../support/postgres";
 import { startPostgres } from "../support/postgres";
+import { documentedRecovery } from "../support/runbooks";
 import { REPO_ROOT } from "../support/toolchain";
 
 import type { Call } from "./support/cluster-rig";
@@ -42,16 +43,6 @@ async function until(check: () => boolean, ms: number, what: string): Promise<vo
     if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** docs/operations.md's push of an errored.tfstate, for the stack in `stackDir`. */
-function documentedRecovery(stackDir: string): string {
-  const docs = readFileSync(join(REPO_ROOT, "docs", "operations.md"), "utf8");
-  const block = [...docs.matchAll(/```sh\n([\s\S]*?)```/g)]
-    .map((m) => m[1])
-    .find((b) => b.includes("tofu state push"));
-  if (block === undefined) throw new Error("docs/operations.md: no errored.tfstate recovery");
-  return block.replace("cd cdktf.out/stacks/<stack>", `cd ${stackDir}`);
 }
 
 describeE2e("a deploy whose PostgreSQL goes away", () => {

@@ -3,7 +3,7 @@
  * but the database, the pg lock, and the state encryption.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
@@ -17,6 +17,7 @@ import { PASSPHRASE_ENV } from "../../lib/state-backend";
 import { stateBackend } from "../../stacks/state-backend";
 import type { Postgres } from "../support/postgres";
 import { startPostgres } from "../support/postgres";
+import { documentedRecovery } from "../support/runbooks";
 import { tofu } from "../support/synth-app";
 import { describeWithToolchain, REPO_ROOT, toolchainEnv, toolPath } from "../support/toolchain";
 
@@ -29,15 +30,6 @@ const PASSPHRASE = "team-passphrase-0123456789";
 const SECRET = "s3cret-grafana-Value-42";
 const MARKER = "marker-in-every-state-7781";
 /** docs/operations.md's query: the sessions holding a pg backend's lock. */
-/** docs/operations.md's recovery of an errored.tfstate, for the stack in `stackDir`. */
-function documentedRecovery(stackDir: string): string {
-  const docs = readFileSync(join(REPO_ROOT, "docs", "operations.md"), "utf8");
-  const block = [...docs.matchAll(/```sh\n([\s\S]*?)```/g)]
-    .map((m) => m[1])
-    .find((b) => b.includes("tofu state push"));
-  if (block === undefined) throw new Error("docs/operations.md: no errored.tfstate recovery");
-  return block.replace("cd cdktf.out/stacks/<stack>", `cd ${stackDir}`);
-}
 const HOLDERS_QUERY =
   "SELECT a.pid, a.usename, a.client_addr, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted";
 
