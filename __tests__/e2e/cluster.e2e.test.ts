@@ -7,7 +7,7 @@
  * (KSPRAY_SSH_HOST/PORT) and node preparation is the stand-in's (KSPRAY_NODE_PREP_PLAYBOOK);
  * both reach the local-exec provisioners through the cdktf environment.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -256,6 +256,31 @@ describeE2e("cluster stack end to end", () => {
         state: [],
         cluster: { error: "not asked (--no-cluster)" },
       });
+    });
+
+    it("the first control-plane node moved away (docs/operations.md, step 1): cluster.yml sees the new order", async () => {
+      // As the runbook says: the record gets nextControlPlaneOrder, the first node moved last.
+      const order = ["kspray-cp-2", "kspray-cp-3", "kspray-cp-1"];
+      const record = JSON.parse(readFileSync(rig.paths.recordFile, "utf8")) as Record<
+        string,
+        unknown
+      >;
+      expect(record.controlPlaneOrder).toEqual(["kspray-cp-1", "kspray-cp-2", "kspray-cp-3"]);
+      writeFileSync(
+        rig.paths.recordFile,
+        JSON.stringify({ ...record, nextControlPlaneOrder: order }),
+      );
+      const review = await rig.review("cluster");
+      expect({ status: review.status, out: review.stdout }).toMatchObject({ status: 0 });
+      expect(review.stdout).toContain("cluster.yml");
+      const calls = await rig.deploy("vms", "cluster");
+      expect(brief(calls)).toEqual(["node-prep.yml", "cluster.yml"]);
+      // Real Ansible's groups, read from the inventory file the stack wrote.
+      expect(calls[1].kube_control_plane).toEqual(order);
+      expect(readRecord(rig.env.stateDir)).toMatchObject({ controlPlaneOrder: order });
+      expect(readRecord(rig.env.stateDir)?.nextControlPlaneOrder).toBeUndefined();
+      expect((await rig.env.plan("cluster")).exitCode).toBe(0);
+      expect(await rig.deploy("vms", "cluster")).toEqual([]);
     });
 
     it("full teardown: no node is removed one by one, and the double has no VM left", async () => {

@@ -8,10 +8,11 @@
  * removed (remove-node.yml), its VM deleted and cloned anew from its host's new template,
  * joined again (scale.yml) and Ready before the next; every other VM the same VM, never
  * more than one worker out of Kubernetes, and a clean review afterwards. Then a
- * replacement that fails half-way and goes on when run again, redoing nothing, and a
- * control-plane node joined again by cluster.yml while the two others keep etcd's quorum.
+ * replacement that fails half-way and goes on when run again, redoing nothing, a
+ * control-plane node joined again by cluster.yml while the two others keep etcd's quorum,
+ * and the first control-plane node replaced after docs/operations.md's step 1 moved it last.
  */
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 
@@ -287,12 +288,12 @@ describeE2e("npm run replace end to end", () => {
         expect(
           brief(result.calls).filter((c) => /^(remove-node|scale|cluster)\.yml/.test(c)),
         ).toEqual(["remove-node.yml -e node=kspray-cp-2", "cluster.yml"]);
-        // The inventory lists the control plane by name (yamlencode sorts a map's keys): the
-        // first control-plane node, which is never replaced, stays first.
+        // The first control-plane node, which is never replaced, stays first; the node that
+        // joined again comes last, as Kubespray's inventory order has it.
         expect(result.calls.find((c) => c.playbook === "cluster.yml")?.kube_control_plane).toEqual([
           "kspray-cp-1",
-          "kspray-cp-2",
           "kspray-cp-3",
+          "kspray-cp-2",
         ]);
         expect(rig.env.deletedVms(from)).toEqual([made["kspray-cp-2"].vm]);
         const now = rig.env.vmIdentities();
@@ -300,6 +301,54 @@ describeE2e("npm run replace end to end", () => {
         for (const n of ALL.filter((x) => x !== "kspray-cp-2")) expect(now[n]).toEqual(made[n]);
         expect(fewest).toEqual({ workers: 3, controlPlane: 2, nodes: ALL.length - 1 });
         expect(await readyNodes()).toEqual(ALL);
+        const clean = await rig.review("vms", "cluster");
+        expect({ status: clean.status, out: clean.stdout }).toEqual({
+          status: 0,
+          out: expect.stringContaining("vms: no changes\ncluster: no changes\n"),
+        });
+        made = now;
+      });
+
+      it("the first control-plane node: refused, then moved last (the runbook's step 1) and replaced", async () => {
+        const refused = await replace(["kspray-cp-1", "--auto-approve"]);
+        expect(refused.status).not.toBe(0);
+        expect(refused.output).toContain(
+          "kspray-cp-1 is the first control-plane node, which Kubespray cannot remove",
+        );
+        expect(rig.env.vmIdentities()).toEqual(made);
+
+        // docs/operations.md, "Replacing the first control-plane node", step 1.
+        const record = readRecord(rig.env.stateDir);
+        expect(record?.controlPlaneOrder).toEqual(["kspray-cp-1", "kspray-cp-3", "kspray-cp-2"]);
+        const order = ["kspray-cp-3", "kspray-cp-2", "kspray-cp-1"];
+        writeFileSync(
+          rig.paths.recordFile,
+          JSON.stringify({ ...record, nextControlPlaneOrder: order }),
+        );
+        const moved = await rig.deploy("vms", "cluster");
+        expect(brief(moved)).toEqual(["node-prep.yml", "cluster.yml"]);
+        expect(moved[1].kube_control_plane).toEqual(order);
+        expect(rig.env.vmIdentities()).toEqual(made);
+
+        // Step 2: now it is not first, it is replaced like any other control-plane node.
+        const from = rig.env.double.requests().length;
+        const { result, fewest } = await watching(() =>
+          rig.callsOf(() => replace(["kspray-cp-1", "--auto-approve"])),
+        );
+        expectSuccess(result.result, "npm run replace -- kspray-cp-1");
+        expect(
+          brief(result.calls).filter((c) => /^(remove-node|scale|cluster)\.yml/.test(c)),
+        ).toEqual(["remove-node.yml -e node=kspray-cp-1", "cluster.yml"]);
+        expect(result.calls.find((c) => c.playbook === "cluster.yml")?.kube_control_plane).toEqual(
+          order,
+        );
+        expect(rig.env.deletedVms(from)).toEqual([made["kspray-cp-1"].vm]);
+        const now = rig.env.vmIdentities();
+        expect(now["kspray-cp-1"].vmgenid).not.toBe(made["kspray-cp-1"].vmgenid);
+        for (const n of ALL.filter((x) => x !== "kspray-cp-1")) expect(now[n]).toEqual(made[n]);
+        expect(fewest).toEqual({ workers: 3, controlPlane: 2, nodes: ALL.length - 1 });
+        expect(await readyNodes()).toEqual(ALL);
+        expect(readRecord(rig.env.stateDir)?.controlPlaneOrder).toEqual(order);
         const clean = await rig.review("vms", "cluster");
         expect({ status: clean.status, out: clean.stdout }).toEqual({
           status: 0,
