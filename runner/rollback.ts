@@ -3,8 +3,8 @@
  * a snapshot, lists the steps the runner snapshotted before (lib/kubespray/saved-steps.ts);
  * with one, rolls that step's VMs back to it and writes back the record from before it
  * (lib/maintenance/rollback.ts), through the Proxmox API with the deploy's token, then
- * checks that what runs is what the record says: every VM running on the snapshot, and the
- * record's Kubernetes version the one from before the step.
+ * checks that what runs is what the record says: every VM rolled back and running on the
+ * snapshot, and the record's Kubernetes version the one from before the step.
  */
 import { PROXMOX_ENV } from "../config/secrets";
 import { issue, UserError } from "../errors/user-error";
@@ -42,17 +42,31 @@ export function listing(stateDir: string): string {
   return `${steps.map(describeStep).join("\n")}\nroll one back with: npm run rollback -- <snapshot>\n`;
 }
 
-/** After the rollback: each VM runs, on the snapshot. Problems as lines. */
-async function checkVms(api: ProxmoxClient, step: SavedStep, vms: NodeVm[]): Promise<string[]> {
+/**
+ * After the rollback: each VM runs, on the snapshot (its config's `parent`), and was rolled
+ * back: a VM that had a `vmgenid` before has another one now (`parent` alone names the
+ * snapshot from the moment it is taken). `generations`: each VM's `vmgenid` before the
+ * rollback (lib/maintenance/rollback.ts's vmGenerations). Problems as lines.
+ */
+export async function checkVms(
+  api: ProxmoxClient,
+  step: SavedStep,
+  vms: readonly NodeVm[],
+  generations: ReadonlyMap<string, string | undefined>,
+): Promise<string[]> {
   const problems: string[] = [];
   for (const vm of vms) {
     const base = `/nodes/${encodeURIComponent(vm.node)}/qemu/${vm.vmid}`;
+    const at = `${vm.name}: VM ${vm.node}/${vm.vmid}`;
     const status = (await api.get<{ status: string }>(`${base}/status/current`)).status;
-    const parent = (await api.get<{ parent?: string }>(`${base}/config`)).parent;
-    if (status !== "running") problems.push(`${vm.name}: VM ${vm.node}/${vm.vmid} is ${status}`);
-    if (parent !== step.snapshot)
+    const config = await api.get<{ parent?: string; vmgenid?: string }>(`${base}/config`);
+    if (status !== "running") problems.push(`${at} is ${status}`);
+    if (config.parent !== step.snapshot)
+      problems.push(`${at} is on ${config.parent ?? "no snapshot"}, not ${step.snapshot}`);
+    const before = generations.get(vm.name);
+    if (before !== undefined && config.vmgenid === before)
       problems.push(
-        `${vm.name}: VM ${vm.node}/${vm.vmid} is on ${parent ?? "no snapshot"}, not ${step.snapshot}`,
+        `${at} was not rolled back: its vmgenid is the one from before the rollback (${before}), and a rollback gives it a new one`,
       );
   }
   return problems;
@@ -81,9 +95,12 @@ export async function rollback(
       "export the deploy's token",
     );
   const api = new ProxmoxHttpsClient({ endpoint: px.endpoint, token, insecure: px.insecure });
-  const { step, vms, record } = await rollbackStep({ api, stateDir, log: env.log }, snapshot);
+  const { step, vms, generations, record } = await rollbackStep(
+    { api, stateDir, log: env.log },
+    snapshot,
+  );
 
-  const problems = await checkVms(api, step, vms);
+  const problems = await checkVms(api, step, vms, generations);
   const kube = String(record.vars.kube_version ?? "");
   if (step.before !== undefined && kube !== step.before.kubeVersion)
     problems.push(

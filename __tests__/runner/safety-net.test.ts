@@ -28,8 +28,11 @@ import type { RunnerSettings } from "../../lib/kubespray/commands";
 import { readRecord } from "../../lib/kubespray/record";
 import { renderFiles } from "../../lib/kubespray/render";
 import { listSteps, savedRecord } from "../../lib/kubespray/saved-steps";
+import { rollbackVms, stepVms, vmGenerations } from "../../lib/maintenance/rollback";
+import { ProxmoxHttpsClient } from "../../preflight/proxmox-api";
 import { ProxmoxDouble } from "../../proxmox-double";
 import type { SeedInput } from "../../proxmox-double/seed";
+import { checkVms } from "../../runner/rollback";
 import { capture } from "../../scripts/processes";
 import { documentedAcl } from "../e2e/support/role";
 import { ANSIBLE_VENV, describeWithAnsible, ROOT, STANDIN } from "../support/ansible";
@@ -67,6 +70,8 @@ function seed(dirDisk?: string): SeedInput {
         cores: 2,
         memory: "2048",
         agent: "enabled=1",
+        // As Proxmox gives every VM it creates: its rollback hook replaces it.
+        vmgenid: `0c0ffee0-0000-4000-8000-${String(n.vmId).padStart(12, "0")}`,
         scsi0:
           n.name === dirDisk
             ? `local:${n.vmId}/vm-${n.vmId}-disk-0.raw,size=8G`
@@ -371,6 +376,7 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
     );
     expect(list.stdout).toContain("record before it: cluster.yml, Kubernetes 1.34.7");
 
+    const generations = Object.fromEntries(ALL.map((n) => [n, vmOf(n).config.vmgenid]));
     const mark = double.requests().length;
     const r = await ok(["rollback", stateDir, step.snapshot]);
     for (const name of ALL)
@@ -379,6 +385,7 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
         data: before[name],
         status: "running",
       });
+    for (const name of ALL) expect(vmOf(name).config.vmgenid).not.toBe(generations[name]);
     expect(readRecord(stateDir)).toMatchObject({
       action: "cluster.yml",
       vars: { kube_version: "1.34.7" },
@@ -421,6 +428,31 @@ describeWithAnsible("runner: snapshots before risky steps (Proxmox VE double)", 
     ).toEqual(["node-prep.yml", "upgrade-cluster.yml"]);
     expect(listSteps(stateDir)).toHaveLength(2);
     expect(readRecord(stateDir)?.vars.kube_version).toBe("1.35.4");
+  });
+
+  it("the rollback's closing check names a VM left out of it, though its config names the snapshot", async () => {
+    await start();
+    deploy(base);
+    await ok(["apply", settings()]);
+    const [step] = listSteps(stateDir);
+    const api = new ProxmoxHttpsClient({
+      endpoint: double.endpoint,
+      token: double.token,
+      insecure: true,
+    });
+    const vms = await stepVms(api, step);
+    const generations = await vmGenerations(api, vms);
+    const skipped = vms.find((v) => v.name === "kspray-worker-2")!;
+    const quiet = { api, stateDir, log: () => undefined };
+    await rollbackVms(
+      quiet,
+      step,
+      vms.filter((v) => v !== skipped),
+    );
+    expect(vmOf("kspray-worker-2").config.parent).toBe(step.snapshot);
+    expect(await checkVms(api, step, vms, generations)).toEqual([
+      `kspray-worker-2: VM pve03/4201 was not rolled back: its vmgenid is the one from before the rollback (${generations.get("kspray-worker-2")}), and a rollback gives it a new one`,
+    ]);
   });
 
   it("refuses a rollback, changing nothing, when a VM no longer holds the snapshot or the step is unknown", async () => {

@@ -101,19 +101,42 @@ export async function rollbackVms(
 }
 
 /**
+ * Each VM's `vmgenid`, by name (undefined for a VM without one). qemu-server's rollback
+ * gives a VM that has one a new one (the guest is told it is another generation), so a
+ * VM still holding the one read before was not rolled back.
+ */
+export async function vmGenerations(
+  api: ProxmoxClient,
+  vms: readonly NodeVm[],
+): Promise<Map<string, string | undefined>> {
+  const generations = new Map<string, string | undefined>();
+  for (const vm of vms) {
+    const path = `/nodes/${encodeURIComponent(vm.node)}/qemu/${vm.vmid}/config`;
+    generations.set(vm.name, (await api.get<{ vmgenid?: string }>(path)).vmgenid);
+  }
+  return generations;
+}
+
+/**
  * The whole rollback of the step saved as `snapshot`: its VMs, then the record. Returns
- * the step and the record written back.
+ * the step, its VMs, their `vmgenid`s before the rollback and the record written back.
  */
 export async function rollbackStep(
   opts: RollbackOptions,
   snapshot: string,
-): Promise<{ step: SavedStep; vms: NodeVm[]; record: RunRecord }> {
+): Promise<{
+  step: SavedStep;
+  vms: NodeVm[];
+  generations: Map<string, string | undefined>;
+  record: RunRecord;
+}> {
   const step = stepNamed(opts.stateDir, snapshot);
   const vms = await stepVms(opts.api, step);
+  const generations = await vmGenerations(opts.api, vms);
   await rollbackVms(opts, step, vms);
   const record = restoreSavedRecord(opts.stateDir, snapshot, opts.now ?? new Date());
   opts.log(
     `the record of the last Kubespray run is the one from before ${step.change} again (${record.action}, Kubernetes ${String(record.vars.kube_version ?? "")})`,
   );
-  return { step, vms, record };
+  return { step, vms, generations, record };
 }
