@@ -8,7 +8,9 @@
  *   ended;
  * - the add-on releases and their chart versions in the addons stack's state, and, when the
  *   kubeconfig answers (not with `--no-cluster`), the releases the cluster itself holds;
- * - what `npm run diff` would say of every stack (or of the STACKs named).
+ * - what `npm run diff` would say of every stack (or of the STACKs named), unless a stack's
+ *   last apply could not save its state (`errored.tfstate`): then those files and how to
+ *   push them come first, and no stack is reviewed against the state from before.
  *
  * `--json` prints the same as one JSON object. Environment as for `npm run diff`.
  */
@@ -32,6 +34,7 @@ import type { ProxmoxApi } from "../preflight/proxmox-api";
 import { ApiError, ProxmoxHttpsClient } from "../preflight/proxmox-api";
 import { duration } from "../runner/progress";
 
+import { erroredStateError } from "./errored-state";
 import { capture, initStack, outdirFromEnvironment, toolchainEnv } from "./processes";
 import type { StackReview } from "./review";
 import { report, reviewStacks, stackDir } from "./review";
@@ -93,6 +96,11 @@ export interface Status {
     readonly stateError?: string;
     readonly cluster: ClusterStatus;
   };
+  /**
+   * The states an apply could not save (`errored.tfstate`), one line each (`file: problem;
+   * fix`); while there is one, nothing is reviewed.
+   */
+  readonly unsavedStates: readonly string[];
   readonly review: readonly StackReview[];
   readonly reviewError?: string;
 }
@@ -214,14 +222,24 @@ export async function collectStatus(
     insecure: config.proxmox.insecure,
   });
   const outdir = outdirFromEnvironment(env);
+  // A review would plan against the state from before the apply that left the file.
+  const unsaved = (await erroredStateError("before", config, outdir))?.message.split("\n") ?? [];
   const [proxmox, record, runs, reviewed] = await Promise.all([
     proxmoxStatus(config, api),
     readLastRun(store, stateDir),
     store ? readStoredRuns(store, env) : listRuns(stateDir),
-    reviewStacks(outdir, options.stacks, env).then(
-      (r) => ({ ok: true as const, ...r }),
-      (e: unknown) => ({ ok: false as const, error: e instanceof Error ? e.message : String(e) }),
-    ),
+    unsaved.length > 0
+      ? {
+          ok: false as const,
+          error: "not reviewed: a stack's state was not saved (above); push it first",
+        }
+      : reviewStacks(outdir, options.stacks, env).then(
+          (r) => ({ ok: true as const, ...r }),
+          (e: unknown) => ({
+            ok: false as const,
+            error: e instanceof Error ? e.message : String(e),
+          }),
+        ),
   ]);
 
   let state: AddonStatus[] = [];
@@ -262,6 +280,7 @@ export async function collectStatus(
     },
     runs: runs.slice(-LAST_RUNS),
     addons: { state, stateError, cluster },
+    unsavedStates: unsaved,
     review: reviewed.ok ? reviewed.reviews : [],
     reviewError: reviewed.ok ? undefined : reviewed.error,
   };
@@ -271,7 +290,10 @@ const when = (iso: string) => iso.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, "
 
 /** The status as people read it. */
 export function renderStatus(s: Status): string {
-  const out = [`cluster ${s.cluster} (${s.definition}), state ${s.stateDir}`, "", "Proxmox VMs"];
+  const out = [`cluster ${s.cluster} (${s.definition}), state ${s.stateDir}`, ""];
+  if (s.unsavedStates.length > 0)
+    out.push("State not saved (errored.tfstate)", ...s.unsavedStates.map((l) => `  ${l}`), "");
+  out.push("Proxmox VMs");
   if (s.proxmox.error) out.push(`  cannot read Proxmox: ${s.proxmox.error}`);
   for (const h of s.proxmox.hosts) {
     out.push(`  ${h.host}${h.vms.length === 0 ? ": none" : ""}`);

@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
+import type { Status } from "../../scripts/status";
 import { homelab } from "../fixtures/definitions";
 import { describeWithAnsible } from "../support/ansible";
 import type { Postgres } from "../support/postgres";
@@ -183,9 +184,26 @@ describeE2e("a deploy whose PostgreSQL goes away", () => {
           `${errored}: an earlier apply of the vms stack could not save its state in ${at} and left it here`,
         );
 
-        // The database is back; the documented push, as written there.
+        // The database is back. npm run status names the file first and reviews nothing
+        // against the state from before that apply.
         pg.resume();
         halted = false;
+        const status = expectSuccess(
+          await rig.status("--no-cluster", "--json"),
+          "npm run status with errored.tfstate",
+        );
+        const shown = JSON.parse(status.stdout) as Status;
+        expect(shown.unsavedStates).toEqual([
+          expect.stringContaining(
+            `${errored}: an earlier apply of the vms stack could not save its state in ${at} and left it here`,
+          ),
+        ]);
+        expect({ review: shown.review, error: shown.reviewError }).toEqual({
+          review: [],
+          error: "not reviewed: a stack's state was not saved (above); push it first",
+        });
+
+        // The documented push, as written there.
         const recovery = await run(
           "bash",
           ["-euo", "pipefail", "-c", documentedRecovery(rig.env.stackDir("vms"))],

@@ -200,6 +200,7 @@ describe("npm run status", () => {
         }),
         cluster: { error: "not asked (--no-cluster)" },
       },
+      unsavedStates: [],
       review: [{ stack: "vms", outcome: "no-changes", lines: [] }],
     });
     expect(text).toContain(
@@ -217,5 +218,26 @@ describe("npm run status", () => {
     expect(text).toContain("  metallb-system/metallb  metallb 0.16.1  deployed\n");
     expect(text).toContain("In the cluster: not asked (--no-cluster)");
     expect(text).toContain("Review (npm run diff)\n  vms: no changes\n");
+  });
+
+  it("puts the states an apply could not save first, and says why nothing was reviewed", () => {
+    const line =
+      "/o/stacks/vms/errored.tfstate: an earlier apply of the vms stack could not save its state in its backend and left it here; push it";
+    const text = renderStatus({
+      cluster: "kspray",
+      definition: "homelab.yaml",
+      stateDir: "/state",
+      proxmox: { hosts: [], missing: [] },
+      runs: [],
+      addons: { state: [], cluster: { error: "not asked (--no-cluster)" } },
+      unsavedStates: [line],
+      review: [],
+      reviewError: "not reviewed: a stack's state was not saved (above); push it first",
+    });
+    const head = `cluster kspray (homelab.yaml), state /state\n\nState not saved (errored.tfstate)\n  ${line}\n\nProxmox VMs\n`;
+    expect(text.slice(0, head.length)).toBe(head);
+    expect(text).toContain(
+      "Review (npm run diff)\n  not reviewed: a stack's state was not saved (above); push it first\n",
+    );
   });
 });
