@@ -112,7 +112,7 @@ import { Privileges } from "./acl";
 import type { Acl } from "./acl";
 import { ApiSchema, safeDecode } from "./api-schema";
 import { PveCluster, PveError, ha } from "./model";
-import type { Faults, Params, PersistedCluster, Task, VmView } from "./model";
+import type { Faults, Params, PersistedCluster, Task, Timing, VmView } from "./model";
 import { resolveSeed } from "./seed";
 import type { Seed, SeedInput } from "./seed";
 
@@ -847,6 +847,14 @@ export class ProxmoxDouble {
 
   setFaults(faults: Faults): void {
     this.cluster.faults = { ...faults };
+  }
+
+  /**
+   * Changes how long the tasks started from now on take (a test that looks at a task while
+   * it runs makes it last longer than a request takes on a busy machine).
+   */
+  setTiming(timing: Partial<Timing>): void {
+    Object.assign(this.cluster.timing as { -readonly [K in keyof Timing]: Timing[K] }, timing);
   }
 
   /** Everything `/_double/state` returns. */
