@@ -271,8 +271,9 @@ describeE2e("cluster stack end to end", () => {
         JSON.stringify({ ...record, nextControlPlaneOrder: order }),
       );
       const review = await rig.review("cluster");
-      expect({ status: review.status, out: review.stdout }).toMatchObject({ status: 0 });
-      expect(review.stdout).toContain("cluster.yml");
+      // Exit 2: changes, as tofu plan -detailed-exitcode.
+      expect({ status: review.status, out: review.stdout }).toMatchObject({ status: 2 });
+      expect(review.stdout).toContain("Kubespray will run: cluster.yml");
       const calls = await rig.deploy("vms", "cluster");
       expect(brief(calls)).toEqual(["node-prep.yml", "cluster.yml"]);
       // Real Ansible's groups, read from the inventory file the stack wrote.
