@@ -174,5 +174,32 @@ describeE2e("upgrade and rollback end to end", () => {
       expect(review.stdout).toContain("cluster: changes\n");
       expect(review.stdout).toMatch(/^ {2}Kubespray will run: .*upgrade-cluster\.yml/m);
     });
+
+    it("npm run deploy -- cluster after the rollback: upgrade-cluster.yml runs again, snapshotted again", async () => {
+      const before = rig.env.vmIdentities();
+      const { result, calls } = await rig.callsOf(() => rig.env.npmRun("deploy", ["cluster"]));
+      expectSuccess(result, "npm run deploy -- cluster after the rollback");
+      expect(brief(calls)).toEqual(["node-prep.yml", "upgrade-cluster.yml"]);
+      expect(calls[1].kube_version).toBe(NEW);
+      // The action names the rollback: a trigger the runner's resource has not held before.
+      expect(readRecord(rig.env.stateDir)).toMatchObject({
+        action: `upgrade-cluster.yml (after rollback to ${snapshot})`,
+        vars: { kube_version: NEW },
+      });
+      expect(readRecord(rig.env.stateDir)?.rolledBack).toBeUndefined();
+      expect(listSteps(rig.env.stateDir).map((s) => s.snapshot)).toContain(snapshot);
+      expect(listSteps(rig.env.stateDir)).toHaveLength(2);
+      // Every VM is the same VM it was after the rollback; only its disk holds the upgrade.
+      const now = rig.env.vmIdentities();
+      expect(Object.keys(now).sort()).toEqual(ALL);
+      for (const name of ALL) {
+        const { disks, ...kept } = now[name];
+        const { disks: had, ...was } = before[name];
+        expect({ name, ...kept }).toEqual({ name, ...was });
+        expect(disks.scsi0).not.toBe(had.scsi0);
+      }
+      const review = await rig.env.npmRun("diff", ["vms", "cluster"]);
+      expect({ status: review.status, out: review.stdout }).toMatchObject({ status: 0 });
+    });
   });
 });
