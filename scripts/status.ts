@@ -20,7 +20,7 @@ import { loadClusterConfig } from "../config/load";
 import { expandNodes } from "../config/nodes";
 import type { ClusterConfig } from "../config/schema";
 import { PROXMOX_ENV } from "../config/secrets";
-import { runMain } from "../errors/user-error";
+import { formatIssue, runMain } from "../errors/user-error";
 import type { ClusterReader, HelmRelease } from "../lib/cluster-reader";
 import { kubeconfigReader } from "../lib/cluster-reader";
 import { definitionFile, stateDirFromEnvironment } from "../lib/environment";
@@ -223,7 +223,8 @@ export async function collectStatus(
   });
   const outdir = outdirFromEnvironment(env);
   // A review would plan against the state from before the apply that left the file.
-  const unsaved = (await erroredStateError("before", config, outdir))?.message.split("\n") ?? [];
+  const unsaved =
+    (await erroredStateError("before", config, outdir))?.issues.map(formatIssue) ?? [];
   const [proxmox, record, runs, reviewed] = await Promise.all([
     proxmoxStatus(config, api),
     readLastRun(store, stateDir),
